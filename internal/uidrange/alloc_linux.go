@@ -1,0 +1,147 @@
+package uidrange
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"github.com/berth-dev/berth/internal/names"
+)
+
+// Acquire picks and locks a free range for machine: the range it held last
+// if that is free, else the first free candidate. The pick is serialized
+// across processes; the returned lease keeps the range reserved.
+func (a *Allocator) Acquire(machine string) (*Lease, error) {
+	if err := names.ValidMachine(machine); err != nil {
+		return nil, fmt.Errorf("acquire uid range: %w", err)
+	}
+	unlock, err := a.lockPick()
+	if err != nil {
+		return nil, fmt.Errorf("acquire uid range: %w", err)
+	}
+	defer unlock()
+	ids, err := a.accounts()
+	if err != nil {
+		return nil, fmt.Errorf("acquire uid range: %w", err)
+	}
+	rec, recErr := a.Lookup(machine)
+	hasRec := recErr == nil && rec.Size == Size && a.win.holds(rec.Base)
+	for _, base := range order(a.win.candidates(machine), rec.Base, hasRec, a.recordedBases(machine)) {
+		if collides(ids, base) {
+			continue
+		}
+		f, err := tryLock(a.lockPath(base))
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("acquire uid range: %w", err)
+		}
+		return a.record(machine, Range{base, Size}, []*os.File{f})
+	}
+	return nil, fmt.Errorf("acquire uid range for %s in [%#x, %#x]: %w", machine, a.win.min, a.win.max, ErrExhausted)
+}
+
+// Reserve locks the explicit range r (from --private-users=N:M) for machine.
+// Ranges are locked in 64Ki blocks, so two explicit ranges that share a
+// block conflict even when their IDs do not overlap.
+func (a *Allocator) Reserve(machine string, r Range) (*Lease, error) {
+	if err := names.ValidMachine(machine); err != nil {
+		return nil, fmt.Errorf("reserve uid range: %w", err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("reserve uid range: %w", err)
+	}
+	unlock, err := a.lockPick()
+	if err != nil {
+		return nil, fmt.Errorf("reserve uid range: %w", err)
+	}
+	defer unlock()
+	var locks []*os.File
+	for b := uint64(r.Base) &^ (Size - 1); b < r.end(); b += Size {
+		f, err := tryLock(a.lockPath(uint32(b)))
+		if err != nil {
+			closeAll(locks)
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				err = fmt.Errorf("%s overlaps a range in use: %w", r, ErrBusy)
+			}
+			return nil, fmt.Errorf("reserve uid range: %w", err)
+		}
+		locks = append(locks, f)
+	}
+	return a.record(machine, r, locks)
+}
+
+// record writes machine's record and returns the lease; on failure the
+// locks are released.
+func (a *Allocator) record(machine string, r Range, locks []*os.File) (*Lease, error) {
+	if err := a.writeRecord(machine, r); err != nil {
+		a.unlinkLocked(locks)
+		return nil, fmt.Errorf("record uid range: %w", err)
+	}
+	return &Lease{Range: r, alloc: a, locks: locks}, nil
+}
+
+// Release gives the range back: its lock files are removed (under the pick
+// lock, so no other process can be waiting on them) and closed. The
+// machine's record stays, so its next start gets the same range.
+func (l *Lease) Release() error {
+	unlock, err := l.alloc.lockPick()
+	if err != nil {
+		closeAll(l.locks)
+		return fmt.Errorf("release uid range: %w", err)
+	}
+	defer unlock()
+	l.alloc.unlinkLocked(l.locks)
+	l.locks = nil
+	return nil
+}
+
+// unlinkLocked removes and closes lock files; the pick lock must be held.
+func (a *Allocator) unlinkLocked(locks []*os.File) {
+	for _, f := range locks {
+		_ = os.Remove(f.Name())
+	}
+	closeAll(locks)
+}
+
+// lockPick takes the allocator-wide lock and returns its release function.
+func (a *Allocator) lockPick() (func(), error) {
+	if err := a.mkdirs(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(a.lockDir, ".pick"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := kernel.Retry("flock", func() error { return unix.Flock(int(f.Fd()), unix.LOCK_EX) }); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// tryLock opens path and takes an exclusive non-blocking flock on it. The
+// pick lock must be held: lock files are only removed under it, so the file
+// opened is the one other holders lock.
+func tryLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := kernel.Retry("flock", func() error { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) }); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
