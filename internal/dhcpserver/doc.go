@@ -1,0 +1,25 @@
+// Package dhcpserver is berth's DHCPv4 server for one container link.
+//
+// A Server hands out the addresses of the link's prefix (the host side's
+// own address excluded) with router and DNS options, a 3600 s lease (client
+// requests clamped to 12 h) and the client's host name echoed. DISCOVER
+// reserves nothing: the offered address is the client's previous one or the
+// first free one probing forward from a hash of its client identifier.
+// REQUEST for another client's address gets a NAK; RELEASE and DECLINE are
+// honoured only for the client's own address. When the pool is full the
+// server stays silent and says so in its log.
+//
+// Every packet is checked on the raw bytes before it is decoded (length,
+// BOOTREQUEST, Ethernet hardware type and length, magic cookie, every
+// option's bounds, an END option and nothing but padding after it, no
+// option overload, sane client identifier and host name lengths); bad
+// packets and packets relayed with a giaddr are dropped and counted, and a
+// panic while handling one packet is recovered and counted. Clients are
+// rate limited in a fixed-size table keyed by a keyed hash of the hardware
+// address, so a flood of random MAC addresses grows no state.
+//
+// Handle is the pure protocol handler over insomniacslk/dhcp types; Serve
+// runs it over any net.PacketConn, so a whole exchange runs in a unit
+// test. ListenLink (Linux, needs CAP_NET_BIND_SERVICE and CAP_NET_RAW for
+// SO_BINDTODEVICE) opens the socket bound to one link.
+package dhcpserver

@@ -1,0 +1,48 @@
+package dhcpserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+)
+
+// ListenLink opens a UDP socket on port 67 bound to the link ifname
+// (SO_BINDTODEVICE) with broadcast allowed, for Serve. Several links may
+// each have one. It needs CAP_NET_BIND_SERVICE and CAP_NET_RAW, and works
+// in the calling thread's network namespace.
+func ListenLink(ifname string) (net.PacketConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = linkSockopts(int(fd), ifname) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	conn, err := lc.ListenPacket(context.Background(), "udp4", fmt.Sprintf("0.0.0.0:%d", ServerPort))
+	if err != nil {
+		return nil, fmt.Errorf("listen dhcp on %s: %w", ifname, err)
+	}
+	return conn, nil
+}
+
+func linkSockopts(fd int, ifname string) error {
+	if err := kernel.Retry("setsockopt SO_BINDTODEVICE", func() error {
+		return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifname)
+	}); err != nil {
+		return err
+	}
+	for _, opt := range []int{unix.SO_REUSEADDR, unix.SO_BROADCAST} {
+		if err := kernel.Retry("setsockopt", func() error {
+			return unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 1)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package dhcpserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// Client and server UDP ports.
+const (
+	ClientPort = 68
+	ServerPort = 67
+)
+
+// Serve answers requests read from conn until conn is closed, then saves
+// the lease file one last time. Lease file writes happen in the
+// background, coalesced over Config.SaveDelay.
+func (s *Server) Serve(conn net.PacketConn) error {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go s.saver(stop, done)
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	buf := make([]byte, maxPacket+1)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("dhcp serve: %w", err)
+		}
+		reply, dst := s.HandlePacket(buf[:n])
+		if reply == nil {
+			continue
+		}
+		if _, err := conn.WriteTo(reply, dst); err != nil {
+			s.log.Warn("dhcp reply not sent", "dst", dst, "err", err)
+		}
+	}
+}
+
+// saver writes the lease file when the table changed, at most once per
+// SaveDelay, and once more when stop closes.
+func (s *Server) saver(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			s.saveLogged()
+			return
+		case <-s.dirty:
+		}
+		select {
+		case <-stop:
+		case <-time.After(s.cfg.SaveDelay):
+		}
+		s.saveLogged()
+	}
+}
+
+func (s *Server) saveLogged() {
+	if err := s.Save(); err != nil {
+		s.log.Error("lease file not saved", "err", err)
+	}
+}
+
+// HandlePacket checks, rate-limits, decodes and answers one raw request.
+// It returns the encoded reply and where to send it, or nil. It never
+// panics: a panic while handling is recovered and counted.
+func (s *Server) HandlePacket(b []byte) (reply []byte, dst *net.UDPAddr) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.panics.Add(1)
+			s.log.Error("dhcp packet handler panicked", "panic", r)
+			reply, dst = nil, nil
+		}
+	}()
+	s.stats.received.Add(1)
+	if err := check(b); err != nil {
+		s.stats.malformed.Add(1)
+		s.log.Debug("dhcp packet dropped", "err", err)
+		return nil, nil
+	}
+	if !s.limit.allow(b[28:34], s.cfg.Now()) {
+		s.stats.rateLimited.Add(1)
+		return nil, nil
+	}
+	if b[24]|b[25]|b[26]|b[27] != 0 {
+		s.stats.relayed.Add(1)
+		return nil, nil
+	}
+	req, err := dhcpv4.FromBytes(b)
+	if err != nil {
+		s.stats.malformed.Add(1)
+		s.log.Debug("dhcp packet dropped", "err", errBadPayload)
+		return nil, nil
+	}
+	resp := NewReply(req)
+	if !s.Handle(req, resp) {
+		return nil, nil
+	}
+	return resp.ToBytes(), destination(req, resp)
+}
+
+// destination follows RFC 2131 4.1 for a server on the client's link that
+// cannot unicast to an address the client does not have yet: a NAK is
+// broadcast, a client with an address gets unicast, all else is broadcast.
+func destination(req, resp *dhcpv4.DHCPv4) *net.UDPAddr {
+	if resp.MessageType() != dhcpv4.MessageTypeNak {
+		if ci, ok := ipv4(req.ClientIPAddr); ok {
+			return &net.UDPAddr{IP: ci.AsSlice(), Port: ClientPort}
+		}
+	}
+	return &net.UDPAddr{IP: net.IPv4bcast, Port: ClientPort}
+}
