@@ -1,0 +1,166 @@
+//go:build linux
+
+package machine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Kill targets: who in KillMachine.
+const (
+	KillAll    = "all"
+	KillLeader = "leader"
+)
+
+// Terminate asks a machine to stop: State becomes closing, its processes
+// get SIGTERM and, if the leader still runs after StopTimeout, SIGKILL.
+// The machine goes away when its leader exits.
+func (r *Registry) Terminate(name string) error {
+	e, err := r.killable(name)
+	if err != nil {
+		return fmt.Errorf("terminate: %w", err)
+	}
+	if m, changed := r.setState(e, StateClosing); changed {
+		r.opts.Observer.StateChanged(m)
+	}
+	r.signalAll(e, unix.SIGTERM)
+	time.AfterFunc(r.opts.StopTimeout, func() {
+		if r.current(e) {
+			r.signalAll(e, unix.SIGKILL)
+		}
+	})
+	return nil
+}
+
+// Kill sends signal to the leader (who "leader") or to every process of
+// the machine (who "" or "all").
+func (r *Registry) Kill(name, who string, signal int32) error {
+	if who != "" && who != KillAll && who != KillLeader {
+		return fmt.Errorf("kill: invalid kill parameter %q: %w", who, ErrInvalid)
+	}
+	if signal < 1 || signal > 64 {
+		return fmt.Errorf("kill: invalid signal %d: %w", signal, ErrInvalid)
+	}
+	e, err := r.killable(name)
+	if err != nil {
+		return fmt.Errorf("kill: %w", err)
+	}
+	if who == KillLeader {
+		if err := e.leader.Signal(unix.Signal(signal)); err != nil {
+			return fmt.Errorf("kill: %w", err)
+		}
+		return nil
+	}
+	r.signalAll(e, unix.Signal(signal))
+	return nil
+}
+
+func (r *Registry) killable(name string) (*entry, error) {
+	e, err := r.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if !e.m.Class.Killable() {
+		return nil, fmt.Errorf("machine %q of class %q: %w", name, e.m.Class, ErrNotSupported)
+	}
+	return e, nil
+}
+
+func (r *Registry) setState(e *entry, s State) (Machine, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := r.machines[e.m.Name] == e && e.m.State != s
+	if changed {
+		e.m.State = s
+	}
+	return e.m, changed
+}
+
+func (r *Registry) current(e *entry) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.machines[e.m.Name] == e
+}
+
+// signalAll signals the leader and, when the leader has its own PID
+// namespace, every other process in that namespace. Each is signalled
+// through its own pidfd after checking its namespace, so a PID reused in
+// between is never hit.
+func (r *Registry) signalAll(e *entry, sig unix.Signal) {
+	if err := e.leader.Signal(sig); err != nil {
+		r.opts.Log.Printf("warning: signal leader of %s: %v", e.m.Name, err)
+	}
+	if e.pidNS == r.hostPidNS {
+		return
+	}
+	for _, pid := range pidNSMembers(e.pidNS) {
+		if pid == e.m.Leader {
+			continue
+		}
+		p, err := OpenProcess(pid)
+		if err != nil {
+			continue
+		}
+		if ns, err := p.nsInode("pid"); err == nil && ns == e.pidNS {
+			_ = p.Signal(sig)
+		}
+		p.Close()
+	}
+}
+
+// ByPID returns the machine a process belongs to: the machine it leads,
+// or the machine whose private PID namespace it is in. pid is in the
+// daemon's PID namespace.
+func (r *Registry) ByPID(pid uint32) (Machine, error) {
+	r.mu.RLock()
+	e := r.leaders[pid]
+	r.mu.RUnlock()
+	if e != nil {
+		return r.Get(e.m.Name)
+	}
+	var st unix.Stat_t
+	if pid != 0 && unix.Stat("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/ns/pid", &st) == nil && st.Ino != r.hostPidNS {
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		for _, e := range r.machines {
+			if e.pidNS == st.Ino {
+				return e.m, nil
+			}
+		}
+	}
+	return Machine{}, fmt.Errorf("PID %d does not belong to any known machine: %w", pid, ErrNoMachineForPID)
+}
+
+// now returns CLOCK_REALTIME and CLOCK_MONOTONIC in µs.
+func now() (uint64, uint64) {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(time.Now().UnixMicro()), uint64(ts.Nano() / 1000)
+}
+
+// unitOf returns the systemd unit a process runs in, from the last
+// .service or .scope component of its cgroup path ("" if none).
+func unitOf(pid uint32) string {
+	data, err := readBounded("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/cgroup", 64<<10)
+	if err != nil {
+		return ""
+	}
+	var best string
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || (parts[1] != "" && parts[1] != "name=systemd") {
+			continue
+		}
+		for _, c := range strings.Split(parts[2], "/") {
+			if strings.HasSuffix(c, ".service") || strings.HasSuffix(c, ".scope") {
+				best = c
+			}
+		}
+	}
+	return best
+}

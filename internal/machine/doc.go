@@ -1,0 +1,17 @@
+// Package machine is berthd's registry of running machines: what
+// systemd-machined keeps in its machines hashmap, with the same validation
+// and semantics, and no dependency on systemd.
+//
+// A machine is registered with a Spec (name, 16-byte id, service, class,
+// leader PID, root directory, network interfaces). The registry opens a
+// pidfd for the leader at once, so it never signals a process that merely
+// reuses the leader's PID, and removes the machine (telling its Observer)
+// when the leader exits. Each machine is written atomically to a state
+// file under paths.Run; New reloads those files after a restart, keeps the
+// machines whose leader is still the same process, removes the rest and
+// skips unreadable files with a warning.
+//
+// All methods may be called concurrently. Registering, signalling and
+// inspecting other processes' namespaces need root (CAP_SYS_ADMIN,
+// CAP_KILL, CAP_SYS_PTRACE); the callers authorize their own clients first.
+package machine

@@ -1,0 +1,151 @@
+//go:build linux
+
+package machine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/osrelease"
+)
+
+// Address is one IP address of a machine: an AF_INET or AF_INET6 family
+// and the address bytes.
+type Address struct {
+	Family int32
+	IP     []byte
+}
+
+// Addresses returns the machine's global and site-scope addresses, read
+// inside its network namespace, as machined's GetAddresses does.
+func (r *Registry) Addresses(name string) ([]Address, error) {
+	if name == HostName {
+		return addressesOf(netlink.Handle{})
+	}
+	e, err := r.inspectable(name)
+	if err != nil {
+		return nil, fmt.Errorf("get addresses: %w", err)
+	}
+	ns, err := e.leader.nsInode("net")
+	if err != nil {
+		return nil, fmt.Errorf("get addresses: %w", err)
+	}
+	if ns == r.hostNetNS {
+		return nil, fmt.Errorf("machine %q: %w", name, ErrNoPrivateNetworking)
+	}
+	f, err := e.leader.openProc("ns/net", unix.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("get addresses: %w", err)
+	}
+	defer f.Close()
+	h, err := netlink.NewHandleAt(netns.NsHandle(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("get addresses: %w", err)
+	}
+	defer h.Close()
+	return addressesOf(*h)
+}
+
+func addressesOf(h netlink.Handle) ([]Address, error) {
+	list, err := h.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("get addresses: %w", err)
+	}
+	out := []Address{}
+	for _, a := range list {
+		if a.Scope >= unix.RT_SCOPE_LINK || a.Flags&unix.IFA_F_DEPRECATED != 0 {
+			continue
+		}
+		if ip4 := a.IP.To4(); ip4 != nil {
+			out = append(out, Address{Family: unix.AF_INET, IP: []byte(ip4)})
+		} else if len(a.IP) == net.IPv6len {
+			out = append(out, Address{Family: unix.AF_INET6, IP: []byte(a.IP)})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Family < out[j].Family })
+	return out, nil
+}
+
+// inspectable returns a registered container (not the host, not a VM).
+func (r *Registry) inspectable(name string) (*entry, error) {
+	e, err := r.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if e.m.Class != ClassContainer {
+		return nil, fmt.Errorf("machine %q of class %q: %w", name, e.m.Class, ErrNotSupported)
+	}
+	return e, nil
+}
+
+// OSRelease returns the machine's os-release, read inside its root
+// (/proc/LEADER/root) without following any symlink out of it.
+func (r *Registry) OSRelease(name string) (map[string]string, error) {
+	if name == HostName {
+		return osrelease.Read("/")
+	}
+	e, err := r.inspectable(name)
+	if err != nil {
+		return nil, fmt.Errorf("get os-release: %w", err)
+	}
+	root, err := e.leader.openProc("root", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, fmt.Errorf("get os-release: %w", err)
+	}
+	defer root.Close()
+	return osrelease.ReadAt(root)
+}
+
+// idMap reads the leader's uid_map or gid_map; nil without user namespaces.
+func (e *entry) idMap(file string) ([]IDRange, error) {
+	f, err := e.leader.openProc(file, unix.O_RDONLY)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOENT) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxMapSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return ParseIDMap(data)
+}
+
+// UIDShift returns the machine's UID shift: 0 for the host and for
+// containers without user namespace, the base of a simple mapping, else
+// ErrNotSupported.
+func (r *Registry) UIDShift(name string) (uint32, error) {
+	if name == HostName {
+		return 0, nil
+	}
+	e, err := r.inspectable(name)
+	if err != nil {
+		return 0, fmt.Errorf("get UID shift: %w", err)
+	}
+	uids, err := e.idMap("uid_map")
+	if err != nil || uids == nil {
+		return 0, err
+	}
+	gids, err := e.idMap("gid_map")
+	if err != nil {
+		return 0, fmt.Errorf("get UID shift: %w", err)
+	}
+	us, err := Shift(uids)
+	if err != nil {
+		return 0, fmt.Errorf("get UID shift: %w", err)
+	}
+	if gs, err := Shift(gids); err != nil || gs != us || gids[0].Count != uids[0].Count {
+		return 0, fmt.Errorf("get UID shift: UID and GID mappings differ: %w", ErrNotSupported)
+	}
+	return us, nil
+}

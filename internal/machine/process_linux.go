@@ -1,0 +1,184 @@
+//go:build linux
+
+package machine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+)
+
+// pidfsMagic is the file system magic of pidfds on kernels with pidfs
+// (6.9+), where a pidfd's inode number identifies the process for the
+// boot.
+const pidfsMagic = 0x50494446
+
+// Identity tells one process apart from a later one with the same PID.
+type Identity struct {
+	// PidfdID is the pidfs inode number of the process (0 where the kernel
+	// has no pidfs).
+	PidfdID uint64
+	// StartTime is field 22 of /proc/PID/stat, in clock ticks since boot.
+	StartTime uint64
+}
+
+// Process is a process held by a pidfd.
+type Process struct {
+	PID uint32
+	ID  Identity
+	fd  *os.File
+}
+
+// OpenProcess opens a pidfd for pid and records its identity. It fails
+// with ErrInvalid if the process does not exist.
+func OpenProcess(pid uint32) (*Process, error) {
+	fd, err := kernel.RetryInt("pidfd_open", func() (int, error) {
+		return unix.PidfdOpen(int(pid), unix.PIDFD_NONBLOCK)
+	})
+	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EINVAL) {
+		return nil, fmt.Errorf("process %d does not exist: %w", pid, ErrInvalid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open process %d: %w", pid, err)
+	}
+	p := &Process{PID: pid, fd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(int(pid)))}
+	if p.ID, err = p.identity(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// identity reads the pidfs id and start time, then checks the pidfd still
+// refers to a live process, so the start time read through /proc is that
+// process's.
+func (p *Process) identity() (Identity, error) {
+	var id Identity
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	if unix.Fstatfs(int(p.fd.Fd()), &fs) == nil && fs.Type == pidfsMagic && unix.Fstat(int(p.fd.Fd()), &st) == nil {
+		id.PidfdID = st.Ino
+	}
+	start, err := startTime(p.PID)
+	if err != nil {
+		return id, fmt.Errorf("process %d: %w", p.PID, ErrInvalid)
+	}
+	id.StartTime = start
+	if !p.Alive() {
+		return id, fmt.Errorf("process %d exited: %w", p.PID, ErrInvalid)
+	}
+	return id, nil
+}
+
+// startTime returns field 22 of /proc/pid/stat.
+func startTime(pid uint32) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// Alive reports whether the process has not exited.
+func (p *Process) Alive() bool { return p.Signal(0) == nil }
+
+// Signal sends sig to the process through its pidfd: never to a process
+// that reuses its PID.
+func (p *Process) Signal(sig unix.Signal) error {
+	return kernel.Retry("pidfd_send_signal", func() error {
+		return unix.PidfdSendSignal(int(p.fd.Fd()), sig, nil, 0)
+	})
+}
+
+// Wait blocks until the process exits, and returns true, or until Close,
+// and returns false. It parks in the Go poller and holds no thread.
+func (p *Process) Wait() bool {
+	rc, err := p.fd.SyscallConn()
+	if err != nil {
+		return false
+	}
+	exited := false
+	err = rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(fds, 0)
+		exited = n > 0
+		return exited
+	})
+	return err == nil && exited
+}
+
+// Close releases the pidfd and wakes Wait.
+func (p *Process) Close() { _ = p.fd.Close() }
+
+// nsInode returns the inode of the process's namespace of the given kind
+// ("pid", "net", "mnt", ...), checked against PID reuse.
+func (p *Process) nsInode(kind string) (uint64, error) {
+	var st unix.Stat_t
+	path := "/proc/" + strconv.Itoa(int(p.PID)) + "/ns/" + kind
+	if err := kernel.Retry("stat", func() error { return unix.Stat(path, &st) }); err != nil {
+		return 0, err
+	}
+	if !p.Alive() {
+		return 0, fmt.Errorf("process %d exited: %w", p.PID, unix.ESRCH)
+	}
+	return st.Ino, nil
+}
+
+// openProc opens /proc/PID/name of the process with flags and checks that
+// the process was still alive afterwards, so the file is the process's own.
+func (p *Process) openProc(name string, flags int) (*os.File, error) {
+	path := "/proc/" + strconv.Itoa(int(p.PID)) + "/" + name
+	fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(path, flags|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if !p.Alive() {
+		f.Close()
+		return nil, fmt.Errorf("process %d exited: %w", p.PID, unix.ESRCH)
+	}
+	return f, nil
+}
+
+// selfNSInode returns the inode of the daemon's own namespace of a kind.
+func selfNSInode(kind string) (uint64, error) {
+	var st unix.Stat_t
+	err := kernel.Retry("stat", func() error { return unix.Stat("/proc/self/ns/"+kind, &st) })
+	return st.Ino, err
+}
+
+// pidNSMembers lists the PIDs (in our namespace) whose PID namespace has
+// inode ns.
+func pidNSMembers(ns uint64) []uint32 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []uint32
+	for _, e := range ents {
+		pid, err := strconv.ParseUint(e.Name(), 10, 32)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/ns/pid", &st) == nil && st.Ino == ns {
+			out = append(out, uint32(pid))
+		}
+	}
+	return out
+}
