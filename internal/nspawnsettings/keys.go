@@ -1,0 +1,305 @@
+package nspawnsettings
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/names"
+)
+
+// group is a set of keys one command-line option family controls, as
+// nspawn's SETTING_* bits: an option given on the command line masks every
+// file key of its group (with --settings=yes or trusted).
+type group int
+
+const (
+	groupStartMode group = iota // Boot, ProcessTwo, Parameters
+	groupEphemeral
+	groupEnvironment
+	groupUser
+	groupWorkingDirectory
+	groupPivotRoot
+	groupCapability // Capability, DropCapability, AmbientCapability
+	groupKillSignal
+	groupPersonality
+	groupMachineID
+	groupUserns // PrivateUsers, PrivateUsersChown, PrivateUsersOwnership
+	groupNotifyReady
+	groupSyscallFilter
+	groupHostname
+	groupNoNewPrivileges
+	groupOOMScoreAdjust
+	groupCPUAffinity
+	groupResolvConf
+	groupTimezone
+	groupLinkJournal
+	groupSuppressSync
+	groupReadOnly
+	groupVolatile
+	groupCustomMounts // Bind, BindReadOnly, TemporaryFileSystem, Inaccessible, Overlay*
+	groupBindUser
+	groupNetwork // every [Network] key but Port
+	groupExposePorts
+	groupRlimitFirst // + resource number
+)
+
+// key describes one .nspawn key: where it lives, how it parses, formats and
+// copies, and which group masks it. Keys not in untrustedAllowed are
+// privileged.
+type key struct {
+	section, name string
+	group         group
+	assign        func(s *Settings, v string, o Origin) error
+	format        func(s *Settings) string
+	origin        func(s *Settings) Origin
+	isSet         func(s *Settings) bool
+	copy          func(dst, src *Settings)
+	clear         func(s *Settings)
+}
+
+// def builds a key whose parser replaces (or, for lists, extends) the
+// field's value.
+func def[T any](sec, name string, g group, get func(*Settings) *Field[T],
+	parse func(old T, v string) (T, error), format func(T) string) *key {
+	return &key{
+		section: sec, name: name, group: g,
+		assign: func(s *Settings, v string, o Origin) error {
+			f := get(s)
+			nv, err := parse(f.Value, v)
+			switch {
+			case err != nil:
+				return err
+			case strings.TrimSpace(v) == "":
+				*f = Field[T]{} // an empty assignment resets to the default
+			default:
+				*f = Field[T]{Value: nv, Set: true, Origin: o}
+			}
+			return nil
+		},
+		format: func(s *Settings) string { return format(get(s).Value) },
+		origin: func(s *Settings) Origin { return get(s).Origin },
+		isSet:  func(s *Settings) bool { return get(s).Set },
+		copy: func(dst, src *Settings) {
+			f := get(dst)
+			*f = *get(src)
+			clipSlice(&f.Value)
+		},
+		clear: func(s *Settings) { *get(s) = Field[T]{} },
+	}
+}
+
+// clipSlice limits a slice's capacity to its length, so appending to a
+// copied list never writes into storage another Settings value shares.
+func clipSlice[T any](v *T) {
+	if rv := reflect.ValueOf(v).Elem(); rv.Kind() == reflect.Slice {
+		rv.Set(rv.Slice3(0, rv.Len(), rv.Len()))
+	}
+}
+
+// scalar adapts a parser that ignores the old value.
+func scalar[T any](p func(string) (T, error)) func(T, string) (T, error) {
+	return func(_ T, v string) (T, error) { return p(v) }
+}
+
+// entries adapts a one-entry-per-line parser into an appending list parser.
+func entries[T any](p func(string) (T, error)) func([]T, string) ([]T, error) {
+	return func(old []T, v string) ([]T, error) {
+		if v == "" {
+			return nil, nil
+		}
+		e, err := p(v)
+		if err != nil {
+			return nil, err
+		}
+		return appendList(old, v, []T{e})
+	}
+}
+
+// words adapts a per-word parser into an appending list parser.
+func words[T any](p func(string) (T, error)) func([]T, string) ([]T, error) {
+	return func(old []T, v string) ([]T, error) {
+		ws, err := splitWords(v)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]T, 0, len(ws))
+		for _, w := range ws {
+			e, err := p(w)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return appendList(old, v, out)
+	}
+}
+
+func str(s string) string            { return s }
+func ident(s string) (string, error) { return s, nil }
+func boolKey(name string, g group, get func(*Settings) *Field[bool]) *key {
+	return def("", name, g, get, scalar(parseBool), formatBool)
+}
+func enumKey[T interface {
+	~int
+	String() string
+}](name string, g group, names []string, get func(*Settings) *Field[T]) *key {
+	return def("", name, g, get, scalar(func(v string) (T, error) { return parseEnum[T](v, names) }), T.String)
+}
+func stringer[T interface{ String() string }](v T) string { return v.String() }
+
+// execKeys are the [Exec] keys.
+func execKeys() []*key {
+	ks := []*key{
+		boolKey("Boot", groupStartMode, func(s *Settings) *Field[bool] { return &s.Boot }),
+		boolKey("Ephemeral", groupEphemeral, func(s *Settings) *Field[bool] { return &s.Ephemeral }),
+		boolKey("ProcessTwo", groupStartMode, func(s *Settings) *Field[bool] { return &s.ProcessTwo }),
+		def("", "Parameters", groupStartMode, func(s *Settings) *Field[[]string] { return &s.Parameters }, words(ident), joinWords),
+		def("", "Environment", groupEnvironment, func(s *Settings) *Field[[]string] { return &s.Environment }, parseEnvironment, joinWords),
+		def("", "User", groupUser, func(s *Settings) *Field[string] { return &s.User }, scalar(emptyOr(parseUserName)), str),
+		def("", "WorkingDirectory", groupWorkingDirectory, func(s *Settings) *Field[string] { return &s.WorkingDirectory }, scalar(emptyOr(pathValue)), str),
+		def("", "PivotRoot", groupPivotRoot, func(s *Settings) *Field[PivotRoot] { return &s.PivotRoot }, scalar(parsePivotRoot), stringer[PivotRoot]),
+		def("", "Capability", groupCapability, func(s *Settings) *Field[Capabilities] { return &s.Capability }, parseCapabilities, stringer[Capabilities]),
+		def("", "DropCapability", groupCapability, func(s *Settings) *Field[Capabilities] { return &s.DropCapability }, parseCapabilities, stringer[Capabilities]),
+		def("", "AmbientCapability", groupCapability, func(s *Settings) *Field[Capabilities] { return &s.AmbientCapability }, parseCapabilities, stringer[Capabilities]),
+		def("", "KillSignal", groupKillSignal, func(s *Settings) *Field[Signal] { return &s.KillSignal }, scalar(parseSignal), stringer[Signal]),
+		def("", "Personality", groupPersonality, func(s *Settings) *Field[string] { return &s.Personality }, scalar(parsePersonality), str),
+		def("", "MachineID", groupMachineID, func(s *Settings) *Field[MachineID] { return &s.MachineID }, scalar(emptyOr(parseMachineID)), stringer[MachineID]),
+		def("", "PrivateUsers", groupUserns, func(s *Settings) *Field[PrivateUsers] { return &s.PrivateUsers }, scalar(parsePrivateUsersFile), stringer[PrivateUsers]),
+		boolKey("NotifyReady", groupNotifyReady, func(s *Settings) *Field[bool] { return &s.NotifyReady }),
+		def("", "SystemCallFilter", groupSyscallFilter, func(s *Settings) *Field[SyscallFilter] { return &s.SystemCallFilter }, parseSyscallFilter, stringer[SyscallFilter]),
+	}
+	for r := range RlimitCount {
+		ks = append(ks, rlimitKey(r))
+	}
+	return append(ks,
+		def("", "Hostname", groupHostname, func(s *Settings) *Field[string] { return &s.Hostname }, scalar(emptyOr(parseHostname)), str),
+		boolKey("NoNewPrivileges", groupNoNewPrivileges, func(s *Settings) *Field[bool] { return &s.NoNewPrivileges }),
+		def("", "OOMScoreAdjust", groupOOMScoreAdjust, func(s *Settings) *Field[int] { return &s.OOMScoreAdjust }, scalar(parseOOMScoreAdjust), itoa),
+		def("", "CPUAffinity", groupCPUAffinity, func(s *Settings) *Field[CPUSet] { return &s.CPUAffinity }, parseCPUSet, stringer[CPUSet]),
+		enumKey("ResolvConf", groupResolvConf, resolvConfNames, func(s *Settings) *Field[ResolvConfMode] { return &s.ResolvConf }),
+		enumKey("Timezone", groupTimezone, timezoneNames, func(s *Settings) *Field[TimezoneMode] { return &s.Timezone }),
+		enumKey("LinkJournal", groupLinkJournal, linkJournalNames, func(s *Settings) *Field[LinkJournalMode] { return &s.LinkJournal }),
+		boolKey("SuppressSync", groupSuppressSync, func(s *Settings) *Field[bool] { return &s.SuppressSync }),
+	)
+}
+
+// filesKeys are the [Files] keys.
+func filesKeys() []*key {
+	return []*key{
+		boolKey("ReadOnly", groupReadOnly, func(s *Settings) *Field[bool] { return &s.ReadOnly }),
+		def("", "Volatile", groupVolatile, func(s *Settings) *Field[VolatileMode] { return &s.Volatile }, scalar(parseVolatile), VolatileMode.String),
+		def("", "Bind", groupCustomMounts, func(s *Settings) *Field[[]BindMount] { return &s.Bind }, entries(parseBind), formatList[BindMount]),
+		def("", "BindReadOnly", groupCustomMounts, func(s *Settings) *Field[[]BindMount] { return &s.BindReadOnly }, entries(parseBind), formatList[BindMount]),
+		def("", "TemporaryFileSystem", groupCustomMounts, func(s *Settings) *Field[[]TmpFS] { return &s.TemporaryFileSystem }, entries(parseTmpFS), formatList[TmpFS]),
+		def("", "Inaccessible", groupCustomMounts, func(s *Settings) *Field[[]string] { return &s.Inaccessible }, entries(pathValue), joinWords),
+		def("", "Overlay", groupCustomMounts, func(s *Settings) *Field[[]OverlayMount] { return &s.Overlay }, entries(parseOverlay), formatList[OverlayMount]),
+		def("", "OverlayReadOnly", groupCustomMounts, func(s *Settings) *Field[[]OverlayMount] { return &s.OverlayReadOnly }, entries(parseOverlay), formatList[OverlayMount]),
+		boolKey("PrivateUsersChown", groupUserns, func(s *Settings) *Field[bool] { return &s.PrivateUsersChown }),
+		enumKey("PrivateUsersOwnership", groupUserns, ownershipNames, func(s *Settings) *Field[OwnershipMode] { return &s.PrivateUsersOwnership }),
+		def("", "BindUser", groupBindUser, func(s *Settings) *Field[[]string] { return &s.BindUser }, parseUserNames, joinWords),
+	}
+}
+
+// networkKeys are the [Network] keys.
+func networkKeys() []*key {
+	pairs := func(name string, get func(*Settings) *Field[[]LinkPair]) *key {
+		return def("", name, groupNetwork, get, func(old []LinkPair, v string) ([]LinkPair, error) {
+			l, err := parseLinkPairs(v)
+			if err != nil {
+				return nil, err
+			}
+			return appendList(old, v, l)
+		}, formatList[LinkPair])
+	}
+	return []*key{
+		boolKey("Private", groupNetwork, func(s *Settings) *Field[bool] { return &s.Private }),
+		boolKey("VirtualEthernet", groupNetwork, func(s *Settings) *Field[bool] { return &s.VirtualEthernet }),
+		def("", "VirtualEthernetExtra", groupNetwork, func(s *Settings) *Field[[]LinkPair] { return &s.VirtualEthernetExtra }, entries(parseLinkPair), formatList[LinkPair]),
+		pairs("Interface", func(s *Settings) *Field[[]LinkPair] { return &s.Interface }),
+		pairs("MACVLAN", func(s *Settings) *Field[[]LinkPair] { return &s.MACVLAN }),
+		pairs("IPVLAN", func(s *Settings) *Field[[]LinkPair] { return &s.IPVLAN }),
+		def("", "Bridge", groupNetwork, func(s *Settings) *Field[string] { return &s.Bridge }, scalar(parseIfname), str),
+		def("", "Zone", groupNetwork, func(s *Settings) *Field[string] { return &s.Zone }, scalar(parseZone), str),
+		def("", "Port", groupExposePorts, func(s *Settings) *Field[[]PortForward] { return &s.Port }, entries(parsePort), formatList[PortForward]),
+	}
+}
+
+// keyTable lists every key in file order; keyByName indexes it.
+var keyTable, keyByName = buildKeys()
+
+func buildKeys() ([]*key, map[string]*key) {
+	var table []*key
+	for _, sec := range []struct {
+		name string
+		keys []*key
+	}{{"Exec", execKeys()}, {"Files", filesKeys()}, {"Network", networkKeys()}} {
+		for _, k := range sec.keys {
+			k.section = sec.name
+			table = append(table, k)
+		}
+	}
+	byName := make(map[string]*key, len(table))
+	for _, k := range table {
+		byName[k.name] = k
+	}
+	privateUsersCommandLine(byName["PrivateUsers"])
+	return table, byName
+}
+
+// privateUsersCommandLine makes PrivateUsers parse command-line values with
+// --private-users= rules.
+func privateUsersCommandLine(k *key) {
+	fileAssign := k.assign
+	k.assign = func(s *Settings, v string, o Origin) error {
+		if o.Kind != FromCommandLine {
+			return fileAssign(s, v, o)
+		}
+		p, err := parsePrivateUsersCommandLine(v)
+		if err != nil {
+			return err
+		}
+		s.PrivateUsers = Field[PrivateUsers]{Value: p, Set: true, Origin: o}
+		return nil
+	}
+}
+
+// emptyOr makes an empty value parse to T's zero value (unset).
+func emptyOr[T any](p func(string) (T, error)) func(string) (T, error) {
+	return func(v string) (T, error) {
+		var zero T
+		if v == "" {
+			return zero, nil
+		}
+		return p(v)
+	}
+}
+
+// pathValue checks an absolute path value.
+func pathValue(v string) (string, error) { return v, validPath(v) }
+
+// parseHostname checks Hostname= with the hostname rules (a trailing dot
+// is allowed and dropped).
+func parseHostname(v string) (string, error) {
+	h := strings.TrimSuffix(v, ".")
+	if err := names.ValidMachine(h); err != nil {
+		return "", invalid("hostname %q", v)
+	}
+	return h, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// rlimitKey builds LimitXXX= for resource r; unset formats as "".
+func rlimitKey(r int) *key {
+	k := def("", "Limit"+rlimitNames[r], groupRlimitFirst+group(r),
+		func(s *Settings) *Field[Rlimit] { return &s.Limits[r] },
+		scalar(emptyOr(func(v string) (Rlimit, error) { return parseRlimit(r, v) })), Rlimit.String)
+	k.format = func(s *Settings) string {
+		if !s.Limits[r].Set {
+			return ""
+		}
+		return s.Limits[r].Value.String()
+	}
+	return k
+}
