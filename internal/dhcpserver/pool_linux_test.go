@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/testbed"
 )
