@@ -78,7 +78,7 @@ func TestShiftCaps(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "v2 unchanged", in: caps(capRev2, nil), to: 0x80000, want: caps(capRev2, nil)},
-		{name: "v3 rootid moves", in: caps(capRev3, ptr(1000)), to: 0x80000, want: caps(capRev3, ptr(0x80000 + 1000))},
+		{name: "v3 rootid moves", in: caps(capRev3, ptr(1000)), to: 0x80000, want: caps(capRev3, ptr(0x80000+1000))},
 		{name: "v3 back", in: caps(capRev3, ptr(0x90000)), to: 0, want: caps(capRev3, ptr(0))},
 		{name: "v3 wrong size", in: caps(capRev3, nil), wantErr: true},
 		{name: "v1", in: []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, wantErr: true},
