@@ -242,3 +242,30 @@ func FuzzGenerate(f *testing.F) {
 		}
 	})
 }
+
+func TestDropIn(t *testing.T) {
+	s := Settings{
+		Machine: "m", Limits: Limits{MemoryMax: 1 << 30, CPUQuota: 50, TasksMax: Infinity},
+		KillSignal: unix.SIGINT, TimeoutStop: 2 * time.Second, Environment: []string{"A=b c"},
+	}
+	b, err := DropIn(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# Written by berth: this machine's own settings.\n[Service]\nMemoryMax=1073741824\nCPUQuota=50%\n" +
+		"TasksMax=infinity\nKillSignal=SIGINT\nTimeoutStopSec=2000ms\nEnvironment=\"A=b c\"\n"
+	if diff := cmp.Diff(want, string(b)); diff != "" {
+		t.Errorf("DropIn (-want +got):\n%s", diff)
+	}
+	// The drop-in, appended to the template, must generate the same unit
+	// settings: systemd reads drop-ins after the fragment.
+	u, err := Generate(append([]byte(minimal[:len(minimal)-4]+"\n"), b...), Settings{Machine: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{u.Limits, u.KillSignal, u.TimeoutStop, u.Environment}
+	wantU := []any{s.Limits, s.KillSignal, s.TimeoutStop, s.Environment}
+	if diff := cmp.Diff(wantU, got); diff != "" {
+		t.Errorf("drop-in applied (-want +got):\n%s", diff)
+	}
+}
