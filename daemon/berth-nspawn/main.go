@@ -1,0 +1,56 @@
+// Command berth-nspawn builds one container and runs it, with
+// systemd-nspawn's options and meanings. See docs/berth-nspawn.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/berth-dev/berth/internal/nspawnopts"
+	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/register"
+	"github.com/berth-dev/berth/internal/spawn"
+	"golang.org/x/term"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == spawn.StageArg {
+		os.Exit(spawn.StageMain())
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	p := paths.Default()
+	c, err := nspawnopts.Parse(args, nspawnopts.Env{
+		StdinTTY:  term.IsTerminal(0),
+		StdoutTTY: term.IsTerminal(1),
+		Getenv:    os.Getenv,
+		ImageDirs: p.ImageDirs,
+		Exists:    func(s string) bool { _, err := os.Stat(s); return err == nil },
+		Usage:     os.Stdout,
+	})
+	if errors.Is(err, nspawnopts.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth-nspawn: %v\n", err)
+		return 1
+	}
+	o := spawn.Options{Paths: p, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	reg, err := register.Dial(c.Register)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth-nspawn: %v\n", err)
+		return 1
+	}
+	if reg != nil {
+		defer reg.Close()
+		o.Registrar = reg
+	}
+	code, err := spawn.Run(c, o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth-nspawn: %v\n", err)
+	}
+	return code
+}

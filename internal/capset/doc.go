@@ -1,0 +1,9 @@
+// Package capset names Linux capabilities and holds systemd-nspawn's default
+// capability set for containers.
+//
+// Set is a plain bit mask (bit N = capability N). Parse reads the
+// comma-separated lists of --capability and --drop-capability; the pure
+// parts need no privileges. Apply (Linux only) narrows the calling process's
+// bounding and inheritable sets to a Set before the payload is executed; it
+// needs CAP_SETPCAP.
+package capset

@@ -1,0 +1,371 @@
+package nspawnopts
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/capset"
+	"github.com/berth-dev/berth/internal/names"
+	"github.com/spf13/pflag"
+)
+
+// ErrUsage marks every command-line error.
+var ErrUsage = errors.New("invalid usage")
+
+// ErrHelp is returned for -h/--help after the usage was written.
+var ErrHelp = pflag.ErrHelp
+
+// Env is what Parse needs to know about the process it runs in.
+type Env struct {
+	// StdinTTY and StdoutTTY report whether fds 0 and 1 are terminals.
+	StdinTTY, StdoutTTY bool
+	// Getenv looks up a host environment variable (for -E NAME).
+	Getenv func(string) string
+	// ImageDirs are searched for -M NAME when -D is not given.
+	ImageDirs []string
+	// Exists reports whether a path exists (for the -M image search);
+	// nil means nothing exists.
+	Exists func(string) bool
+	// Usage receives the help text for --help; nil discards it.
+	Usage io.Writer
+}
+
+// raw holds the flag values before validation.
+type raw struct {
+	directory, template, machine, hostname, uuid    string
+	chdir, user, killSignal, notifyReady, volatile  string
+	noNewPrivs, resolvConf, timezone, linkJournal   string
+	console, register                               string
+	boot, asPID2, readOnly, ephemeral, quiet, pipe  bool
+	keepUnit, privateNetwork, journalTryGuest, help bool
+	env, bind, bindRO, tmpfs, overlay, overlayRO    []string
+	inaccessible, capAdd, capDrop                   []string
+}
+
+// Parse parses args (without the program name) into a Config. Every error
+// wraps ErrUsage and reads as one line.
+func Parse(args []string, env Env) (Config, error) {
+	var r raw
+	fs := newFlagSet(&r, env.Usage)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if r.help {
+		fs.PrintDefaults()
+		return Config{}, ErrHelp
+	}
+	c, err := r.config(fs.Args(), env)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return c, nil
+}
+
+func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("berth-nspawn", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	if usage == nil {
+		usage = io.Discard
+	}
+	fs.SetOutput(usage)
+	fs.StringVarP(&r.directory, "directory", "D", "", "root directory for the container")
+	fs.StringVar(&r.template, "template", "", "initialize an empty root directory from this template")
+	fs.StringVarP(&r.machine, "machine", "M", "", "machine name")
+	fs.StringVar(&r.hostname, "hostname", "", "container hostname (default: the machine name)")
+	fs.StringVar(&r.uuid, "uuid", "", "container UUID")
+	fs.BoolVarP(&r.boot, "boot", "b", false, "boot the image's init")
+	fs.BoolVarP(&r.asPID2, "as-pid2", "a", false, "run a stub init as PID 1 and the command as PID 2")
+	fs.StringVar(&r.chdir, "chdir", "", "working directory of the command")
+	fs.StringArrayVarP(&r.env, "setenv", "E", nil, "NAME[=VALUE] for the command's environment")
+	fs.StringVarP(&r.user, "user", "u", "", "run the command as this user")
+	fs.StringVar(&r.killSignal, "kill-signal", "", "signal sent to PID 1 on SIGTERM/SIGINT")
+	fs.StringVar(&r.notifyReady, "notify-ready", "no", "wait for READY=1 from the container")
+	fs.BoolVar(&r.readOnly, "read-only", false, "mount the root read-only")
+	fs.BoolVarP(&r.ephemeral, "ephemeral", "x", false, "run on a throw-away snapshot")
+	fs.StringVar(&r.volatile, "volatile", VolatileNo, "yes|state|overlay: volatile root")
+	fs.Lookup("volatile").NoOptDefVal = VolatileYes
+	fs.StringArrayVar(&r.bind, "bind", nil, "SRC[:DST[:OPTS]] bind mount")
+	fs.StringArrayVar(&r.bindRO, "bind-ro", nil, "SRC[:DST[:OPTS]] read-only bind mount")
+	fs.StringArrayVar(&r.tmpfs, "tmpfs", nil, "PATH[:OPTS] tmpfs mount")
+	fs.StringArrayVar(&r.overlay, "overlay", nil, "LOWER...:UPPER[:DST] overlay mount")
+	fs.StringArrayVar(&r.overlayRO, "overlay-ro", nil, "LOWER...:DST read-only overlay mount")
+	fs.StringArrayVar(&r.inaccessible, "inaccessible", nil, "make PATH inaccessible")
+	fs.StringArrayVar(&r.capAdd, "capability", nil, "keep these capabilities too")
+	fs.StringArrayVar(&r.capDrop, "drop-capability", nil, "drop these capabilities")
+	fs.StringVar(&r.noNewPrivs, "no-new-privileges", "no", "set no_new_privs for the command")
+	fs.StringVar(&r.resolvConf, "resolv-conf", "auto", "resolv.conf mode")
+	fs.StringVar(&r.timezone, "timezone", "auto", "time zone mode")
+	fs.StringVar(&r.linkJournal, "link-journal", "auto", "journal link mode")
+	fs.BoolVarP(&r.journalTryGuest, "journal", "j", false, "same as --link-journal=try-guest")
+	fs.StringVar(&r.console, "console", "", "interactive|read-only|passive|pipe|autopipe")
+	fs.BoolVarP(&r.pipe, "pipe", "P", false, "same as --console=pipe")
+	fs.BoolVarP(&r.quiet, "quiet", "q", false, "no informational messages")
+	fs.StringVar(&r.register, "register", RegisterYes, "yes|no|auto: register with machine1")
+	fs.BoolVar(&r.keepUnit, "keep-unit", false, "stay in the caller's unit")
+	fs.BoolVar(&r.privateNetwork, "private-network", false, "network namespace with only lo")
+	fs.BoolVarP(&r.help, "help", "h", false, "show this help")
+	return fs
+}
+
+// config validates r and fills in the defaults.
+func (r *raw) config(args []string, env Env) (Config, error) {
+	c := Config{
+		Boot: r.boot, AsPID2: r.asPID2, ReadOnly: r.readOnly, Ephemeral: r.ephemeral,
+		Quiet: r.quiet, KeepUnit: r.keepUnit, PrivateNetwork: r.privateNetwork,
+		Command: args, Template: r.template,
+	}
+	steps := []func(*Config) error{
+		func(c *Config) error { return r.image(c, env) },
+		r.identity, r.modes, r.exec, r.lifecycle,
+		func(c *Config) error { return r.envVars(c, env) },
+		r.mounts, r.caps,
+		func(c *Config) error { return r.terminal(c, env) },
+	}
+	for _, step := range steps {
+		if err := step(&c); err != nil {
+			return Config{}, err
+		}
+	}
+	return c, nil
+}
+
+// image resolves the root directory, template and ephemeral rules.
+func (r *raw) image(c *Config, env Env) error {
+	c.Directory = r.directory
+	if r.template != "" && r.directory == "" && r.machine == "" && !r.ephemeral {
+		return errors.New("--template= needs --directory= or --machine=")
+	}
+	if r.ephemeral && r.template != "" {
+		if r.directory != "" {
+			return errors.New("cannot combine --ephemeral with --template= and --directory=")
+		}
+		c.Directory, c.Template = r.template, ""
+	}
+	if c.Directory == "" && r.machine != "" {
+		c.Directory = findImage(r.machine, env)
+	}
+	if c.Directory == "" {
+		return errors.New("no root directory: use --directory= or --machine= of an existing image")
+	}
+	return nil
+}
+
+// findImage looks for an image named name in the image directories, or
+// returns the pool path where --template would create it.
+func findImage(name string, env Env) string {
+	if names.ValidImage(name) != nil || len(env.ImageDirs) == 0 {
+		return ""
+	}
+	for _, d := range env.ImageDirs {
+		p := path.Join(d, name)
+		if env.Exists != nil && env.Exists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// identity sets the machine name, hostname and UUID.
+func (r *raw) identity(c *Config) error {
+	c.Machine = r.machine
+	if c.Machine == "" {
+		c.Machine = names.CleanupHostname(path.Base(path.Clean(c.Directory)))
+		if c.Directory == "/" {
+			c.Machine = "host"
+		}
+		if names.ValidMachine(c.Machine) != nil {
+			return fmt.Errorf("cannot derive a machine name from %q, use --machine=", c.Directory)
+		}
+		if r.ephemeral {
+			c.Machine = ephemeralName(c.Machine)
+		}
+	} else if err := names.ValidMachine(c.Machine); err != nil {
+		return fmt.Errorf("invalid machine name %q", c.Machine)
+	}
+	c.Hostname = c.Machine
+	if r.hostname != "" {
+		if names.ValidMachine(r.hostname) != nil {
+			return fmt.Errorf("invalid hostname %q", r.hostname)
+		}
+		c.Hostname = r.hostname
+	}
+	if r.uuid != "" {
+		u, err := ParseUUID(r.uuid)
+		if err != nil {
+			return err
+		}
+		c.UUID = u
+	}
+	return nil
+}
+
+// ephemeralName appends a random suffix, as nspawn does for -x, so many
+// instances of one image can run at once.
+func ephemeralName(base string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	suffix := "-" + hex.EncodeToString(b[:])
+	if len(base)+len(suffix) > 64 {
+		base = strings.TrimRight(base[:64-len(suffix)], ".-")
+	}
+	return base + suffix
+}
+
+// ParseUUID parses a 128-bit ID in 32-hex or dashed form and returns the
+// dashed form. The all-zero ID is refused.
+func ParseUUID(s string) (string, error) {
+	h := strings.ReplaceAll(s, "-", "")
+	if len(h) != 32 || (len(s) != 32 && len(s) != 36) {
+		return "", fmt.Errorf("invalid UUID %q", s)
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return "", fmt.Errorf("invalid UUID %q", s)
+	}
+	if strings.Trim(h, "0") == "" {
+		return "", errors.New("the UUID must not be all zeros")
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// exec validates how the payload is started.
+func (r *raw) exec(c *Config) error {
+	if c.Boot && c.AsPID2 {
+		return errors.New("--boot and --as-pid2 may not be combined")
+	}
+	if r.chdir != "" && !path.IsAbs(r.chdir) {
+		return fmt.Errorf("--chdir= needs an absolute path, got %q", r.chdir)
+	}
+	c.Chdir = r.chdir
+	if r.user != "" && (strings.ContainsAny(r.user, "/:\n\x00") || len(r.user) > 256) {
+		return fmt.Errorf("invalid user name %q", r.user)
+	}
+	c.User = r.user
+	return nil
+}
+
+// lifecycle sets the kill signal, readiness and registration.
+func (r *raw) lifecycle(c *Config) error {
+	if r.killSignal != "" {
+		sig, err := ParseSignal(r.killSignal)
+		if err != nil {
+			return err
+		}
+		c.KillSignal = sig
+	} else if c.Boot {
+		c.KillSignal = SigRTMin + 3
+	}
+	var err error
+	if c.NotifyReady, err = parseBool("--notify-ready", r.notifyReady); err != nil {
+		return err
+	}
+	if c.NoNewPrivileges, err = parseBool("--no-new-privileges", r.noNewPrivs); err != nil {
+		return err
+	}
+	switch strings.ToLower(r.register) {
+	case RegisterAuto:
+		c.Register = RegisterAuto
+	default:
+		yes, err := parseBool("--register", r.register)
+		if err != nil {
+			return err
+		}
+		c.Register = map[bool]string{true: RegisterYes, false: RegisterNo}[yes]
+	}
+	return nil
+}
+
+// parseBool parses systemd's boolean spellings.
+func parseBool(opt, s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "1", "yes", "y", "true", "t", "on":
+		return true, nil
+	case "0", "no", "n", "false", "f", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: invalid boolean %q", opt, s)
+}
+
+// envVars validates -E assignments.
+func (r *raw) envVars(c *Config, env Env) error {
+	for _, a := range r.env {
+		name, _, hasValue := strings.Cut(a, "=")
+		if !validEnvName(name) {
+			return fmt.Errorf("invalid environment assignment %q", a)
+		}
+		if !hasValue {
+			if env.Getenv == nil {
+				continue
+			}
+			a = name + "=" + env.Getenv(name)
+		}
+		c.Env = append(c.Env, a)
+	}
+	return nil
+}
+
+// validEnvName follows systemd's env_name_is_valid: not empty, no digit
+// first, only letters, digits and underscores.
+func validEnvName(s string) bool {
+	if s == "" || len(s) > 4096 || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch == '_' || ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// caps computes the capability set from the defaults and the options.
+func (r *raw) caps(c *Config) error {
+	c.Caps = capset.Default
+	if c.PrivateNetwork {
+		c.Caps |= capset.NetAdmin
+	}
+	for _, s := range r.capAdd {
+		set, err := capset.Parse(s)
+		if err != nil {
+			return fmt.Errorf("--capability: %w", err)
+		}
+		c.Caps |= set
+	}
+	for _, s := range r.capDrop {
+		set, err := capset.Parse(s)
+		if err != nil {
+			return fmt.Errorf("--drop-capability: %w", err)
+		}
+		c.Caps &^= set
+	}
+	return nil
+}
+
+// terminal resolves the console mode.
+func (r *raw) terminal(c *Config, env Env) error {
+	mode := r.console
+	if r.pipe {
+		mode = ConsolePipe
+	}
+	tty := env.StdinTTY && env.StdoutTTY
+	switch mode {
+	case "":
+		mode = map[bool]string{true: ConsoleInteractive, false: ConsoleReadOnly}[tty]
+	case "autopipe":
+		mode = map[bool]string{true: ConsoleInteractive, false: ConsolePipe}[tty]
+	case ConsoleInteractive, ConsoleReadOnly, ConsolePassive, ConsolePipe:
+	default:
+		return fmt.Errorf("invalid --console= mode %q", mode)
+	}
+	c.Console = mode
+	return nil
+}

@@ -1,0 +1,197 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"github.com/berth-dev/berth/internal/nspawnopts"
+	"golang.org/x/sys/unix"
+)
+
+// customMounts applies --bind/--bind-ro, --tmpfs, --overlay and
+// --inaccessible, in that order (nspawn's order of mount_custom).
+func (r *Root) customMounts(s *Spec) error {
+	for _, b := range s.Binds {
+		if err := r.bind(b); err != nil {
+			return err
+		}
+	}
+	for _, t := range s.TmpFS {
+		if err := r.tmpfs(t); err != nil {
+			return err
+		}
+	}
+	for _, o := range s.Overlays {
+		if err := r.overlay(o); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.Inaccessible {
+		if err := r.inaccessible(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bind applies one --bind or --bind-ro.
+func (r *Root) bind(b nspawnopts.Bind) error {
+	if b.Source == "" {
+		target, err := r.mkdirAll(b.Dest)
+		if err != nil {
+			return err
+		}
+		defer target.Close()
+		flags := uintptr(nosuidNodev)
+		if b.ReadOnly {
+			flags |= unix.MS_RDONLY
+		}
+		return mountOn(target, b.Dest, "tmpfs", "tmpfs", flags, "mode=0755")
+	}
+	src, err := r.bindSource(b)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	target, err := r.targetLike(src, b.Dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return bindTree(src, target, b.Dest, b.Recursive, b.ReadOnly)
+}
+
+// bindSource opens a bind source: a host path, or with SourceInRoot a path
+// resolved inside the root.
+func (r *Root) bindSource(b nspawnopts.Bind) (*os.File, error) {
+	if b.SourceInRoot {
+		return r.openIn(b.Source, false)
+	}
+	fd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open(b.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bind source %s: %w", b.Source, err)
+	}
+	return os.NewFile(uintptr(fd), b.Source), nil
+}
+
+// targetLike opens (creating it when missing) the mount target dest: a
+// directory when src is one, a file otherwise.
+func (r *Root) targetLike(src *os.File, dest string) (*os.File, error) {
+	var st unix.Stat_t
+	if err := kernel.Retry("fstat", func() error { return unix.Fstat(int(src.Fd()), &st) }); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", src.Name(), err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return r.mkdirAll(dest)
+	}
+	return r.mkfileAll(dest)
+}
+
+// bindTree clones the mount tree at src (recursively or not), makes it
+// read-only when asked, and attaches it at target. Nothing is resolved by
+// path: both ends are handles.
+func bindTree(src, target *os.File, what string, recursive, ro bool) error {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := kernel.RetryInt("open_tree", func() (int, error) { return unix.OpenTree(int(src.Fd()), "", uint(flags)) })
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", what, err)
+	}
+	defer unix.Close(tree)
+	if ro {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		err := kernel.Retry("mount_setattr", func() error {
+			return unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+		})
+		if err != nil {
+			return fmt.Errorf("bind %s read-only: %w", what, err)
+		}
+	}
+	err = kernel.Retry("move_mount", func() error {
+		return unix.MoveMount(tree, "", int(target.Fd()), "",
+			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	})
+	if err != nil {
+		return fmt.Errorf("attach bind %s: %w", what, err)
+	}
+	return nil
+}
+
+// tmpfs applies one --tmpfs.
+func (r *Root) tmpfs(t nspawnopts.TmpFS) error {
+	target, err := r.mkdirAll(t.Dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return mountOn(target, t.Dest, "tmpfs", "tmpfs", unix.MS_NODEV|unix.MS_STRICTATIME, t.Options)
+}
+
+// overlay applies one --overlay or --overlay-ro.
+func (r *Root) overlay(o nspawnopts.Overlay) error {
+	if !o.ReadOnly {
+		return errors.New("--overlay= with a writable upper layer is not supported yet; use --overlay-ro=")
+	}
+	var lowers []*os.File
+	defer func() {
+		for _, f := range lowers {
+			f.Close()
+		}
+	}()
+	// nspawn lists the lowest layer first; overlayfs wants it last.
+	opts := "lowerdir="
+	for i := range o.Lower {
+		l := o.Lower[len(o.Lower)-1-i]
+		f, err := r.bindSource(nspawnopts.Bind{Source: trimPlus(l), SourceInRoot: l != trimPlus(l)})
+		if err != nil {
+			return err
+		}
+		lowers = append(lowers, f)
+		if i > 0 {
+			opts += ":"
+		}
+		opts += fdPath(f)
+	}
+	target, err := r.mkdirAll(o.Dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return mountOn(target, o.Dest, "overlay", "overlay", unix.MS_RDONLY, opts)
+}
+
+func trimPlus(s string) string {
+	if len(s) > 0 && s[0] == '+' {
+		return s[1:]
+	}
+	return s
+}
+
+// inaccessible covers p with an empty, mode 0000, read-only mount of the
+// same kind (directory or file).
+func (r *Root) inaccessible(p string) error {
+	target, err := r.openIn(p, false)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	var st unix.Stat_t
+	if err := kernel.Retry("fstat", func() error { return unix.Fstat(int(target.Fd()), &st) }); err != nil {
+		return fmt.Errorf("stat %s: %w", p, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return mountOn(target, p, "tmpfs", "tmpfs", nosuidNodevNoexec|unix.MS_RDONLY, "mode=0000")
+	}
+	node, err := r.openIn("/run/host/inaccessible/reg", true)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	return bindTree(node, target, p, false, true)
+}

@@ -1,0 +1,179 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// devNode is a character device created in the container's /dev.
+type devNode struct {
+	name         string
+	major, minor uint32
+}
+
+// devNodes are the standard nodes, as nspawn creates them.
+var devNodes = []devNode{
+	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8},
+	{"urandom", 1, 9}, {"tty", 5, 0}, {"net/tun", 10, 200},
+}
+
+// devLinks are the standard symlinks: name → target.
+var devLinks = [][2]string{
+	{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+	{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
+}
+
+// mountDev mounts the container's /dev: a tmpfs with the standard nodes and
+// links, a new devpts instance, /dev/shm and /dev/mqueue. The image's own
+// /dev, /dev/pts, /dev/console and /dev/null must not be symlinks.
+func (r *Root) mountDev() error {
+	f, err := r.apiDir("/dev")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := noSymlinks(f, "pts", "console", "null"); err != nil {
+		return err
+	}
+	if err := mountOn(f, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=0755,size=4m"); err != nil {
+		return err
+	}
+	devPath, err := r.openIn("/dev", true)
+	if err != nil {
+		return err
+	}
+	defer devPath.Close()
+	dev, err := reopenDir(devPath)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	if err := populateDev(dev); err != nil {
+		return err
+	}
+	return r.devSubMounts()
+}
+
+// noSymlinks fails if any of names in the directory f is a symlink.
+func noSymlinks(f *os.File, names ...string) error {
+	for _, n := range names {
+		var st unix.Stat_t
+		err := kernel.Retry("fstatat", func() error {
+			return unix.Fstatat(int(f.Fd()), n, &st, unix.AT_SYMLINK_NOFOLLOW)
+		})
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return fmt.Errorf("%w: /dev/%s", ErrSymlink, n)
+		}
+	}
+	return nil
+}
+
+// populateDev creates the nodes, links and mount point directories in the
+// fresh tmpfs dev.
+func populateDev(dev *os.File) error {
+	for _, d := range []string{"pts", "shm", "mqueue", "net"} {
+		if err := kernel.Retry("mkdirat", func() error { return unix.Mkdirat(int(dev.Fd()), d, 0o755) }); err != nil {
+			return fmt.Errorf("create /dev/%s: %w", d, err)
+		}
+	}
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	for _, n := range devNodes {
+		err := kernel.Retry("mknodat", func() error {
+			return unix.Mknodat(int(dev.Fd()), n.name, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor)))
+		})
+		if err != nil {
+			return fmt.Errorf("create /dev/%s: %w", n.name, err)
+		}
+	}
+	for _, l := range devLinks {
+		if err := kernel.Retry("symlinkat", func() error { return unix.Symlinkat(l[1], int(dev.Fd()), l[0]) }); err != nil {
+			return fmt.Errorf("create /dev/%s: %w", l[0], err)
+		}
+	}
+	return nil
+}
+
+// devSubMounts mounts devpts, shm and mqueue below the fresh /dev.
+func (r *Root) devSubMounts() error {
+	mounts := []struct {
+		path, fstype string
+		flags        uintptr
+		data         string
+	}{
+		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620,gid=5"},
+		{"/dev/shm", "tmpfs", nosuidNodev, "mode=1777"},
+		{"/dev/mqueue", "mqueue", nosuidNodevNoexec, ""},
+	}
+	for _, m := range mounts {
+		f, err := r.openIn(m.path, true)
+		if err != nil {
+			return err
+		}
+		err = mountOn(f, m.path, m.fstype, m.fstype, m.flags, m.data)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenConsole creates a pseudo-terminal in the container's devpts and
+// bind-mounts its peer onto /dev/console. It runs after pivot_root and
+// returns the master (for the spawner to forward) and the peer (the
+// payload's terminal).
+func OpenConsole() (master, peer *os.File, err error) {
+	mfd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open /dev/pts/ptmx: %w", err)
+	}
+	master = os.NewFile(uintptr(mfd), "/dev/pts/ptmx")
+	if err := kernel.Retry("ioctl TIOCSPTLCK", func() error { return unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0) }); err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	pfd, err := kernel.RetryInt("ioctl TIOCGPTPEER", func() (int, error) {
+		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER,
+			uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+		if errno != 0 {
+			return -1, errno
+		}
+		return int(r), nil
+	})
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	peer = os.NewFile(uintptr(pfd), "console")
+	if err := bindConsole(peer); err != nil {
+		master.Close()
+		peer.Close()
+		return nil, nil, err
+	}
+	return master, peer, nil
+}
+
+// bindConsole creates /dev/console (never following a symlink) and binds
+// the pty peer onto it.
+func bindConsole(peer *os.File) error {
+	fd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	})
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	if err := mount(fdPath(peer), "/dev/console", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind console: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// ErrSymlink is returned when a path that must be a real directory or file
+// in the image (an API mount point) is a symlink.
+var ErrSymlink = errors.New("refusing a symlink in the image")
+
+// Root is an O_PATH handle on the directory that becomes the container's
+// root. Every mount target is resolved relative to it.
+type Root struct {
+	// Dir is the root directory's path in the spawner's mount namespace.
+	Dir string
+	f   *os.File
+}
+
+// openRoot opens dir as a Root.
+func openRoot(dir string) (*Root, error) {
+	fd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open root %s: %w", dir, err)
+	}
+	return &Root{Dir: dir, f: os.NewFile(uintptr(fd), dir)}, nil
+}
+
+// Close releases the handle.
+func (r *Root) Close() error { return r.f.Close() }
+
+// fdPath names an open file descriptor as a path the mount calls accept.
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+// openIn opens p (absolute, inside the root) as an O_PATH handle. With
+// strict, no symlink may appear anywhere on the way; otherwise symlinks
+// are followed but stay inside the root.
+func (r *Root) openIn(p string, strict bool) (*os.File, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	if strict {
+		how.Resolve |= unix.RESOLVE_NO_SYMLINKS
+	}
+	rel := strings.TrimLeft(path.Clean("/"+p), "/")
+	if rel == "" {
+		rel = "."
+	}
+	fd, err := kernel.RetryInt("openat2", func() (int, error) {
+		return unix.Openat2(int(r.f.Fd()), rel, &how)
+	})
+	if errors.Is(err, unix.ELOOP) && strict {
+		return nil, fmt.Errorf("%w: %s", ErrSymlink, p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s in root: %w", p, err)
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// apiDir opens (creating it when missing) a directory that must not be a
+// symlink, such as /proc or /dev.
+func (r *Root) apiDir(p string) (*os.File, error) {
+	f, err := r.openIn(p, true)
+	if errors.Is(err, unix.ENOENT) {
+		parent, perr := r.openIn(path.Dir(p), true)
+		if perr != nil {
+			return nil, perr
+		}
+		defer parent.Close()
+		merr := kernel.Retry("mkdirat", func() error { return unix.Mkdirat(int(parent.Fd()), path.Base(p), 0o755) })
+		if merr != nil && !errors.Is(merr, unix.EEXIST) {
+			return nil, fmt.Errorf("create %s: %w", p, merr)
+		}
+		f, err = r.openIn(p, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := mustBeDir(f, p); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// mustBeDir fails unless f is a directory.
+func mustBeDir(f *os.File, p string) error {
+	var st unix.Stat_t
+	if err := kernel.Retry("fstat", func() error { return unix.Fstat(int(f.Fd()), &st) }); err != nil {
+		return fmt.Errorf("stat %s: %w", p, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s in the image is not a directory", p)
+	}
+	return nil
+}
+
+// mkdirAll opens directory p inside the root, creating missing parts; any
+// symlink on the way is resolved inside the root.
+func (r *Root) mkdirAll(p string) (*os.File, error) {
+	f, err := pathrs.MkdirAllHandle(r.f, p, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("create %s in root: %w", p, err)
+	}
+	return f, nil
+}
+
+// mkfileAll opens file p inside the root as a mount target, creating an
+// empty file (and missing parent directories) when p does not exist.
+func (r *Root) mkfileAll(p string) (*os.File, error) {
+	if f, err := r.openIn(p, false); err == nil {
+		return f, nil
+	}
+	parent, err := r.mkdirAll(path.Dir(p))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := kernel.RetryInt("openat", func() (int, error) {
+		return unix.Openat(int(parent.Fd()), path.Base(p),
+			unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	})
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create %s in root: %w", p, err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return r.openIn(p, false)
+}
+
+// mount wraps mount(2).
+func mount(src, target, fstype string, flags uintptr, data string) error {
+	return kernel.Retry("mount", func() error { return unix.Mount(src, target, fstype, flags, data) })
+}
+
+// mountOn mounts onto the handle f; what names the target in errors.
+func mountOn(f *os.File, what, src, fstype string, flags uintptr, data string) error {
+	if err := mount(src, fdPath(f), fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", fstype+src, what, err)
+	}
+	return nil
+}
+
+// remountRO makes the mount at f read-only, keeping its other flags.
+func remountRO(f *os.File, what string, extra uintptr) error {
+	flags := unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | extra
+	if err := mount("", fdPath(f), "", uintptr(flags), ""); err != nil {
+		return fmt.Errorf("remount %s read-only: %w", what, err)
+	}
+	return nil
+}
+
+// bindSelf bind-mounts the directory at f onto itself and reopens it, so
+// the result is a mount point.
+func bindSelf(f *os.File, what string, rec bool) error {
+	flags := uintptr(unix.MS_BIND)
+	if rec {
+		flags |= unix.MS_REC
+	}
+	return mountOn(f, what, fdPath(f), "", flags, "")
+}

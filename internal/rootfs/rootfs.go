@@ -1,0 +1,41 @@
+package rootfs
+
+import "github.com/berth-dev/berth/internal/nspawnopts"
+
+// Spec says what to build. It is plain data, filled from the validated
+// command line by the spawner.
+type Spec struct {
+	// Dir is the image directory on the host.
+	Dir string
+	// ReadOnly mounts the root read-only.
+	ReadOnly bool
+	// Volatile is one of the nspawnopts.Volatile* modes.
+	Volatile string
+	// Ephemeral runs on a throw-away copy-on-write layer over Dir.
+	Ephemeral bool
+	// Binds, TmpFS, Overlays and Inaccessible are the custom mounts.
+	Binds        []nspawnopts.Bind
+	TmpFS        []nspawnopts.TmpFS
+	Overlays     []nspawnopts.Overlay
+	Inaccessible []string
+	// Cgroup mounts the cgroup2 hierarchy (of the caller's cgroup
+	// namespace) at /sys/fs/cgroup.
+	Cgroup bool
+	// WritableCgroup mounts it read-write (for a booted init).
+	WritableCgroup bool
+	// Host are the files placed in /run/host: name → contents.
+	Host map[string][]byte
+}
+
+// Host file names in /run/host.
+const (
+	HostOSRelease        = "os-release"
+	HostContainerManager = "container-manager"
+	HostContainerUUID    = "container-uuid"
+)
+
+// StagingDir is the directory, in the spawner's private mount namespace,
+// where a volatile or ephemeral root is assembled. It is a tmpfs mounted
+// over a directory that exists on every host; nothing is written to the
+// host.
+const StagingDir = "/tmp"

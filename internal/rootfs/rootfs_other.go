@@ -1,0 +1,29 @@
+//go:build !linux
+
+package rootfs
+
+import (
+	"errors"
+	"os"
+)
+
+// errUnsupported is returned on systems without Linux mount namespaces.
+var errUnsupported = errors.New("rootfs: only supported on Linux")
+
+// Root is a container root; only the Linux build has one.
+type Root struct{}
+
+// Build is only implemented on Linux.
+func Build(s *Spec) (*Root, error) { return nil, errUnsupported }
+
+// Pivot is only implemented on Linux.
+func (r *Root) Pivot() error { return errUnsupported }
+
+// OpenConsole is only implemented on Linux.
+func OpenConsole() (master, peer *os.File, err error) { return nil, nil, errUnsupported }
+
+// SealRunHost is only implemented on Linux.
+func SealRunHost() error { return errUnsupported }
+
+// MachineID is only implemented on Linux.
+func MachineID(dir string) string { return "" }

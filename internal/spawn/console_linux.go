@@ -1,0 +1,89 @@
+package spawn
+
+import (
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/berth-dev/berth/internal/nspawnopts"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// drainTimeout bounds how long output still buffered in the pty is copied
+// after PID 1 ended.
+const drainTimeout = 2 * time.Second
+
+// forwarder copies between the container's console pty and the spawner's
+// own terminal or pipes.
+type forwarder struct {
+	out     chan struct{}
+	restore func()
+	stopWin func()
+}
+
+// forwardConsole starts forwarding master according to mode: interactive
+// copies both ways (with the spawner's terminal in raw mode and window
+// size changes passed on), read-only copies output only, passive drains
+// output. A nil master (pipe mode) forwards nothing.
+func forwardConsole(master *os.File, mode string, o Options) *forwarder {
+	f := &forwarder{out: make(chan struct{}), restore: func() {}, stopWin: func() {}}
+	if master == nil {
+		close(f.out)
+		return f
+	}
+	var dst io.Writer = io.Discard
+	if mode != nspawnopts.ConsolePassive && o.Stdout != nil {
+		dst = o.Stdout
+	}
+	go func() {
+		_, _ = io.Copy(dst, master)
+		close(f.out)
+	}()
+	if mode == nspawnopts.ConsoleInteractive && o.Stdin != nil {
+		f.interactive(master, o)
+	}
+	return f
+}
+
+// interactive puts the spawner's terminal into raw mode, copies input to
+// the pty and keeps the window size in step.
+func (f *forwarder) interactive(master *os.File, o Options) {
+	in := int(o.Stdin.Fd())
+	if state, err := term.MakeRaw(in); err == nil {
+		f.restore = func() { _ = term.Restore(in, state) }
+	}
+	resize := func() {
+		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
+			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+		}
+	}
+	resize()
+	win := make(chan os.Signal, 1)
+	signal.Notify(win, unix.SIGWINCH)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-win:
+				resize()
+			}
+		}
+	}()
+	f.stopWin = func() { signal.Stop(win); close(done) }
+	go func() { _, _ = io.Copy(master, o.Stdin) }()
+}
+
+// finish waits (bounded) for the output to drain and restores the
+// terminal.
+func (f *forwarder) finish() {
+	select {
+	case <-f.out:
+	case <-time.After(drainTimeout):
+	}
+	f.stopWin()
+	f.restore()
+}

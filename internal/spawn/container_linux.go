@@ -1,0 +1,196 @@
+package spawn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/berth-dev/berth/internal/containercgroup"
+	"golang.org/x/sys/unix"
+)
+
+// container is one running instance: the stage (then PID 1) and what the
+// spawner holds for it.
+type container struct {
+	sc     *stageConfig
+	o      Options
+	cmd    *exec.Cmd
+	sync   *os.File
+	pidfd  int
+	cg     *containercgroup.Group
+	reg    bool
+	master *os.File
+	notify *os.File
+}
+
+// runOnce runs the container once, from the stage's start to PID 1's end.
+func runOnce(sc *stageConfig, o Options) (outcome, error) {
+	cmd, sync, pidfd, err := startStage(&sc.Config, o)
+	if err != nil {
+		return outcome{}, err
+	}
+	ct := &container{sc: sc, o: o, cmd: cmd, sync: sync, pidfd: pidfd}
+	defer ct.release()
+	if err := ct.start(); err != nil {
+		ct.kill()
+		return outcome{}, err
+	}
+	return ct.supervise(), nil
+}
+
+// start places and registers the stage, hands it the configuration and
+// waits until the payload was executed.
+func (ct *container) start() error {
+	if err := ct.place(); err != nil {
+		return err
+	}
+	if err := sendJSON(ct.sync, ct.sc, nil); err != nil {
+		return fmt.Errorf("configure container: %w", err)
+	}
+	return ct.awaitExec()
+}
+
+// place registers the machine and puts the stage into its own cgroup
+// (unless the machine manager already moved it into a scope).
+func (ct *container) place() error {
+	c, pid := &ct.sc.Config, ct.cmd.Process.Pid
+	before, _ := containercgroup.PathOf(pid)
+	if ct.o.Registrar != nil {
+		m := Machine{Name: c.Machine, UUID: uuidBytes(ct.sc.UUID), Leader: pid, Directory: c.Directory, KeepUnit: c.KeepUnit}
+		if err := ct.o.Registrar.Register(m); err != nil {
+			return err
+		}
+		ct.reg = true
+	}
+	if !ct.sc.Cgroup {
+		return nil
+	}
+	if after, _ := containercgroup.PathOf(pid); after != before {
+		return nil
+	}
+	cg, err := containercgroup.Create(containercgroup.Options{Root: ct.o.Paths.Cgroup, Machine: c.Machine, KeepUnit: c.KeepUnit})
+	if err != nil {
+		return err
+	}
+	ct.cg = cg
+	return containercgroup.Add(cg.Path, pid)
+}
+
+// awaitExec reads the stage's messages until its end of the socket closes
+// on execve (or a stub init closes it).
+func (ct *container) awaitExec() error {
+	for {
+		data, fds, err := recvMsg(ct.sync)
+		if err != nil {
+			return fmt.Errorf("container setup: %w", err)
+		}
+		if len(data) == 0 {
+			return nil
+		}
+		var m stageMsg
+		if err := json.Unmarshal(data, &m); err != nil {
+			closeAll(fds)
+			return fmt.Errorf("container setup: %w", err)
+		}
+		if m.Kind == msgError {
+			closeAll(fds)
+			return errors.New(m.Error)
+		}
+		ct.takeFDs(m, fds)
+	}
+}
+
+// takeFDs keeps the console master and notify socket the stage passed.
+func (ct *container) takeFDs(m stageMsg, fds []int) {
+	if m.Console && len(fds) > 0 {
+		ct.master = os.NewFile(uintptr(fds[0]), "console")
+		fds = fds[1:]
+	}
+	if m.Notify && len(fds) > 0 {
+		ct.notify = os.NewFile(uintptr(fds[0]), "notify")
+		fds = fds[1:]
+	}
+	closeAll(fds)
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// supervise forwards the console, readiness and signals until PID 1 ends.
+func (ct *container) supervise() outcome {
+	c := &ct.sc.Config
+	fwd := forwardConsole(ct.master, c.Console, ct.o)
+	leader := "X_NSPAWN_LEADER_PID=" + strconv.Itoa(ct.cmd.Process.Pid)
+	ready := func() { notifyManager(ct.o.Getenv, "READY=1\nSTATUS=Container running.\n"+leader) }
+	if c.NotifyReady && ct.notify != nil {
+		go watchNotify(ct.notify, ready)
+	} else {
+		ready()
+		if ct.notify != nil {
+			go watchNotify(ct.notify, func() {})
+		}
+	}
+	stop := ct.forwardSignals()
+	_ = ct.cmd.Wait()
+	stop()
+	fwd.finish()
+	ws, _ := ct.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return judge(c.Machine, ws)
+}
+
+// forwardSignals sends SIGTERM/SIGINT on to PID 1 as the kill signal, or
+// kills the container when there is none. The returned func stops it.
+func (ct *container) forwardSignals() func() {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				sig := unix.Signal(ct.sc.Config.KillSignal)
+				if sig == 0 {
+					sig = unix.SIGKILL
+				}
+				_ = unix.PidfdSendSignal(ct.pidfd, sig, nil, 0)
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}
+
+// kill ends a container that failed to start and reaps it.
+func (ct *container) kill() {
+	_ = unix.PidfdSendSignal(ct.pidfd, unix.SIGKILL, nil, 0)
+	_ = ct.cmd.Wait()
+}
+
+// release undoes everything the spawner made for this run.
+func (ct *container) release() {
+	for _, f := range []*os.File{ct.sync, ct.master, ct.notify} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if ct.pidfd >= 0 {
+		unix.Close(ct.pidfd)
+	}
+	if ct.reg {
+		_ = ct.o.Registrar.Unregister(ct.sc.Config.Machine)
+	}
+	if ct.cg != nil {
+		if err := ct.cg.Remove(); err != nil {
+			logf(ct.o, false, "berth-nspawn: %v\n", err)
+		}
+	}
+}

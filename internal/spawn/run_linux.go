@@ -1,0 +1,211 @@
+package spawn
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/berth-dev/berth/internal/containercgroup"
+	"github.com/berth-dev/berth/internal/nspawnopts"
+	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/rootfs"
+	"golang.org/x/sys/unix"
+)
+
+// Options are the spawner's surroundings.
+type Options struct {
+	// Paths are the host paths (the cgroup root among them).
+	Paths paths.Paths
+	// Stdin, Stdout and Stderr are the spawner's own fds 0-2.
+	Stdin, Stdout, Stderr *os.File
+	// Getenv reads the spawner's environment (TERM, NOTIFY_SOCKET).
+	Getenv func(string) string
+	// Registrar registers the machine; nil runs without registration.
+	Registrar Registrar
+}
+
+// Registrar is the seam to machine1: Register is called with the leader's
+// PID before the container is built; Unregister after it ended.
+type Registrar interface {
+	Register(m Machine) error
+	Unregister(name string) error
+}
+
+// Machine is what is registered.
+type Machine struct {
+	Name      string
+	UUID      [16]byte
+	Leader    int
+	Directory string
+	KeepUnit  bool
+}
+
+// Run builds and runs the container c and returns the spawner's exit
+// status. Errors before the payload started are returned as err (exit
+// status 1).
+func Run(c nspawnopts.Config, o Options) (int, error) {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	sc, err := prepare(&c, o)
+	if err != nil {
+		return 1, err
+	}
+	logf(o, c.Quiet, "Spawning container %s on %s.\n", c.Machine, c.Directory)
+	for {
+		out, err := runOnce(sc, o)
+		if err != nil {
+			return 1, err
+		}
+		logf(o, c.Quiet, "%s\n", out.msg)
+		if !out.reboot {
+			return out.code, nil
+		}
+		if c.KeepUnit {
+			return ExitReboot, nil
+		}
+	}
+}
+
+// logf writes an informational message unless quiet.
+func logf(o Options, quiet bool, format string, args ...any) {
+	if !quiet && o.Stderr != nil {
+		fmt.Fprintf(o.Stderr, format, args...)
+	}
+}
+
+// prepare checks the image and computes what the stage needs.
+func prepare(c *nspawnopts.Config, o Options) (*stageConfig, error) {
+	dir, err := filepath.Abs(c.Directory)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	c.Directory = dir
+	if err := fillFromTemplate(c); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("directory %s does not exist or is not a directory", dir)
+	}
+	uuid := containerUUID(c)
+	hostOS, osData := hostOSRelease()
+	sc := &stageConfig{
+		Config: *c, UUID: uuid,
+		Env: baseEnv(c.Boot, uuid, o.Getenv("TERM"), hostOS),
+		Host: map[string][]byte{
+			rootfs.HostContainerManager: []byte(ContainerName + "\n"),
+			rootfs.HostContainerUUID:    []byte(uuid + "\n"),
+		},
+	}
+	if osData != nil {
+		sc.Host[rootfs.HostOSRelease] = osData
+	}
+	mode, _ := containercgroup.Detect(o.Paths.Cgroup)
+	sc.Cgroup = mode != containercgroup.None
+	if c.Boot && !sc.Cgroup {
+		return nil, errors.New("--boot needs a cgroup2 hierarchy on the host, and none is mounted")
+	}
+	return sc, nil
+}
+
+// containerUUID picks the container ID: a valid /etc/machine-id in the
+// image wins over --uuid; neither gives a random one. It is returned in
+// the dashed form.
+func containerUUID(c *nspawnopts.Config) string {
+	if id := rootfs.MachineID(c.Directory); id != "" {
+		u, _ := nspawnopts.ParseUUID(id)
+		return u
+	}
+	if c.UUID != "" {
+		return c.UUID
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	u, _ := nspawnopts.ParseUUID(hex.EncodeToString(b[:]))
+	return u
+}
+
+// hostOSRelease reads the host's os-release file.
+func hostOSRelease() (map[string]string, []byte) {
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		if data, err := os.ReadFile(p); err == nil {
+			return ParseOSRelease(data), data
+		}
+	}
+	return map[string]string{}, nil
+}
+
+// fillFromTemplate copies --template into an empty or missing directory.
+func fillFromTemplate(c *nspawnopts.Config) error {
+	if c.Template == "" {
+		return nil
+	}
+	if entries, err := os.ReadDir(c.Directory); err == nil && len(entries) > 0 {
+		return nil
+	}
+	if err := os.MkdirAll(c.Directory, 0o755); err != nil {
+		return fmt.Errorf("--template: %w", err)
+	}
+	cmd := exec.Command("cp", "-a", "--reflink=auto", filepath.Clean(c.Template)+"/.", c.Directory)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("--template: copy %s: %v: %s", c.Template, err, out)
+	}
+	return nil
+}
+
+// uuidBytes turns the dashed UUID into bytes.
+func uuidBytes(u string) [16]byte {
+	var b [16]byte
+	raw, _ := hex.DecodeString(stripDashes(u))
+	copy(b[:], raw)
+	return b
+}
+
+func stripDashes(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '-' {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// startStage starts the second stage in its new namespaces and returns it
+// with the spawner's end of the sync socket.
+func startStage(c *nspawnopts.Config, o Options) (*exec.Cmd, *os.File, int, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, -1, fmt.Errorf("socketpair: %w", err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
+	defer child.Close()
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if c.PrivateNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
+	pidfd := -1
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"berth-nspawn", StageArg},
+		Env:        []string{},
+		ExtraFiles: []*os.File{child},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags, Pdeathsig: unix.SIGKILL, PidFD: &pidfd,
+		},
+	}
+	if c.Console == nspawnopts.ConsolePipe {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, nil, -1, fmt.Errorf("start container: %w", err)
+	}
+	return cmd, parent, pidfd, nil
+}
