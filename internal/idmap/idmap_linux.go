@@ -1,0 +1,169 @@
+package idmap
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+)
+
+// UserNS is an open user namespace carrying an ID mapping.
+type UserNS struct {
+	f *os.File
+}
+
+// Fd returns the namespace file descriptor (for setns or MOUNT_ATTR_IDMAP).
+func (u *UserNS) Fd() int { return int(u.f.Fd()) }
+
+// Close closes the namespace fd; the namespace lives on while mounts or
+// processes use it.
+func (u *UserNS) Close() error { return u.f.Close() }
+
+// NewUserNS creates a user namespace with the given UID and GID mappings
+// (setgroups denied) and returns it open. The carrier process is
+// /proc/self/exe stopped by ptrace before it executes; it is killed and
+// reaped before NewUserNS returns.
+func NewUserNS(uids, gids []Mapping) (*UserNS, error) {
+	if err := Validate(uids); err != nil {
+		return nil, fmt.Errorf("user namespace uid map: %w", err)
+	}
+	if err := Validate(gids); err != nil {
+		return nil, fmt.Errorf("user namespace gid map: %w", err)
+	}
+	// The tracer of a PTRACE_TRACEME child is the thread that forked it;
+	// keep that thread until the child is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{"berth-idmap-userns"},
+		Env:  []string{},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: procIDMaps(uids),
+			GidMappings: procIDMaps(gids),
+			Ptrace:      true,
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("user namespace: start carrier: %w", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	f, err := os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/user")
+	if err != nil {
+		return nil, fmt.Errorf("user namespace: %w", err)
+	}
+	return &UserNS{f: f}, nil
+}
+
+func procIDMaps(ms []Mapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(ms))
+	for i, m := range ms {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(m.Inner), HostID: int(m.Outer), Size: int(m.Size)}
+	}
+	return out
+}
+
+// Tree is a detached mount tree (from open_tree), not yet attached
+// anywhere. Close discards it if it was not attached.
+type Tree struct {
+	fd        int
+	recursive bool
+}
+
+// Clone makes a detached copy of the mount at src (with its submounts if
+// recursive), like a bind mount that is not attached yet.
+func Clone(src string, recursive bool) (*Tree, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := kernel.RetryInt("open_tree", func() (int, error) { return unix.OpenTree(unix.AT_FDCWD, src, flags) })
+	if err != nil {
+		return nil, fmt.Errorf("clone %s: %w", src, err)
+	}
+	return &Tree{fd: fd, recursive: recursive}, nil
+}
+
+// Idmap makes the tree idmapped through ns's mapping. It fails with EINVAL
+// (or EPERM, EOPNOTSUPP) on file systems that do not support it, and when
+// the tree is already idmapped.
+func (t *Tree) Idmap(ns *UserNS) error {
+	flags := uint(unix.AT_EMPTY_PATH)
+	if t.recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+	err := kernel.Retry("mount_setattr", func() error { return unix.MountSetattr(t.fd, "", flags, attr) })
+	runtime.KeepAlive(ns)
+	if err != nil {
+		return fmt.Errorf("idmap mount: %w", err)
+	}
+	return nil
+}
+
+// Attach mounts the tree on target (in the caller's mount namespace).
+func (t *Tree) Attach(target string) error {
+	err := kernel.Retry("move_mount", func() error {
+		return unix.MoveMount(t.fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	})
+	if err != nil {
+		return fmt.Errorf("attach mount on %s: %w", target, err)
+	}
+	return nil
+}
+
+// Close releases the tree fd; an unattached tree is unmounted with it.
+func (t *Tree) Close() error { return unix.Close(t.fd) }
+
+// Mount bind-mounts src on target, idmapped through ns.
+func Mount(src, target string, ns *UserNS, recursive bool) error {
+	t, err := Clone(src, recursive)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if err := t.Idmap(ns); err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	return t.Attach(target)
+}
+
+// Supported reports whether an idmapped mount of path can be made: nil if
+// so, an error wrapping ErrUnsupported (and the kernel's errno) if the file
+// system or kernel cannot, another error if the probe itself failed. It
+// makes a detached idmapped clone through ns and discards it; nothing is
+// attached. With a nil ns a throwaway namespace is created (a few
+// milliseconds).
+func Supported(path string, ns *UserNS) error {
+	if ns == nil {
+		m := []Mapping{{Inner: 0, Outer: 0x7FFF0000, Size: 0x10000}}
+		tmp, err := NewUserNS(m, m)
+		if err != nil {
+			return fmt.Errorf("probe idmap of %s: %w", path, err)
+		}
+		defer tmp.Close()
+		ns = tmp
+	}
+	t, err := Clone(path, false)
+	if err != nil {
+		return fmt.Errorf("probe idmap of %s: %w", path, err)
+	}
+	defer t.Close()
+	err = t.Idmap(ns)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EPERM), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+		return fmt.Errorf("%s: %w (%w)", path, ErrUnsupported, err)
+	}
+	return fmt.Errorf("probe idmap of %s: %w", path, err)
+}

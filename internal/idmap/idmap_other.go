@@ -1,0 +1,34 @@
+//go:build !linux
+
+package idmap
+
+import (
+	"errors"
+	"fmt"
+)
+
+var errNotLinux = errors.New("idmapped mounts need Linux")
+
+// UserNS is an open user namespace (Linux only).
+type UserNS struct{}
+
+// Fd returns -1: there are no user namespaces here.
+func (u *UserNS) Fd() int { return -1 }
+
+// Close does nothing here.
+func (u *UserNS) Close() error { return nil }
+
+// NewUserNS is only implemented on Linux.
+func NewUserNS(uids, gids []Mapping) (*UserNS, error) {
+	return nil, fmt.Errorf("user namespace: %w", errNotLinux)
+}
+
+// Mount is only implemented on Linux.
+func Mount(src, target string, ns *UserNS, recursive bool) error {
+	return fmt.Errorf("idmap mount: %w", errNotLinux)
+}
+
+// Supported reports that idmapped mounts are never supported here.
+func Supported(path string, ns *UserNS) error {
+	return fmt.Errorf("%s: %w (%w)", path, ErrUnsupported, errNotLinux)
+}
