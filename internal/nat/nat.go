@@ -1,0 +1,218 @@
+package nat
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/google/nftables"
+
+	"github.com/berth-dev/berth/internal/nsthread"
+)
+
+// TableName is the name of berth's nftables table (family inet).
+const TableName = "berth"
+
+// ErrInvalid is returned for a bad link or port forward.
+var ErrInvalid = errors.New("invalid nat configuration")
+
+// Forward is one port forward: connections to HostPort on any of the
+// host's addresses go to Addr:Port.
+type Forward struct {
+	// Proto is "tcp" or "udp".
+	Proto string
+	// HostPort is the port on the host.
+	HostPort uint16
+	// Addr is the container's address (IPv4 or IPv6).
+	Addr netip.Addr
+	// Port is the port in the container.
+	Port uint16
+}
+
+// Validate checks f.
+func (f Forward) Validate() error {
+	switch {
+	case f.Proto != "tcp" && f.Proto != "udp":
+		return fmt.Errorf("%w: protocol %q", ErrInvalid, f.Proto)
+	case f.HostPort == 0 || f.Port == 0:
+		return fmt.Errorf("%w: port 0", ErrInvalid)
+	case !f.Addr.IsValid() || f.Addr.IsUnspecified() || f.Addr.IsLoopback() || f.Addr.IsMulticast():
+		return fmt.Errorf("%w: address %v", ErrInvalid, f.Addr)
+	}
+	return nil
+}
+
+func (f Forward) key() string { return fmt.Sprintf("%s/%d/%v", f.Proto, f.HostPort, f.Addr.Is4()) }
+
+// Manager owns berth's table in one network namespace. Its methods may be
+// called concurrently.
+type Manager struct {
+	netns string
+
+	mu sync.Mutex
+	// links maps link names to their subnets; guarded by mu.
+	links map[string][]netip.Prefix
+	// forwards are the port forwards; guarded by mu.
+	forwards []Forward
+}
+
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithNetNS makes the Manager work in the network namespace at path
+// instead of the caller's.
+func WithNetNS(path string) Option { return func(m *Manager) { m.netns = path } }
+
+// New returns a Manager with no links and no forwards; it changes nothing
+// until the first call.
+func New(opts ...Option) *Manager {
+	m := &Manager{links: map[string][]netip.Prefix{}}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// AddLink masquerades subnets of link (replacing what link had) and enables
+// forwarding for it.
+func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
+	if link == "" || len(link) > 15 || filepath.Base(link) != link || link == "." || link == ".." {
+		return fmt.Errorf("nat add link: %w: name %q", ErrInvalid, link)
+	}
+	err := nsthread.Do(m.netns, func() error {
+		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
+			return err
+		}
+		return writeSysctl("net/ipv4/conf/"+link+"/route_localnet", "1")
+	})
+	if err != nil {
+		return fmt.Errorf("nat add link %s: %w", link, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.links[link] = slices.Clone(subnets)
+	return m.syncLocked()
+}
+
+// RemoveLink drops link's masquerading.
+func (m *Manager) RemoveLink(link string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.links[link]; !ok {
+		return nil
+	}
+	delete(m.links, link)
+	return m.syncLocked()
+}
+
+// AddForward adds f, replacing a forward of the same protocol, host port
+// and address family.
+func (m *Manager) AddForward(f Forward) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("nat add forward: %w", err)
+	}
+	if f.Addr.Is6() && !f.Addr.Is4In6() {
+		if err := nsthread.Do(m.netns, func() error { return writeSysctl("net/ipv6/conf/all/forwarding", "1") }); err != nil {
+			return fmt.Errorf("nat add forward: %w", err)
+		}
+	}
+	f.Addr = f.Addr.Unmap()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forwards = slices.DeleteFunc(m.forwards, func(g Forward) bool { return g.key() == f.key() })
+	m.forwards = append(m.forwards, f)
+	return m.syncLocked()
+}
+
+// RemoveForward removes the forward of f's protocol, host port and family.
+func (m *Manager) RemoveForward(f Forward) error {
+	f.Addr = f.Addr.Unmap()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forwards = slices.DeleteFunc(m.forwards, func(g Forward) bool { return g.key() == f.key() })
+	return m.syncLocked()
+}
+
+// RemoveForwardsTo removes every forward to addr (a container going away).
+func (m *Manager) RemoveForwardsTo(addr netip.Addr) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forwards = slices.DeleteFunc(m.forwards, func(g Forward) bool { return g.Addr == addr.Unmap() })
+	return m.syncLocked()
+}
+
+// Forwards returns the port forwards, sorted.
+func (m *Manager) Forwards() []Forward {
+	m.mu.Lock()
+	out := slices.Clone(m.forwards)
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	return out
+}
+
+// Links returns each link's masqueraded subnets.
+func (m *Manager) Links() map[string][]netip.Prefix {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string][]netip.Prefix, len(m.links))
+	for k, v := range m.links {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// Close deletes berth's table and forgets all links and forwards.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.links = map[string][]netip.Prefix{}
+	m.forwards = nil
+	return m.syncLocked()
+}
+
+// syncLocked rewrites the table from the current state in one transaction.
+func (m *Manager) syncLocked() error {
+	conn, closeConn, err := m.conn()
+	if err != nil {
+		return fmt.Errorf("nat sync: %w", err)
+	}
+	defer closeConn()
+	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
+	conn.AddTable(t)
+	conn.DelTable(t)
+	if len(m.links) > 0 || len(m.forwards) > 0 {
+		buildTable(conn, t, m.links, m.forwards)
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("nat sync: %w", err)
+	}
+	return nil
+}
+
+// conn opens an nftables connection in the Manager's namespace.
+func (m *Manager) conn() (*nftables.Conn, func(), error) {
+	if m.netns == "" {
+		c, err := nftables.New()
+		return c, func() {}, err
+	}
+	f, err := os.Open(m.netns)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return c, func() { f.Close() }, nil
+}
+
+// writeSysctl sets a /proc/sys value in the calling thread's namespace.
+func writeSysctl(name, value string) error {
+	return os.WriteFile("/proc/sys/"+name, []byte(value), 0o644)
+}

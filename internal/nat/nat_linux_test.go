@@ -1,0 +1,213 @@
+package nat
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// topology is a host namespace with a container on ve-nat and an uplink
+// namespace on up0, neither of which routes to the other.
+type topology struct {
+	host, ctr, uplink *testbed.NetNS
+}
+
+func newTopology(t *testing.T) *topology {
+	t.Helper()
+	tp := &topology{host: testbed.NewNetNS(t), ctr: testbed.NewNetNS(t), uplink: testbed.NewNetNS(t)}
+	h, c, u := tp.host, tp.ctr, tp.uplink
+	h.Exec(t, "ip", "link", "add", "ve-nat", "type", "veth", "peer", "name", "host0", "netns", c.Name)
+	h.Exec(t, "ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", u.Name)
+	for _, a := range [][]string{
+		{"10.60.0.1/28", "ve-nat"}, {"fd60::1/64", "ve-nat"},
+		{"198.51.100.1/24", "up0"}, {"2001:db8::1/64", "up0"},
+	} {
+		h.Exec(t, "ip", "addr", "add", a[0], "dev", a[1], "nodad")
+	}
+	h.Exec(t, "ip", "link", "set", "ve-nat", "up")
+	h.Exec(t, "ip", "link", "set", "up0", "up")
+	c.Exec(t, "ip", "addr", "add", "10.60.0.2/28", "dev", "host0")
+	c.Exec(t, "ip", "addr", "add", "fd60::2/64", "dev", "host0", "nodad")
+	c.Exec(t, "ip", "link", "set", "host0", "up")
+	c.Exec(t, "ip", "route", "add", "default", "via", "10.60.0.1")
+	c.Exec(t, "ip", "-6", "route", "add", "default", "via", "fd60::1")
+	u.Exec(t, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0")
+	u.Exec(t, "ip", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
+	u.Exec(t, "ip", "link", "set", "eth0", "up")
+	return tp
+}
+
+// peerServer listens on addr in ns and answers every connection with the
+// address it came from.
+func peerServer(t *testing.T, ns *testbed.NetNS, addr string) {
+	t.Helper()
+	var ln net.Listener
+	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			_, _ = io.WriteString(c, host)
+			c.Close()
+		}
+	}()
+}
+
+// dialFrom connects from ns to addr and returns what the server said.
+func dialFrom(t *testing.T, ns *testbed.NetNS, addr string) (string, error) {
+	t.Helper()
+	var got string
+	err := ns.Do(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(c)
+		got = string(b)
+		return err
+	})
+	return got, err
+}
+
+func TestIntegrationMasquerade(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	m := New(WithNetNS(tp.host.Path))
+	t.Cleanup(func() { _ = m.Close() })
+	peerServer(t, tp.uplink, "[::]:8000")
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28"), netip.MustParsePrefix("fd60::/64")); err != nil {
+		t.Fatal(err)
+	}
+	tp.host.Exec(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	tests := []struct{ dst, want string }{
+		{"198.51.100.2:8000", "198.51.100.1"},
+		{"[2001:db8::2]:8000", "2001:db8::1"},
+	}
+	for _, tt := range tests {
+		got, err := dialFrom(t, tp.ctr, tt.dst)
+		if err != nil || strings.TrimPrefix(got, "::ffff:") != tt.want {
+			t.Fatalf("container to %s: server saw %q (%v), want %s", tt.dst, got, err, tt.want)
+		}
+	}
+	if err := m.RemoveLink("ve-nat"); err != nil {
+		t.Fatal(err)
+	}
+	if out := tp.host.Exec(t, "nft", "list", "tables"); strings.Contains(out, TableName) {
+		t.Fatalf("table left after the last link went:\n%s", out)
+	}
+}
+
+func TestIntegrationPortForward(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	m := New(WithNetNS(tp.host.Path))
+	t.Cleanup(func() { _ = m.Close() })
+	peerServer(t, tp.ctr, "[::]:80")
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"10.60.0.2", "fd60::2"} {
+		f := Forward{Proto: "tcp", HostPort: 8080, Addr: netip.MustParseAddr(a), Port: 80}
+		if err := m.AddForward(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		from *testbed.NetNS
+		dst  string
+	}{
+		{"uplink v4", tp.uplink, "198.51.100.1:8080"},
+		{"uplink v6", tp.uplink, "[2001:db8::1]:8080"},
+		{"host loopback v4", tp.host, "127.0.0.1:8080"},
+		{"host address v4", tp.host, "198.51.100.1:8080"},
+		{"host address v6", tp.host, "[2001:db8::1]:8080"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := dialFrom(t, tt.from, tt.dst)
+			if err != nil || got == "" {
+				t.Fatalf("%s: %q %v", tt.dst, got, err)
+			}
+		})
+	}
+	if got := len(m.Forwards()); got != 2 {
+		t.Fatalf("%d forwards listed", got)
+	}
+	if err := m.RemoveForwardsTo(netip.MustParseAddr("10.60.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	if fw := m.Forwards(); len(fw) != 1 || !fw[0].Addr.Is6() {
+		t.Fatalf("forwards after removal: %+v", fw)
+	}
+}
+
+func TestIntegrationCoexistsWithOtherTables(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	h := tp.host
+	h.Exec(t, "nft", "add table ip filter")
+	h.Exec(t, "nft", "add chain ip filter fw0 { type filter hook forward priority 0 ; policy accept ; }")
+	h.Exec(t, "nft", "add rule ip filter fw0 iifname \"eth9\" drop")
+	h.Exec(t, "nft", "add table inet io.systemd.nat")
+	before := h.Exec(t, "nft", "list", "ruleset")
+	m := New(WithNetNS(h.Path))
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddForward(Forward{Proto: "udp", HostPort: 53, Addr: netip.MustParseAddr("10.60.0.2"), Port: 53}); err != nil {
+		t.Fatal(err)
+	}
+	during := h.Exec(t, "nft", "list", "table", "inet", TableName)
+	for _, want := range []string{"masquerade", "dnat ip to 10.60.0.2:53", "fib daddr type local"} {
+		if !strings.Contains(during, want) {
+			t.Errorf("table lacks %q:\n%s", want, during)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := h.Exec(t, "nft", "list", "ruleset"); after != before {
+		t.Fatalf("ruleset changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+func TestForwardValidate(t *testing.T) {
+	a := netip.MustParseAddr("10.0.0.2")
+	tests := []struct {
+		name string
+		f    Forward
+		ok   bool
+	}{
+		{"tcp", Forward{"tcp", 80, a, 80}, true},
+		{"udp v6", Forward{"udp", 53, netip.MustParseAddr("fd00::2"), 53}, true},
+		{"sctp", Forward{"sctp", 80, a, 80}, false},
+		{"port 0", Forward{"tcp", 0, a, 80}, false},
+		{"no address", Forward{"tcp", 80, netip.Addr{}, 80}, false},
+		{"loopback", Forward{"tcp", 80, netip.MustParseAddr("127.0.0.1"), 80}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.f.Validate(); (err == nil) != tt.ok {
+				t.Fatalf("Validate = %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,145 @@
+package nat
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// containerPrefixes are the interface name prefixes of container links;
+// traffic leaving through them is not masqueraded.
+var containerPrefixes = []string{"ve-", "vz-", "vb-"}
+
+// buildTable adds t's chains and rules to conn's batch.
+func buildTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip.Prefix, forwards []Forward) {
+	conn.AddTable(t)
+	pre := natChain(conn, t, "prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest)
+	out := natChain(conn, t, "output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
+	post := natChain(conn, t, "postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+	for _, f := range forwards {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: pre, Exprs: dnatRule(f)})
+		conn.AddRule(&nftables.Rule{Table: t, Chain: out, Exprs: dnatRule(f)})
+	}
+	names := make([]string, 0, len(links))
+	for n := range links {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, p := range links[n] {
+			conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: masqRule(p)})
+			if p.Addr().Is4() {
+				conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: loopbackMasqRule(p)})
+			}
+		}
+	}
+}
+
+func natChain(conn *nftables.Conn, t *nftables.Table, name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+	return conn.AddChain(&nftables.Chain{
+		Name: name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio,
+	})
+}
+
+// dnatRule: meta nfproto F meta l4proto P th dport HOSTPORT
+// fib daddr type local dnat to ADDR:PORT.
+func dnatRule(f Forward) []expr.Any {
+	proto := byte(unix.IPPROTO_TCP)
+	if f.Proto == "udp" {
+		proto = unix.IPPROTO_UDP
+	}
+	family := uint32(unix.NFPROTO_IPV4)
+	if f.Addr.Is6() {
+		family = unix.NFPROTO_IPV6
+	}
+	e := matchFamily(family)
+	e = append(e,
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(f.HostPort)},
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+		&expr.Immediate{Register: 1, Data: f.Addr.AsSlice()},
+		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(f.Port)},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: family, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+	)
+	return e
+}
+
+// masqRule: ip saddr P ip daddr != P oifname != container links masquerade.
+func masqRule(p netip.Prefix) []expr.Any {
+	e := matchFamily(familyOf(p))
+	e = append(e, matchPrefix(p, true, false)...)
+	e = append(e, matchPrefix(p, false, true)...)
+	for _, name := range containerPrefixes {
+		e = append(e,
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(name)},
+		)
+	}
+	return append(e, &expr.Masq{})
+}
+
+// loopbackMasqRule: ip saddr 127.0.0.0/8 ip daddr P masquerade, for
+// connections from the host's loopback DNATed into a container.
+func loopbackMasqRule(p netip.Prefix) []expr.Any {
+	e := matchFamily(unix.NFPROTO_IPV4)
+	e = append(e, matchPrefix(netip.MustParsePrefix("127.0.0.0/8"), true, false)...)
+	e = append(e, matchPrefix(p, false, false)...)
+	return append(e, &expr.Masq{})
+}
+
+func familyOf(p netip.Prefix) uint32 {
+	if p.Addr().Is4() {
+		return unix.NFPROTO_IPV4
+	}
+	return unix.NFPROTO_IPV6
+}
+
+func matchFamily(family uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(family)}},
+	}
+}
+
+// matchPrefix matches the source (src) or destination address against p,
+// negated if neg.
+func matchPrefix(p netip.Prefix, src, neg bool) []expr.Any {
+	p = p.Masked()
+	size := uint32(4)
+	off := uint32(16)
+	if src {
+		off = 12
+	}
+	if p.Addr().Is6() {
+		size, off = 16, 24
+		if src {
+			off = 8
+		}
+	}
+	op := expr.CmpOpEq
+	if neg {
+		op = expr.CmpOpNeq
+	}
+	mask := netip.PrefixFrom(p.Addr(), p.Bits())
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: size},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: size, Mask: maskBytes(mask), Xor: make([]byte, size)},
+		&expr.Cmp{Op: op, Register: 1, Data: p.Addr().AsSlice()},
+	}
+}
+
+func maskBytes(p netip.Prefix) []byte {
+	n := p.Addr().BitLen() / 8
+	b := make([]byte, n)
+	for i := 0; i < p.Bits(); i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return b
+}
