@@ -1,0 +1,247 @@
+package netwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/addrpool"
+	"github.com/berth-dev/berth/internal/dhcpserver"
+	"github.com/berth-dev/berth/internal/nsthread"
+)
+
+// Run configures the links present and those that appear until ctx is
+// done, then stops the DHCP servers (saving their leases). Addresses and
+// NAT rules are left in place, so containers keep working while the
+// daemon restarts.
+func (w *Watcher) Run(ctx context.Context) error {
+	ns, err := w.nsHandle()
+	if err != nil {
+		return fmt.Errorf("netwatch: %w", err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netwatch: %w", err)
+	}
+	defer h.Close()
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	subErr := make(chan error, 1)
+	err = netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
+		Namespace: &ns, ListExisting: true,
+		ErrorCallback: func(err error) {
+			select {
+			case subErr <- err:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("netwatch subscribe: %w", err)
+	}
+	defer w.stopAll()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-subErr:
+			return fmt.Errorf("netwatch: %w", err)
+		case u, ok := <-updates:
+			if !ok {
+				return errors.New("netwatch: netlink subscription closed")
+			}
+			w.update(h, u)
+		}
+	}
+}
+
+func (w *Watcher) nsHandle() (netns.NsHandle, error) {
+	if w.cfg.NetNS == "" {
+		return netns.Get()
+	}
+	return netns.GetFromPath(w.cfg.NetNS)
+}
+
+// update reacts to one link message.
+func (w *Watcher) update(h *netlink.Handle, u netlink.LinkUpdate) {
+	attrs := u.Link.Attrs()
+	ok, zone := Manageable(attrs.Name, u.Link.Type())
+	w.mu.Lock()
+	cur, known := w.links[attrs.Index]
+	w.mu.Unlock()
+	switch {
+	case u.Header.Type == unix.RTM_DELLINK && known:
+		w.teardown(cur)
+	case u.Header.Type == unix.RTM_NEWLINK && known && cur.link.Name != attrs.Name:
+		w.teardown(cur) // renamed away or to another container's name
+		w.update(h, u)
+	case u.Header.Type == unix.RTM_NEWLINK && !known && ok:
+		if err := w.setup(h, u.Link, zone); err != nil {
+			w.log.Error("link not configured", "link", attrs.Name, "err", err)
+		}
+	}
+}
+
+// setup configures a new link; on failure it undoes what it did.
+func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err error) {
+	name := link.Attrs().Name
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	subnet, added, err := w.address(h, link, zone)
+	if err != nil {
+		return err
+	}
+	undo = append(undo, func() { w.pool.Release(name) })
+	if added {
+		undo = append(undo, func() { _ = h.AddrDel(link, toAddr(subnet)) })
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	m, err := w.serve(name, subnet)
+	if err != nil {
+		return err
+	}
+	m.link.Index, m.link.Zone = link.Attrs().Index, zone
+	undo = append(undo, func() { m.stop() })
+	if err := w.nat.AddLink(name, subnet); err != nil {
+		return err
+	}
+	w.rememberSubnet(name, subnet)
+	w.mu.Lock()
+	w.links[m.link.Index] = m
+	w.mu.Unlock()
+	w.log.Info("link configured", "link", name, "subnet", subnet)
+	return nil
+}
+
+// address finds or gives the link its subnet and host address, and
+// reports whether it added the address.
+func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool) (netip.Prefix, bool, error) {
+	name := link.Attrs().Name
+	bits := addrpool.VethBits
+	if zone {
+		bits = addrpool.ZoneBits
+	}
+	if p, ok := w.existing(h, link, bits); ok && w.pool.Hold(name, p) == nil {
+		return p, false, nil
+	}
+	inUse, err := addrpool.InUse(h)
+	if err != nil {
+		return netip.Prefix{}, false, err
+	}
+	p, err := w.pool.Allocate(name, bits, inUse, w.rememberedSubnet(name))
+	if err != nil {
+		return netip.Prefix{}, false, err
+	}
+	if err := h.AddrAdd(link, toAddr(p)); err != nil {
+		w.pool.Release(name)
+		return netip.Prefix{}, false, fmt.Errorf("address %s: %w", name, err)
+	}
+	return p, true, nil
+}
+
+// existing returns the subnet of a fitting address already on the link:
+// the right size, private, and the subnet's first address.
+func (w *Watcher) existing(h *netlink.Handle, link netlink.Link, bits int) (netip.Prefix, bool) {
+	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	for _, a := range addrs {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ones, _ := a.Mask.Size()
+		p := netip.PrefixFrom(ip.Unmap(), ones).Masked()
+		if ones == bits && addrpool.HostAddr(p) == ip.Unmap() && isPrivate(p) {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+func isPrivate(p netip.Prefix) bool {
+	for _, pool := range addrpool.Pools {
+		if pool.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+func toAddr(p netip.Prefix) *netlink.Addr {
+	host := addrpool.HostAddr(p)
+	return &netlink.Addr{IPNet: &net.IPNet{IP: host.AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
+}
+
+// serve starts the link's DHCP server.
+func (w *Watcher) serve(name string, subnet netip.Prefix) (*managed, error) {
+	s, err := dhcpserver.New(dhcpserver.Config{
+		Prefix: subnet, ServerAddr: addrpool.HostAddr(subnet), DNS: w.cfg.DNS,
+		LeaseFile: w.leaseFile(name), Logger: w.log.With("link", name),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var conn net.PacketConn
+	err = nsthread.Do(w.cfg.NetNS, func() (err error) {
+		conn, err = dhcpserver.ListenLink(name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := &managed{server: s, conn: conn, done: make(chan error, 1),
+		link: Link{Name: name, Subnet: subnet, HostAddr: addrpool.HostAddr(subnet)}}
+	go func() { m.done <- s.Serve(conn) }()
+	return m, nil
+}
+
+// stop ends the link's DHCP server, which saves its leases.
+func (m *managed) stop() {
+	m.conn.Close()
+	<-m.done
+}
+
+// teardown undoes setup for a link that went away.
+func (w *Watcher) teardown(m *managed) {
+	w.mu.Lock()
+	delete(w.links, m.link.Index)
+	w.mu.Unlock()
+	m.stop()
+	if err := w.nat.RemoveLink(m.link.Name); err != nil {
+		w.log.Error("nat not removed", "link", m.link.Name, "err", err)
+	}
+	for _, l := range m.server.Leases() {
+		if err := w.nat.RemoveForwardsTo(l.Addr); err != nil {
+			w.log.Error("port forwards not removed", "link", m.link.Name, "err", err)
+		}
+	}
+	w.pool.Release(m.link.Name)
+	w.log.Info("link released", "link", m.link.Name, "subnet", m.link.Subnet)
+}
+
+// stopAll stops every DHCP server when Run ends.
+func (w *Watcher) stopAll() {
+	w.mu.Lock()
+	all := w.links
+	w.links = map[int]*managed{}
+	w.mu.Unlock()
+	for _, m := range all {
+		m.stop()
+		w.pool.Release(m.link.Name)
+	}
+}

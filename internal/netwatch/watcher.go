@@ -1,0 +1,171 @@
+package netwatch
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/berth-dev/berth/internal/addrpool"
+	"github.com/berth-dev/berth/internal/dhcpserver"
+	"github.com/berth-dev/berth/internal/leases"
+	"github.com/berth-dev/berth/internal/nat"
+)
+
+// ErrNoLink is returned for a link the Watcher does not manage.
+var ErrNoLink = errors.New("no such managed link")
+
+// Config configures a Watcher.
+type Config struct {
+	// NetNS is the path of the network namespace to manage; "" is the
+	// caller's own.
+	NetNS string
+	// StateDir holds the lease file (NAME.leases) and remembered subnet
+	// (NAME.subnet) of each link; it is created if missing.
+	StateDir string
+	// DNS are the DNS servers offered to containers (see ResolvConfDNS).
+	DNS []netip.Addr
+	// Logger receives log lines (discarded if nil).
+	Logger *slog.Logger
+	// NAT is the nftables manager to use (a new one for NetNS if nil).
+	NAT *nat.Manager
+	// Pool hands out subnets (a new one if nil).
+	Pool *addrpool.Allocator
+}
+
+// Link describes a managed link.
+type Link struct {
+	// Name and Index identify the link in its namespace.
+	Name  string
+	Index int
+	// Zone is true for a vz-* bridge, false for a ve-* veth.
+	Zone bool
+	// Subnet is the link's subnet; HostAddr the host side's address in it.
+	Subnet   netip.Prefix
+	HostAddr netip.Addr
+	// Leases are the DHCP leases on the link, expired ones included.
+	Leases []leases.Lease
+	// Stats are the link's DHCP server counters.
+	Stats dhcpserver.Stats
+}
+
+// Watcher manages container links in one network namespace. Its methods
+// may be called concurrently.
+type Watcher struct {
+	cfg  Config
+	log  *slog.Logger
+	nat  *nat.Manager
+	pool *addrpool.Allocator
+
+	mu sync.Mutex
+	// links are the managed links by index; guarded by mu.
+	links map[int]*managed
+}
+
+// managed is one configured link.
+type managed struct {
+	link   Link
+	server *dhcpserver.Server
+	conn   net.PacketConn
+	done   chan error // Serve's result
+}
+
+// New returns a Watcher; Run starts it.
+func New(cfg Config) (*Watcher, error) {
+	if cfg.StateDir == "" {
+		return nil, errors.New("new netwatch: no state directory")
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	w := &Watcher{cfg: cfg, log: cfg.Logger, nat: cfg.NAT, pool: cfg.Pool, links: map[int]*managed{}}
+	if w.log == nil {
+		w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if w.nat == nil {
+		w.nat = nat.New(nat.WithNetNS(cfg.NetNS))
+	}
+	if w.pool == nil {
+		w.pool = addrpool.New()
+	}
+	return w, nil
+}
+
+// Manageable reports whether a link of this name and kind ("veth",
+// "bridge") is one berth configures, and whether it is a zone.
+func Manageable(name, kind string) (ok, zone bool) {
+	switch {
+	case strings.HasPrefix(name, "ve-") && len(name) > 3 && kind == "veth":
+		return true, false
+	case strings.HasPrefix(name, "vz-") && len(name) > 3 && kind == "bridge":
+		return true, true
+	}
+	return false, false
+}
+
+// NAT returns the nftables manager, for port forwards.
+func (w *Watcher) NAT() *nat.Manager { return w.nat }
+
+// Links returns every managed link, by name.
+func (w *Watcher) Links() []Link {
+	w.mu.Lock()
+	out := make([]Link, 0, len(w.links))
+	for _, m := range w.links {
+		out = append(out, m.snapshot())
+	}
+	w.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LinkByIndex returns the managed link with this interface index.
+func (w *Watcher) LinkByIndex(index int) (Link, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, ok := w.links[index]
+	if !ok {
+		return Link{}, ErrNoLink
+	}
+	return m.snapshot(), nil
+}
+
+func (m *managed) snapshot() Link {
+	l := m.link
+	l.Leases = m.server.Leases()
+	l.Stats = m.server.Stats()
+	return l
+}
+
+// leaseFile and subnetFile are the link's files in the state directory.
+func (w *Watcher) leaseFile(name string) string {
+	return filepath.Join(w.cfg.StateDir, name+".leases")
+}
+
+func (w *Watcher) subnetFile(name string) string {
+	return filepath.Join(w.cfg.StateDir, name+".subnet")
+}
+
+// rememberedSubnet returns the subnet the link had last time, if any.
+func (w *Watcher) rememberedSubnet(name string) netip.Prefix {
+	b, err := os.ReadFile(w.subnetFile(name))
+	if err != nil {
+		return netip.Prefix{}
+	}
+	p, err := netip.ParsePrefix(strings.TrimSpace(string(b)))
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return p
+}
+
+func (w *Watcher) rememberSubnet(name string, p netip.Prefix) {
+	if err := os.WriteFile(w.subnetFile(name), []byte(p.String()+"\n"), 0o600); err != nil {
+		w.log.Warn("subnet not remembered", "link", name, "err", err)
+	}
+}
