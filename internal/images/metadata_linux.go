@@ -1,0 +1,49 @@
+package images
+
+import (
+	"github.com/berth-dev/berth/internal/imagefiles"
+)
+
+// Metadata is what an image says about itself.
+type Metadata struct {
+	// Hostname is /etc/hostname, "" if none.
+	Hostname string
+	// MachineID is /etc/machine-id (16 bytes), nil if unset.
+	MachineID []byte
+	// MachineInfo is /etc/machine-info; empty if none.
+	MachineInfo map[string]string
+	// OSRelease is /etc/os-release or /usr/lib/os-release; empty if none.
+	OSRelease map[string]string
+}
+
+// Metadata reads the identity files of a directory or subvolume image,
+// never following a symlink out of the image (see package imagefiles).
+// Raw and block images give ErrNotSupported (they would need a loop mount).
+func (m *Manager) Metadata(name string) (Metadata, error) {
+	img, err := m.Find(name)
+	if err != nil {
+		return Metadata{}, opError("read metadata of", name, err)
+	}
+	if img.Type == Raw || img.Type == Block {
+		return Metadata{}, opError("read metadata of", name, ErrNotSupported)
+	}
+	r, err := imagefiles.Open(img.Path)
+	if err != nil {
+		return Metadata{}, opError("read metadata of", name, err)
+	}
+	defer r.Close()
+	var md Metadata
+	if md.Hostname, err = r.Hostname(); err != nil {
+		return Metadata{}, opError("read metadata of", name, err)
+	}
+	if md.MachineID, err = r.MachineID(); err != nil {
+		return Metadata{}, opError("read metadata of", name, err)
+	}
+	if md.MachineInfo, err = r.MachineInfo(); err != nil {
+		return Metadata{}, opError("read metadata of", name, err)
+	}
+	if md.OSRelease, err = r.OSRelease(); err != nil {
+		return Metadata{}, opError("read metadata of", name, err)
+	}
+	return md, nil
+}
