@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -96,6 +97,46 @@ func TestRelayedDropped(t *testing.T) {
 	d.GatewayIPAddr = net.IPv4(10, 9, 0, 5)
 	if r, _ := s.HandlePacket(d.ToBytes()); r != nil || s.Stats().Relayed != 1 {
 		t.Fatalf("relayed packet answered or not counted: %+v", s.Stats())
+	}
+}
+
+func TestLinkRelays(t *testing.T) {
+	tests := []struct {
+		name   string
+		accept bool
+		giaddr net.IP
+		want   string // reply destination, "" for none
+	}{
+		{"off", false, net.IPv4(10, 9, 0, 14), ""},
+		{"on link", true, net.IPv4(10, 9, 0, 14), "10.9.0.14:67"},
+		{"off link", true, net.IPv4(10, 8, 0, 14), ""},
+		{"server address", true, testServer.AsSlice(), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestServer(t, func(c *Config) { c.AcceptLinkRelays = tt.accept })
+			d := discover(t, mac(1))
+			d.GatewayIPAddr = tt.giaddr
+			reply, dst := s.HandlePacket(d.ToBytes())
+			got := ""
+			if reply != nil {
+				got = dst.String()
+				if r, _ := dhcpv4.FromBytes(reply); !r.GatewayIPAddr.Equal(tt.giaddr) {
+					t.Fatalf("reply giaddr %v", r.GatewayIPAddr)
+				}
+			}
+			if got != tt.want {
+				t.Fatalf("reply to %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLimiterSize(t *testing.T) {
+	for bits, want := range map[int]int{28: 256, 24: 1024, 20: 16384, 16: 65536, 8: 65536} {
+		if got := limiterSize(netip.PrefixFrom(netip.MustParseAddr("10.0.0.0"), bits)); got != want {
+			t.Errorf("limiterSize(/%d) = %d, want %d", bits, got, want)
+		}
 	}
 }
 

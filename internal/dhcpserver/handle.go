@@ -25,7 +25,7 @@ func NewReply(req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 		ClientIPAddr:   net.IPv4zero,
 		YourIPAddr:     net.IPv4zero,
 		ServerIPAddr:   net.IPv4zero,
-		GatewayIPAddr:  net.IPv4zero,
+		GatewayIPAddr:  req.GatewayIPAddr,
 		Options:        dhcpv4.Options{},
 		ServerHostName: "",
 	}

@@ -2,12 +2,27 @@ package dhcpserver
 
 import (
 	"hash/maphash"
+	"net/netip"
 	"sync"
 	"time"
 )
 
-// limiterSlots is the fixed size of the rate limiter's table.
-const limiterSlots = 4096
+// Bounds of the rate limiter's table size.
+const (
+	minLimiterSlots = 256
+	maxLimiterSlots = 1 << 16
+)
+
+// limiterSize is the table size for a pool: four slots per address,
+// within bounds, so state follows the pool's size and never the traffic.
+func limiterSize(p netip.Prefix) int {
+	pool := 1 << (32 - p.Bits())
+	n := minLimiterSlots
+	for n < 4*pool && n < maxLimiterSlots {
+		n *= 2
+	}
+	return n
+}
 
 // limiter is a token bucket per client, kept in a fixed table indexed by a
 // keyed hash of the client's hardware address. Clients that collide share a
@@ -18,8 +33,8 @@ type limiter struct {
 	burst float64
 
 	mu sync.Mutex
-	// slots are the buckets; guarded by mu.
-	slots [limiterSlots]bucket
+	// slots are the buckets, fixed in number; guarded by mu.
+	slots []bucket
 }
 
 type bucket struct {
@@ -27,14 +42,14 @@ type bucket struct {
 	last   int64 // unix nanoseconds of the last refill; 0 for a fresh bucket
 }
 
-func newLimiter(rate float64, burst int) *limiter {
-	return &limiter{seed: maphash.MakeSeed(), rate: rate, burst: float64(burst)}
+func newLimiter(rate float64, burst, slots int) *limiter {
+	return &limiter{seed: maphash.MakeSeed(), rate: rate, burst: float64(burst), slots: make([]bucket, slots)}
 }
 
 // allow takes a token from key's bucket at now and reports whether there
 // was one.
 func (l *limiter) allow(key []byte, now time.Time) bool {
-	i := maphash.Bytes(l.seed, key) % limiterSlots
+	i := maphash.Bytes(l.seed, key) % uint64(len(l.slots))
 	t := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -91,7 +92,7 @@ func (s *Server) HandlePacket(b []byte) (reply []byte, dst *net.UDPAddr) {
 		s.stats.rateLimited.Add(1)
 		return nil, nil
 	}
-	if b[24]|b[25]|b[26]|b[27] != 0 {
+	if !s.relayAllowed(b[24:28]) {
 		s.stats.relayed.Add(1)
 		return nil, nil
 	}
@@ -108,10 +109,24 @@ func (s *Server) HandlePacket(b []byte) (reply []byte, dst *net.UDPAddr) {
 	return resp.ToBytes(), destination(req, resp)
 }
 
+// relayAllowed reports whether a packet with this giaddr may be answered:
+// not relayed, or relayed from the link with AcceptLinkRelays.
+func (s *Server) relayAllowed(giaddr []byte) bool {
+	gi := netip.AddrFrom4([4]byte(giaddr))
+	if gi.IsUnspecified() {
+		return true
+	}
+	return s.cfg.AcceptLinkRelays && s.cfg.Prefix.Contains(gi) && gi != s.cfg.ServerAddr
+}
+
 // destination follows RFC 2131 4.1 for a server on the client's link that
-// cannot unicast to an address the client does not have yet: a NAK is
-// broadcast, a client with an address gets unicast, all else is broadcast.
+// cannot unicast to an address the client does not have yet: a relayed
+// request is answered to its relay, a NAK is broadcast, a client with an
+// address gets unicast, all else is broadcast.
 func destination(req, resp *dhcpv4.DHCPv4) *net.UDPAddr {
+	if gi, ok := ipv4(req.GatewayIPAddr); ok {
+		return &net.UDPAddr{IP: gi.AsSlice(), Port: ServerPort}
+	}
 	if resp.MessageType() != dhcpv4.MessageTypeNak {
 		if ci, ok := ipv4(req.ClientIPAddr); ok {
 			return &net.UDPAddr{IP: ci.AsSlice(), Port: ClientPort}

@@ -19,7 +19,7 @@ const (
 	DefaultMaxLeaseTime = 12 * time.Hour
 	DefaultRate         = 10 // packets per second per client
 	DefaultBurst        = 20
-	DefaultSaveDelay    = 100 * time.Millisecond
+	DefaultSaveDelay    = time.Second
 	minLeaseTime        = 60 * time.Second
 	declineHold         = 10 * time.Minute
 	poolFullLogEvery    = 30 * time.Second
@@ -50,6 +50,11 @@ type Config struct {
 	// DefaultBurst if zero).
 	Rate  float64
 	Burst int
+	// AcceptLinkRelays makes the server answer packets relayed by an agent
+	// whose giaddr lies inside Prefix (replies go to giaddr:67). Off by
+	// default: on a container link such a relay can only be the container
+	// itself. Load generators such as perfdhcp act as one.
+	AcceptLinkRelays bool
 	// Logger receives the server's log lines (discarded if nil).
 	Logger *slog.Logger
 	// Now is the clock (time.Now if nil).
@@ -97,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:   cfg,
 		table: table,
-		limit: newLimiter(cfg.Rate, cfg.Burst),
+		limit: newLimiter(cfg.Rate, cfg.Burst, limiterSize(cfg.Prefix)),
 		log:   cfg.Logger,
 		dirty: make(chan struct{}, 1),
 	}
