@@ -65,10 +65,17 @@ func Create(o Options) (*Group, error) {
 		return nil, err
 	}
 	g := &Group{home: filepath.Join(mnt, own)}
-	if o.KeepUnit && own != "/" {
-		err = g.createKeepUnit(mode, mnt, own)
-	} else {
-		err = g.mkdirs(mnt, "machine.slice", ScopeName(o.Machine))
+	for try := 0; try < 5; try++ {
+		if o.KeepUnit && own != "/" {
+			err = g.createKeepUnit(mode, mnt, own)
+		} else {
+			err = g.mkdirs(mnt, "machine.slice", ScopeName(o.Machine))
+		}
+		// A concurrent Remove may take away a shared parent between
+		// its creation and ours: try again.
+		if !errors.Is(err, os.ErrNotExist) {
+			break
+		}
 	}
 	if err != nil {
 		g.Remove()
@@ -165,14 +172,32 @@ func (g *Group) Remove() error {
 	if g.supervisor != "" {
 		_ = Add(g.home, os.Getpid())
 	}
-	var first error
-	for i := len(g.created) - 1; i >= 0; i-- {
-		if err := rmdirRetry(g.created[i]); err != nil && first == nil && !errors.Is(err, unix.ENOTEMPTY) {
-			first = err
-		}
+	if len(g.created) == 0 {
+		return nil
+	}
+	err := removeTree(g.created[len(g.created)-1])
+	for i := len(g.created) - 2; i >= 0; i-- {
+		_ = unix.Rmdir(g.created[i]) // shared parents: only when empty
 	}
 	g.created = nil
-	return first
+	return err
+}
+
+// removeTree removes a cgroup directory and the groups a guest made below
+// it, deepest first.
+func removeTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return rmdirRetry(dir)
 }
 
 // rmdirRetry removes a cgroup directory, waiting up to two seconds for

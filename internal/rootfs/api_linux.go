@@ -132,8 +132,9 @@ func (r *Root) mountRun(s *Spec) error {
 	return makeInaccessible(dir)
 }
 
-// makeInaccessible creates /run/host/inaccessible/reg, the empty mode 0000
-// file --inaccessible= binds over files.
+// makeInaccessible creates /run/host/inaccessible/ with an empty mode 0000
+// node of each file type, as nspawn does: --inaccessible= binds them, and
+// a booted systemd uses them instead of making its own.
 func makeInaccessible(host *os.File) error {
 	err := kernel.Retry("mkdirat", func() error { return unix.Mkdirat(int(host.Fd()), "inaccessible", 0o755) })
 	if err != nil {
@@ -147,7 +148,40 @@ func makeInaccessible(host *os.File) error {
 	}
 	dir := os.NewFile(uintptr(fd), "/run/host/inaccessible")
 	defer dir.Close()
-	return writeAt(dir, "reg", nil, 0)
+	if err := writeAt(dir, "reg", nil, 0); err != nil {
+		return err
+	}
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	nodes := []struct {
+		name string
+		mode uint32
+	}{{"dir", unix.S_IFDIR}, {"fifo", unix.S_IFIFO}, {"sock", unix.S_IFSOCK}, {"chr", unix.S_IFCHR}, {"blk", unix.S_IFBLK}}
+	for _, n := range nodes {
+		err := kernel.Retry("mknodat", func() error {
+			if n.mode == unix.S_IFDIR {
+				return unix.Mkdirat(fd, n.name, 0)
+			}
+			return unix.Mknodat(fd, n.name, n.mode, 0)
+		})
+		if err != nil {
+			return fmt.Errorf("create /run/host/inaccessible/%s: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+// SealRunHost makes /run/host read-only. It runs after pivot_root, once
+// the notify socket exists.
+func SealRunHost() error {
+	if err := mount("/run/host", "/run/host", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /run/host: %w", err)
+	}
+	flags := unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | nosuidNodevNoexec
+	if err := mount("", "/run/host", "", uintptr(flags), ""); err != nil {
+		return fmt.Errorf("remount /run/host read-only: %w", err)
+	}
+	return nil
 }
 
 // reopenDir turns an O_PATH directory handle into one usable with *at
@@ -175,19 +209,6 @@ func writeAt(dir *os.File, name string, data []byte, mode uint32) error {
 	defer f.Close()
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("write %s/%s: %w", dir.Name(), name, err)
-	}
-	return nil
-}
-
-// SealRunHost makes /run/host read-only. It runs after pivot_root, once
-// the notify socket exists.
-func SealRunHost() error {
-	if err := mount("/run/host", "/run/host", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind /run/host: %w", err)
-	}
-	flags := unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | nosuidNodevNoexec
-	if err := mount("", "/run/host", "", uintptr(flags), ""); err != nil {
-		return fmt.Errorf("remount /run/host read-only: %w", err)
 	}
 	return nil
 }

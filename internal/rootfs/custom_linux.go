@@ -185,10 +185,12 @@ func (r *Root) inaccessible(p string) error {
 	if err := kernel.Retry("fstat", func() error { return unix.Fstat(int(target.Fd()), &st) }); err != nil {
 		return fmt.Errorf("stat %s: %w", p, err)
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return mountOn(target, p, "tmpfs", "tmpfs", nosuidNodevNoexec|unix.MS_RDONLY, "mode=0000")
+	kind := map[uint32]string{unix.S_IFDIR: "dir", unix.S_IFIFO: "fifo", unix.S_IFSOCK: "sock",
+		unix.S_IFCHR: "chr", unix.S_IFBLK: "blk"}[st.Mode&unix.S_IFMT]
+	if kind == "" {
+		kind = "reg"
 	}
-	node, err := r.openIn("/run/host/inaccessible/reg", true)
+	node, err := r.openIn("/run/host/inaccessible/"+kind, true)
 	if err != nil {
 		return err
 	}

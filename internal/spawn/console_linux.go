@@ -16,9 +16,14 @@ import (
 const drainTimeout = 2 * time.Second
 
 // forwarder copies between the container's console pty and the spawner's
-// own terminal or pipes.
+// own terminal or pipes. It holds a descriptor of the pty's peer while the
+// container runs, so the master never reads EIO when the guest closes
+// every descriptor of its console (a booting init does); the peer is
+// closed once PID 1 ended, and the output copy stops at the EIO that
+// follows the last buffered byte.
 type forwarder struct {
 	out     chan struct{}
+	peer    *os.File
 	restore func()
 	stopWin func()
 }
@@ -37,6 +42,7 @@ func forwardConsole(master *os.File, mode string, o Options) *forwarder {
 	if mode != nspawnopts.ConsolePassive && o.Stdout != nil {
 		dst = o.Stdout
 	}
+	f.peer = openPeer(master)
 	go func() {
 		_, _ = io.Copy(dst, master)
 		close(f.out)
@@ -80,10 +86,23 @@ func (f *forwarder) interactive(master *os.File, o Options) {
 // finish waits (bounded) for the output to drain and restores the
 // terminal.
 func (f *forwarder) finish() {
+	if f.peer != nil {
+		f.peer.Close()
+	}
 	select {
 	case <-f.out:
 	case <-time.After(drainTimeout):
 	}
 	f.stopWin()
 	f.restore()
+}
+
+// openPeer opens the pty peer of master (nil when that fails).
+func openPeer(master *os.File) *os.File {
+	fd, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER,
+		uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		return nil
+	}
+	return os.NewFile(fd, "console-peer")
 }
