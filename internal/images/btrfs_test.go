@@ -1,0 +1,84 @@
+package images
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+func TestIntegrationBtrfs(t *testing.T) {
+	testbed.RequireRoot(t)
+	p := testbed.Paths(t)
+	mnt := testbed.LoopFS(t, "btrfs", 256<<20)
+	p.Pool, p.ImageDirs[2] = mnt, mnt
+	pool, err := unix.Open(mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pool)
+	if err := createSubvolume(pool, "sub"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(mnt, "sub/etc/hostname"), "sub\n", 0o644)
+	plain := filepath.Join(p.ImageDirs[0], "plain")
+	writeFile(t, filepath.Join(plain, "etc/hostname"), "plain\n", 0o644)
+
+	m := New(p)
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		op   func() error
+	}{
+		{"snapshot", func() error {
+			// A snapshot copies no entries one by one.
+			return m.Clone(ctx, "sub", "snap", false, func(pr Progress) {
+				if pr.Files != 0 {
+					t.Errorf("snapshot copied %d entries", pr.Files)
+				}
+			})
+		}},
+		{"read-only snapshot", func() error { return m.Clone(ctx, "sub", "rosnap", true, nil) }},
+		{"copy into subvolume", func() error { return m.Clone(ctx, "plain", "fromdir", false, nil) }},
+		{"mark read-only", func() error { return m.MarkReadOnly("snap", true) }},
+	}
+	for _, s := range steps {
+		if err := s.op(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	imgs, err := m.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Name     string
+		Type     Type
+		ReadOnly bool
+	}
+	var got []row
+	for _, i := range imgs {
+		got = append(got, row{i.Name, i.Type, i.ReadOnly})
+	}
+	want := []row{{".host", Directory, true}, {"fromdir", Subvolume, false}, {"plain", Directory, false},
+		{"rosnap", Subvolume, true}, {"snap", Subvolume, true}, {"sub", Subvolume, false}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("images (-want +got):\n%s", diff)
+	}
+	if data, err := os.ReadFile(filepath.Join(mnt, "snap/etc/hostname")); err != nil || string(data) != "sub\n" {
+		t.Errorf("snapshot content: %q, %v", data, err)
+	}
+	for _, name := range []string{"snap", "rosnap", "fromdir", "sub"} {
+		if err := m.Remove(name); err != nil {
+			t.Errorf("remove %s: %v", name, err)
+		}
+	}
+	if diff := cmp.Diff([]string(nil), entries(t, mnt)); diff != "" {
+		t.Errorf("pool after removes (-want +got):\n%s", diff)
+	}
+}
