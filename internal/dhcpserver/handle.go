@@ -66,7 +66,7 @@ func ClientKey(req *dhcpv4.DHCPv4) string {
 }
 
 func (s *Server) discover(req, resp *dhcpv4.DHCPv4, client string, now time.Time) bool {
-	addr, ok := s.table.Pick(client, now)
+	addr, ok := s.table.PickAvoiding(client, now, s.recent.avoider(client, now))
 	if _, had := s.table.Lookup(client); !had {
 		if want, valid := ipv4(req.RequestedIPAddress()); valid && s.table.Available(client, want, now) {
 			addr, ok = want, true
@@ -76,6 +76,7 @@ func (s *Server) discover(req, resp *dhcpv4.DHCPv4, client string, now time.Time
 		s.logPoolFull(client, now)
 		return false
 	}
+	s.recent.record(addr, client, now)
 	s.fill(req, resp, dhcpv4.MessageTypeOffer, addr)
 	s.stats.offers.Add(1)
 	return true

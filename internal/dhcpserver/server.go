@@ -77,12 +77,13 @@ type counters struct {
 // Server is the DHCPv4 server of one link. Its methods may be called
 // concurrently.
 type Server struct {
-	cfg   Config
-	table *leases.Table
-	limit *limiter
-	log   *slog.Logger
-	stats counters
-	dirty chan struct{}
+	cfg    Config
+	table  *leases.Table
+	limit  *limiter
+	recent *offers
+	log    *slog.Logger
+	stats  counters
+	dirty  chan struct{}
 
 	mu sync.Mutex
 	// lastPoolFullLog rate-limits the pool-full log line; guarded by mu.
@@ -100,11 +101,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("new dhcp server: %w: server is the network address", ErrConfig)
 	}
 	s := &Server{
-		cfg:   cfg,
-		table: table,
-		limit: newLimiter(cfg.Rate, cfg.Burst, limiterSize(cfg.Prefix)),
-		log:   cfg.Logger,
-		dirty: make(chan struct{}, 1),
+		cfg:    cfg,
+		table:  table,
+		limit:  newLimiter(cfg.Rate, cfg.Burst, limiterSize(cfg.Prefix)),
+		recent: newOffers(cfg.Prefix),
+		log:    cfg.Logger,
+		dirty:  make(chan struct{}, 1),
 	}
 	if cfg.LeaseFile != "" {
 		n := table.Load(cfg.LeaseFile, cfg.Now(), s.log)

@@ -358,3 +358,20 @@ func TestDestination(t *testing.T) {
 		t.Fatalf("offer to %v", dst)
 	}
 }
+
+func TestConcurrentDiscoversGetDistinctOffers(t *testing.T) {
+	for pair := 0; pair < 50; pair++ {
+		s, _ := newTestServer(t, func(c *Config) { c.Prefix = netip.MustParsePrefix("10.9.0.0/29") })
+		for i := 0; i < 3; i++ {
+			dora(t, s, mac(1000+i))
+		}
+		a := exchange(t, s, discover(t, mac(2*pair)))
+		b := exchange(t, s, discover(t, mac(2*pair+1)))
+		if a.YourIPAddr.Equal(b.YourIPAddr) {
+			t.Fatalf("pair %d: both offered %v", pair, a.YourIPAddr)
+		}
+		if len(s.Leases()) != 3 {
+			t.Fatal("an offer reserved an address")
+		}
+	}
+}

@@ -127,19 +127,32 @@ func (t *Table) freeForLocked(client string, a netip.Addr, now time.Time) bool {
 // address if still free, else the first free address probing forward from
 // a hash of the client identifier. It returns false when the pool is full.
 func (t *Table) Pick(client string, now time.Time) (netip.Addr, bool) {
+	return t.PickAvoiding(client, now, nil)
+}
+
+// PickAvoiding is Pick that passes over free addresses for which avoid
+// (if not nil) returns true, unless no other free address is left.
+func (t *Table) PickAvoiding(client string, now time.Time, avoid func(netip.Addr) bool) (netip.Addr, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if l, ok := t.byClient[client]; ok && t.freeForLocked(client, l.Addr, now) {
 		return l.Addr, true
 	}
 	start := hashClient(client) % t.size
+	var fallback netip.Addr
 	for i := uint32(0); i < t.size; i++ {
 		a := fromU32(t.first + (start+i)%t.size)
-		if a != t.server && t.freeForLocked(client, a, now) {
+		if a == t.server || !t.freeForLocked(client, a, now) {
+			continue
+		}
+		if avoid == nil || !avoid(a) {
 			return a, true
 		}
+		if !fallback.IsValid() {
+			fallback = a
+		}
 	}
-	return netip.Addr{}, false
+	return fallback, fallback.IsValid()
 }
 
 // Bind records l, replacing the client's previous lease and any expired

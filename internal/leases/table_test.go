@@ -131,3 +131,16 @@ func TestExpire(t *testing.T) {
 		t.Fatalf("Expire dropped %d, %d left", n, tb.Len())
 	}
 }
+
+func TestPickAvoiding(t *testing.T) {
+	tb := newTestTable(t, "10.0.0.0/29")
+	first, _ := tb.Pick("a", t0)
+	got, ok := tb.PickAvoiding("a", t0, func(a netip.Addr) bool { return a == first })
+	if !ok || got == first {
+		t.Fatalf("PickAvoiding gave %v, %v", got, ok)
+	}
+	got, ok = tb.PickAvoiding("a", t0, func(netip.Addr) bool { return true })
+	if !ok || got != first {
+		t.Fatalf("PickAvoiding with all avoided gave %v, %v; want the fallback %v", got, ok, first)
+	}
+}
