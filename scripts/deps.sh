@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-	dbus busybox-static systemd systemd-container iproute2 nftables util-linux
+	dbus busybox-static gcc libc6-dev systemd systemd-container iproute2 nftables util-linux
 	isc-dhcp-client udhcpc kea-admin debootstrap acl attr libcap2-bin e2fsprogs btrfs-progs
 )
 if [ "${1:-}" = "--bench" ]; then

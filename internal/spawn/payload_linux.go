@@ -35,7 +35,7 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 	if err := enterDir(c, u); err != nil {
 		return err
 	}
-	if console != nil && !c.AsPID2 {
+	if console != nil && (!c.AsPID2 || pid1.NativeStub) {
 		if err := takeTerminal(console); err != nil {
 			return err
 		}
@@ -48,11 +48,14 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
-	if c.AsPID2 {
+	if c.AsPID2 && !pid1.NativeStub {
 		return runStub(argv, env, u, console, sync)
 	}
 	if err := becomeUser(u); err != nil {
 		return err
+	}
+	if c.AsPID2 {
+		return execStub(argv, env)
 	}
 	if err := closeExtraFDs(); err != nil {
 		return err
@@ -233,4 +236,19 @@ func runStub(argv, env []string, u passwd.User, console, sync *os.File) error {
 	}
 	os.Exit(status)
 	return nil
+}
+
+// execStub executes the C stub init from a sealed copy of the binary, with
+// the payload as its argument.
+func execStub(argv, env []string) error {
+	fd, err := sealedSelf()
+	if err != nil {
+		return err
+	}
+	if err := closeExtraFDs(); err != nil {
+		return err
+	}
+	stubArgv := append([]string{"berth-nspawn-stub", pid1.StubArg, argv[0]}, argv...)
+	err = execSealed(fd, stubArgv, env)
+	return fmt.Errorf("execute the stub init: %w", err)
 }
