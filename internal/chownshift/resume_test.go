@@ -32,29 +32,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// makeFlatTree creates dirs directories of files empty files each below
-// root, with mknodat (the fastest way to make many inodes).
-func makeFlatTree(t testing.TB, root string, dirs, files int) {
-	t.Helper()
-	for d := range dirs {
-		dir := filepath.Join(root, fmt.Sprintf("d%03d", d))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for f := range files {
-			if err := unix.Mknodat(fd, "f"+strconv.Itoa(f), unix.S_IFREG|0o644, 0); err != nil {
-				unix.Close(fd)
-				t.Fatal(err)
-			}
-		}
-		unix.Close(fd)
-	}
-}
-
 // countOwners counts the entries below root (root excluded) by owner.
 func countOwners(t *testing.T, root string) map[uint32]int {
 	t.Helper()
@@ -80,7 +57,7 @@ func TestIntegrationShiftKilledIsCompleted(t *testing.T) {
 	testbed.RequireRoot(t)
 	root := t.TempDir()
 	const dirs, files, base = 200, 1000, 0xA0000
-	makeFlatTree(t, root, dirs, files)
+	testbed.ManyFiles(t, root, dirs, files)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+root, fmt.Sprintf("%s_TO=%d", childEnv, base))
 	out, err := cmd.StdoutPipe()

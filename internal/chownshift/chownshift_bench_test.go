@@ -1,0 +1,73 @@
+package chownshift
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// benchRounds is the number of alternating berth/nspawn rounds per
+// benchmark iteration.
+const benchRounds = 5
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkCompareChownShift compares berth's chown shift of a busybox
+// image holding 100,000 extra files with the first start of /bin/true in
+// that image by systemd-nspawn -U --private-users-ownership=chown (whose
+// time is mostly the same chown). Both run alternately on the same tree,
+// which is shifted back to 0 (untimed) after each. nspawn's later start
+// (tree already shifted, no chown) is measured too, as the fixed cost of a
+// container start to subtract.
+func BenchmarkCompareChownShift(b *testing.B) {
+	image := testbed.BusyboxImage(b)
+	nspawn := testbed.RequireTool(b, "systemd-nspawn")
+	testbed.StartBus(b)
+	testbed.ManyFiles(b, filepath.Join(image, "data"), 100, 1000)
+	undo := func() {
+		if _, err := Shift(image, 0, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := func() time.Duration {
+		t0 := time.Now()
+		cmd := exec.Command(nspawn, "-q", "-U", "--private-users-ownership=chown", "--keep-unit", "--register=no",
+			"-M", "benchshift", "-D", image, "/bin/true")
+		cmd.Env = os.Environ()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("systemd-nspawn: %v: %s", err, out)
+		}
+		return time.Since(t0)
+	}
+	var berth, first, later []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for range benchRounds {
+			t0 := time.Now()
+			if _, err := Shift(image, 0x80000, Options{}); err != nil {
+				b.Fatal(err)
+			}
+			berth = append(berth, time.Since(t0))
+			undo()
+			first = append(first, start())
+			later = append(later, start())
+			undo()
+		}
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(median(berth)), "berth-chown-ms")
+	b.ReportMetric(ms(median(first)), "nspawn-first-start-ms")
+	b.ReportMetric(ms(median(later)), "nspawn-later-start-ms")
+	b.ReportMetric(ms(median(berth))/ms(median(first)), "ratio-vs-first-start")
+	b.ReportMetric(ms(median(berth))/ms(median(first)-median(later)), "ratio-vs-nspawn-chown")
+}
