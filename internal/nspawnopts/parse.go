@@ -353,9 +353,6 @@ func (r *raw) caps(c *Config) error {
 // terminal resolves the console mode.
 func (r *raw) terminal(c *Config, env Env) error {
 	mode := r.console
-	if r.pipe {
-		mode = ConsolePipe
-	}
 	tty := env.StdinTTY && env.StdoutTTY
 	switch mode {
 	case "":
@@ -365,6 +362,9 @@ func (r *raw) terminal(c *Config, env Env) error {
 	case ConsoleInteractive, ConsoleReadOnly, ConsolePassive, ConsolePipe:
 	default:
 		return fmt.Errorf("invalid --console= mode %q", mode)
+	}
+	if r.pipe {
+		mode = ConsolePipe
 	}
 	c.Console = mode
 	return nil

@@ -32,6 +32,8 @@ func Build(s *Spec) (*Root, error) {
 		func() error { return r.mountRun(s) },
 		func() error { return r.mountTmp("/tmp", nosuidNodev, "mode=1777") },
 		func() error { return r.customMounts(s) },
+		func() error { return r.etcFiles(s) },
+		func() error { return r.linkJournal(s) },
 		func() error { return r.finishRoot(s) },
 	}
 	for _, step := range steps {

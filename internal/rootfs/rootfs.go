@@ -25,6 +25,13 @@ type Spec struct {
 	WritableCgroup bool
 	// Host are the files placed in /run/host: name → contents.
 	Host map[string][]byte
+	// ResolvConf and Timezone are the --resolv-conf and --timezone modes.
+	ResolvConf, Timezone string
+	// PrivateNetwork makes --resolv-conf=auto leave resolv.conf alone.
+	PrivateNetwork bool
+	// LinkJournal is the --link-journal mode; MachineID names the journal
+	// directory (32 hex digits) and may be empty.
+	LinkJournal, MachineID string
 }
 
 // Host file names in /run/host.

@@ -67,6 +67,8 @@ func rootSpec(sc *stageConfig) *rootfs.Spec {
 		Dir: c.Directory, ReadOnly: c.ReadOnly, Volatile: c.Volatile, Ephemeral: c.Ephemeral,
 		Binds: c.Binds, TmpFS: c.TmpFS, Overlays: c.Overlays, Inaccessible: c.Inaccessible,
 		Cgroup: sc.Cgroup, WritableCgroup: c.Boot, Host: sc.Host,
+		ResolvConf: c.ResolvConf, Timezone: c.Timezone, PrivateNetwork: c.PrivateNetwork,
+		LinkJournal: c.LinkJournal, MachineID: stripDashes(sc.UUID),
 	}
 }
 

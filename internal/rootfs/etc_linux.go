@@ -1,0 +1,238 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// resolvSources are the host files the --resolv-conf modes copy or bind.
+var resolvSources = map[string]string{
+	"host":   "/etc/resolv.conf",
+	"static": "/usr/lib/systemd/resolv.conf",
+	"uplink": "/run/systemd/resolve/resolv.conf",
+	"stub":   "/run/systemd/resolve/stub-resolv.conf",
+}
+
+// etcFiles applies --resolv-conf and --timezone. Like nspawn, a failure
+// to adjust a guest file is not fatal: the guest keeps what it has.
+func (r *Root) etcFiles(s *Spec) error {
+	r.resolvConf(s)
+	r.timezone(s)
+	return nil
+}
+
+// resolvConf applies --resolv-conf.
+func (r *Root) resolvConf(s *Spec) {
+	mode := s.ResolvConf
+	if mode == "auto" {
+		switch {
+		case s.PrivateNetwork:
+			return
+		case exists("/etc/resolv.conf") && r.etcWritable(s):
+			mode = "copy-host"
+		case exists("/etc/resolv.conf"):
+			mode = "bind-host"
+		default:
+			mode = "delete"
+		}
+	}
+	how, from, _ := strings.Cut(mode, "-")
+	switch how {
+	case "off":
+	case "delete":
+		_ = r.remove("/etc/resolv.conf")
+	case "copy", "replace":
+		_ = r.copyIn(resolvSources[from], "/etc/resolv.conf", how == "replace")
+	case "bind":
+		_ = r.bindFile(resolvSources[from], "/etc/resolv.conf")
+	}
+}
+
+// timezone applies --timezone, following the host's /etc/localtime link.
+func (r *Root) timezone(s *Spec) {
+	zone := hostZone()
+	mode := s.Timezone
+	if mode == "auto" {
+		mode = "bind"
+		if zone != "" && r.etcWritable(s) && r.has("/usr/share/zoneinfo/"+zone) {
+			mode = "symlink"
+		}
+	}
+	switch mode {
+	case "delete":
+		_ = r.remove("/etc/localtime")
+	case "symlink":
+		if zone != "" && r.has("/usr/share/zoneinfo/"+zone) {
+			_ = r.remove("/etc/localtime")
+			_ = r.symlink("../usr/share/zoneinfo/"+zone, "/etc/localtime")
+		}
+	case "copy":
+		_ = r.copyIn("/etc/localtime", "/etc/localtime", true)
+	case "bind":
+		if zone != "" {
+			_ = r.bindFile("/usr/share/zoneinfo/"+zone, "/etc/localtime")
+		}
+	}
+}
+
+// hostZone returns the host's time zone name from its /etc/localtime link.
+func hostZone() string {
+	link, err := os.Readlink("/etc/localtime")
+	if err != nil {
+		return ""
+	}
+	if _, zone, ok := strings.Cut(link, "/zoneinfo/"); ok && !strings.Contains(zone, "..") {
+		return zone
+	}
+	return ""
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// has reports whether p exists inside the root.
+func (r *Root) has(p string) bool {
+	f, err := r.openIn(p, false)
+	if err == nil {
+		f.Close()
+	}
+	return err == nil
+}
+
+// etcWritable reports whether the guest's /etc can be written (the root
+// is remounted read-only only after these files are set up).
+func (r *Root) etcWritable(s *Spec) bool {
+	if s.ReadOnly || s.Volatile == "state" {
+		return false
+	}
+	f, err := r.openIn("/etc", false)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return unix.Access(fdPath(f), unix.W_OK) == nil
+}
+
+// parentOf opens the directory of p inside the root (no symlink in the
+// last component is followed by the caller's *at calls).
+func (r *Root) parentOf(p string) (*os.File, error) {
+	dir, err := r.openIn(path.Dir(p), false)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	return reopenDir(dir)
+}
+
+// remove deletes the file p of the guest (a symlink itself, never its
+// target).
+func (r *Root) remove(p string) error {
+	dir, err := r.parentOf(p)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	err = unix.Unlinkat(int(dir.Fd()), path.Base(p), 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+// symlink creates the guest symlink p → target.
+func (r *Root) symlink(target, p string) error {
+	dir, err := r.parentOf(p)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return unix.Symlinkat(target, int(dir.Fd()), path.Base(p))
+}
+
+// copyIn copies the host file src to the guest file dst. An existing dst
+// that is not a regular file is kept unless replace is set.
+func (r *Root) copyIn(src, dst string, replace bool) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	dir, err := r.parentOf(dst)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	var st unix.Stat_t
+	err = unix.Fstatat(int(dir.Fd()), path.Base(dst), &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err == nil && (st.Mode&unix.S_IFMT != unix.S_IFREG || replace) {
+		if !replace {
+			return fmt.Errorf("%s is not a regular file", dst)
+		}
+		if err := unix.Unlinkat(int(dir.Fd()), path.Base(dst), 0); err != nil {
+			return err
+		}
+	}
+	fd, err := kernel.RetryInt("openat", func() (int, error) {
+		return unix.Openat(int(dir.Fd()), path.Base(dst), unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	})
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), dst)
+	defer f.Close()
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return err
+}
+
+// bindFile binds the host file src read-only onto the guest file dst,
+// creating dst when missing.
+func (r *Root) bindFile(src, dst string) error {
+	fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return err
+	}
+	source := os.NewFile(uintptr(fd), src)
+	defer source.Close()
+	target, err := r.mkfileAll(dst)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return bindTree(source, target, dst, false, true)
+}
+
+// linkJournal applies --link-journal: host and try-host bind the host's
+// /var/log/journal/MACHINE-ID into the guest (host fails when it is
+// missing); auto, no, and the guest modes (which would need a link
+// in the host's /var/log/journal) leave the journal in the guest.
+func (r *Root) linkJournal(s *Spec) error {
+	if s.LinkJournal != "host" && s.LinkJournal != "try-host" {
+		return nil
+	}
+	dir := "/var/log/journal/" + s.MachineID
+	if s.MachineID == "" || !exists(dir) {
+		if s.LinkJournal == "host" {
+			return fmt.Errorf("--link-journal=host: %s does not exist on the host (or the image has no machine ID)", dir)
+		}
+		return nil
+	}
+	fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return err
+	}
+	source := os.NewFile(uintptr(fd), dir)
+	defer source.Close()
+	target, err := r.mkdirAll(dir)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return bindTree(source, target, dir, false, false)
+}
