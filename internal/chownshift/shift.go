@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 )
 
 const (
@@ -44,6 +46,9 @@ type Options struct {
 	// procXattrs forces the /proc/self/fd fallback for extended
 	// attributes that kernels before 6.13 use (for tests).
 	procXattrs bool
+	// afterChown, if set, is called with an entry's path right after its
+	// chown (for tests that kill a shift there).
+	afterChown func(path string)
 }
 
 // Result says what Shift did.
@@ -135,4 +140,50 @@ func shiftCaps(b []byte, to uint32) ([]byte, error) {
 		return nil, fmt.Errorf("capability revision %#x size %d: %w", rev, len(b), errMalformed)
 	}
 	return out, nil
+}
+
+// pending is the journal entry of one file whose chown is about to clear
+// what the shift must restore: the setuid/setgid bits (in mode) and the
+// file capabilities (caps, already shifted). It is stored on the top
+// directory while that file is changed, so a shift killed between the
+// chown and the restore is repaired by the next run.
+type pending struct {
+	path string
+	mode uint32
+	caps []byte
+}
+
+const journalMagic = "berth-shift-v1\x00"
+
+// marshal encodes p: magic, mode and caps length (little-endian 32 bits
+// each), caps, path.
+func (p pending) marshal() []byte {
+	b := append([]byte(journalMagic), make([]byte, 8)...)
+	binary.LittleEndian.PutUint32(b[len(journalMagic):], p.mode)
+	binary.LittleEndian.PutUint32(b[len(journalMagic)+4:], uint32(len(p.caps)))
+	return append(append(b, p.caps...), p.path...)
+}
+
+// parsePending decodes a journal entry, refusing paths that are not
+// clean, relative and below the top directory.
+func parsePending(b []byte) (pending, error) {
+	h := len(journalMagic) + 8
+	if len(b) < h || string(b[:len(journalMagic)]) != journalMagic {
+		return pending{}, fmt.Errorf("journal: %w", errMalformed)
+	}
+	p := pending{mode: binary.LittleEndian.Uint32(b[len(journalMagic):])}
+	n := binary.LittleEndian.Uint32(b[len(journalMagic)+4:])
+	if uint64(n) > uint64(len(b)-h) || p.mode&^07777 != 0 {
+		return pending{}, fmt.Errorf("journal: %w", errMalformed)
+	}
+	p.caps = b[h : h+int(n)]
+	p.path = string(b[h+int(n):])
+	if p.path == "" || path.IsAbs(p.path) || path.Clean(p.path) != p.path ||
+		p.path == ".." || strings.HasPrefix(p.path, "../") || strings.ContainsRune(p.path, 0) {
+		return pending{}, fmt.Errorf("journal path %q: %w", p.path, errMalformed)
+	}
+	if len(p.caps) == 0 {
+		p.caps = nil
+	}
+	return p, nil
 }

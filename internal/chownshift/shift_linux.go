@@ -3,6 +3,7 @@ package chownshift
 import (
 	"errors"
 	"fmt"
+	"path"
 
 	"golang.org/x/sys/unix"
 
@@ -13,6 +14,7 @@ const (
 	xattrACL     = "system.posix_acl_access"
 	xattrDefACL  = "system.posix_acl_default"
 	xattrCaps    = "security.capability"
+	xattrJournal = "trusted.berth.shift"
 	progressStep = 4096
 )
 
@@ -74,13 +76,24 @@ func shiftTop(fd int, to uint32, opts Options) (Result, error) {
 			return res, fmt.Errorf("mark busy: %w", err)
 		}
 	}
-	w := &walker{to: to, dev: st.Dev, links: map[devIno]bool{}, est: est, progress: opts.Progress, buf: make([]byte, 1024)}
+	w := &walker{
+		to: to, top: fd, dev: st.Dev, links: map[devIno]bool{}, est: est,
+		progress: opts.Progress, afterChown: opts.afterChown, buf: make([]byte, 1024),
+	}
 	w.x.legacy = opts.procXattrs
-	if err := w.dir(fd); err != nil {
+	if state.Busy {
+		if err := w.replayJournal(); err != nil {
+			return res, fmt.Errorf("replay journal: %w", err)
+		}
+	}
+	if err := w.dir(fd, ""); err != nil {
+		return res, err
+	}
+	if err := w.clearJournal(); err != nil {
 		return res, err
 	}
 	// The top directory last: its real owner ends the shift.
-	if err := w.entry(node{dirfd: fd}, &st); err != nil {
+	if err := w.entry(node{dirfd: fd}, "", &st); err != nil {
 		return res, err
 	}
 	if err := kernel.Retry("fsync", func() error { return unix.Fsync(fd) }); err != nil {
@@ -120,6 +133,7 @@ type devIno struct{ dev, ino uint64 }
 // walker holds the state of one shift.
 type walker struct {
 	to       uint32
+	top      int
 	dev      uint64
 	links    map[devIno]bool
 	done     uint64
@@ -127,6 +141,8 @@ type walker struct {
 	progress func(Progress)
 	x        xattrs
 	buf      []byte
+	// afterChown is Options.afterChown.
+	afterChown func(path string)
 }
 
 func (w *walker) report() {
@@ -135,14 +151,15 @@ func (w *walker) report() {
 	}
 }
 
-// dir shifts every entry below the directory fd, depth first.
-func (w *walker) dir(fd int) error {
+// dir shifts every entry below the directory fd, depth first. rel is the
+// directory's path relative to the top ("" for the top).
+func (w *walker) dir(fd int, rel string) error {
 	names, err := readNames(fd)
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
-		if err := w.child(fd, name); err != nil {
+		if err := w.child(fd, path.Join(rel, name), name); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -150,7 +167,7 @@ func (w *walker) dir(fd int) error {
 }
 
 // child shifts one entry of directory fd, and what is below it.
-func (w *walker) child(fd int, name string) error {
+func (w *walker) child(fd int, rel, name string) error {
 	var st unix.Stat_t
 	err := kernel.Retry("fstatat", func() error { return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) })
 	if errors.Is(err, unix.ENOENT) {
@@ -160,7 +177,7 @@ func (w *walker) child(fd int, name string) error {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return w.subdir(fd, name, &st)
+		return w.subdir(fd, rel, name, &st)
 	}
 	if st.Nlink > 1 {
 		k := devIno{st.Dev, st.Ino}
@@ -169,12 +186,12 @@ func (w *walker) child(fd int, name string) error {
 		}
 		w.links[k] = true
 	}
-	return w.entry(node{fd, name}, &st)
+	return w.entry(node{fd, name}, rel, &st)
 }
 
 // subdir shifts directory name of fd and descends into it. The directory
 // is opened without following links and checked to be the inode stat saw.
-func (w *walker) subdir(fd int, name string, st *unix.Stat_t) error {
+func (w *walker) subdir(fd int, rel, name string, st *unix.Stat_t) error {
 	sub, err := kernel.RetryInt("openat", func() (int, error) {
 		return unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
 	})
@@ -189,15 +206,16 @@ func (w *walker) subdir(fd int, name string, st *unix.Stat_t) error {
 	if now.Dev != st.Dev || now.Ino != st.Ino {
 		return fmt.Errorf("directory replaced during the shift: %w", unix.ESTALE)
 	}
-	if err := w.entry(node{fd, name}, st); err != nil {
+	if err := w.entry(node{fd, name}, rel, st); err != nil {
 		return err
 	}
-	return w.dir(sub)
+	return w.dir(sub, rel)
 }
 
 // entry shifts one inode: owner, group, ACLs, capabilities, and restores
-// the setuid/setgid bits the chown cleared.
-func (w *walker) entry(n node, st *unix.Stat_t) error {
+// the setuid/setgid bits the chown cleared. rel is its path relative to
+// the top, for the journal.
+func (w *walker) entry(n node, rel string, st *unix.Stat_t) error {
 	isLink := st.Mode&unix.S_IFMT == unix.S_IFLNK
 	var attrs map[string][]byte
 	if !isLink {
@@ -208,8 +226,14 @@ func (w *walker) entry(n node, st *unix.Stat_t) error {
 	}
 	uid, gid := shiftID(st.Uid, w.to), shiftID(st.Gid, w.to)
 	if uid != st.Uid || gid != st.Gid {
+		if err := w.journal(rel, st, attrs[xattrCaps]); err != nil {
+			return err
+		}
 		if err := chown(n, uid, gid); err != nil {
 			return err
+		}
+		if w.afterChown != nil {
+			w.afterChown(rel)
 		}
 	}
 	for _, a := range []string{xattrACL, xattrDefACL, xattrCaps} {

@@ -3,6 +3,7 @@ package chownshift
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -164,6 +165,55 @@ func FuzzShiftCaps(f *testing.F) {
 		}
 		if len(out) != len(b) || !cmp.Equal(out[:capV2Size], b[:capV2Size]) {
 			t.Fatalf("more than the root ID changed: %x -> %x", b, out)
+		}
+	})
+}
+
+func TestPendingRoundTrip(t *testing.T) {
+	tests := []pending{
+		{path: "usr/bin/passwd", mode: 04755},
+		{path: "ping", mode: 0755, caps: caps(capRev2, nil)},
+		{path: "a/b c/d", mode: 06711, caps: caps(capRev3, ptr(0x80000))},
+	}
+	for _, p := range tests {
+		got, err := parsePending(p.marshal())
+		if err != nil {
+			t.Fatalf("%q: %v", p.path, err)
+		}
+		if d := cmp.Diff(p, got, cmp.AllowUnexported(pending{})); d != "" {
+			t.Errorf("round trip (-want +got):\n%s", d)
+		}
+	}
+}
+
+func TestParsePendingRejects(t *testing.T) {
+	tests := map[string][]byte{
+		"empty":    nil,
+		"magic":    []byte("berth-shift-v0\x00\x00\x00\x00\x00\x00\x00\x00\x00x"),
+		"absolute": pending{path: "/etc/shadow", mode: 0o644}.marshal(),
+		"dotdot":   pending{path: "../x", mode: 0o644}.marshal(),
+		"unclean":  pending{path: "a/../../x", mode: 0o644}.marshal(),
+		"no path":  pending{mode: 0o644}.marshal(),
+		"mode":     pending{path: "x", mode: 0o100644}.marshal(),
+		"caps len": append([]byte(journalMagic), 0, 0, 0, 0, 0xff, 0, 0, 0, 'x'),
+	}
+	for name, b := range tests {
+		if p, err := parsePending(b); err == nil {
+			t.Errorf("%s: accepted %+v", name, p)
+		}
+	}
+}
+
+func FuzzParsePending(f *testing.F) {
+	f.Add(pending{path: "usr/bin/passwd", mode: 04755}.marshal())
+	f.Add(pending{path: "ping", mode: 0755, caps: caps(capRev2, nil)}.marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := parsePending(b)
+		if err != nil {
+			return
+		}
+		if p.path == "" || p.path[0] == '/' || p.path == ".." || strings.HasPrefix(p.path, "../") {
+			t.Fatalf("accepted path %q", p.path)
 		}
 	})
 }
