@@ -1,0 +1,285 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"github.com/berth-dev/berth/internal/unitgen"
+)
+
+func (s *Supervisor) runDir() string             { return filepath.Join(s.p.Run, "supervisor") }
+func (s *Supervisor) unitDir(unit string) string { return filepath.Join(s.runDir(), unit) }
+
+// transition runs fn with the unit's locks held: the in-process mutex and
+// an exclusive flock on the unit's lock file, so one transition of a unit
+// runs at a time, also across supervisor processes.
+func (s *Supervisor) transition(unit string, fn func(dir string) error) error {
+	if err := validUnitName(unit); err != nil {
+		return err
+	}
+	l := s.unitLock(unit)
+	l.Lock()
+	defer l.Unlock()
+	dir := s.unitDir(unit)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := kernel.Retry("flock", func() error { return unix.Flock(int(f.Fd()), unix.LOCK_EX) }); err != nil {
+		return err
+	}
+	return fn(dir)
+}
+
+// running returns the unit's status and whether its monitor is alive.
+func running(dir string) (Status, bool, error) {
+	st, err := readStatus(dir)
+	if err != nil {
+		return st, false, err
+	}
+	return st, alive(st.MonitorPID, st.MonitorStart), nil
+}
+
+// Start starts u and returns once it is running (for Type=notify: once
+// the main process sent READY=1), or failed. Starting a running unit is
+// ErrRunning; concurrent starts of one unit start it once.
+func (s *Supervisor) Start(ctx context.Context, u unitgen.Unit) error {
+	if len(u.ExecStart) == 0 {
+		return fmt.Errorf("start %s: %w: no ExecStart", u.Name, ErrBadUnit)
+	}
+	return s.transition(u.Name, func(dir string) error {
+		if _, on, err := running(dir); err != nil {
+			return fmt.Errorf("start %s: %w", u.Name, err)
+		} else if on {
+			return fmt.Errorf("start %s: %w", u.Name, ErrRunning)
+		}
+		sp := spec{Unit: u, Log: filepath.Join(s.p.Log, u.Machine+".log"), CgroupRoot: s.p.Cgroup}
+		if err := writeJSON(dir, specFile, sp); err != nil {
+			return fmt.Errorf("start %s: %w", u.Name, err)
+		}
+		if err := s.spawnMonitor(ctx, dir); err != nil {
+			return fmt.Errorf("start %s: %w", u.Name, err)
+		}
+		return nil
+	})
+}
+
+// spawnMonitor starts the unit's monitor, detached in a session of its
+// own, and waits for its answer on the start pipe.
+func (s *Supervisor) spawnMonitor(ctx context.Context, dir string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command(s.exe, monitorCmd, dir)
+	cmd.Env = []string{"PATH=" + defaultPath}
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }() // reap it if we outlive it
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		answer <- strings.TrimSpace(line)
+	}()
+	select {
+	case a := <-answer:
+		if a == "running" {
+			return nil
+		}
+		if a == "" {
+			a = "monitor exited without an answer"
+		}
+		return fmt.Errorf("%w: %s", ErrStartFailed, strings.TrimPrefix(a, "failed: "))
+	case <-ctx.Done():
+		// The monitor goes on; Stop can end it.
+		return ctx.Err()
+	}
+}
+
+// StopOptions tune Stop.
+type StopOptions struct {
+	// Force skips KillSignal and the stop timeout: SIGKILL of the whole
+	// cgroup at once.
+	Force bool
+}
+
+// Stop stops a running unit: KillSignal to the main process (or the whole
+// cgroup for KillMode=control-group), then SIGKILL of the whole cgroup
+// after TimeoutStopSec; it returns when the unit is down or ctx ends.
+// A unit whose monitor died is killed directly through its cgroup.
+func (s *Supervisor) Stop(ctx context.Context, unit string, o StopOptions) error {
+	return s.transition(unit, func(dir string) error { return s.stopLocked(ctx, dir, unit, o) })
+}
+
+func (s *Supervisor) stopLocked(ctx context.Context, dir, unit string, o StopOptions) error {
+	st, on, err := running(dir)
+	if err != nil {
+		return fmt.Errorf("stop %s: %w", unit, err)
+	}
+	if !on {
+		return s.reapOrphans(unit, st)
+	}
+	sig := unix.SIGTERM
+	if o.Force {
+		sig = unix.SIGUSR1
+	}
+	if err := kill(st.MonitorPID, sig); err != nil {
+		return fmt.Errorf("stop %s: %w", unit, err)
+	}
+	for !waitGone(st.MonitorPID, st.MonitorStart, 100*time.Millisecond) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("stop %s: %w", unit, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// reapOrphans handles a unit whose monitor is gone: processes left in its
+// cgroup (the monitor was killed) are killed; otherwise it is not running.
+func (s *Supervisor) reapOrphans(unit string, st Status) error {
+	if st.Cgroup == "" || (st.State != Active && st.State != Activating && st.State != Deactivating && st.State != Restarting) {
+		return fmt.Errorf("stop %s: %w", unit, ErrNotRunning)
+	}
+	if err := (&group{Dirs: []string{st.Cgroup}}).kill(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("stop %s: %w", unit, err)
+	}
+	return nil
+}
+
+// Kill sends sig to the unit's main process (whom "main") or to every
+// process of its cgroup ("all", or ""), like systemd's KillUnit.
+func (s *Supervisor) Kill(unit, whom string, sig unix.Signal) error {
+	if err := validUnitName(unit); err != nil {
+		return err
+	}
+	st, on, err := running(s.unitDir(unit))
+	if err != nil || !on {
+		return fmt.Errorf("kill %s: %w", unit, errors.Join(err, ErrNotRunning))
+	}
+	switch whom {
+	case "main":
+		return kill(st.MainPID, sig)
+	case "", "all":
+		return (&group{Dirs: []string{st.Cgroup}}).signal(sig)
+	}
+	return fmt.Errorf("kill %s: whom %q: %w", unit, whom, ErrBadUnit)
+}
+
+// Leader returns the PID of the unit's leader: the init of the outermost
+// PID namespace inside its cgroup (the guest's PID 1).
+func (s *Supervisor) Leader(unit string) (int, error) {
+	st, on, err := running(s.unitDir(unit))
+	if err != nil || !on {
+		return 0, fmt.Errorf("leader of %s: %w", unit, errors.Join(err, ErrNotRunning))
+	}
+	pids, err := (&group{Dirs: []string{st.Cgroup}}).procs()
+	if err != nil {
+		return 0, fmt.Errorf("leader of %s: %w", unit, err)
+	}
+	best, depth := 0, 0
+	for _, pid := range pids {
+		if d := leaderDepth(pid); d > 0 && (depth == 0 || d < depth) {
+			best, depth = pid, d
+		}
+	}
+	if best == 0 {
+		return 0, fmt.Errorf("leader of %s: %w", unit, errNoLeader)
+	}
+	return best, nil
+}
+
+// PowerOff asks the guest to shut down: sig to its leader; if the unit is
+// not down after timeout, Stop's escalation. Force stops at once. A unit
+// without a leader (no PID namespace, or not yet created) is stopped like
+// Stop does.
+func (s *Supervisor) PowerOff(ctx context.Context, unit string, sig unix.Signal, timeout time.Duration, force bool) error {
+	return s.transition(unit, func(dir string) error {
+		if force {
+			return s.stopLocked(ctx, dir, unit, StopOptions{Force: true})
+		}
+		st, on, err := running(dir)
+		if err != nil || !on {
+			return fmt.Errorf("power off %s: %w", unit, errors.Join(err, ErrNotRunning))
+		}
+		leader, err := s.Leader(unit)
+		if errors.Is(err, errNoLeader) {
+			return s.stopLocked(ctx, dir, unit, StopOptions{})
+		}
+		if err != nil {
+			return fmt.Errorf("power off %s: %w", unit, err)
+		}
+		if err := kill(leader, sig); err != nil {
+			return fmt.Errorf("power off %s: %w", unit, err)
+		}
+		if waitGone(st.MonitorPID, st.MonitorStart, timeout) {
+			return nil
+		}
+		return s.stopLocked(ctx, dir, unit, StopOptions{})
+	})
+}
+
+// State returns the unit's status. A unit never started, or stopped, is
+// Inactive (or Failed, with Result saying why); a unit whose monitor died
+// while it ran is Failed with Result "monitor-lost".
+func (s *Supervisor) State(unit string) (Status, error) {
+	if err := validUnitName(unit); err != nil {
+		return Status{}, err
+	}
+	st, on, err := running(s.unitDir(unit))
+	if err != nil {
+		return st, err
+	}
+	if !on && st.State != Inactive && st.State != Failed {
+		st.State, st.Result = Failed, "monitor-lost"
+	}
+	if st.Unit == "" {
+		st.Unit = unit
+	}
+	return st, nil
+}
+
+// List returns the status of every unit the supervisor knows (running or
+// run since boot), sorted by unit name.
+func (s *Supervisor) List() ([]Status, error) {
+	ents, err := os.ReadDir(s.runDir())
+	if err != nil {
+		return nil, fmt.Errorf("list units: %w", err)
+	}
+	var out []Status
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		st, err := s.State(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Unit < out[j].Unit })
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+)
+
+// procStat returns a process's state letter and start time (clock ticks
+// after boot) from /proc/PID/stat.
+func procStat(pid int) (byte, uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name may hold anything; fields resume after its last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], start, err
+}
+
+// alive reports whether pid runs and is the process that started at
+// start, not a zombie and not a later process reusing the PID.
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	state, s, err := procStat(pid)
+	return err == nil && s == start && state != 'Z' && state != 'X'
+}
+
+// waitGone waits until the process pid (started at start) has exited, or
+// until timeout passes, and reports whether it is gone. It uses a pidfd,
+// which works for processes that are not our children (an adopted
+// monitor).
+func waitGone(pid int, start uint64, timeout time.Duration) bool {
+	fd, err := kernel.RetryInt("pidfd_open", func() (int, error) { return unix.PidfdOpen(pid, 0) })
+	if err != nil {
+		return !alive(pid, start)
+	}
+	defer unix.Close(fd)
+	if !alive(pid, start) { // the PID may have been reused before the open
+		return true
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms <= 0 {
+			return !alive(pid, start)
+		}
+		n, err := kernel.RetryInt("poll", func() (int, error) {
+			return unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		})
+		if err != nil {
+			return !alive(pid, start)
+		}
+		if n > 0 {
+			return true
+		}
+	}
+}
+
+// kill sends sig to pid.
+func kill(pid int, sig unix.Signal) error {
+	if pid <= 0 {
+		return fmt.Errorf("kill: no process: %w", unix.ESRCH)
+	}
+	return kernel.Retry("kill", func() error { return unix.Kill(pid, sig) })
+}
+
+// leaderDepth returns how many PID namespaces below ours pid is the init
+// of (its innermost namespace PID is 1), or 0 when it is no namespace's
+// init. A machine's leader is the shallowest; deeper ones are the inits
+// of containers the guest runs itself.
+func leaderDepth(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			if f := strings.Fields(rest); len(f) > 1 && f[len(f)-1] == "1" {
+				return len(f) - 1
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+var errNoLeader = errors.New("no leader process")
