@@ -1,0 +1,76 @@
+// Command berthd is berth's machine manager: it owns
+// org.freedesktop.machine1 (or --bus-name) on the system bus
+// (DBUS_SYSTEM_BUS_ADDRESS chooses another bus) and serves the machine1
+// API and berth's extensions until SIGTERM. It needs root.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/godbus/dbus/v5"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/machine"
+	"github.com/berth-dev/berth/internal/machine1"
+	"github.com/berth-dev/berth/internal/paths"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	busName := pflag.String("bus-name", "org.freedesktop.machine1", "bus name to own")
+	root := pflag.String("root", "/", "place every host path berthd uses below this directory (tests, demo)")
+	stopTimeout := pflag.Duration("stop-timeout", 90*time.Second, "time from SIGTERM to SIGKILL when terminating a machine")
+	pflag.Parse()
+	logger := log.New(os.Stderr, "berthd: ", 0)
+	if err := run(logger, *busName, paths.Under(*root), *stopTimeout); err != nil {
+		logger.Print(err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Duration) error {
+	var signals machine1.Signals
+	reg, err := machine.New(machine.Options{Paths: p, Log: logger, Observer: &signals, StopTimeout: stopTimeout})
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	srv := machine1.New(machine1.Options{Machines: reg, Images: machine1.DirImages{Dirs: p.ImageDirs},
+		PoolPath: p.Pool, Version: version, Log: logger})
+	conn, err := dbus.ConnectSystemBus(dbus.WithHandler(srv))
+	if err != nil {
+		return fmt.Errorf("connect to the system bus: %w", err)
+	}
+	defer conn.Close()
+	srv.Attach(conn)
+	signals.Attach(conn)
+	if err := machine1.Claim(conn, busName); err != nil {
+		return err
+	}
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
+	logger.Printf("serving %s with %d machines", busName, reg.Len())
+	return wait(conn, logger)
+}
+
+// wait returns nil on SIGTERM or SIGINT, an error if the bus goes away.
+func wait(conn *dbus.Conn, logger *log.Logger) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	select {
+	case s := <-sigs:
+		logger.Printf("%v: shutting down; machines keep running", s)
+		_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+		return nil
+	case <-conn.Context().Done():
+		return errors.New("lost the bus connection")
+	}
+}

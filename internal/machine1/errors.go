@@ -1,0 +1,65 @@
+package machine1
+
+import (
+	"errors"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/internal/machine"
+)
+
+// Errors of the adapter itself.
+var (
+	errAccessDenied  = errors.New("access denied")
+	errInvalidArgs   = errors.New("invalid arguments")
+	errUnknownObject = errors.New("unknown object")
+	errNoSuchImage   = errors.New("no such image")
+	errNotSupported  = errors.New("not supported by berthd")
+	errReadOnly      = errors.New("property is read-only")
+	errUnknownProp   = errors.New("unknown property")
+	errUnknownIface  = errors.New("unknown interface")
+)
+
+// errorNames maps sentinel errors to D-Bus error names, first match wins.
+var errorNames = []struct {
+	err  error
+	name string
+}{
+	{errAccessDenied, "org.freedesktop.DBus.Error.AccessDenied"},
+	{errInvalidArgs, "org.freedesktop.DBus.Error.InvalidArgs"},
+	{errUnknownObject, "org.freedesktop.DBus.Error.UnknownObject"},
+	{errUnknownProp, "org.freedesktop.DBus.Error.UnknownProperty"},
+	{errUnknownIface, "org.freedesktop.DBus.Error.UnknownInterface"},
+	{errReadOnly, "org.freedesktop.DBus.Error.PropertyReadOnly"},
+	{errNoSuchImage, "org.freedesktop.machine1.NoSuchImage"},
+	{errNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
+	{machine.ErrNotFound, "org.freedesktop.machine1.NoSuchMachine"},
+	{machine.ErrExists, "org.freedesktop.machine1.MachineExists"},
+	{machine.ErrNoMachineForPID, "org.freedesktop.machine1.NoMachineForPID"},
+	{machine.ErrNoPrivateNetworking, "org.freedesktop.machine1.NoPrivateNetworking"},
+	{machine.ErrNoUserMapping, "org.freedesktop.machine1.NoSuchUserMapping"},
+	{machine.ErrNoGroupMapping, "org.freedesktop.machine1.NoSuchGroupMapping"},
+	{machine.ErrInvalid, "org.freedesktop.DBus.Error.InvalidArgs"},
+	{machine.ErrNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
+	{machine.ErrLimit, "org.freedesktop.DBus.Error.LimitsExceeded"},
+}
+
+// busError is the one place where errors become D-Bus errors. nil stays
+// nil; an error matching no sentinel is org.freedesktop.DBus.Error.Failed.
+func busError(err error) *dbus.Error {
+	if err == nil {
+		return nil
+	}
+	var be *dbus.Error
+	if errors.As(err, &be) {
+		return be
+	}
+	name := "org.freedesktop.DBus.Error.Failed"
+	for _, e := range errorNames {
+		if errors.Is(err, e.err) {
+			name = e.name
+			break
+		}
+	}
+	return &dbus.Error{Name: name, Body: []any{err.Error()}}
+}

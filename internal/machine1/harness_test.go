@@ -1,0 +1,175 @@
+package machine1_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+const busName = "org.freedesktop.machine1"
+
+// berthd is a berthd process started by a test.
+type berthd struct {
+	cmd    *exec.Cmd
+	root   string
+	stderr *bytes.Buffer
+	done   chan struct{}
+}
+
+// startBerthd starts berthd on bus with its paths under root and waits
+// until it owns the bus name.
+func startBerthd(t *testing.T, bus *testbed.Bus, root string) *berthd {
+	t.Helper()
+	d := &berthd{root: root, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	d.cmd = exec.Command(testbed.Binary(t, "berthd"), "--root", root, "--stop-timeout", "5s")
+	d.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() { d.kill(syscall.SIGKILL) })
+	waitOwned(t, bus, d)
+	return d
+}
+
+func waitOwned(t *testing.T, bus *testbed.Bus, d *berthd) {
+	t.Helper()
+	conn := bus.Conn(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var has bool
+		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, busName).Store(&has)
+		if has {
+			return
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("berthd exited: %s", d.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("berthd never owned %s: %s", busName, d.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill signals berthd and waits for it to exit.
+func (d *berthd) kill(sig syscall.Signal) {
+	_ = d.cmd.Process.Signal(sig)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// leader is a process in new PID and mount namespaces (a stand-in for a
+// container's init): unshare is its parent, PID the sleep inside.
+type leader struct {
+	cmd *exec.Cmd
+	PID uint32
+}
+
+// startLeader starts `unshare --pid --fork --mount sleep` and returns it;
+// it is killed when t ends. extra adds unshare options (e.g. --net).
+func startLeader(t *testing.T, extra ...string) *leader {
+	t.Helper()
+	args := append([]string{"--pid", "--fork", "--mount", "--kill-child"}, extra...)
+	args = append(args, "sleep", "1000000")
+	cmd := exec.Command(testbed.RequireTool(t, "unshare"), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l := &leader{cmd: cmd}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for l.PID == 0 {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			n, _ := strconv.ParseUint(f[0], 10, 32)
+			// Wait for the exec, so the leader's identity is final.
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", n)); strings.TrimSpace(string(comm)) == "sleep" {
+				l.PID = uint32(n)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("leader never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return l
+}
+
+// alive reports whether PID still runs (not a zombie).
+func alive(pid uint32) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i > 0 && len(data) > i+2 && data[i+2] != 'Z'
+}
+
+// machinectl runs the real machinectl in a mount namespace where
+// /run/systemd/system exists (it refuses to run otherwise), which berthd
+// never sees.
+func machinectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	mc := testbed.RequireTool(t, "machinectl")
+	script := `mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$0" "$@"`
+	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, mc, "--no-pager"}, args...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + os.Getenv(testbed.SystemBusEnv),
+		"SYSTEMD_COLORS=0", "LANG=C.UTF-8", "TZ=UTC"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// busctl runs the real busctl on the test bus; as nobody when unpriv.
+func busctl(t *testing.T, unpriv bool, args ...string) (string, error) {
+	t.Helper()
+	bin := testbed.RequireTool(t, "busctl")
+	argv := append([]string{bin, "--system", "--no-pager"}, args...)
+	if unpriv {
+		argv = append([]string{testbed.RequireTool(t, "setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + os.Getenv(testbed.SystemBusEnv), "SYSTEMD_COLORS=0"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// register registers a container with busctl as root.
+func register(t *testing.T, name string, pid uint32, root string) {
+	t.Helper()
+	out, err := busctl(t, false, "call", busName, "/org/freedesktop/machine1", busName+".Manager",
+		"RegisterMachine", "sayssus", name, "0", "test", "container", strconv.FormatUint(uint64(pid), 10), root)
+	if err != nil {
+		t.Fatalf("RegisterMachine %s: %v: %s", name, err, out)
+	}
+}
+
+// eventually polls cond until it holds, failing t after a generous deadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

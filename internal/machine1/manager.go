@@ -1,0 +1,245 @@
+package machine1
+
+import (
+	"fmt"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/internal/machine"
+)
+
+// machineRow is one ListMachines entry: a(ssso).
+type machineRow struct {
+	Name, Class, Service string
+	Path                 dbus.ObjectPath
+}
+
+// addressRow is one GetAddresses entry: a(iay).
+type addressRow struct {
+	Family int32
+	Addr   []byte
+}
+
+// scopeProperty is one CreateMachine scope property: a(sv).
+type scopeProperty struct {
+	Name  string
+	Value dbus.Variant
+}
+
+func (s *Server) managerMethods() iface {
+	return iface{
+		"GetMachine":                 newMethod(s.getMachine),
+		"GetMachineByPID":            newMethod(s.getMachineByPID),
+		"ListMachines":               newMethod(s.listMachines),
+		"CreateMachine":              newMethod(s.createMachine),
+		"CreateMachineWithNetwork":   newMethod(s.createMachineWithNetwork),
+		"RegisterMachine":            newMethod(s.registerMachine),
+		"RegisterMachineWithNetwork": newMethod(s.registerMachineWithNetwork),
+		"UnregisterMachine":          newMethod(s.unregisterMachine),
+		"TerminateMachine":           newMethod(s.terminateMachine),
+		"KillMachine":                newMethod(s.killMachine),
+		"GetMachineAddresses":        newMethod(s.getMachineAddresses),
+		"GetMachineOSRelease":        newMethod(s.getMachineOSRelease),
+		"GetMachineUIDShift":         newMethod(s.getMachineUIDShift),
+		"OpenMachinePTY":             newMethod(s.openMachinePTY),
+		"OpenMachineLogin":           newMethod(s.openMachineLogin),
+		"OpenMachineShell":           newMethod(s.openMachineShell),
+		"BindMountMachine":           newMethod(s.bindMountMachine),
+		"CopyFromMachine":            newMethod(s.copyMachine),
+		"CopyToMachine":              newMethod(s.copyMachine),
+		"CopyFromMachineWithFlags":   newMethod(s.copyMachineWithFlags),
+		"CopyToMachineWithFlags":     newMethod(s.copyMachineWithFlags),
+		"OpenMachineRootDirectory":   newMethod(s.openMachineRootDirectory),
+		"MapFromMachineUser":         newMethod(s.mapFrom(false)),
+		"MapFromMachineGroup":        newMethod(s.mapFrom(true)),
+		"MapToMachineUser":           newMethod(s.mapTo(false)),
+		"MapToMachineGroup":          newMethod(s.mapTo(true)),
+		"GetImage":                   newMethod(s.getImage),
+		"ListImages":                 newMethod(s.listImages),
+		"RemoveImage":                newMethod(s.removeImage),
+		"RenameImage":                newMethod(s.renameImage),
+		"CloneImage":                 newMethod(s.cloneImage),
+		"MarkImageReadOnly":          newMethod(s.markImageReadOnly),
+		"GetImageHostname":           newMethod(s.getImageHostname),
+		"GetImageMachineID":          newMethod(s.getImageMachineID),
+		"GetImageMachineInfo":        newMethod(s.getImageMachineInfo),
+		"GetImageOSRelease":          newMethod(s.getImageOSRelease),
+		"SetPoolLimit":               newMethod(s.setPoolLimit),
+		"SetImageLimit":              newMethod(s.setImageLimit),
+		"CleanPool":                  newMethod(s.cleanPool),
+	}
+}
+
+func (s *Server) getMachine(_ dbus.Message, name string) (dbus.ObjectPath, *dbus.Error) {
+	m, err := s.opts.Machines.Get(name)
+	if err != nil {
+		return "", busError(err)
+	}
+	return MachinePath(m.Name), nil
+}
+
+func (s *Server) getMachineByPID(msg dbus.Message, pid uint32) (dbus.ObjectPath, *dbus.Error) {
+	if pid == 0 {
+		var err error
+		if pid, err = s.callerPID(msg); err != nil {
+			return "", busError(err)
+		}
+	}
+	m, err := s.opts.Machines.ByPID(pid)
+	if err != nil {
+		return "", busError(err)
+	}
+	return MachinePath(m.Name), nil
+}
+
+func (s *Server) listMachines(dbus.Message) ([]machineRow, *dbus.Error) {
+	ms := s.opts.Machines.List()
+	out := make([]machineRow, len(ms))
+	for i, m := range ms {
+		out[i] = machineRow{m.Name, string(m.Class), m.Service, MachinePath(m.Name)}
+	}
+	return out, nil
+}
+
+func (s *Server) createMachine(msg dbus.Message, name string, id []byte, service, class string, leader uint32,
+	root string, _ []scopeProperty) (dbus.ObjectPath, *dbus.Error) {
+	return s.register(msg, machine.Spec{Name: name, ID: id, Service: service, Class: machine.Class(class), Leader: leader, RootDirectory: root})
+}
+
+func (s *Server) createMachineWithNetwork(msg dbus.Message, name string, id []byte, service, class string, leader uint32,
+	root string, ifindices []int32, _ []scopeProperty) (dbus.ObjectPath, *dbus.Error) {
+	return s.register(msg, machine.Spec{Name: name, ID: id, Service: service, Class: machine.Class(class), Leader: leader,
+		RootDirectory: root, NetworkInterfaces: ifindices})
+}
+
+func (s *Server) registerMachine(msg dbus.Message, name string, id []byte, service, class string, leader uint32,
+	root string) (dbus.ObjectPath, *dbus.Error) {
+	return s.register(msg, machine.Spec{Name: name, ID: id, Service: service, Class: machine.Class(class), Leader: leader, RootDirectory: root})
+}
+
+func (s *Server) registerMachineWithNetwork(msg dbus.Message, name string, id []byte, service, class string, leader uint32,
+	root string, ifindices []int32) (dbus.ObjectPath, *dbus.Error) {
+	return s.register(msg, machine.Spec{Name: name, ID: id, Service: service, Class: machine.Class(class), Leader: leader,
+		RootDirectory: root, NetworkInterfaces: ifindices})
+}
+
+// register serves Register* and Create*. Without systemd as PID 1 there
+// is no scope to create, so Create* registers the leader where it runs,
+// like Register*, and ignores the scope properties.
+func (s *Server) register(msg dbus.Message, spec machine.Spec) (dbus.ObjectPath, *dbus.Error) {
+	if err := s.requireRoot(msg, "register machine"); err != nil {
+		return "", busError(err)
+	}
+	if spec.Leader == 0 {
+		pid, err := s.callerPID(msg)
+		if err != nil {
+			return "", busError(err)
+		}
+		spec.Leader = pid
+	}
+	m, err := s.opts.Machines.Register(spec)
+	if err != nil {
+		return "", busError(err)
+	}
+	return MachinePath(m.Name), nil
+}
+
+func (s *Server) unregisterMachine(msg dbus.Message, name string) *dbus.Error {
+	if err := s.requireRoot(msg, "unregister machine"); err != nil {
+		return busError(err)
+	}
+	return busError(s.opts.Machines.Unregister(name))
+}
+
+func (s *Server) terminateMachine(msg dbus.Message, name string) *dbus.Error {
+	if err := s.requireRoot(msg, "terminate machine"); err != nil {
+		return busError(err)
+	}
+	return busError(s.opts.Machines.Terminate(name))
+}
+
+func (s *Server) killMachine(msg dbus.Message, name, who string, signal int32) *dbus.Error {
+	if err := s.requireRoot(msg, "kill machine"); err != nil {
+		return busError(err)
+	}
+	return busError(s.opts.Machines.Kill(name, who, signal))
+}
+
+func (s *Server) getMachineAddresses(_ dbus.Message, name string) ([]addressRow, *dbus.Error) {
+	as, err := s.opts.Machines.Addresses(name)
+	if err != nil {
+		return nil, busError(err)
+	}
+	out := make([]addressRow, len(as))
+	for i, a := range as {
+		out[i] = addressRow{a.Family, a.IP}
+	}
+	return out, nil
+}
+
+func (s *Server) getMachineOSRelease(_ dbus.Message, name string) (map[string]string, *dbus.Error) {
+	m, err := s.opts.Machines.OSRelease(name)
+	return m, busError(err)
+}
+
+func (s *Server) getMachineUIDShift(_ dbus.Message, name string) (uint32, *dbus.Error) {
+	n, err := s.opts.Machines.UIDShift(name)
+	return n, busError(err)
+}
+
+func (s *Server) mapFrom(group bool) func(dbus.Message, string, uint32) (uint32, *dbus.Error) {
+	return func(_ dbus.Message, name string, id uint32) (uint32, *dbus.Error) {
+		out, err := s.opts.Machines.MapFromMachine(name, id, group)
+		return out, busError(err)
+	}
+}
+
+func (s *Server) mapTo(group bool) func(dbus.Message, uint32) (string, dbus.ObjectPath, uint32, *dbus.Error) {
+	return func(_ dbus.Message, id uint32) (string, dbus.ObjectPath, uint32, *dbus.Error) {
+		m, in, err := s.opts.Machines.MapToMachine(id, group)
+		if err != nil {
+			return "", "", 0, busError(err)
+		}
+		return m.Name, MachinePath(m.Name), in, nil
+	}
+}
+
+// notYet is the answer of a root-only method berthd does not implement
+// yet, after the authorization and the machine lookup.
+func (s *Server) notYet(msg dbus.Message, name, what string) error {
+	if err := s.requireRoot(msg, what); err != nil {
+		return err
+	}
+	if _, err := s.opts.Machines.Get(name); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w yet", what, errNotSupported)
+}
+
+func (s *Server) openMachinePTY(msg dbus.Message, name string) (dbus.UnixFD, string, *dbus.Error) {
+	return -1, "", busError(s.notYet(msg, name, "open pty"))
+}
+
+func (s *Server) openMachineLogin(msg dbus.Message, name string) (dbus.UnixFD, string, *dbus.Error) {
+	return -1, "", busError(s.notYet(msg, name, "open login"))
+}
+
+func (s *Server) openMachineShell(msg dbus.Message, name, _, _ string, _, _ []string) (dbus.UnixFD, string, *dbus.Error) {
+	return -1, "", busError(s.notYet(msg, name, "open shell"))
+}
+
+func (s *Server) bindMountMachine(msg dbus.Message, name, _, _ string, _, _ bool) *dbus.Error {
+	return busError(s.notYet(msg, name, "bind mount"))
+}
+
+func (s *Server) copyMachine(msg dbus.Message, name, _, _ string) *dbus.Error {
+	return busError(s.notYet(msg, name, "copy"))
+}
+
+func (s *Server) copyMachineWithFlags(msg dbus.Message, name, _, _ string, _ uint64) *dbus.Error {
+	return busError(s.notYet(msg, name, "copy"))
+}
+
+func (s *Server) openMachineRootDirectory(msg dbus.Message, name string) (dbus.UnixFD, *dbus.Error) {
+	return -1, busError(s.notYet(msg, name, "open root directory"))
+}

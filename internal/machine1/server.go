@@ -1,0 +1,201 @@
+package machine1
+
+import (
+	"log"
+	"strings"
+	"sync/atomic"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/dbus-interfaces"
+	"github.com/berth-dev/berth/internal/buslabel"
+	"github.com/berth-dev/berth/internal/machine"
+)
+
+// Object paths.
+const (
+	ManagerPath = dbus.ObjectPath("/org/freedesktop/machine1")
+	machineDir  = string(ManagerPath) + "/machine"
+	imageDir    = string(ManagerPath) + "/image"
+)
+
+// MachinePath returns the object path of the machine called name.
+func MachinePath(name string) dbus.ObjectPath {
+	return dbus.ObjectPath(machineDir + "/" + buslabel.Escape(name))
+}
+
+// ImagePath returns the object path of the image called name.
+func ImagePath(name string) dbus.ObjectPath {
+	return dbus.ObjectPath(imageDir + "/" + buslabel.Escape(name))
+}
+
+// Machines is what the adapter needs of the machine registry;
+// *machine.Registry implements it.
+type Machines interface {
+	Register(s machine.Spec) (machine.Machine, error)
+	Unregister(name string) error
+	Get(name string) (machine.Machine, error)
+	List() []machine.Machine
+	ByPID(pid uint32) (machine.Machine, error)
+	Terminate(name string) error
+	Kill(name, who string, signal int32) error
+	Addresses(name string) ([]machine.Address, error)
+	OSRelease(name string) (map[string]string, error)
+	UIDShift(name string) (uint32, error)
+	MapFromMachine(name string, id uint32, group bool) (uint32, error)
+	MapToMachine(id uint32, group bool) (machine.Machine, uint32, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	// Machines is the registry the bus calls act on.
+	Machines Machines
+	// Images is the image library; nil makes every image method NotSupported.
+	Images Images
+	// PoolPath is the Manager's PoolPath property (/var/lib/machines).
+	PoolPath string
+	// Version is dev.berth.Manager1's Version property.
+	Version string
+	// Log receives warnings; nil discards them.
+	Log *log.Logger
+}
+
+// Server is the bus adapter. It is a dbus.Handler: pass it to
+// dbus.Connect with dbus.WithHandler, then Attach the connection.
+type Server struct {
+	opts Options
+	conn *dbus.Conn
+	// objects by kind.
+	manager, machines, images, machineObj, imageObj object
+}
+
+// New returns a Server over opts.
+func New(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = log.New(discard{}, "", 0)
+	}
+	s := &Server{opts: opts}
+	s.manager = object{
+		dbusinterfaces.Manager:                s.managerMethods(),
+		dbusinterfaces.BerthManager:           iface{},
+		"org.freedesktop.DBus.Properties":     s.propertyMethods(s.managerProps),
+		"org.freedesktop.DBus.Introspectable": s.introspectMethods(s.introspectManager),
+	}
+	s.machines = s.directory(s.introspectMachineDir)
+	s.images = s.directory(s.introspectImageDir)
+	s.machineObj = object{
+		dbusinterfaces.Machine:                s.machineMethods(),
+		dbusinterfaces.BerthMachine:           iface{},
+		"org.freedesktop.DBus.Properties":     s.propertyMethods(s.machineProps),
+		"org.freedesktop.DBus.Introspectable": s.introspectMethods(s.introspectMachine),
+	}
+	s.imageObj = object{
+		dbusinterfaces.Image:                  s.imageMethods(),
+		"org.freedesktop.DBus.Properties":     s.propertyMethods(s.imageProps),
+		"org.freedesktop.DBus.Introspectable": s.introspectMethods(s.introspectImage),
+	}
+	return s
+}
+
+func (s *Server) directory(intro func(dbus.Message) (string, error)) object {
+	return object{"org.freedesktop.DBus.Introspectable": s.introspectMethods(intro)}
+}
+
+// Attach gives the server the connection it serves on; call it before
+// requesting the bus name.
+func (s *Server) Attach(conn *dbus.Conn) { s.conn = conn }
+
+// LookupObject implements dbus.Handler.
+func (s *Server) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
+	p := string(path)
+	switch p {
+	case string(ManagerPath):
+		return s.manager, true
+	case machineDir:
+		return s.machines, true
+	case imageDir:
+		return s.images, true
+	case "/", "/org", "/org/freedesktop":
+		return s.directory(s.introspectParent), true
+	}
+	if label, ok := strings.CutPrefix(p, machineDir+"/"); ok && !strings.Contains(label, "/") {
+		return s.machineObj, true
+	}
+	if label, ok := strings.CutPrefix(p, imageDir+"/"); ok && !strings.Contains(label, "/") {
+		return s.imageObj, true
+	}
+	return missing{path: path}, true
+}
+
+// path returns the object path a call was made on.
+func path(msg dbus.Message) dbus.ObjectPath {
+	p, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
+	return p
+}
+
+// machineOf resolves the machine a call on a machine object is for: the
+// canonical label of a known machine, or "self".
+func (s *Server) machineOf(msg dbus.Message) (machine.Machine, error) {
+	label := strings.TrimPrefix(string(path(msg)), machineDir+"/")
+	if label == "self" {
+		pid, err := s.callerPID(msg)
+		if err == nil {
+			var m machine.Machine
+			if m, err = s.opts.Machines.ByPID(pid); err == nil {
+				return m, nil
+			}
+		}
+		return machine.Machine{}, errUnknown(path(msg))
+	}
+	name := buslabel.Unescape(label)
+	m, err := s.opts.Machines.Get(name)
+	if err != nil || buslabel.Escape(name) != label {
+		return machine.Machine{}, errUnknown(path(msg))
+	}
+	return m, nil
+}
+
+func errUnknown(p dbus.ObjectPath) error {
+	return &unknownErr{path: p}
+}
+
+type unknownErr struct{ path dbus.ObjectPath }
+
+func (e *unknownErr) Error() string { return "unknown object '" + string(e.path) + "'" }
+func (e *unknownErr) Unwrap() error { return errUnknownObject }
+
+// Signals emits the bus signals of registry changes; it is the registry's
+// machine.Observer. The zero value drops signals until Attach.
+type Signals struct {
+	conn atomic.Pointer[dbus.Conn]
+}
+
+// Attach starts emitting on conn.
+func (g *Signals) Attach(conn *dbus.Conn) { g.conn.Store(conn) }
+
+func (g *Signals) emit(path dbus.ObjectPath, name string, args ...any) {
+	if c := g.conn.Load(); c != nil {
+		_ = c.Emit(path, name, args...)
+	}
+}
+
+// MachineNew implements machine.Observer.
+func (g *Signals) MachineNew(m machine.Machine) {
+	g.emit(ManagerPath, dbusinterfaces.Manager+".MachineNew", m.Name, MachinePath(m.Name))
+}
+
+// MachineRemoved implements machine.Observer.
+func (g *Signals) MachineRemoved(m machine.Machine) {
+	g.emit(ManagerPath, dbusinterfaces.Manager+".MachineRemoved", m.Name, MachinePath(m.Name))
+}
+
+// StateChanged implements machine.Observer: PropertiesChanged of
+// dev.berth.Machine1.State.
+func (g *Signals) StateChanged(m machine.Machine) {
+	g.emit(MachinePath(m.Name), "org.freedesktop.DBus.Properties.PropertiesChanged", dbusinterfaces.BerthMachine,
+		map[string]dbus.Variant{"State": dbus.MakeVariant(string(m.State))}, []string{})
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
