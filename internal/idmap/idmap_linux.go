@@ -73,9 +73,11 @@ func procIDMaps(ms []Mapping) []syscall.SysProcIDMap {
 }
 
 // Tree is a detached mount tree (from open_tree), not yet attached
-// anywhere. Close discards it if it was not attached.
+// anywhere. Its File can be passed to a child process (exec.Cmd.ExtraFiles)
+// that attaches it in its own mount namespace. Close discards a tree that
+// was not attached.
 type Tree struct {
-	fd        int
+	f         *os.File
 	recursive bool
 }
 
@@ -90,8 +92,15 @@ func Clone(src string, recursive bool) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clone %s: %w", src, err)
 	}
-	return &Tree{fd: fd, recursive: recursive}, nil
+	return &Tree{f: os.NewFile(uintptr(fd), src), recursive: recursive}, nil
 }
+
+// TreeFromFile wraps a detached tree received from another process (the
+// File of a Tree made there).
+func TreeFromFile(f *os.File) *Tree { return &Tree{f: f} }
+
+// File returns the tree's file, for passing to another process.
+func (t *Tree) File() *os.File { return t.f }
 
 // Idmap makes the tree idmapped through ns's mapping. It fails with EINVAL
 // (or EPERM, EOPNOTSUPP) on file systems that do not support it, and when
@@ -102,7 +111,7 @@ func (t *Tree) Idmap(ns *UserNS) error {
 		flags |= unix.AT_RECURSIVE
 	}
 	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
-	err := kernel.Retry("mount_setattr", func() error { return unix.MountSetattr(t.fd, "", flags, attr) })
+	err := kernel.Retry("mount_setattr", func() error { return unix.MountSetattr(int(t.f.Fd()), "", flags, attr) })
 	runtime.KeepAlive(ns)
 	if err != nil {
 		return fmt.Errorf("idmap mount: %w", err)
@@ -110,10 +119,10 @@ func (t *Tree) Idmap(ns *UserNS) error {
 	return nil
 }
 
-// Attach mounts the tree on target (in the caller's mount namespace).
+// Attach mounts the tree on target, in the mount namespace of the caller.
 func (t *Tree) Attach(target string) error {
 	err := kernel.Retry("move_mount", func() error {
-		return unix.MoveMount(t.fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		return unix.MoveMount(int(t.f.Fd()), "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
 	})
 	if err != nil {
 		return fmt.Errorf("attach mount on %s: %w", target, err)
@@ -121,19 +130,31 @@ func (t *Tree) Attach(target string) error {
 	return nil
 }
 
-// Close releases the tree fd; an unattached tree is unmounted with it.
-func (t *Tree) Close() error { return unix.Close(t.fd) }
+// Close releases the tree; an unattached tree is unmounted with it.
+func (t *Tree) Close() error { return t.f.Close() }
+
+// IdmappedClone returns a detached clone of src, idmapped through ns: the
+// piece a spawner makes in its own mount namespace and hands (File) to the
+// process that attaches it in the machine's.
+func IdmappedClone(src string, ns *UserNS, recursive bool) (*Tree, error) {
+	t, err := Clone(src, recursive)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Idmap(ns); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	return t, nil
+}
 
 // Mount bind-mounts src on target, idmapped through ns.
 func Mount(src, target string, ns *UserNS, recursive bool) error {
-	t, err := Clone(src, recursive)
+	t, err := IdmappedClone(src, ns, recursive)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	if err := t.Idmap(ns); err != nil {
-		return fmt.Errorf("%s: %w", src, err)
-	}
 	return t.Attach(target)
 }
 

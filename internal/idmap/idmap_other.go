@@ -23,6 +23,20 @@ func NewUserNS(uids, gids []Mapping) (*UserNS, error) {
 	return nil, fmt.Errorf("user namespace: %w", errNotLinux)
 }
 
+// Tree is a detached mount tree (Linux only).
+type Tree struct{}
+
+// Attach is only implemented on Linux.
+func (t *Tree) Attach(target string) error { return fmt.Errorf("attach mount: %w", errNotLinux) }
+
+// Close does nothing here.
+func (t *Tree) Close() error { return nil }
+
+// IdmappedClone is only implemented on Linux.
+func IdmappedClone(src string, ns *UserNS, recursive bool) (*Tree, error) {
+	return nil, fmt.Errorf("idmap clone: %w", errNotLinux)
+}
+
 // Mount is only implemented on Linux.
 func Mount(src, target string, ns *UserNS, recursive bool) error {
 	return fmt.Errorf("idmap mount: %w", errNotLinux)

@@ -181,14 +181,27 @@ func (p *Prepared) Mappings() []idmap.Mapping {
 	return []idmap.Mapping{{Inner: 0, Outer: p.Range.Base, Size: p.Range.Size}}
 }
 
-// MountRoot attaches the image on target (in the caller's mount namespace),
-// idmapped onto the range. Only for Ownership Map; with the other modes
-// the spawner bind-mounts the image itself.
-func (p *Prepared) MountRoot(target string) error {
+// RootTree returns a detached clone of the image, idmapped onto the range
+// (Ownership Map only), for a spawner that attaches it in the machine's
+// mount namespace (idmap.Tree.Attach there, the File passed across exec).
+// The caller closes it.
+func (p *Prepared) RootTree() (*idmap.Tree, error) {
 	if p.ns == nil {
-		return fmt.Errorf("mount root: %w: ownership is %s, not map", ErrInvalid, p.Ownership)
+		return nil, fmt.Errorf("root tree: %w: ownership is %s, not map", ErrInvalid, p.Ownership)
 	}
-	return idmap.Mount(p.root, target, p.ns, false)
+	return idmap.IdmappedClone(p.root, p.ns, false)
+}
+
+// MountRoot attaches the image on target in the caller's mount namespace,
+// idmapped onto the range (Ownership Map only); with the other modes the
+// spawner bind-mounts the image itself.
+func (p *Prepared) MountRoot(target string) error {
+	t, err := p.RootTree()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return t.Attach(target)
 }
 
 // MountBind attaches src on target with the mapping b asks for (a plain
