@@ -24,7 +24,11 @@
 // marker systemd-nspawn uses; its real owner is set last. A shift that was
 // interrupted (SIGKILL, power loss) leaves the marker, and the next Shift
 // redoes the whole tree. Because the shift of an ID does not depend on the
-// ID's previous shift, redoing is always safe.
+// ID's previous shift, redoing is always safe. What a chown destroys (the
+// setuid/setgid bits and the capabilities of the file being changed) is
+// first written to a journal xattr on the top directory
+// (trusted.berth.shift), which the next run replays, so a kill between a
+// chown and the restore loses nothing.
 //
 // Shift needs root: CAP_CHOWN, CAP_FOWNER, CAP_FSETID, and CAP_SETFCAP for
 // file capabilities.
