@@ -1,0 +1,151 @@
+package sysdbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	sdbus "github.com/coreos/go-systemd/v22/dbus"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/unitgen"
+)
+
+// Errors of this package.
+var (
+	// ErrRunning: the machine already runs (under either unit name).
+	ErrRunning = errors.New("machine is already running")
+	// ErrNotRunning: the machine does not run.
+	ErrNotRunning = errors.New("machine is not running")
+	// ErrJob: a systemd job did not finish with "done".
+	ErrJob = errors.New("systemd job failed")
+)
+
+// Booted reports whether the host under root runs systemd as its init,
+// as sd_booted does: /run/systemd/system exists.
+func Booted(root string) bool {
+	fi, err := os.Lstat(filepath.Join(root, "run/systemd/system"))
+	return err == nil && fi.IsDir()
+}
+
+// Backend runs machine units as systemd transient units. Every method may
+// run concurrently.
+type Backend struct {
+	conn *sdbus.Conn
+}
+
+// New connects to systemd on the system bus (DBUS_SYSTEM_BUS_ADDRESS
+// overrides the address).
+func New(ctx context.Context) (*Backend, error) {
+	conn, err := sdbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to systemd: %w", err)
+	}
+	return &Backend{conn: conn}, nil
+}
+
+// Close closes the bus connection.
+func (b *Backend) Close() { b.conn.Close() }
+
+// wait waits for a job's result.
+func wait(ctx context.Context, op string, ch <-chan string) error {
+	select {
+	case r := <-ch:
+		if r != "done" {
+			return fmt.Errorf("%s: %w: %s", op, ErrJob, r)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+}
+
+// Start starts u as a transient unit and waits for its job: for the
+// Type=notify template, until berth-nspawn reported READY=1.
+func (b *Backend) Start(ctx context.Context, u unitgen.Unit) error {
+	if unit, _, err := b.Active(ctx, u.Machine); err != nil {
+		return err
+	} else if unit != "" {
+		return fmt.Errorf("start %s: %w in %s", u.Machine, ErrRunning, unit)
+	}
+	ch := make(chan string, 1)
+	if _, err := b.conn.StartTransientUnitContext(ctx, u.Name, "fail", Properties(u), ch); err != nil {
+		return fmt.Errorf("start %s: %w", u.Name, err)
+	}
+	return wait(ctx, "start "+u.Name, ch)
+}
+
+// Stop stops the machine's unit and waits for the job; force first
+// SIGKILLs every process of the unit.
+func (b *Backend) Stop(ctx context.Context, machine string, force bool) error {
+	unit, _, err := b.Active(ctx, machine)
+	if err != nil {
+		return err
+	}
+	if unit == "" {
+		return fmt.Errorf("stop %s: %w", machine, ErrNotRunning)
+	}
+	if force {
+		if err := b.conn.KillUnitWithTarget(ctx, unit, sdbus.All, int32(unix.SIGKILL)); err != nil {
+			return fmt.Errorf("stop %s: %w", unit, err)
+		}
+	}
+	ch := make(chan string, 1)
+	if _, err := b.conn.StopUnitContext(ctx, unit, "replace", ch); err != nil {
+		return fmt.Errorf("stop %s: %w", unit, err)
+	}
+	return wait(ctx, "stop "+unit, ch)
+}
+
+// Kill sends sig to the main process (whom "main") or every process
+// ("all") of the machine's unit.
+func (b *Backend) Kill(ctx context.Context, machine, whom string, sig unix.Signal) error {
+	unit, _, err := b.Active(ctx, machine)
+	if err != nil {
+		return err
+	}
+	if unit == "" {
+		return fmt.Errorf("kill %s: %w", machine, ErrNotRunning)
+	}
+	w := sdbus.All
+	if whom == "main" {
+		w = sdbus.Main
+	}
+	return b.conn.KillUnitWithTarget(ctx, unit, w, int32(sig))
+}
+
+// Active returns the unit the machine runs in and its machine State
+// ("opening", "running", "closing"), or "" and "" when it runs in
+// neither of its units.
+func (b *Backend) Active(ctx context.Context, machine string) (string, string, error) {
+	units, err := unitgen.Names(machine)
+	if err != nil {
+		return "", "", err
+	}
+	for _, unit := range units {
+		p, err := b.conn.GetUnitPropertyContext(ctx, unit, "ActiveState")
+		if err != nil {
+			return "", "", fmt.Errorf("state of %s: %w", unit, err)
+		}
+		s, _ := p.Value.Value().(string)
+		if st := MachineState(s); st != "" {
+			return unit, st, nil
+		}
+	}
+	return "", "", nil
+}
+
+// MachineState maps a unit's ActiveState to a machine State.
+func MachineState(activeState string) string {
+	switch activeState {
+	case "activating", "reloading":
+		return "opening"
+	case "active":
+		return "running"
+	case "deactivating":
+		return "closing"
+	}
+	return ""
+}

@@ -1,0 +1,15 @@
+// Package sysdbackend is berth's systemd backend: on a host booted with
+// systemd (Booted), berthd runs each machine's generated unit
+// (unitgen.Unit) as a transient unit through org.freedesktop.systemd1 on
+// the system bus, in machine.slice with Delegate=yes, and stops, kills
+// and queries it there.
+//
+// Properties turns a Unit into StartTransientUnit's property list; it is
+// pure and unit-tested. The rest is a thin layer over go-systemd's dbus
+// package: jobs are waited for and their results ("done", "failed",
+// "timeout", ...) become errors, and a unit's ActiveState becomes the
+// machine's State (opening, running, closing). A machine is looked up
+// under both of its unit names (unitgen.Names), so one started at boot
+// from the enabled template counts as running and is stopped where it
+// runs. Calls need a bus connection allowed to manage units (root).
+package sysdbackend
