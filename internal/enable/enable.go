@@ -9,18 +9,14 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/berth-dev/berth/internal/names"
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/unitgen"
 )
 
-// Errors of this package.
-var (
-	// ErrNoImage: the machine has no image in any image directory.
-	ErrNoImage = errors.New("no such image")
-	// ErrNotInstalled: the unit template or target is not installed.
-	ErrNotInstalled = errors.New("unit file not installed")
-)
+// ErrNotInstalled: the unit template or target is not installed. A
+// machine without an image fails with images.ErrNotFound.
+var ErrNotInstalled = errors.New("unit file not installed")
 
 // UnitSearchPath is where the installed template and target are looked
 // up, relative to Paths.Root, in systemd's order.
@@ -137,17 +133,10 @@ func checkMachine(p paths.Paths, machine string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := names.ValidImage(machine); err != nil {
+	if _, err := images.New(p).Find(machine); err != nil {
 		return "", err
 	}
-	for _, dir := range p.ImageDirs {
-		for _, f := range []string{machine, machine + ".raw"} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				return unit, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("%s: %w", machine, ErrNoImage)
+	return unit, nil
 }
 
 // installed finds file on the unit search path and returns its path as

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/names"
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
@@ -97,7 +98,7 @@ func TestEnableBadInput(t *testing.T) {
 		name, machine string
 		want          error
 	}{
-		{"missing image", "nope", ErrNoImage},
+		{"missing image", "nope", images.ErrNotFound},
 		{"invalid name", "-x", names.ErrInvalid},
 		{"path", "../web", names.ErrInvalid},
 	}
