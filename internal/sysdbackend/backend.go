@@ -149,3 +149,10 @@ func MachineState(activeState string) string {
 	}
 	return ""
 }
+
+// State returns the machine's State: "opening", "running", "closing", or
+// "" when it does not run.
+func (b *Backend) State(ctx context.Context, machine string) (string, error) {
+	_, st, err := b.Active(ctx, machine)
+	return st, err
+}
