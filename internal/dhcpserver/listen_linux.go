@@ -11,10 +11,15 @@ import (
 	"github.com/berth-dev/berth/internal/kernel"
 )
 
+// receiveBuffer is the socket receive buffer ListenLink asks for, so that
+// bursts survive a moment without the CPU.
+const receiveBuffer = 2 << 20
+
 // ListenLink opens a UDP socket on port 67 bound to the link ifname
-// (SO_BINDTODEVICE) with broadcast allowed, for Serve. Several links may
-// each have one. It needs CAP_NET_BIND_SERVICE and CAP_NET_RAW, and works
-// in the calling thread's network namespace.
+// (SO_BINDTODEVICE) with broadcast allowed and a large receive buffer, for
+// Serve. Several links may each have one. It needs CAP_NET_BIND_SERVICE
+// and CAP_NET_RAW (and CAP_NET_ADMIN for the full buffer), and works in
+// the calling thread's network namespace.
 func ListenLink(ifname string) (net.PacketConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -43,6 +48,14 @@ func linkSockopts(fd int, ifname string) error {
 		}); err != nil {
 			return err
 		}
+	}
+	err := kernel.Retry("setsockopt SO_RCVBUFFORCE", func() error {
+		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer)
+	})
+	if err != nil { // without CAP_NET_ADMIN, up to net.core.rmem_max
+		return kernel.Retry("setsockopt SO_RCVBUF", func() error {
+			return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer)
+		})
 	}
 	return nil
 }

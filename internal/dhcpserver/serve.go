@@ -41,6 +41,7 @@ func (s *Server) Serve(conn net.PacketConn) error {
 			continue
 		}
 		if _, err := conn.WriteTo(reply, dst); err != nil {
+			s.stats.sendErrors.Add(1)
 			s.log.Warn("dhcp reply not sent", "dst", dst, "err", err)
 		}
 	}

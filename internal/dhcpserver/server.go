@@ -65,13 +65,13 @@ type Config struct {
 type Stats struct {
 	Received, Malformed, Relayed, RateLimited, Panics uint64
 	Offers, Acks, Naks, Releases, Declines, Informs   uint64
-	PoolFull                                          uint64
+	PoolFull, SendErrors                              uint64
 }
 
 type counters struct {
 	received, malformed, relayed, rateLimited, panics atomic.Uint64
 	offers, acks, naks, releases, declines, informs   atomic.Uint64
-	poolFull                                          atomic.Uint64
+	poolFull, sendErrors                              atomic.Uint64
 }
 
 // Server is the DHCPv4 server of one link. Its methods may be called
@@ -156,7 +156,7 @@ func (s *Server) Stats() Stats {
 		Panics: c.panics.Load(), Offers: c.offers.Load(), Acks: c.acks.Load(),
 		Naks: c.naks.Load(), Releases: c.releases.Load(),
 		Declines: c.declines.Load(), Informs: c.informs.Load(),
-		PoolFull: c.poolFull.Load(),
+		PoolFull: c.poolFull.Load(), SendErrors: c.sendErrors.Load(),
 	}
 }
 
