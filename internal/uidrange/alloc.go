@@ -16,11 +16,12 @@ import (
 // Allocator hands out UID ranges to machines. Its methods may be called
 // concurrently, from any number of processes sharing the same paths.
 type Allocator struct {
-	lockDir  string
-	stateDir string
-	passwd   string
-	group    string
-	win      window
+	lockDir   string
+	nspawnDir string
+	stateDir  string
+	passwd    string
+	group     string
+	win       window
 }
 
 // Option configures an Allocator.
@@ -32,6 +33,13 @@ func WithWindow(min, max uint32) Option {
 	return func(a *Allocator) { a.win = window{min, max} }
 }
 
+// WithNspawnLockDir makes the allocator honour (and take) systemd-nspawn's
+// range locks in dir instead of run/systemd/nspawn-uid below the paths
+// root.
+func WithNspawnLockDir(dir string) Option {
+	return func(a *Allocator) { a.nspawnDir = dir }
+}
+
 // WithAccountFiles makes the allocator read other passwd and group files
 // than those below the paths root.
 func WithAccountFiles(passwd, group string) Option {
@@ -39,14 +47,18 @@ func WithAccountFiles(passwd, group string) Option {
 }
 
 // New returns an allocator keeping its locks below p.Run and its records
-// below p.State, and reading p.Root's etc/passwd and etc/group.
+// below p.State, and reading p.Root's etc/passwd and etc/group. It also
+// takes systemd-nspawn's lock for every base it hands out (an open file
+// description lock on run/systemd/nspawn-uid/BASE below p.Root, nspawn's
+// protocol), so berth and systemd-nspawn on one host never share a range.
 func New(p paths.Paths, opts ...Option) *Allocator {
 	a := &Allocator{
-		lockDir:  filepath.Join(p.Run, "uidrange"),
-		stateDir: filepath.Join(p.State, "uidrange"),
-		passwd:   filepath.Join(p.Root, "etc/passwd"),
-		group:    filepath.Join(p.Root, "etc/group"),
-		win:      window{MinBase, MaxBase},
+		lockDir:   filepath.Join(p.Run, "uidrange"),
+		nspawnDir: filepath.Join(p.Root, "run/systemd/nspawn-uid"),
+		stateDir:  filepath.Join(p.State, "uidrange"),
+		passwd:    filepath.Join(p.Root, "etc/passwd"),
+		group:     filepath.Join(p.Root, "etc/group"),
+		win:       window{MinBase, MaxBase},
 	}
 	for _, o := range opts {
 		o(a)
@@ -107,6 +119,10 @@ func (a *Allocator) recordPath(machine string) string {
 
 func (a *Allocator) lockPath(base uint32) string {
 	return filepath.Join(a.lockDir, strconv.FormatUint(uint64(base), 10))
+}
+
+func (a *Allocator) nspawnPath(base uint32) string {
+	return filepath.Join(a.nspawnDir, strconv.FormatUint(uint64(base), 10))
 }
 
 // accounts returns the sorted IDs of the passwd and group files; a missing
@@ -179,5 +195,5 @@ func (a *Allocator) mkdirs() error {
 			return err
 		}
 	}
-	return nil
+	return os.MkdirAll(a.nspawnDir, 0o755)
 }

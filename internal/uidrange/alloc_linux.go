@@ -34,14 +34,14 @@ func (a *Allocator) Acquire(machine string) (*Lease, error) {
 		if collides(ids, base) {
 			continue
 		}
-		f, err := tryLock(a.lockPath(base))
+		locks, err := a.lockBase(base)
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("acquire uid range: %w", err)
 		}
-		return a.record(machine, Range{base, Size}, []*os.File{f})
+		return a.record(machine, Range{base, Size}, locks)
 	}
 	return nil, fmt.Errorf("acquire uid range for %s in [%#x, %#x]: %w", machine, a.win.min, a.win.max, ErrExhausted)
 }
@@ -63,15 +63,15 @@ func (a *Allocator) Reserve(machine string, r Range) (*Lease, error) {
 	defer unlock()
 	var locks []*os.File
 	for b := uint64(r.Base) &^ (Size - 1); b < r.end(); b += Size {
-		f, err := tryLock(a.lockPath(uint32(b)))
+		fs, err := a.lockBase(uint32(b))
 		if err != nil {
-			closeAll(locks)
+			a.unlinkLocked(locks)
 			if errors.Is(err, unix.EWOULDBLOCK) {
 				err = fmt.Errorf("%s overlaps a range in use: %w", r, ErrBusy)
 			}
 			return nil, fmt.Errorf("reserve uid range: %w", err)
 		}
-		locks = append(locks, f)
+		locks = append(locks, fs...)
 	}
 	return a.record(machine, r, locks)
 }
@@ -123,6 +123,53 @@ func (a *Allocator) lockPick() (func(), error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// lockBase takes berth's flock and systemd-nspawn's open file description
+// lock for base; EWOULDBLOCK if either is held. The pick lock must be held.
+func (a *Allocator) lockBase(base uint32) ([]*os.File, error) {
+	f, err := tryLock(a.lockPath(base))
+	if err != nil {
+		return nil, err
+	}
+	n, err := tryOFDLock(a.nspawnPath(base))
+	if err != nil {
+		a.unlinkLocked([]*os.File{f})
+		return nil, err
+	}
+	return []*os.File{f, n}, nil
+}
+
+// tryOFDLock takes a write OFD lock on path the way systemd's
+// make_lock_file does: open, lock without waiting, and start over if the
+// holder unlinked the file in between (systemd unlinks before unlocking).
+func tryOFDLock(path string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+		err = kernel.Retry("fcntl", func() error { return unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk) })
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+			f.Close()
+			return nil, unix.EWOULDBLOCK
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		var st unix.Stat_t
+		err = kernel.Retry("fstat", func() error { return unix.Fstat(int(f.Fd()), &st) })
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if st.Nlink > 0 {
+			return f, nil
+		}
+		f.Close()
+	}
 }
 
 // tryLock opens path and takes an exclusive non-blocking flock on it. The

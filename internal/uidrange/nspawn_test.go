@@ -1,0 +1,97 @@
+package uidrange
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// ofdLocked reports whether an OFD write lock on path can not be taken.
+func ofdLocked(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	return unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk) != nil
+}
+
+func TestAllocatorNspawnLockProtocol(t *testing.T) {
+	p := testbed.Paths(t)
+	dir := t.TempDir()
+	w := window{MinBase, MinBase + Size}
+	first := w.first("m")
+	// An nspawn holding the first candidate.
+	held, err := tryOFDLock(filepath.Join(dir, strconv.Itoa(int(first))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(p, WithWindow(w.min, w.max), WithNspawnLockDir(dir)).Acquire("m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Range.Base == first {
+		t.Fatalf("took base %#x that systemd-nspawn holds", first)
+	}
+	if !ofdLocked(t, filepath.Join(dir, strconv.Itoa(int(l.Range.Base)))) {
+		t.Error("systemd-nspawn could take the base berth holds")
+	}
+	held.Close()
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, strconv.Itoa(int(l.Range.Base)))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("nspawn lock file left behind: %v", err)
+	}
+}
+
+func TestIntegrationAllocatorAvoidsNspawnRange(t *testing.T) {
+	image := testbed.BusyboxImage(t)
+	nspawn := testbed.RequireTool(t, "systemd-nspawn")
+	testbed.StartBus(t)
+	locks := "/run/systemd/nspawn-uid"
+	before, _ := os.ReadDir(locks)
+	cmd := exec.Command(nspawn, "-q", "-U", "--keep-unit", "--register=no",
+		"-M", "berth-uidrange-test", "-D", image, "/bin/sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// Wait for nspawn's lock file to appear (generous deadline: no timing
+	// assertion, only a bound on a hang).
+	var base uint64
+	for deadline := time.Now().Add(30 * time.Second); base == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("systemd-nspawn took no range lock")
+		}
+		ents, _ := os.ReadDir(locks)
+		for _, e := range ents {
+			if !containsName(before, e.Name()) && ofdLocked(t, filepath.Join(locks, e.Name())) {
+				base, _ = strconv.ParseUint(e.Name(), 10, 32)
+			}
+		}
+	}
+	a := New(testbed.Paths(t), WithWindow(uint32(base), uint32(base)), WithNspawnLockDir(locks))
+	if l, err := a.Acquire("berth"); !errors.Is(err, ErrExhausted) {
+		t.Errorf("got %v, %v while systemd-nspawn holds the only base %#x", l, err, base)
+	}
+}
+
+func containsName(ents []os.DirEntry, name string) bool {
+	for _, e := range ents {
+		if e.Name() == name {
+			return true
+		}
+	}
+	return false
+}
