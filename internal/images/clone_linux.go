@@ -72,12 +72,13 @@ func (m *Manager) cloneInto(ctx context.Context, src Image, pool int, tmp string
 	}
 	defer unix.Close(sfd)
 	c := newCopier(ctx, progress)
+	defer c.cancel()
 	switch {
 	case src.Type == Raw:
 		return c.cloneFile(sfd, pool, tmp, readOnly)
 	case src.Type == Subvolume && onBtrfs(pool):
 		if err := snapshot(sfd, pool, tmp, readOnly); err == nil {
-			c.report(true)
+			c.report()
 			return nil
 		}
 	}
@@ -116,17 +117,17 @@ func (c *copier) cloneFile(sfd, pool int, tmp string, readOnly bool) error {
 		return err
 	}
 	defer unix.Close(dfd)
-	if err := c.copyData(sfd, dfd, &st); err != nil {
+	if err := c.copyData(sfd, dfd, &st, c.wb); err != nil {
 		return err
 	}
 	if readOnly {
 		st.Mode &^= 0o222
 	}
-	if err := c.copyAttrs(sfd, dfd, &st); err != nil {
+	if err := c.copyAttrs(sfd, dfd, &st, c.wb); err != nil {
 		return err
 	}
-	c.done.Files++
-	c.report(true)
+	c.files.Add(1)
+	c.report()
 	return nil
 }
 

@@ -106,6 +106,7 @@ func fidelityTree(t *testing.T, root string) {
 	writeFile(t, filepath.Join(root, "ping"), "caps", 0o755)
 	writeFile(t, filepath.Join(root, "h1"), "linked", 0o644)
 	writeFile(t, filepath.Join(root, "empty"), "", 0o600)
+	writeFile(t, filepath.Join(root, "shared/inner"), "in a setgid directory", 0o664)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

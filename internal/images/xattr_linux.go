@@ -33,28 +33,28 @@ func (x pathXattrs) set(n string, v []byte) error        { return unix.Lsetxattr
 // copyXattrs copies every extended attribute of src to dst: user.*,
 // trusted.*, security.* (file capabilities, SELinux labels) and
 // system.posix_acl_* (ACLs).
-func (c *copier) copyXattrs(src, dst xattrIO) error {
-	n, err := retryXattr(func() (int, error) { return src.list(c.xbuf) })
+func copyXattrs(src, dst xattrIO, buf []byte) error {
+	n, err := retryXattr(func() (int, error) { return src.list(buf) })
 	if errors.Is(err, unix.ENOTSUP) || n == 0 {
 		return nil
 	}
 	if errors.Is(err, unix.ERANGE) {
-		return fmt.Errorf("xattr list larger than %d bytes: %w", len(c.xbuf), err)
+		return fmt.Errorf("xattr list larger than %d bytes: %w", len(buf), err)
 	}
 	if err != nil {
 		return fmt.Errorf("listxattr: %w", err)
 	}
-	namesBuf := append([]byte(nil), c.xbuf[:n]...)
+	namesBuf := append([]byte(nil), buf[:n]...)
 	for _, nb := range bytes.Split(bytes.TrimSuffix(namesBuf, []byte{0}), []byte{0}) {
 		name := string(nb)
-		vn, err := retryXattr(func() (int, error) { return src.get(name, c.xbuf) })
+		vn, err := retryXattr(func() (int, error) { return src.get(name, buf) })
 		if errors.Is(err, unix.ENODATA) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("getxattr %s: %w", name, err)
 		}
-		if err := dst.set(name, c.xbuf[:vn]); err != nil && !errors.Is(err, unix.ENOTSUP) {
+		if err := dst.set(name, buf[:vn]); err != nil && !errors.Is(err, unix.ENOTSUP) {
 			return fmt.Errorf("setxattr %s: %w", name, err)
 		}
 	}

@@ -1,0 +1,81 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// BenchmarkCompareClone clones the Debian test image with berth's Clone
+// and with `cp -a --reflink=auto` (what machined's copy amounts to on a
+// file system without snapshots), alternating, into a pool on the same
+// file system, and reports both medians and their ratio.
+func BenchmarkCompareClone(b *testing.B) {
+	src := testbed.DebianImage(b)
+	p := testbed.Paths(b)
+	p.ImageDirs[0] = filepath.Dir(src)
+	p.Pool = filepath.Join(filepath.Dir(src), fmt.Sprintf(".bench-pool-%d", os.Getpid()))
+	if err := os.MkdirAll(p.Pool, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(p.Pool) })
+	m := New(p)
+	ctx := context.Background()
+	berth := func(i int) error { return m.Clone(ctx, filepath.Base(src), fmt.Sprintf("b%d", i), false, nil) }
+	cp := func(i int) error {
+		out, err := exec.Command("cp", "-a", "--reflink=auto", src, filepath.Join(p.Pool, fmt.Sprintf("c%d", i))).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("cp: %v: %s", err, out)
+		}
+		return nil
+	}
+	clear := func() {
+		ents, _ := os.ReadDir(p.Pool)
+		for _, e := range ents {
+			if err := os.RemoveAll(filepath.Join(p.Pool, e.Name())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// Warm the page cache with one untimed run of each.
+	for _, f := range []func(int) error{berth, cp} {
+		if err := f(-1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clear()
+	var tb, tc []time.Duration
+	b.ResetTimer()
+	for i := range 3 * b.N {
+		for _, run := range []struct {
+			f   func(int) error
+			out *[]time.Duration
+		}{{berth, &tb}, {cp, &tc}} {
+			start := time.Now()
+			if err := run.f(i); err != nil {
+				b.Fatal(err)
+			}
+			*run.out = append(*run.out, time.Since(start))
+			b.StopTimer()
+			clear()
+			b.StartTimer()
+		}
+	}
+	mb, mc := median(tb), median(tc)
+	b.ReportMetric(mb.Seconds(), "berth-s")
+	b.ReportMetric(mc.Seconds(), "cp-s")
+	b.ReportMetric(mb.Seconds()/mc.Seconds(), "ratio")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
