@@ -46,7 +46,7 @@ func appendSig(s dbus.Signature, t reflect.Type) dbus.Signature {
 // DecodeArguments implements dbus.ArgumentDecoder: the body must have
 // exactly the method's signature.
 func (m method) DecodeArguments(_ *dbus.Conn, _ string, msg *dbus.Message, body []any) ([]any, error) {
-	got := dbus.SignatureOf(body...)
+	got, _ := msg.Headers[dbus.FieldSignature].Value().(dbus.Signature)
 	if got.String() != m.in.String() {
 		return nil, busError(fmt.Errorf("invalid arguments %q, expecting %q: %w", got.String(), m.in.String(), errInvalidArgs))
 	}
