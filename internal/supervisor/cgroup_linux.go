@@ -58,18 +58,33 @@ func (g *group) create(l unitgen.Limits) error {
 			return fmt.Errorf("create cgroup: %w", err)
 		}
 		h := g.hs[i]
+		writes := limitFiles(h, l)
 		if h.V2 {
-			if err := enableControllers(h.Root, d, v2Controllers(l)); err != nil {
+			// On a hybrid host the controllers are bound to v1
+			// hierarchies; the unified one applies only what it has.
+			avail := available(h.Root)
+			if err := enableControllers(h.Root, d, filterControllers(v2Controllers(l), avail)); err != nil {
 				return err
 			}
+			writes = filterWrites(writes, avail)
 		}
-		for _, w := range limitFiles(h, l) {
+		for _, w := range writes {
 			if err := os.WriteFile(filepath.Join(d, w.Name), []byte(w.Value), 0); err != nil {
 				return fmt.Errorf("set cgroup limit %s=%s: %w", w.Name, w.Value, err)
 			}
 		}
 	}
 	return nil
+}
+
+// available returns the controllers a v2 hierarchy has.
+func available(root string) map[string]bool {
+	b, _ := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+	m := map[string]bool{}
+	for _, c := range strings.Fields(string(b)) {
+		m[c] = true
+	}
+	return m
 }
 
 // enableControllers enables cs in the subtree_control of every ancestor of

@@ -116,3 +116,27 @@ func parentsOf(root, dir string) []string {
 	}
 	return append([]string{root}, out...)
 }
+
+// filterControllers keeps the controllers in avail.
+func filterControllers(cs []string, avail map[string]bool) []string {
+	var out []string
+	for _, c := range cs {
+		if avail[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// filterWrites keeps the writes whose controller ("memory" of
+// "memory.max") is in avail.
+func filterWrites(ws []fileWrite, avail map[string]bool) []fileWrite {
+	var out []fileWrite
+	for _, w := range ws {
+		c, _, _ := strings.Cut(w.Name, ".")
+		if avail[c] {
+			out = append(out, w)
+		}
+	}
+	return out
+}

@@ -560,6 +560,13 @@ func TestLimitFiles(t *testing.T) {
 	if diff := cmp.Diff([]string{"memory", "pids", "cpu", "io"}, v2Controllers(l)); diff != "" {
 		t.Errorf("v2Controllers (-want +got):\n%s", diff)
 	}
+	avail := map[string]bool{"pids": true}
+	if diff := cmp.Diff([]string{"pids"}, filterControllers(v2Controllers(l), avail)); diff != "" {
+		t.Errorf("filterControllers (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]fileWrite{{"pids.max", "max"}}, filterWrites(v2Limits(l), avail)); diff != "" {
+		t.Errorf("filterWrites (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff([]string{"/cg", "/cg/a.slice"}, parentsOf("/cg", "/cg/a.slice/u.service")); diff != "" {
 		t.Errorf("parentsOf (-want +got):\n%s", diff)
 	}

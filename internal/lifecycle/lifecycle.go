@@ -1,0 +1,274 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/enable"
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/names"
+	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/stopsignal"
+	"github.com/berth-dev/berth/internal/unitgen"
+)
+
+// Errors of this package (besides names.ErrInvalid for a bad machine name
+// and images.ErrNotFound for a machine without an image).
+var (
+	// ErrRunning: the machine already runs.
+	ErrRunning = errors.New("machine is already running")
+	// ErrNotRunning: the machine does not run.
+	ErrNotRunning = errors.New("machine is not running")
+	// ErrNoReboot: the guest's init has no reboot signal.
+	ErrNoReboot = errors.New("guest init cannot reboot on a signal")
+)
+
+// Backend runs machines' units. Backends report a running machine with
+// an error wrapping ErrRunning and an idle one with ErrNotRunning (the
+// adapters in this package translate).
+type Backend interface {
+	// Start starts the unit and returns once the machine runs.
+	Start(ctx context.Context, u unitgen.Unit) error
+	// Stop stops the machine's unit with its escalation; force kills at once.
+	Stop(ctx context.Context, machine string, force bool) error
+	// Kill signals the machine's main process ("main") or all its processes ("all").
+	Kill(ctx context.Context, machine, whom string, sig unix.Signal) error
+	// State returns "opening", "running", "closing" or "" (not running).
+	State(ctx context.Context, machine string) (string, error)
+	// Leader returns the guest's PID 1 as a host PID.
+	Leader(ctx context.Context, machine string) (int, error)
+}
+
+// Manager runs the lifecycle of the machines of one host.
+type Manager struct {
+	p       paths.Paths
+	backend Backend
+	tmpl    string
+	host    unitgen.Host
+	images  *images.Manager
+}
+
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithTemplate sets the unit template's path (default: berth-nspawn@.service
+// found on enable.UnitSearchPath below the paths' root).
+func WithTemplate(path string) Option { return func(m *Manager) { m.tmpl = path } }
+
+// WithHost sets the values of the host specifiers of the template.
+func WithHost(h unitgen.Host) Option { return func(m *Manager) { m.host = h } }
+
+// New returns a Manager over backend.
+func New(p paths.Paths, backend Backend, opts ...Option) *Manager {
+	m := &Manager{p: p, backend: backend, images: images.New(p)}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// template reads the unit template.
+func (m *Manager) template() ([]byte, error) {
+	if m.tmpl != "" {
+		return os.ReadFile(m.tmpl)
+	}
+	for _, dir := range enable.UnitSearchPath {
+		b, err := os.ReadFile(filepath.Join(m.p.Root, dir, unitgen.Template))
+		if err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", unitgen.Template, enable.ErrNotInstalled)
+}
+
+// signals returns the guest's power-off and reboot signals: detected from
+// its image's init, overridden by its settings. A raw image, whose init
+// cannot be read without mounting it, counts as systemd, as nspawn
+// assumes.
+func (m *Manager) signals(img images.Image, s Settings) stopsignal.Signals {
+	sig, err := stopsignal.Detect(img.Path)
+	if err != nil {
+		sig = stopsignal.For(stopsignal.Systemd)
+	}
+	return sig.Override(s.PowerOffSignal, s.RebootSignal)
+}
+
+// StartMachine starts machine from its image with its saved settings and
+// returns once it runs.
+func (m *Manager) StartMachine(ctx context.Context, machine string) error {
+	if err := names.ValidMachine(machine); err != nil {
+		return fmt.Errorf("start %s: %w", machine, err)
+	}
+	img, err := m.images.Find(machine)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", machine, err)
+	}
+	s, err := m.Settings(machine)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", machine, err)
+	}
+	tmpl, err := m.template()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", machine, err)
+	}
+	u, err := unitgen.Generate(tmpl, s.unitSettings(machine, m.signals(img, s).PowerOff, m.host))
+	if err != nil {
+		return fmt.Errorf("start %s: %w", machine, err)
+	}
+	return m.backend.Start(ctx, u)
+}
+
+// PowerOff shuts the guest down with its own power-off signal and waits
+// until it is down: up to the stop timeout, then the unit's escalation.
+// force skips the guest: SIGKILL of the whole machine at once.
+func (m *Manager) PowerOff(ctx context.Context, machine string, force bool) error {
+	if err := names.ValidMachine(machine); err != nil {
+		return fmt.Errorf("power off %s: %w", machine, err)
+	}
+	if force {
+		return m.backend.Stop(ctx, machine, true)
+	}
+	s, sig, err := m.guest(machine)
+	if err != nil {
+		return fmt.Errorf("power off %s: %w", machine, err)
+	}
+	leader, err := m.backend.Leader(ctx, machine)
+	if err != nil {
+		return m.backend.Stop(ctx, machine, false) // no guest init yet: stop the unit
+	}
+	if err := unix.Kill(leader, sig.PowerOff); err != nil {
+		return fmt.Errorf("power off %s: %w", machine, err)
+	}
+	if m.waitDown(ctx, machine, s.timeoutStop()) {
+		return nil
+	}
+	err = m.backend.Stop(ctx, machine, false)
+	if errors.Is(err, ErrNotRunning) { // went down meanwhile
+		return nil
+	}
+	return err
+}
+
+// Reboot asks the guest to reboot with its own reboot signal; the unit
+// restarts it when berth-nspawn exits with status 133.
+func (m *Manager) Reboot(ctx context.Context, machine string) error {
+	if err := names.ValidMachine(machine); err != nil {
+		return fmt.Errorf("reboot %s: %w", machine, err)
+	}
+	_, sig, err := m.guest(machine)
+	if err != nil {
+		return fmt.Errorf("reboot %s: %w", machine, err)
+	}
+	if sig.Reboot == 0 {
+		return fmt.Errorf("reboot %s: %s: %w", machine, sig.Init, ErrNoReboot)
+	}
+	leader, err := m.backend.Leader(ctx, machine)
+	if err != nil {
+		return fmt.Errorf("reboot %s: %w", machine, err)
+	}
+	return unix.Kill(leader, sig.Reboot)
+}
+
+// Terminate stops the machine's unit (KillSignal to berth-nspawn, which
+// forwards the guest's power-off signal; SIGKILL after the stop timeout).
+func (m *Manager) Terminate(ctx context.Context, machine string) error {
+	if err := names.ValidMachine(machine); err != nil {
+		return fmt.Errorf("terminate %s: %w", machine, err)
+	}
+	return m.backend.Stop(ctx, machine, false)
+}
+
+// State returns the machine's state: "opening", "running", "closing" or
+// "" when it does not run.
+func (m *Manager) State(ctx context.Context, machine string) (string, error) {
+	if err := names.ValidMachine(machine); err != nil {
+		return "", err
+	}
+	return m.backend.State(ctx, machine)
+}
+
+// guest returns the machine's settings and signals.
+func (m *Manager) guest(machine string) (Settings, stopsignal.Signals, error) {
+	s, err := m.Settings(machine)
+	if err != nil {
+		return s, stopsignal.Signals{}, err
+	}
+	img, err := m.images.Find(machine)
+	if err != nil {
+		return s, stopsignal.For(stopsignal.Systemd).Override(s.PowerOffSignal, s.RebootSignal), nil
+	}
+	return s, m.signals(img, s), nil
+}
+
+// waitDown polls until the machine no longer runs, up to timeout, and
+// reports whether it went down.
+func (m *Manager) waitDown(ctx context.Context, machine string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := m.backend.State(ctx, machine)
+		if err == nil && st == "" {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Enable makes machine start at boot, with its settings in the boot
+// unit's drop-in; now also starts it (a running machine is fine).
+func (m *Manager) Enable(ctx context.Context, machine string, now bool) ([]enable.Change, error) {
+	s, err := m.Settings(machine)
+	if err != nil {
+		return nil, fmt.Errorf("enable %s: %w", machine, err)
+	}
+	dropIn, err := unitgen.DropIn(s.unitSettings(machine, 0, m.host))
+	if err != nil {
+		return nil, fmt.Errorf("enable %s: %w", machine, err)
+	}
+	changes, err := enable.Enable(m.p, machine, dropIn)
+	if err != nil || !now {
+		return changes, err
+	}
+	if err := m.StartMachine(ctx, machine); err != nil && !errors.Is(err, ErrRunning) {
+		return changes, err
+	}
+	return changes, nil
+}
+
+// Disable stops machine from starting at boot; now also powers it off (a
+// machine that does not run is fine).
+func (m *Manager) Disable(ctx context.Context, machine string, now bool) ([]enable.Change, error) {
+	changes, err := enable.Disable(m.p, machine)
+	if err != nil || !now {
+		return changes, err
+	}
+	if err := m.PowerOff(ctx, machine, false); err != nil && !errors.Is(err, ErrNotRunning) {
+		return changes, err
+	}
+	return changes, nil
+}
+
+// StartEnabled starts every enabled machine that does not run yet, as
+// the embedded backend must when berthd starts (with systemd, systemd
+// does it at boot). It returns the errors of the machines that failed.
+func (m *Manager) StartEnabled(ctx context.Context) error {
+	ms, err := enable.Enabled(m.p)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, machine := range ms {
+		if err := m.StartMachine(ctx, machine); err != nil && !errors.Is(err, ErrRunning) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
