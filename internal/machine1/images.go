@@ -221,10 +221,14 @@ func (s *Server) imageProps(msg dbus.Message) (propSet, error) {
 	if err != nil {
 		return nil, err
 	}
+	return imageProperties(img), nil
+}
+
+func imageProperties(img Image) propSet {
 	v := dbus.MakeVariant
 	return propSet{dbusinterfaces.Image: {
 		"Name": v(img.Name), "Path": v(img.Path), "Type": v(img.Type), "ReadOnly": v(img.ReadOnly),
 		"CreationTimestamp": v(img.CreationTimestamp), "ModificationTimestamp": v(img.ModificationTimestamp),
 		"Usage": v(img.Usage), "Limit": v(img.Limit), "UsageExclusive": v(img.UsageExclusive), "LimitExclusive": v(img.LimitExclusive),
-	}}, nil
+	}}
 }
