@@ -19,7 +19,8 @@ import (
 // copied. The copy is made under a hidden ".#" temporary name and renamed
 // into place only when complete, so no partial image is ever listed; on
 // any failure (ENOSPC, ctx cancelled) the temporary is removed and the
-// source is untouched. NAME.nspawn files are copied along. readOnly marks
+// source is untouched; one left by a killed process is removed by Clean.
+// The pool directory is made root-owned and 0700 first. NAME.nspawn files are copied along. readOnly marks
 // the clone read-only. ErrExists if newName is taken, ErrNotSupported for
 // block devices and .host.
 func (m *Manager) Clone(ctx context.Context, name, newName string, readOnly bool, progress func(Progress)) error {
@@ -39,6 +40,9 @@ func (m *Manager) Clone(ctx context.Context, name, newName string, readOnly bool
 		return opError("clone", name, err)
 	}
 	defer unix.Close(pool)
+	if err := securePool(pool); err != nil {
+		return opError("clone", name, err)
+	}
 	base := entryName(newName, src.Type)
 	tmp := tempName(base)
 	if err := m.cloneInto(ctx, src, pool, tmp, readOnly, progress); err != nil {

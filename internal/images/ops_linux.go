@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -165,7 +166,38 @@ func (m *Manager) Clean(mode CleanMode) ([]Removed, error) {
 		}
 		out = append(out, Removed{Name: img.Name, UsageExclusive: img.UsageExclusive})
 	}
-	return out, nil
+	return out, m.removeTemporaries()
+}
+
+// removeTemporaries deletes ".#" clone temporaries left in the pool by a
+// clone that died (kill -9, power loss). A clone in progress holds its
+// target name's lock, so its temporary is kept.
+func (m *Manager) removeTemporaries() error {
+	ents, err := os.ReadDir(m.paths.Pool)
+	if err != nil {
+		return nil // no pool, nothing to clean
+	}
+	pool, err := openAt(unix.AT_FDCWD, m.paths.Pool, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("clean temporaries: %w", err)
+	}
+	defer unix.Close(pool)
+	for _, e := range ents {
+		name, ok := tempTarget(e.Name())
+		if !ok {
+			continue
+		}
+		lk, err := m.lockFile("name-"+name, unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // a clone is running
+		}
+		err = removeAt(pool, e.Name())
+		lk.Release()
+		if err != nil {
+			return fmt.Errorf("clean temporaries: %w", err)
+		}
+	}
+	return nil
 }
 
 // SetLimit would set an image's size limit, which needs btrfs quota
@@ -275,9 +307,47 @@ func (m *Manager) copySettings(dir, name, newName string) {
 	}
 }
 
-// tempName returns a hidden, invalid-as-image-name temporary entry name.
+// tempName returns a hidden, invalid-as-image-name temporary entry name
+// for the entry base: ".#" + base + 16 hex digits.
 func tempName(base string) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return ".#" + base + hex.EncodeToString(b[:])
+}
+
+// tempTarget returns the image name a temporary entry was made for.
+func tempTarget(entry string) (string, bool) {
+	rest, ok := strings.CutPrefix(entry, ".#")
+	if !ok || len(rest) <= 16 {
+		return "", false
+	}
+	if _, err := hex.DecodeString(rest[len(rest)-16:]); err != nil {
+		return "", false
+	}
+	name := strings.TrimSuffix(rest[:len(rest)-16], ".raw")
+	return name, validName(name) == nil
+}
+
+// securePool makes the pool directory fd owned by root and mode 0700, so
+// no other user can reach image trees (setuid binaries of shifted images
+// included). Only when running as root.
+func securePool(fd int) error {
+	if unix.Geteuid() != 0 {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("secure pool: %w", err)
+	}
+	if st.Uid != 0 || st.Gid != 0 {
+		if err := unix.Fchown(fd, 0, 0); err != nil {
+			return fmt.Errorf("secure pool: %w", err)
+		}
+	}
+	if st.Mode&0o7777 != 0o700 {
+		if err := unix.Fchmod(fd, 0o700); err != nil {
+			return fmt.Errorf("secure pool: %w", err)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -299,5 +300,58 @@ func TestIntegrationMetadata(t *testing.T) {
 	}
 	if md.Hostname != "bbox" || md.OSRelease["ID"] != "busybox" {
 		t.Errorf("metadata = %+v", md)
+	}
+}
+
+func TestIntegrationCleanTemporaries(t *testing.T) {
+	p, m := poolWithBusybox(t)
+	stale, running := tempName("old"), tempName("new.raw")
+	mkdirs(t, filepath.Join(p.Pool, stale, "etc"))
+	writeFile(t, filepath.Join(p.Pool, running), "half", 0o600)
+	lk, err := m.nameLock("new") // as a clone to "new" in progress holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Release()
+	if _, err := m.Clean(CleanHidden); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{running, "bb"}, entries(t, p.Pool)); diff != "" {
+		t.Errorf("pool after clean (-want +got):\n%s", diff)
+	}
+}
+
+func TestIntegrationRenameFailureKeepsImmutable(t *testing.T) {
+	p, m := poolWithBusybox(t)
+	mkdirs(t, filepath.Join(p.Pool, "taken"))
+	if err := m.MarkReadOnly("bb", true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.MarkReadOnly("bb", false) })
+	if err := m.Rename("bb", "taken"); !errors.Is(err, ErrExists) {
+		t.Fatalf("rename onto taken: %v", err)
+	}
+	if img, _ := m.Find("bb"); !img.ReadOnly {
+		t.Errorf("failed rename lost the immutable flag")
+	}
+}
+
+func TestIntegrationPoolPermissions(t *testing.T) {
+	p, m := poolWithBusybox(t)
+	if err := os.Chmod(p.Pool, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p.Pool, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Clone(context.Background(), "bb", "c", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("pool left %v uid %d", st.Mode(), st.Sys().(*syscall.Stat_t).Uid)
 	}
 }
