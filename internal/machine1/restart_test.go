@@ -136,4 +136,3 @@ func listNames(t *testing.T, bus *testbed.Bus) []string {
 	}
 	return out
 }
-
