@@ -579,3 +579,50 @@ func TestParseNotify(t *testing.T) {
 		t.Errorf("parseNotify (-want +got):\n%s", diff)
 	}
 }
+
+func TestIntegrationNotify(t *testing.T) {
+	b := newBed(t)
+	notify := testbed.RequireTool(t, "systemd-notify")
+	ctx := context.Background()
+	u := b.unit("ready", "/bin/sh", "-c", "sleep 0.2; "+notify+" --ready; exec sleep 1000")
+	u.Type = "notify"
+	if err := b.s.Start(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.state(t, u.Name); st.State != Active {
+		t.Errorf("notify unit after Start: %+v", st)
+	}
+	silent := b.unit("silent", "sleep", "1000")
+	silent.Type, silent.TimeoutStart = "notify", 500*time.Millisecond
+	if err := b.s.Start(ctx, silent); !errors.Is(err, ErrStartFailed) {
+		t.Errorf("start of a unit that never notifies = %v, want ErrStartFailed", err)
+	}
+	if st := b.state(t, silent.Name); st.State != Failed || st.Result != "timeout" {
+		t.Errorf("after the start timeout: state %s result %s, want failed timeout", st.State, st.Result)
+	}
+}
+
+func FuzzReadStatus(f *testing.F) {
+	f.Add([]byte(`{"Unit":"berth-machine@a.service","State":"active","MainPID":12,"MonitorPID":10,"MonitorStart":99}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"State":7}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, statusFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := readStatus(dir)
+		if err != nil {
+			return
+		}
+		// Whatever the file says, liveness checks must not panic or
+		// mistake a PID that is not a monitor for a running unit.
+		_ = st.State.MachineState()
+		if alive(st.MonitorPID, st.MonitorStart) && st.MonitorPID != os.Getpid() {
+			_, start, _ := procStat(st.MonitorPID)
+			if start != st.MonitorStart {
+				t.Fatalf("alive(%d, %d) with start %d", st.MonitorPID, st.MonitorStart, start)
+			}
+		}
+	})
+}
