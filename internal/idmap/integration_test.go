@@ -75,8 +75,9 @@ func runAs(t *testing.T, id uint32, argv ...string) {
 	}
 }
 
-// runInUserNS runs argv as root of a new user namespace with mapping ms.
-func runInUserNS(t *testing.T, ms []Mapping, argv ...string) {
+// runInUserNS runs argv as root of a new user namespace with mapping ms
+// and returns its output.
+func runInUserNS(t *testing.T, ms []Mapping, argv ...string) string {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -87,9 +88,11 @@ func runInUserNS(t *testing.T, ms []Mapping, argv ...string) {
 		// kuid otherwise.
 		Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("%v in user namespace %v: %v: %s", argv, ms, err, out)
 	}
+	return string(out)
 }
 
 func TestIntegrationIdmapMount(t *testing.T) {
@@ -196,6 +199,11 @@ func TestIntegrationUserNSBinds(t *testing.T) {
 	// Unprivileged: root of a user namespace with the machine's range.
 	runInUserNS(t, RootMappings(r), touch, filepath.Join(plain, "unprivileged"), filepath.Join(idmapped, "mapped"))
 
+	stat := testbed.RequireTool(t, "stat")
+	inside := runInUserNS(t, RootMappings(r), stat, "-c", "%u:%g", filepath.Join(plain, "unprivileged"), filepath.Join(idmapped, "mapped"))
+	if inside != "0:0\n0:0\n" {
+		t.Errorf("inside the user namespace the files are owned by %q, want 0:0 each", inside)
+	}
 	tests := []struct {
 		path string
 		want [2]uint32
