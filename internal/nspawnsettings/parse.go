@@ -44,6 +44,7 @@ type parser struct {
 	section  string // current section; "" before the first, "?" unknown
 	warnings []Warning
 	errs     []error
+	stop     bool // a size limit was hit: parse no further
 }
 
 // run feeds every logical line of data to line.
@@ -72,7 +73,7 @@ func (p *parser) run(data []byte) {
 		logical = append(logical, raw...)
 		p.line(start, logical)
 		logical = logical[:0]
-		if len(p.errs) >= maxErrors {
+		if len(p.errs) >= maxErrors || p.stop {
 			return
 		}
 	}
@@ -151,6 +152,7 @@ func (p *parser) warn(n int, k, msg string) {
 
 func (p *parser) fail(n int, k string, err error) {
 	p.errs = append(p.errs, &ParseError{File: p.name, Line: n, Key: k, Err: err})
+	p.stop = p.stop || errors.Is(err, ErrTooLarge)
 }
 
 // applyFileDefaults applies what nspawn derives inside a file: PrivateUsers=

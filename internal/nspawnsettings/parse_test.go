@@ -131,6 +131,7 @@ func TestParseErrors(t *testing.T) {
 		{"long line", "[Exec]\nParameters=" + strings.Repeat("a", MaxLineSize) + "\n", 2, "", true},
 		{"too many binds", "[Files]\n" + strings.Repeat("Bind=/a\n", MaxListEntries+1), MaxListEntries + 2, "Bind", true},
 		{"file too large", strings.Repeat("#\n", MaxFileSize), 0, "", true},
+		{"100k binds", "[Files]\n" + strings.Repeat("Bind=/a\n", 100_000), MaxListEntries + 2, "Bind", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +253,9 @@ func FuzzParse(f *testing.F) {
 		"[Network]\nPort=18446744073709551616\n", "[Exec]\nLimitNOFILE=-1\n", "[Exec]\nKillSignal=RTMIN+99\n",
 		"[Exec]\nCPUAffinity=0-8191\n", "[Files]\nBind=\\", "\\\n\\\n", "[Exec]\nPrivateUsers=4294967295\n",
 		"[Files]\n" + strings.Repeat("Bind=/a:/b\n", 100),
+		"[Files]\n" + strings.Repeat("Bind=/a:/b\n", 100_000),
+		"[Exec]\nParameters=" + strings.Repeat("x ", 40_000) + "\n",
+		"\xff\xfe[Exec]\n", "[Exec]\nBoot=yes\\",
 	} {
 		f.Add([]byte(s))
 	}
