@@ -14,10 +14,11 @@
 // The walk opens every directory with openat(O_NOFOLLOW|O_DIRECTORY) below
 // the previous one and changes every entry by name relative to its directory
 // with AT_SYMLINK_NOFOLLOW, so no symbolic link is ever followed, whatever
-// the tree contains. Hard-linked files are shifted once. Entries on another
-// file system than the top directory (mount points, including proc, sysfs,
-// cgroup and devpts) are left alone, and the top directory must not itself
-// be on one of those.
+// the tree contains. Hard-linked files are shifted once. Entries on
+// another mount than the top directory (other file systems, including proc,
+// sysfs, cgroup and devpts, and bind mounts, told apart by their mount ID)
+// are left alone, and the top directory must not itself be on proc, sysfs,
+// cgroup or devpts.
 //
 // The shift is resumable. Before anything else the top directory is chowned
 // to the busy range 0xFFFE0000 (keeping the low 16 bits of its IDs), the

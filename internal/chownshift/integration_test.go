@@ -228,10 +228,23 @@ func TestIntegrationShiftStopsAtMounts(t *testing.T) {
 	if err := os.WriteFile(inner, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A bind mount of a host directory on the same file system (same
+	// st_dev): only the mount ID tells it apart.
+	host, bind := t.TempDir(), filepath.Join(root, "bind")
+	if err := os.WriteFile(filepath.Join(host, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(bind, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(host, bind, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(bind, unix.MNT_DETACH) })
 	if _, err := Shift(root, 0x90000, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{mnt, inner} {
+	for _, p := range []string{mnt, inner, filepath.Join(host, "file"), host} {
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil || st.Uid != 0 {
 			t.Errorf("%s on another file system was shifted: uid %d (%v)", p, st.Uid, err)

@@ -55,8 +55,8 @@ func Shift(root string, to uint32, opts Options) (Result, error) {
 
 // shiftTop runs the marked shift of the tree whose top directory is fd.
 func shiftTop(fd int, to uint32, opts Options) (Result, error) {
-	var st unix.Stat_t
-	if err := kernel.Retry("fstat", func() error { return unix.Fstat(fd, &st) }); err != nil {
+	st, mnt, err := statAt(fd, "")
+	if err != nil {
 		return Result{}, err
 	}
 	state, err := stateOf(st.Uid, st.Gid)
@@ -77,7 +77,7 @@ func shiftTop(fd int, to uint32, opts Options) (Result, error) {
 		}
 	}
 	w := &walker{
-		to: to, top: fd, dev: st.Dev, links: map[devIno]bool{}, est: est,
+		to: to, top: fd, dev: st.Dev, mnt: mnt, links: map[devIno]bool{}, est: est,
 		progress: opts.Progress, afterChown: opts.afterChown, buf: make([]byte, 1024),
 	}
 	w.x.legacy = opts.procXattrs
@@ -93,7 +93,7 @@ func shiftTop(fd int, to uint32, opts Options) (Result, error) {
 		return res, err
 	}
 	// The top directory last: its real owner ends the shift.
-	if err := w.entry(node{dirfd: fd}, "", &st); err != nil {
+	if err := w.entry(node{dirfd: fd}, "", st); err != nil {
 		return res, err
 	}
 	if err := kernel.Retry("fsync", func() error { return unix.Fsync(fd) }); err != nil {
@@ -135,6 +135,7 @@ type walker struct {
 	to       uint32
 	top      int
 	dev      uint64
+	mnt      uint64 // mount ID of the top (0: unknown)
 	links    map[devIno]bool
 	done     uint64
 	est      uint64
@@ -168,16 +169,17 @@ func (w *walker) dir(fd int, rel string) error {
 
 // child shifts one entry of directory fd, and what is below it.
 func (w *walker) child(fd int, rel, name string) error {
-	var st unix.Stat_t
-	err := kernel.Retry("fstatat", func() error { return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	st, mnt, err := statAt(fd, name)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	if err != nil || st.Dev != w.dev {
+	// Another file system, or a bind mount (same st_dev, other mount ID):
+	// not part of the tree.
+	if err != nil || st.Dev != w.dev || (w.mnt != 0 && mnt != w.mnt) {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return w.subdir(fd, rel, name, &st)
+		return w.subdir(fd, rel, name, st)
 	}
 	if st.Nlink > 1 {
 		k := devIno{st.Dev, st.Ino}
@@ -186,7 +188,33 @@ func (w *walker) child(fd int, rel, name string) error {
 		}
 		w.links[k] = true
 	}
-	return w.entry(node{fd, name}, rel, &st)
+	return w.entry(node{fd, name}, rel, st)
+}
+
+// statAt stats the entry name of directory fd (fd itself if name is
+// empty) without following links, and returns its mount ID too (0 on
+// kernels before 5.8).
+func statAt(fd int, name string) (*unix.Stat_t, uint64, error) {
+	flags := unix.AT_SYMLINK_NOFOLLOW | unix.AT_STATX_SYNC_AS_STAT
+	if name == "" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	var x unix.Statx_t
+	err := kernel.Retry("statx", func() error {
+		return unix.Statx(fd, name, flags, unix.STATX_BASIC_STATS|unix.STATX_MNT_ID, &x)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	st := &unix.Stat_t{
+		Dev: unix.Mkdev(x.Dev_major, x.Dev_minor), Ino: x.Ino, Nlink: uint64(x.Nlink),
+		Mode: uint32(x.Mode), Uid: x.Uid, Gid: x.Gid,
+	}
+	var mnt uint64
+	if x.Mask&unix.STATX_MNT_ID != 0 {
+		mnt = x.Mnt_id
+	}
+	return st, mnt, nil
 }
 
 // subdir shifts directory name of fd and descends into it. The directory
