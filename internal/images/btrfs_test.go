@@ -1,7 +1,9 @@
 package images
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,5 +82,59 @@ func TestIntegrationBtrfs(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string(nil), entries(t, mnt)); diff != "" {
 		t.Errorf("pool after removes (-want +got):\n%s", diff)
+	}
+}
+
+func TestIntegrationBtrfsQuota(t *testing.T) {
+	testbed.RequireRoot(t)
+	btrfs := testbed.RequireTool(t, "btrfs")
+	p := testbed.Paths(t)
+	mnt := testbed.LoopFS(t, "btrfs", 256<<20)
+	p.Pool, p.ImageDirs[2] = mnt, mnt
+	m := New(p)
+	pool, err := unix.Open(mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pool)
+	if err := createSubvolume(pool, "q"); err != nil {
+		t.Fatal(err)
+	}
+	mkdirs(t, filepath.Join(mnt, "plain-dir"))
+	if err := m.SetLimit("q", 8<<20); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("SetLimit without quotas: %v, want ErrNotSupported", err)
+	}
+	if u, l := m.PoolUsage(); u != Unknown || l != Unknown {
+		t.Errorf("PoolUsage without quotas = %d, %d", u, l)
+	}
+	run(t, btrfs, "quota", "enable", mnt)
+	run(t, btrfs, "quota", "rescan", "-w", mnt)
+	if err := m.SetLimit("q", 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetLimit("plain-dir", 8<<20); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("SetLimit of a plain directory: %v, want ErrNotSupported", err)
+	}
+	f, err := os.Create(filepath.Join(mnt, "q", "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := f.Write(bytes.Repeat([]byte{1}, 16<<20))
+	if err := errors.Join(werr, f.Sync(), f.Close()); !errors.Is(err, unix.EDQUOT) {
+		t.Errorf("writing 16 MiB into an 8 MiB limit: %v, want EDQUOT", err)
+	}
+	run(t, btrfs, "filesystem", "sync", mnt)
+	img, err := m.Find("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Limit != 8<<20 || img.Usage == Unknown || img.Usage == 0 {
+		t.Errorf("quota of q: usage %d limit %d", img.Usage, img.Limit)
+	}
+	if err := m.SetPoolLimit(128 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if u, l := m.PoolUsage(); u == Unknown || l != 128<<20 {
+		t.Errorf("PoolUsage = %d, %d", u, l)
 	}
 }

@@ -117,11 +117,10 @@ func (m *Manager) describe(name, path string, typ Type) (Image, error) {
 	if err := m.stamp(&img); err != nil {
 		return Image{}, err
 	}
-	ro, err := readOnly(&img)
-	if err != nil {
+	if err := probe(&img); err != nil {
 		return Image{}, err
 	}
-	img.ReadOnly = img.vendor || ro
+	img.ReadOnly = img.vendor || img.ReadOnly
 	return img, nil
 }
 
@@ -152,21 +151,21 @@ func usec(t unix.StatxTimestamp) uint64 {
 	return uint64(t.Sec)*1_000_000 + uint64(t.Nsec)/1000
 }
 
-// readOnly detects read-only images and btrfs subvolumes (it may change
-// img.Type from Directory to Subvolume).
-func readOnly(img *Image) (bool, error) {
+// probe detects btrfs subvolumes (changing img.Type from Directory to
+// Subvolume, and reading their quota) and read-only images.
+func probe(img *Image) error {
 	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
 	if img.Type == Directory {
 		flags |= unix.O_DIRECTORY
 	}
 	fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(img.Path, flags, 0) })
 	if err != nil {
-		return false, fmt.Errorf("inspect image %s: %w", img.Path, err)
+		return fmt.Errorf("inspect image %s: %w", img.Path, err)
 	}
 	defer unix.Close(fd)
 	var sfs unix.Statfs_t
 	if err := kernel.Retry("fstatfs", func() error { return unix.Fstatfs(fd, &sfs) }); err != nil {
-		return false, fmt.Errorf("inspect image %s: %w", img.Path, err)
+		return fmt.Errorf("inspect image %s: %w", img.Path, err)
 	}
 	if img.Type == Directory && isSubvolume(fd, &sfs) {
 		img.Type = Subvolume
@@ -175,6 +174,8 @@ func readOnly(img *Image) (bool, error) {
 	switch img.Type {
 	case Subvolume:
 		ro = ro || subvolReadOnly(fd)
+		q := subvolQuota(fd)
+		img.Usage, img.UsageExclusive, img.Limit, img.LimitExclusive = q.usage, q.usageExcl, q.limit, q.limitExcl
 	case Block:
 		v, err := unix.IoctlGetInt(fd, unix.BLKROGET)
 		ro = ro || err == nil && v != 0
@@ -189,5 +190,6 @@ func readOnly(img *Image) (bool, error) {
 			ro = true
 		}
 	}
-	return ro, nil
+	img.ReadOnly = ro
+	return nil
 }

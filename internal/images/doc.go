@@ -21,9 +21,13 @@
 // Clone (snapshot, else reflink, else a faithful copy, built under a ".#"
 // temporary and renamed into place), Rename (renameat2 RENAME_NOREPLACE),
 // Remove (fd-based, clears immutable flags, unlinks a symlink entry only),
-// MarkReadOnly, Clean and SetLimit (ErrNotSupported: no btrfs quota
-// support). Rename, Clone and Remove carry NAME.nspawn along. Vendor
-// images and .host are ErrReadOnly.
+// MarkReadOnly, Clean (also removing ".#" temporaries of dead clones), and
+// SetLimit/SetPoolLimit through btrfs quota groups (ErrNotSupported for
+// anything but a btrfs subvolume with quotas enabled). Subvolume images
+// report usage and limits from their quota group; other types report
+// Unknown, except raw files (allocated and apparent size). Rename, Clone
+// and Remove carry NAME.nspawn along. Vendor images and .host are
+// ErrReadOnly.
 //
 // # Locks
 //

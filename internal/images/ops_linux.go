@@ -200,19 +200,62 @@ func (m *Manager) removeTemporaries() error {
 	return nil
 }
 
-// SetLimit would set an image's size limit, which needs btrfs quota
-// groups; berth does not implement them, so it returns ErrNotSupported for
-// every existing image (ErrNotFound for a missing one).
+// SetLimit sets the size limit (referenced bytes; Unknown removes it) of a
+// btrfs subvolume image through its quota group. Other image types, and
+// subvolumes on a file system without quotas enabled, give
+// ErrNotSupported; vendor images and .host ErrReadOnly.
 func (m *Manager) SetLimit(name string, limit uint64) error {
-	if _, err := m.Find(name); err != nil {
+	img, err := m.Find(name)
+	if err != nil {
 		return opError("set limit of", name, err)
 	}
-	return opError("set limit of", name, ErrNotSupported)
+	if err := mutable(img); err != nil {
+		return opError("set limit of", name, err)
+	}
+	if img.Type != Subvolume {
+		return opError("set limit of", name, ErrNotSupported)
+	}
+	return opError("set limit of", name, withDir(img.Path, func(fd int) error { return setQuotaLimit(fd, limit) }))
 }
 
-// SetPoolLimit would limit the pool's size; see SetLimit.
+// SetPoolLimit limits the pool's size when the pool is a btrfs subvolume
+// with quotas enabled; otherwise ErrNotSupported.
 func (m *Manager) SetPoolLimit(limit uint64) error {
-	return fmt.Errorf("set pool limit: %w", ErrNotSupported)
+	err := withDir(m.paths.Pool, func(fd int) error {
+		if !isSubvolumeFd(fd) {
+			return ErrNotSupported
+		}
+		return setQuotaLimit(fd, limit)
+	})
+	if err != nil {
+		return fmt.Errorf("set pool limit: %w", err)
+	}
+	return nil
+}
+
+// PoolUsage returns the pool's usage and limit in bytes from its btrfs
+// quota group; Unknown for what is not known (the pool is not a btrfs
+// subvolume or quotas are disabled).
+func (m *Manager) PoolUsage() (usage, limit uint64) {
+	usage, limit = Unknown, Unknown
+	_ = withDir(m.paths.Pool, func(fd int) error {
+		if isSubvolumeFd(fd) {
+			q := subvolQuota(fd)
+			usage, limit = q.usage, q.limit
+		}
+		return nil
+	})
+	return usage, limit
+}
+
+// withDir runs fn with the directory path open.
+func withDir(path string, fn func(fd int) error) error {
+	fd, err := openAt(unix.AT_FDCWD, path, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return fn(fd)
 }
 
 // prepareTarget validates a rename or clone: the source exists, newName is
