@@ -42,9 +42,9 @@ type btrfsInoLookupArgs struct {
 // btrfsSearchArgs is struct btrfs_ioctl_search_args.
 type btrfsSearchArgs struct {
 	treeID, minObjectid, maxObjectid, minOffset, maxOffset, minTransid, maxTransid uint64
-	minType, maxType, nrItems, unused                                           uint32
-	unused1, unused2, unused3, unused4                                          uint64
-	buf                                                                         [4096 - 104]byte
+	minType, maxType, nrItems, unused                                              uint32
+	unused1, unused2, unused3, unused4                                             uint64
+	buf                                                                            [4096 - 104]byte
 }
 
 // quota is what the quota group of a subvolume says; Unknown where it
