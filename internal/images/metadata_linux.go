@@ -16,34 +16,43 @@ type Metadata struct {
 	OSRelease map[string]string
 }
 
-// Metadata reads the identity files of a directory or subvolume image,
-// never following a symlink out of the image (see package imagefiles).
-// Raw and block images give ErrNotSupported (they would need a loop mount).
+// Metadata reads the identity files of an image, never following a
+// symlink out of the image (see package imagefiles). Raw and block images
+// are mounted read-only for the read, in a private mount namespace (see
+// mountedMetadata); they must hold a single file system.
 func (m *Manager) Metadata(name string) (Metadata, error) {
 	img, err := m.Find(name)
 	if err != nil {
 		return Metadata{}, opError("read metadata of", name, err)
 	}
+	var md Metadata
 	if img.Type == Raw || img.Type == Block {
-		return Metadata{}, opError("read metadata of", name, ErrNotSupported)
+		md, err = mountedMetadata(img)
+	} else {
+		md, err = readMetadata(img.Path)
 	}
-	r, err := imagefiles.Open(img.Path)
+	return md, opError("read metadata of", name, err)
+}
+
+// readMetadata reads the identity files below the root directory path.
+func readMetadata(path string) (Metadata, error) {
+	r, err := imagefiles.Open(path)
 	if err != nil {
-		return Metadata{}, opError("read metadata of", name, err)
+		return Metadata{}, err
 	}
 	defer r.Close()
 	var md Metadata
 	if md.Hostname, err = r.Hostname(); err != nil {
-		return Metadata{}, opError("read metadata of", name, err)
+		return Metadata{}, err
 	}
 	if md.MachineID, err = r.MachineID(); err != nil {
-		return Metadata{}, opError("read metadata of", name, err)
+		return Metadata{}, err
 	}
 	if md.MachineInfo, err = r.MachineInfo(); err != nil {
-		return Metadata{}, opError("read metadata of", name, err)
+		return Metadata{}, err
 	}
 	if md.OSRelease, err = r.OSRelease(); err != nil {
-		return Metadata{}, opError("read metadata of", name, err)
+		return Metadata{}, err
 	}
 	return md, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -353,5 +354,45 @@ func TestIntegrationPoolPermissions(t *testing.T) {
 	}
 	if st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != 0 {
 		t.Errorf("pool left %v uid %d", st.Mode(), st.Sys().(*syscall.Stat_t).Uid)
+	}
+}
+
+func TestIntegrationRawMetadata(t *testing.T) {
+	testbed.RequireRoot(t)
+	mkfs := testbed.RequireTool(t, "mkfs.ext4")
+	p := testbed.Paths(t)
+	content := filepath.Join(t.TempDir(), "content")
+	writeFile(t, filepath.Join(content, "etc/hostname"), "rawbox\n", 0o644)
+	writeFile(t, filepath.Join(content, "etc/machine-id"), "0123456789abcdef0123456789abcdef\n", 0o444)
+	writeFile(t, filepath.Join(content, "usr/lib/os-release"), "ID=raw\n", 0o644)
+	if err := os.Symlink("../usr/lib/os-release", filepath.Join(content, "etc/os-release")); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(p.Pool, "disk.raw")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(16 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	run(t, mkfs, "-q", "-d", content, img)
+
+	md, err := New(p).Metadata("disk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Metadata{Hostname: "rawbox", MachineID: []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef},
+		MachineInfo: map[string]string{}, OSRelease: map[string]string{"ID": "raw"}}
+	if diff := cmp.Diff(want, md); diff != "" {
+		t.Errorf("metadata (-want +got):\n%s", diff)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mounts), "berth-image-") {
+		t.Errorf("the image mount is visible on the host")
 	}
 }
