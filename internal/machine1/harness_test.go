@@ -26,7 +26,7 @@ type berthd struct {
 
 // startBerthd starts berthd on bus with its paths under root and waits
 // until it owns the bus name.
-func startBerthd(t *testing.T, bus *testbed.Bus, root string) *berthd {
+func startBerthd(t testing.TB, bus *testbed.Bus, root string) *berthd {
 	t.Helper()
 	d := &berthd{root: root, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(testbed.Binary(t, "berthd"), "--root", root, "--stop-timeout", "5s")
@@ -41,7 +41,7 @@ func startBerthd(t *testing.T, bus *testbed.Bus, root string) *berthd {
 	return d
 }
 
-func waitOwned(t *testing.T, bus *testbed.Bus, d *berthd) {
+func waitOwned(t testing.TB, bus *testbed.Bus, d *berthd) {
 	t.Helper()
 	conn := bus.Conn(t)
 	deadline := time.Now().Add(30 * time.Second)
@@ -83,7 +83,7 @@ type leader struct {
 
 // startLeader starts `unshare --pid --fork --mount sleep` and returns it;
 // it is killed when t ends. extra adds unshare options (e.g. --net).
-func startLeader(t *testing.T, extra ...string) *leader {
+func startLeader(t testing.TB, extra ...string) *leader {
 	t.Helper()
 	args := append([]string{"--pid", "--fork", "--mount", "--kill-child"}, extra...)
 	args = append(args, "sleep", "1000000")
@@ -127,7 +127,7 @@ func alive(pid uint32) bool {
 // machinectl runs the real machinectl in a mount namespace where
 // /run/systemd/system exists (it refuses to run otherwise), which berthd
 // never sees.
-func machinectl(t *testing.T, args ...string) (string, error) {
+func machinectl(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	mc := testbed.RequireTool(t, "machinectl")
 	script := `mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$0" "$@"`
@@ -139,7 +139,7 @@ func machinectl(t *testing.T, args ...string) (string, error) {
 }
 
 // busctl runs the real busctl on the test bus; as nobody when unpriv.
-func busctl(t *testing.T, unpriv bool, args ...string) (string, error) {
+func busctl(t testing.TB, unpriv bool, args ...string) (string, error) {
 	t.Helper()
 	bin := testbed.RequireTool(t, "busctl")
 	argv := append([]string{bin, "--system", "--no-pager"}, args...)
@@ -153,7 +153,7 @@ func busctl(t *testing.T, unpriv bool, args ...string) (string, error) {
 }
 
 // register registers a container with busctl as root.
-func register(t *testing.T, name string, pid uint32, root string) {
+func register(t testing.TB, name string, pid uint32, root string) {
 	t.Helper()
 	out, err := busctl(t, false, "call", busName, "/org/freedesktop/machine1", busName+".Manager",
 		"RegisterMachine", "sayssus", name, "0", "test", "container", strconv.FormatUint(uint64(pid), 10), root)
@@ -163,7 +163,7 @@ func register(t *testing.T, name string, pid uint32, root string) {
 }
 
 // eventually polls cond until it holds, failing t after a generous deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

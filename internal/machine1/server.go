@@ -65,6 +65,7 @@ type Options struct {
 type Server struct {
 	opts Options
 	conn *dbus.Conn
+	uids uidCache
 	// objects by kind.
 	manager, machines, images, machineObj, imageObj object
 }

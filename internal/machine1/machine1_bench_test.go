@@ -1,0 +1,113 @@
+package machine1_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/internal/machine1"
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// benchMachines is how many machines the latency numbers are taken with.
+const benchMachines = 1000
+
+// BenchmarkCompareMachined measures berthd on a private bus: ListMachines
+// and GetMachine latency (median, p99) with 1,000 registered machines,
+// Register and Unregister rates, idle RSS and RSS per machine. The peer,
+// systemd-machined, needs systemd as PID 1 and cannot run on this host,
+// so only berthd's numbers are reported (no ratio); see BENCHMARKS.md.
+// One run does a fixed amount of work whatever b.N is.
+func BenchmarkCompareMachined(b *testing.B) {
+	testbed.RequireRoot(b)
+	bus := testbed.StartBus(b)
+	d := startBerthd(b, bus, b.TempDir())
+	conn := bus.Conn(b)
+	manager := conn.Object(busName, machine1.ManagerPath)
+	leaders := sleepers(b, benchMachines)
+	time.Sleep(time.Second)
+	idle := rssKiB(b, d)
+
+	start := time.Now()
+	for i, pid := range leaders {
+		mcall(b, manager, "RegisterMachine", fmt.Sprintf("bench-%d", i), []byte{}, "bench", "container", pid, "")
+	}
+	regRate := float64(benchMachines) / time.Since(start).Seconds()
+	full := rssKiB(b, d)
+
+	list := latencies(200, func(int) { mcall(b, manager, "ListMachines") })
+	get := latencies(5000, func(i int) { mcall(b, manager, "GetMachine", fmt.Sprintf("bench-%d", i%benchMachines)) })
+
+	start = time.Now()
+	for i := range leaders {
+		mcall(b, manager, "UnregisterMachine", fmt.Sprintf("bench-%d", i))
+	}
+	unregRate := float64(benchMachines) / time.Since(start).Seconds()
+
+	b.ReportMetric(list[0], "list-median-µs")
+	b.ReportMetric(list[1], "list-p99-µs")
+	b.ReportMetric(get[0], "get-median-µs")
+	b.ReportMetric(get[1], "get-p99-µs")
+	b.ReportMetric(regRate, "register/s")
+	b.ReportMetric(unregRate, "unregister/s")
+	b.ReportMetric(float64(idle), "idle-RSS-KiB")
+	b.ReportMetric(float64(full-idle)*1024/benchMachines, "RSS-B/machine")
+	b.Logf("systemd-machined needs systemd as PID 1, which this host lacks: berthd numbers only, no ratios")
+}
+
+func mcall(b *testing.B, o dbus.BusObject, method string, args ...any) {
+	if c := o.Call(mgr+method, 0, args...); c.Err != nil {
+		b.Fatalf("%s: %v", method, c.Err)
+	}
+}
+
+// latencies runs fn n times and returns the median and p99 in µs.
+func latencies(n int, fn func(i int)) [2]float64 {
+	d := make([]time.Duration, n)
+	for i := range d {
+		start := time.Now()
+		fn(i)
+		d[i] = time.Since(start)
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	us := func(x time.Duration) float64 { return float64(x.Nanoseconds()) / 1e3 }
+	return [2]float64{us(d[n/2]), us(d[n*99/100])}
+}
+
+// sleepers starts n sleep processes to lead the benchmark's machines.
+func sleepers(b *testing.B, n int) []uint32 {
+	var pids []uint32
+	for i := 0; i < n; i++ {
+		cmd := exec.Command("sleep", "100000")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGKILL); _ = cmd.Wait() })
+		pids = append(pids, uint32(cmd.Process.Pid))
+	}
+	return pids
+}
+
+// rssKiB returns berthd's resident set size.
+func rssKiB(b *testing.B, d *berthd) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
