@@ -57,9 +57,16 @@ func NewUserNS(uids, gids []Mapping) (*UserNS, error) {
 		return nil, fmt.Errorf("user namespace: start carrier: %w", err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	f, err := os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/user")
+	return OpenUserNS(cmd.Process.Pid)
+}
+
+// OpenUserNS opens the user namespace of process pid, for instance a
+// machine's init that was started with the machine's mapping, so that the
+// idmapped root needs no namespace of its own.
+func OpenUserNS(pid int) (*UserNS, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/user")
 	if err != nil {
-		return nil, fmt.Errorf("user namespace: %w", err)
+		return nil, fmt.Errorf("open user namespace: %w", err)
 	}
 	return &UserNS{f: f}, nil
 }

@@ -37,6 +37,11 @@ func IdmappedClone(src string, ns *UserNS, recursive bool) (*Tree, error) {
 	return nil, fmt.Errorf("idmap clone: %w", errNotLinux)
 }
 
+// OpenUserNS is only implemented on Linux.
+func OpenUserNS(pid int) (*UserNS, error) {
+	return nil, fmt.Errorf("open user namespace: %w", errNotLinux)
+}
+
 // Mount is only implemented on Linux.
 func Mount(src, target string, ns *UserNS, recursive bool) error {
 	return fmt.Errorf("idmap mount: %w", errNotLinux)

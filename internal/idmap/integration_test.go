@@ -248,3 +248,35 @@ func TestIntegrationSupported(t *testing.T) {
 		})
 	}
 }
+
+func TestIntegrationOpenUserNSOfProcess(t *testing.T) {
+	testbed.RequireRoot(t)
+	sleep := testbed.RequireTool(t, "sleep")
+	r := uidrange.Range{Base: 0xD0000, Size: uidrange.Size}
+	cmd := exec.Command(sleep, "60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: procIDMaps(RootMappings(r)),
+		GidMappings: procIDMaps(RootMappings(r)),
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	ns, err := OpenUserNS(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	dir := t.TempDir()
+	src, target := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
+	mkdir(t, src, 0, 0)
+	mkdir(t, target, 0, 0)
+	if err := Mount(src, target, ns, false); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(target, unix.MNT_DETACH)
+	if got := owner(t, target); got != [2]uint32{r.Base, r.Base} {
+		t.Errorf("idmapped through the process's namespace: owner %v, want %#x", got, r.Base)
+	}
+}
