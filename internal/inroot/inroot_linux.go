@@ -1,0 +1,61 @@
+//go:build linux
+
+package inroot
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+)
+
+// ErrNotRegular is returned for a path that is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooBig is returned for a file larger than the caller's limit.
+var ErrTooBig = errors.New("file too big")
+
+// Open opens the directory path for use as a root with ReadFile.
+func Open(path string) (*os.File, error) {
+	fd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open root: %w", err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// ReadFile reads name (relative to root, or absolute meaning the root's
+// own /) inside root, at most max bytes of a regular file.
+func ReadFile(root *os.File, name string, max int64) ([]byte, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), name, &how) })
+	if err != nil {
+		return nil, fmt.Errorf("read %s in root: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s in root: %w", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s in root: %w", name, ErrNotRegular)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s in root: %w", name, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("read %s in root: %w (limit %d bytes)", name, ErrTooBig, max)
+	}
+	return data, nil
+}
