@@ -7,4 +7,22 @@
 //
 // Parsing and validation are pure functions that run before anything is
 // changed; Prepare needs root.
+//
+// A spawner runs a user-namespaced machine like this:
+//
+//	u := privusers.FlagU(privusers.KernelHasUserNS())     // -U; or ParseUsers(--private-users=)
+//	o, _ := privusers.ParseOwnership(v)                    // --private-users-ownership=, if given
+//	if err := privusers.Validate(u, o, readOnly, volatile); err != nil { ... } // before any change
+//	p, err := privusers.Prepare(privusers.Config{Paths: paths, Machine: name, Root: dir,
+//		Users: u, Ownership: o, ReadOnly: readOnly, Volatile: volatile, Progress: bar})
+//	defer p.Release()                                      // when the machine has exited
+//	// p.Mappings(): uid_map and gid_map of the machine's user namespace
+//	// (exec.Cmd SysProcAttr UidMappings/GidMappings, setgroups denied).
+//	// p.Ownership == OwnershipMap: attach p.RootTree() (its File passed to
+//	// the child) or call p.MountRoot(target) where the root goes; otherwise
+//	// bind-mount dir as for a privileged machine.
+//	// Binds: ParseBindOption per option; p.MountBind(src, dst, b) for
+//	// idmap, rootidmap and idmap=HOST:CONTAINER[:COUNT].
+//	// p.LockFiles(): pass to a process that outlives the caller.
+//	// p.Range: what the daemon reports (GetUIDShift = p.Range.Base).
 package privusers

@@ -213,3 +213,13 @@ func ParseBindOption(opt string) (b idmap.Bind, ok bool, err error) {
 	}
 	return idmap.Bind{Kind: idmap.BindCustom, Host: n[0], Container: n[1], Size: n[2]}, true, nil
 }
+
+// FlagU returns the setting -U stands for: pick (with the default, auto,
+// ownership) where the kernel has user namespaces, and, as systemd-nspawn
+// does, silently no user namespace where it has not.
+func FlagU(kernelHasUserNS bool) Users {
+	if !kernelHasUserNS {
+		return Users{Mode: ModeNo}
+	}
+	return Users{Mode: ModePick, Range: RangeSize}
+}

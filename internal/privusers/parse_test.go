@@ -197,3 +197,15 @@ func FuzzParseBindOption(f *testing.F) {
 		}
 	})
 }
+
+func TestFlagU(t *testing.T) {
+	if got := FlagU(true); got != (Users{Mode: ModePick, Range: RangeSize}) || Effective(got, OwnershipDefault) != OwnershipAuto {
+		t.Errorf("-U with user namespaces = %+v", got)
+	}
+	if got := FlagU(false); got.Mode != ModeNo {
+		t.Errorf("-U without user namespaces = %+v, want no user namespace", got)
+	}
+	if !KernelHasUserNS() {
+		t.Error("this kernel has user namespaces")
+	}
+}
