@@ -142,10 +142,7 @@ func (m *Manager) PowerOff(ctx context.Context, machine string, force bool) erro
 	if err != nil {
 		return m.backend.Stop(ctx, machine, false) // no guest init yet: stop the unit
 	}
-	if err := unix.Kill(leader, sig.PowerOff); err != nil {
-		return fmt.Errorf("power off %s: %w", machine, err)
-	}
-	if m.waitDown(ctx, machine, s.timeoutStop()) {
+	if m.waitDown(ctx, machine, s.timeoutStop(), func() { _ = unix.Kill(leader, sig.PowerOff) }) {
 		return nil
 	}
 	err = m.backend.Stop(ctx, machine, false)
@@ -206,11 +203,22 @@ func (m *Manager) guest(machine string) (Settings, stopsignal.Signals, error) {
 	return s, m.signals(img, s), nil
 }
 
-// waitDown polls until the machine no longer runs, up to timeout, and
-// reports whether it went down.
-func (m *Manager) waitDown(ctx context.Context, machine string, timeout time.Duration) bool {
+// resendInterval is how often PowerOff repeats the guest's signal: an
+// init drops signals from outside its PID namespace until it has set up
+// its handlers, and a repeated shutdown request is the same request.
+const resendInterval = time.Second
+
+// waitDown calls send, then polls until the machine no longer runs, up
+// to timeout, calling send again every resendInterval; it reports whether
+// the machine went down.
+func (m *Manager) waitDown(ctx context.Context, machine string, timeout time.Duration, send func()) bool {
 	deadline := time.Now().Add(timeout)
+	next := time.Now()
 	for {
+		if time.Now().After(next) {
+			send()
+			next = time.Now().Add(resendInterval)
+		}
 		st, err := m.backend.State(ctx, machine)
 		if err == nil && st == "" {
 			return true

@@ -85,11 +85,17 @@ func newBed(t testing.TB) *bed {
 		for _, st := range sts {
 			_ = sup.Stop(context.Background(), st.Unit, supervisor.StopOptions{Force: true})
 		}
-		for _, h := range []string{"unified", "systemd", "pids", "memory", ""} {
-			_ = unix.Rmdir(filepath.Join(b.p.Cgroup, h, b.slice))
-		}
+		removeSlice(b.p.Cgroup, b.slice)
 	})
 	return b
+}
+
+// removeSlice removes a test slice's directory from every hierarchy.
+func removeSlice(cgroupRoot, slice string) {
+	dirs, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", slice))
+	for _, d := range append(dirs, filepath.Join(cgroupRoot, slice)) {
+		_ = unix.Rmdir(d)
+	}
 }
 
 func (b *bed) image(t testing.TB, name string) {

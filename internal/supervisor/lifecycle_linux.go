@@ -232,11 +232,16 @@ func (s *Supervisor) PowerOff(ctx context.Context, unit string, sig unix.Signal,
 		if err != nil {
 			return fmt.Errorf("power off %s: %w", unit, err)
 		}
-		if err := kill(leader, sig); err != nil {
-			return fmt.Errorf("power off %s: %w", unit, err)
-		}
-		if waitGone(st.MonitorPID, st.MonitorStart, timeout) {
-			return nil
+		// The signal is repeated, as in the monitor's stop: an init that
+		// has not set up its handlers yet drops it.
+		deadline := time.Now().Add(timeout)
+		for time.Now().Before(deadline) {
+			if err := kill(leader, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("power off %s: %w", unit, err)
+			}
+			if waitGone(st.MonitorPID, st.MonitorStart, min(resendInterval, time.Until(deadline))) {
+				return nil
+			}
 		}
 		return s.stopLocked(ctx, dir, unit, StopOptions{})
 	})

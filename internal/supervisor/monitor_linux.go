@@ -127,6 +127,7 @@ func (m *monitor) run() {
 			return
 		}
 		u := m.spec.Unit
+		m.st.ExitCode, m.st.ExitSignal = ex.code, int(ex.sig)
 		if !stopped && u.RestartForceExitStatus.Has(ex.code, ex.sig) {
 			if !m.mayRestart() {
 				m.finish("start-limit-hit", errors.New("restarting too often"))
@@ -235,35 +236,59 @@ var errTimeout = errors.New("timeout")
 
 // stopMain stops the running main process with systemd's escalation:
 // KillSignal (to the main process, or the whole group for
-// KillMode=control-group), then after TimeoutStopSec SIGKILL to the whole
+// KillMode=control-group), then after TimeoutStopSec SIGKILL of the whole
 // cgroup. force skips straight to SIGKILL.
+//
+// Unlike systemd, it repeats KillSignal every resendInterval: a guest
+// init drops signals from outside its PID namespace until it has set up
+// its handlers, so a stop right after start-up would otherwise wait out
+// the whole timeout. Inits treat a repeated shutdown request as the same
+// request.
 func (m *monitor) stopMain(exited chan exitInfo, force bool) exitInfo {
 	u := m.spec.Unit
 	m.set(Deactivating)
+	var timeout <-chan time.Time
+	switch {
+	case force:
+		timeout = time.After(0)
+	case u.TimeoutStop > 0:
+		timeout = time.After(u.TimeoutStop)
+	}
+	resend := time.NewTicker(resendInterval)
+	defer resend.Stop()
 	if !force {
 		m.log.Printf("stopping %s with %s", u.Name, unitgen.SignalName(u.KillSignal))
-		if u.KillMode == "control-group" {
-			_ = m.g.signal(u.KillSignal)
-		} else {
-			_ = kill(m.st.MainPID, u.KillSignal)
+		m.sendKillSignal()
+	}
+	for {
+		select {
+		case ex := <-exited:
+			m.cleanup()
+			return ex
+		case <-resend.C:
+			if !force {
+				m.sendKillSignal()
+			}
+		case <-timeout:
+			m.log.Printf("%s did not stop within %v: killing its cgroup", u.Name, u.TimeoutStop)
+			_ = m.g.kill()
+			ex := <-exited
+			m.cleanup()
+			return ex
 		}
 	}
-	var timeout <-chan time.Time
-	if u.TimeoutStop > 0 && !force {
-		timeout = time.After(u.TimeoutStop)
-	} else if force {
-		timeout = time.After(0)
+}
+
+// resendInterval is how often a stop repeats KillSignal.
+const resendInterval = time.Second
+
+func (m *monitor) sendKillSignal() {
+	u := m.spec.Unit
+	if u.KillMode == "control-group" {
+		_ = m.g.signal(u.KillSignal)
+		return
 	}
-	var ex exitInfo
-	select {
-	case ex = <-exited:
-	case <-timeout:
-		m.log.Printf("%s did not stop within %v: killing its cgroup", u.Name, u.TimeoutStop)
-		_ = m.g.kill()
-		ex = <-exited
-	}
-	m.cleanup()
-	return ex
+	_ = kill(m.st.MainPID, u.KillSignal)
 }
 
 // cleanup SIGKILLs what the main process left in the group (KillMode=mixed
