@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,13 +47,27 @@ func (s *Supervisor) transition(unit string, fn func(dir string) error) error {
 	return fn(dir)
 }
 
-// running returns the unit's status and whether its monitor is alive.
+// running returns the unit's status and whether it runs: its monitor is
+// alive, or the monitor died (SIGKILL, OOM) and left the unit's processes
+// running unsupervised (orphaned; Stop kills them).
 func running(dir string) (Status, bool, error) {
 	st, err := readStatus(dir)
 	if err != nil {
 		return st, false, err
 	}
-	return st, alive(st.MonitorPID, st.MonitorStart), nil
+	if alive(st.MonitorPID, st.MonitorStart) {
+		return st, true, nil
+	}
+	return st, orphaned(st), nil
+}
+
+// orphaned reports whether a unit whose monitor is dead still has
+// processes.
+func orphaned(st Status) bool {
+	if st.State == Inactive || st.State == Failed || st.Cgroup == "" {
+		return false
+	}
+	return !(&group{Dirs: []string{st.Cgroup}}).empty()
 }
 
 // Start starts u and returns once it is running (for Type=notify: once
@@ -141,7 +154,10 @@ func (s *Supervisor) stopLocked(ctx context.Context, dir, unit string, o StopOpt
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
 	if !on {
-		return s.reapOrphans(unit, st)
+		return fmt.Errorf("stop %s: %w", unit, ErrNotRunning)
+	}
+	if !alive(st.MonitorPID, st.MonitorStart) {
+		return s.reapOrphans(dir, unit, st)
 	}
 	sig := unix.SIGTERM
 	if o.Force {
@@ -158,16 +174,25 @@ func (s *Supervisor) stopLocked(ctx context.Context, dir, unit string, o StopOpt
 	return nil
 }
 
-// reapOrphans handles a unit whose monitor is gone: processes left in its
-// cgroup (the monitor was killed) are killed; otherwise it is not running.
-func (s *Supervisor) reapOrphans(unit string, st Status) error {
-	if st.Cgroup == "" || (st.State != Active && st.State != Activating && st.State != Deactivating && st.State != Restarting) {
-		return fmt.Errorf("stop %s: %w", unit, ErrNotRunning)
+// reapOrphans stops a unit whose monitor is gone: it SIGKILLs the
+// processes left in its cgroup, removes the cgroup and records the unit as
+// failed ("monitor-lost").
+func (s *Supervisor) reapOrphans(dir, unit string, st Status) error {
+	g := &group{Dirs: st.CgroupDirs}
+	if len(g.Dirs) == 0 {
+		g.Dirs = []string{st.Cgroup}
 	}
-	if err := (&group{Dirs: []string{st.Cgroup}}).kill(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := g.kill(); err != nil {
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
-	return nil
+	for i := 0; i < 500 && !g.empty(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := g.remove(); err != nil {
+		return fmt.Errorf("stop %s: %w", unit, err)
+	}
+	st.State, st.Result, st.MainPID, st.Since = Failed, "monitor-lost", 0, time.Now()
+	return writeJSON(dir, statusFile, st)
 }
 
 // Kill sends sig to the unit's main process (whom "main") or to every
@@ -225,6 +250,9 @@ func (s *Supervisor) PowerOff(ctx context.Context, unit string, sig unix.Signal,
 		if err != nil || !on {
 			return fmt.Errorf("power off %s: %w", unit, errors.Join(err, ErrNotRunning))
 		}
+		if !alive(st.MonitorPID, st.MonitorStart) { // orphaned: nobody would see it go down
+			return s.reapOrphans(dir, unit, st)
+		}
 		leader, err := s.Leader(unit)
 		if errors.Is(err, errNoLeader) {
 			return s.stopLocked(ctx, dir, unit, StopOptions{})
@@ -248,8 +276,9 @@ func (s *Supervisor) PowerOff(ctx context.Context, unit string, sig unix.Signal,
 }
 
 // State returns the unit's status. A unit never started, or stopped, is
-// Inactive (or Failed, with Result saying why); a unit whose monitor died
-// while it ran is Failed with Result "monitor-lost".
+// Inactive (or Failed, with Result saying why). A unit whose monitor died
+// has Result "monitor-lost": with its State if its processes still run
+// (Stop kills them), else Failed.
 func (s *Supervisor) State(unit string) (Status, error) {
 	if err := validUnitName(unit); err != nil {
 		return Status{}, err
@@ -258,7 +287,10 @@ func (s *Supervisor) State(unit string) (Status, error) {
 	if err != nil {
 		return st, err
 	}
-	if !on && st.State != Inactive && st.State != Failed {
+	switch {
+	case !alive(st.MonitorPID, st.MonitorStart) && on:
+		st.Result = "monitor-lost" // still running, unsupervised
+	case !on && st.State != Inactive && st.State != Failed:
 		st.State, st.Result = Failed, "monitor-lost"
 	}
 	if st.Unit == "" {

@@ -155,7 +155,7 @@ func (m *monitor) setup() error {
 		return err
 	}
 	m.g = g
-	m.st.Cgroup = g.Dirs[0]
+	m.st.Cgroup, m.st.CgroupDirs = g.Dirs[0], g.Dirs
 	if err := g.create(u.Limits); err != nil {
 		return err
 	}

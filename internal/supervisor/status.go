@@ -61,6 +61,8 @@ type Status struct {
 	Restarts int `json:",omitempty"`
 	// Cgroup is the unit's cgroup directory in the tracking hierarchy.
 	Cgroup string `json:",omitempty"`
+	// CgroupDirs are its directories in every hierarchy, Cgroup first.
+	CgroupDirs []string `json:",omitempty"`
 	// Log is the machine's log file.
 	Log string `json:",omitempty"`
 	// Since is when State was entered.

@@ -626,3 +626,38 @@ func FuzzReadStatus(f *testing.F) {
 		}
 	})
 }
+
+func TestIntegrationMonitorLost(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	u := b.unit("orphan", "sleep", "1000")
+	if err := b.s.Start(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	st := b.state(t, u.Name)
+	if err := unix.Kill(st.MonitorPID, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(st.MonitorPID, st.MonitorStart, 30*time.Second)
+	lost := b.state(t, u.Name)
+	if lost.State != Active || lost.Result != "monitor-lost" {
+		t.Errorf("after the monitor's death: state %s result %s, want active monitor-lost", lost.State, lost.Result)
+	}
+	if err := b.s.Start(ctx, u); !errors.Is(err, ErrRunning) {
+		t.Errorf("start of an orphaned unit = %v, want ErrRunning", err)
+	}
+	if err := b.s.Stop(ctx, u.Name, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if after := b.state(t, u.Name); after.State != Failed || after.Result != "monitor-lost" {
+		t.Errorf("after Stop: %+v", after)
+	}
+	for _, d := range st.CgroupDirs {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cgroup %s left behind: %v", d, err)
+		}
+	}
+	if err := b.s.Start(ctx, u); err != nil {
+		t.Errorf("start after the orphan was stopped: %v", err)
+	}
+}
