@@ -110,8 +110,10 @@ func buildTree(t *testing.T, root, outside string) {
 	run(t, "setfacl", "-d", "-m", "u:1234:rx,g:100:rwx", filepath.Join(root, "shared"))
 	run(t, "setfacl", "-m", "u:4321:rx", filepath.Join(root, "shared"))
 	run(t, "setcap", "cap_net_raw+ep", filepath.Join(root, "cap"))
-	run(t, "setcap", "cap_net_bind_service+ep", filepath.Join(root, "suidcap"))
+	// chown clears capabilities even when the owner stays the same: set
+	// them after the mode.
 	chownMod(t, filepath.Join(root, "suidcap"), 0, 0, 0o755|os.ModeSetuid)
+	run(t, "setcap", "cap_net_bind_service+ep", filepath.Join(root, "suidcap"))
 	run(t, "setfattr", "-n", xattrCaps, "-v", v3caps, filepath.Join(root, "cap3"))
 	for link, target := range map[string]string{"in": "f0", "out": outside, "dangling": "nowhere", "a/up": "../suid"} {
 		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
@@ -186,6 +188,9 @@ func roundTrip(t *testing.T, procXattrs bool) {
 	}
 	checkACL(t, filepath.Join(root, "acl"), fmt.Sprintf("user:%d:rwx", base+1234))
 	checkACL(t, filepath.Join(root, "shared"), fmt.Sprintf("default:user:%d:r-x", base+1234))
+	if before["suidcap"].Xattrs[xattrCaps] == "" || before["suidcap"].Mode&unix.S_ISUID == 0 {
+		t.Fatalf("test tree lacks a setuid file with capabilities: %+v", before["suidcap"])
+	}
 	if got := mid["cap3"].Xattrs[xattrCaps]; !strings.HasSuffix(got, "e8030800") {
 		t.Errorf("v3 capability root ID not shifted: %s", got)
 	}
