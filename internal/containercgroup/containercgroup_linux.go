@@ -117,6 +117,10 @@ func (g *Group) mkdirs(mnt, parent, leaf string) error {
 	}
 	delegate(dir)
 	g.Path = filepath.Join(dir, leaf)
+	if stale(g.Path) {
+		// Left by a spawner that was killed: nobody is in it any more.
+		_ = removeTree(g.Path)
+	}
 	if err := os.Mkdir(g.Path, 0o755); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%w: %s", ErrExists, g.Path)
@@ -125,6 +129,13 @@ func (g *Group) mkdirs(mnt, parent, leaf string) error {
 	}
 	g.created = append(g.created, g.Path)
 	return nil
+}
+
+// stale reports whether the group dir exists with no process in it or
+// below it.
+func stale(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+	return err == nil && strings.Contains(string(data), "populated 0")
 }
 
 // delegate enables every controller dir has for its children; it is best

@@ -27,11 +27,15 @@ func notExist(p string) func(t *testing.T, img string) {
 func TestIntegrationMounts(t *testing.T) {
 	runOptionCases(t, []optionCase{
 		{name: "--bind SRC:DST", args: append([]string{"-M", "t-bind"}, sh("cat /mnt/x/f; echo w > /mnt/x/g && echo rw")...),
-			setup: func(t *testing.T, img string) []string { return []string{"--bind=" + hostDir(t, "f", "data\n") + ":/mnt/x"} },
-			want:  "data\nrw"},
+			setup: func(t *testing.T, img string) []string {
+				return []string{"--bind=" + hostDir(t, "f", "data\n") + ":/mnt/x"}
+			},
+			want: "data\nrw"},
 		{name: "--bind-ro refuses writes", args: append([]string{"-M", "t-bindro"}, sh("cat /mnt/x/f; echo w > /mnt/x/g || echo ro")...),
-			setup: func(t *testing.T, img string) []string { return []string{"--bind-ro=" + hostDir(t, "f", "data\n") + ":/mnt/x"} },
-			want:  "data\nro"},
+			setup: func(t *testing.T, img string) []string {
+				return []string{"--bind-ro=" + hostDir(t, "f", "data\n") + ":/mnt/x"}
+			},
+			want: "data\nro"},
 		{name: "--bind SRC alone", args: append([]string{"-M", "t-bindsame"}, sh("ls $D")...),
 			setup: func(t *testing.T, img string) []string {
 				d := hostDir(t, "same", "")
