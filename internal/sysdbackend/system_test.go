@@ -1,0 +1,360 @@
+package sysdbackend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/enable"
+	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/testbed"
+	"github.com/berth-dev/berth/internal/unitgen"
+)
+
+// Inside the booted test host, the test binary plays two more roles,
+// chosen by environment variables: the inner test, and a Type=notify
+// payload that stands in for berth-nspawn.
+const (
+	insideEnv  = "BERTH_SYSTEM_INSIDE"
+	payloadEnv = "BERTH_SYSTEM_PAYLOAD"
+	binInside  = "/usr/local/bin/berth-sysd.test"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(payloadEnv) != "" {
+		os.Exit(notifyPayload())
+	}
+	os.Exit(m.Run())
+}
+
+// notifyPayload sends READY=1 from the main process, as berth-nspawn
+// does, then waits to be stopped.
+func notifyPayload() int {
+	conn, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET"))
+	if err != nil {
+		return 1
+	}
+	if _, err := conn.Write([]byte("READY=1\nSTATUS=Container running.")); err != nil {
+		return 1
+	}
+	select {}
+}
+
+// TestSystemSystemdBackend boots a Debian test host with systemd as PID 1
+// in a container with a private network (systemd-nspawn; the host here
+// has no systemd), installs berth's units and this test binary inside
+// (also as berth-nspawn, in its payload role), and runs TestSystemInside
+// there against the real systemd, in three phases around two reboots of
+// the test host: transient units and enable; after a reboot the enabled
+// machine runs; after disable and another reboot it does not.
+func TestSystemSystemdBackend(t *testing.T) {
+	testbed.RequireRoot(t)
+	nspawn := testbed.RequireTool(t, "systemd-nspawn")
+	nsenter := testbed.RequireTool(t, "nsenter")
+	root := testbed.CloneDebianImage(t)
+	install(t, root)
+	h := &testHost{t: t, nspawn: nspawn, nsenter: nsenter, root: root}
+	h.boot()
+	h.inside("lifecycle")
+	h.reboot()
+	h.inside("enabled")
+	h.reboot()
+	h.inside("disabled")
+}
+
+// testHost is the booted test host.
+type testHost struct {
+	t                     *testing.T
+	nspawn, nsenter, root string
+	leader                int
+	done                  chan error
+}
+
+// run runs a command inside the test host.
+func (h *testHost) run(env string, args ...string) (string, error) {
+	cmd := exec.Command(h.nsenter, append([]string{"-t", strconv.Itoa(h.leader), "-a"}, args...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", env}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// inside waits for the test host to finish booting and runs one phase of
+// TestSystemInside in it.
+func (h *testHost) inside(phase string) {
+	t := h.t
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, _ := h.run("", "systemctl", "is-system-running", "--wait")
+		if s := strings.TrimSpace(out); s == "running" || s == "degraded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("test host never finished booting: %s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out, err := h.run(insideEnv+"="+phase, binInside, "-test.run", "^TestSystemInside$", "-test.v", "-test.count=1")
+	t.Logf("inside the test host, phase %s:\n%s", phase, out)
+	if err != nil {
+		t.Fatalf("inner test, phase %s: %v", phase, err)
+	}
+}
+
+// reboot reboots the test host: systemd-nspawn exits with 133, and it is
+// started again, as the systemd-nspawn@ unit's RestartForceExitStatus=133
+// would.
+func (h *testHost) reboot() {
+	if out, err := h.run("", "systemctl", "reboot"); err != nil {
+		h.t.Fatalf("systemctl reboot: %v: %s", err, out)
+	}
+	select {
+	case err := <-h.done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 133 {
+			h.t.Fatalf("systemd-nspawn after reboot: %v, want exit status 133", err)
+		}
+	case <-time.After(2 * time.Minute):
+		h.t.Fatal("test host did not reboot")
+	}
+	h.boot()
+}
+
+// install copies the units (as make install writes them, with @BINDIR@
+// /usr/local/bin) and this test binary into the test host.
+func install(t *testing.T, root string) {
+	t.Helper()
+	unitDir := filepath.Join(root, "usr/local/lib/systemd/system")
+	if err := os.MkdirAll(unitDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{unitgen.Template, unitgen.Target} {
+		b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(t), "units", u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(b, []byte("@BINDIR@"), []byte("/usr/local/bin"))
+		if err := os.WriteFile(filepath.Join(unitDir, u), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, self, filepath.Join(root, binInside))
+	copyFile(t, self, filepath.Join(root, "usr/local/bin/berth-nspawn")) // payload role, by drop-in
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// boot starts the test host and finds its PID 1 (as a host PID). The
+// host is powered off (or killed) when the test ends.
+func (h *testHost) boot() {
+	t := h.t
+	cmd := exec.Command(h.nspawn, "--quiet", "--register=no", "--keep-unit", "--private-network", "--boot",
+		"-D", h.root, "--machine=berth-systest")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() { done <- cmd.Wait(); close(exited) }()
+	h.done = done
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM) // nspawn asks systemd to halt
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if pid := findInit(cmd.Process.Pid); pid != 0 {
+			h.leader = pid
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("test host exited: %v: %s", err, log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("test host has no init: %s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// findInit returns the descendant of pid that is PID 1 of a PID namespace
+// and runs systemd, or 0.
+func findInit(pid int) int {
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, f := range strings.Fields(string(kids)) {
+		child, _ := strconv.Atoi(f)
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child))
+		if strings.Contains(string(status), "NSpid:\t"+f+"\t1\n") && strings.TrimSpace(string(comm)) == "systemd" {
+			return child
+		}
+		if found := findInit(child); found != 0 {
+			return found
+		}
+	}
+	return 0
+}
+
+// TestSystemInside runs in the booted test host only; BERTH_SYSTEM_INSIDE
+// names the phase.
+func TestSystemInside(t *testing.T) {
+	phase := os.Getenv(insideEnv)
+	if phase == "" {
+		t.Skip("runs inside the systemd test host (TestSystemSystemdBackend)")
+	}
+	if !Booted("/") {
+		t.Fatal("Booted is false under systemd")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	switch phase {
+	case "lifecycle":
+		insideLifecycle(ctx, t, b, insideUnit(t))
+		insideEnable(t)
+	case "enabled":
+		unit, st, err := b.Active(ctx, "sys3")
+		if err != nil || unit != "berth-nspawn@sys3.service" || st != "running" {
+			t.Fatalf("enabled machine after reboot: %q %q %v\n%s", unit, st, err, systemctl("status", "berth-nspawn@sys3.service"))
+		}
+		if _, err := enable.Disable(paths.Default(), "sys3"); err != nil {
+			t.Fatal(err)
+		}
+	case "disabled":
+		if unit, st, err := b.Active(ctx, "sys3"); err != nil || st != "" {
+			t.Fatalf("disabled machine after reboot: %q %q %v", unit, st, err)
+		}
+	}
+}
+
+// insideUnit generates the machine unit from the installed template, with
+// this binary in its payload role as ExecStart (berth-nspawn needs
+// berthd).
+func insideUnit(t *testing.T) unitgen.Unit {
+	tmpl, err := os.ReadFile(filepath.Join("/usr/local/lib/systemd/system", unitgen.Template))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := unitgen.Generate(tmpl, unitgen.Settings{
+		Machine: "sys1", Limits: unitgen.Limits{MemoryMax: 256 << 20, TasksMax: 100}, Environment: []string{payloadEnv + "=1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.ExecStart = []string{binInside}
+	return u
+}
+
+func insideLifecycle(ctx context.Context, t *testing.T, b *Backend, u unitgen.Unit) {
+	if err := b.Start(ctx, u); err != nil {
+		t.Fatalf("start: %v\n%s", err, systemctl("status", u.Name))
+	}
+	if st, err := b.State(ctx, "sys1"); err != nil || st != "running" {
+		t.Errorf("State = %q, %v; want running", st, err)
+	}
+	show := systemctl("show", "-p", "ControlGroup", "-p", "Slice", "-p", "Delegate", "-p", "MemoryMax", "-p", "TasksMax", u.Name)
+	for _, want := range []string{"Slice=machine.slice", "ControlGroup=/machine.slice/" + u.Name, "Delegate=yes", "MemoryMax=268435456", "TasksMax=100"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("systemctl show lacks %s:\n%s", want, show)
+		}
+	}
+	if err := b.Start(ctx, u); !errors.Is(err, ErrRunning) {
+		t.Errorf("second start = %v, want ErrRunning", err)
+	}
+	if err := b.Kill(ctx, "sys1", "main", unix.SIGCONT); err != nil {
+		t.Errorf("kill with SIGCONT: %v", err)
+	}
+	if err := b.Stop(ctx, "sys1", false); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if st, _ := b.State(ctx, "sys1"); st != "" {
+		t.Errorf("State after stop = %q", st)
+	}
+	if err := b.Stop(ctx, "sys1", false); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("stop of a stopped machine = %v, want ErrNotRunning", err)
+	}
+	bad := u
+	bad.Name, bad.Machine, bad.ExecStart = "berth-machine@sys2.service", "sys2", []string{"/bin/false"}
+	if err := b.Start(ctx, bad); !errors.Is(err, ErrJob) {
+		t.Errorf("start of a failing unit = %v, want ErrJob", err)
+	}
+	if err := b.Start(ctx, bad); !errors.Is(err, ErrJob) {
+		t.Errorf("second start of a failing unit = %v, want ErrJob (not a name clash)", err)
+	}
+}
+
+// insideEnable enables machine sys3 and checks that systemd sees it; the
+// drop-in makes the template's berth-nspawn (this binary) a payload.
+func insideEnable(t *testing.T) {
+	p := paths.Default()
+	if err := os.MkdirAll(filepath.Join(p.Pool, "sys3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enable.Enable(p, "sys3", []byte("[Service]\nTasksMax=50\nEnvironment="+payloadEnv+"=1\n")); err != nil {
+		t.Fatal(err)
+	}
+	systemctl("daemon-reload")
+	for unit, want := range map[string]string{"berth-nspawn@sys3.service": "enabled", unitgen.Target: "enabled"} {
+		if got := strings.TrimSpace(systemctl("is-enabled", unit)); got != want {
+			t.Errorf("is-enabled %s = %q, want %q", unit, got, want)
+		}
+	}
+	if show := systemctl("show", "-p", "TasksMax", "berth-nspawn@sys3.service"); !strings.Contains(show, "TasksMax=50") {
+		t.Errorf("drop-in not applied: %s", show)
+	}
+	if deps := systemctl("list-dependencies", "--plain", unitgen.Target); !strings.Contains(deps, "berth-nspawn@sys3.service") {
+		t.Errorf("target does not want the machine:\n%s", deps)
+	}
+}
+
+func systemctl(args ...string) string {
+	out, _ := exec.Command("systemctl", args...).CombinedOutput()
+	return string(out)
+}
