@@ -13,8 +13,10 @@
 //	u := privusers.FlagU(privusers.KernelHasUserNS())     // -U; or ParseUsers(--private-users=)
 //	o, _ := privusers.ParseOwnership(v)                    // --private-users-ownership=, if given
 //	if err := privusers.Validate(u, o, readOnly, volatile); err != nil { ... } // before any change
+//	bar, endBar := privusers.TerminalProgress(os.Stderr)
 //	p, err := privusers.Prepare(privusers.Config{Paths: paths, Machine: name, Root: dir,
 //		Users: u, Ownership: o, ReadOnly: readOnly, Volatile: volatile, Progress: bar})
+//	endBar() // then report p.Ownership and p.Reason (auto's choice)
 //	defer p.Release()                                      // when the machine has exited
 //	// p.Mappings(): uid_map and gid_map of the machine's user namespace
 //	// (exec.Cmd SysProcAttr UidMappings/GidMappings, setgroups denied).
