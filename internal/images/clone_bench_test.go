@@ -18,7 +18,46 @@ import (
 // file system without snapshots), alternating, into a pool on the same
 // file system, and reports both medians and their ratio.
 func BenchmarkCompareClone(b *testing.B) {
-	src := testbed.DebianImage(b)
+	compareClone(b, testbed.DebianImage(b), 3)
+}
+
+// BenchmarkCompareCloneTree is BenchmarkCompareClone on the issue's
+// synthetic image, 1 GiB in 50,000 files, one run of each.
+func BenchmarkCompareCloneTree(b *testing.B) {
+	testbed.RequireRoot(b)
+	src := filepath.Join(b.TempDir(), "tree")
+	if err := makeTree(src, 500, 100, 1<<30); err != nil {
+		b.Fatal(err)
+	}
+	compareClone(b, src, 1)
+}
+
+// makeTree writes dirs×files files of varied sizes adding up to about
+// total bytes below root.
+func makeTree(root string, dirs, files int, total int64) error {
+	avg := total / int64(dirs*files)
+	block := make([]byte, 4*avg)
+	for i := range block {
+		block[i] = byte(i * 7)
+	}
+	for d := range dirs {
+		dir := filepath.Join(root, fmt.Sprintf("d%03d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for f := range files {
+			size := avg / 2 * int64(1+(d+f)%3) // avg/2, avg, 3avg/2
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", f)), block[:size], 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// compareClone alternates berth's Clone of src and cp -a of src, rounds
+// times per b.N.
+func compareClone(b *testing.B, src string, rounds int) {
 	p := testbed.Paths(b)
 	p.ImageDirs[0] = filepath.Dir(src)
 	p.Pool = filepath.Join(filepath.Dir(src), fmt.Sprintf(".bench-pool-%d", os.Getpid()))
@@ -53,7 +92,7 @@ func BenchmarkCompareClone(b *testing.B) {
 	clear()
 	var tb, tc []time.Duration
 	b.ResetTimer()
-	for i := range 3 * b.N {
+	for i := range rounds * b.N {
 		for _, run := range []struct {
 			f   func(int) error
 			out *[]time.Duration

@@ -24,7 +24,7 @@ var (
 	ErrReadOnly = fmt.Errorf("image is read-only: %w", syscall.EROFS)
 	// ErrNotSupported: the operation does not apply to this image type or
 	// file system (size limits without btrfs quotas, cloning a block
-	// device, metadata of raw images).
+	// device, metadata of a raw image with no known file system).
 	ErrNotSupported = fmt.Errorf("not supported: %w", syscall.EOPNOTSUPP)
 	// ErrSymlink: the pool entry is a symlink, which is never acted on
 	// through (only unlinked or renamed).
