@@ -173,3 +173,20 @@ func FuzzParseEnv(f *testing.F) {
 		_, _ = ParseMachineID(data)
 	})
 }
+
+// TestProcRoot reads through /proc/PID/root, as the daemon does for a
+// running machine's leader (here: this process, so the host's files).
+func TestProcRoot(t *testing.T) {
+	r, err := Open("/proc/self/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	osr, err := r.OSRelease()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if osr["ID"] == "" {
+		t.Errorf("host os-release has no ID: %v", osr)
+	}
+}

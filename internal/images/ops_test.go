@@ -396,3 +396,23 @@ func TestIntegrationRawMetadata(t *testing.T) {
 		t.Errorf("the image mount is visible on the host")
 	}
 }
+
+func TestTempTarget(t *testing.T) {
+	tests := []struct {
+		entry, name string
+		ok          bool
+	}{
+		{tempName("web"), "web", true},
+		{tempName("disk.raw"), "disk", true},
+		{".#web", "", false},
+		{".#web0123456789abcdeg", "", false},
+		{"web0123456789abcdef", "", false},
+		{".#0123456789abcdef", "", false},
+	}
+	for _, tt := range tests {
+		name, ok := tempTarget(tt.entry)
+		if name != tt.name || ok != tt.ok {
+			t.Errorf("tempTarget(%q) = %q, %v; want %q, %v", tt.entry, name, ok, tt.name, tt.ok)
+		}
+	}
+}
