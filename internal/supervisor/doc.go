@@ -37,6 +37,11 @@
 // flock on the unit's lock file: of twenty concurrent starts of one unit,
 // one starts it and the rest get ErrRunning.
 //
+// The [Unit] dependencies (Wants=, After=, RequiresMountsFor=, ...) and
+// DevicePolicy= are not applied: there are no other units to order
+// against, and the device cgroup is v1-only or BPF on v2; berth-nspawn
+// itself limits the container's device nodes.
+//
 // Everything here needs root (cgroups, signals to other users'
 // processes).
 package supervisor

@@ -61,6 +61,7 @@ func TestProperties(t *testing.T) {
 		"Before":                 {"as", `["berth-machines.target"]`},
 		"PartOf":                 {"as", `["berth-machines.target"]`},
 		"Environment":            {"as", `["A=1"]`},
+		"RequiresMountsFor":      {"as", `["/var/lib/machines/web"]`},
 		"Slice":                  {"s", `"machine.slice"`},
 		"DevicePolicy":           {"s", `"closed"`},
 		"DeviceAllow": {"a(ss)", `[("/dev/net/tun", "rwm",), ("char-pts", "rw",), ("/dev/loop-control", "rw",), ("block-loop", "rw",), ` +

@@ -36,7 +36,7 @@ func TestGenerateRepoTemplate(t *testing.T) {
 		Name: "berth-machine@web-1.service", Machine: "web-1", Description: "Container web-1 (berth)",
 		Documentation: []string{"https://github.com/berth-dev/berth"},
 		Wants:         modprobe, After: append([]string{"network.target"}, modprobe...),
-		Before: []string{Target}, PartOf: []string{Target},
+		Before: []string{Target}, PartOf: []string{Target}, RequiresMountsFor: []string{"/var/lib/machines/web-1"},
 		Type: "notify",
 		ExecStart: []string{"/usr/bin/berth-nspawn", "--quiet", "--keep-unit", "--boot", "--link-journal=try-guest",
 			"--network-veth", "-U", "--settings=override", "--machine=web-1"},
