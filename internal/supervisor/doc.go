@@ -39,8 +39,8 @@
 //
 // The [Unit] dependencies (Wants=, After=, RequiresMountsFor=, ...) and
 // DevicePolicy= are not applied: there are no other units to order
-// against, and the device cgroup is v1-only or BPF on v2; berth-nspawn
-// itself limits the container's device nodes.
+// against, and device access control is the v1 devices controller or a
+// BPF program on v2, which the supervisor does not install.
 //
 // Everything here needs root (cgroups, signals to other users'
 // processes).
