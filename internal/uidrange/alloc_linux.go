@@ -192,3 +192,31 @@ func closeAll(fs []*os.File) {
 		f.Close()
 	}
 }
+
+// InUse returns the range recorded for machine and whether a running
+// machine holds it now (its lock is taken), for the daemon's GetUIDShift.
+// ErrNotFound if the machine never had a range.
+func (a *Allocator) InUse(machine string) (Range, bool, error) {
+	r, err := a.Lookup(machine)
+	if err != nil {
+		return Range{}, false, err
+	}
+	unlock, err := a.lockPick()
+	if err != nil {
+		return Range{}, false, fmt.Errorf("uid range in use: %w", err)
+	}
+	defer unlock()
+	f, err := os.OpenFile(a.lockPath(uint32(uint64(r.Base)&^(Size-1))), os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, false, nil
+	}
+	if err != nil {
+		return Range{}, false, fmt.Errorf("uid range in use: %w", err)
+	}
+	defer f.Close()
+	err = kernel.Retry("flock", func() error { return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) })
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return r, true, nil
+	}
+	return r, false, err
+}

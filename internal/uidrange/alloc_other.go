@@ -21,3 +21,8 @@ func (a *Allocator) Reserve(machine string, r Range) (*Lease, error) {
 
 // Release is only implemented on Linux.
 func (l *Lease) Release() error { return fmt.Errorf("release uid range: %w", errUnsupported) }
+
+// InUse is only implemented on Linux.
+func (a *Allocator) InUse(machine string) (Range, bool, error) {
+	return Range{}, false, fmt.Errorf("uid range in use: %w", errUnsupported)
+}

@@ -157,6 +157,16 @@ func TestAllocatorRestartGetsSameRange(t *testing.T) {
 	if got, err := a.Lookup("web"); err != nil || got != first {
 		t.Errorf("Lookup = %v, %v; want %v", got, err, first)
 	}
+	if got, used, err := a.InUse("web"); err != nil || got != first || !used {
+		t.Errorf("InUse while running = %v, %v, %v; want %v, true", got, used, err, first)
+	}
+	l.Release()
+	if got, used, err := a.InUse("web"); err != nil || got != first || used {
+		t.Errorf("InUse after exit = %v, %v, %v; want %v, false", got, used, err, first)
+	}
+	if _, _, err := a.InUse("never"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("InUse of an unknown machine: %v, want ErrNotFound", err)
+	}
 }
 
 func TestAllocatorSkipsAccounts(t *testing.T) {
