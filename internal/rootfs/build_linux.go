@@ -32,6 +32,7 @@ func Build(s *Spec) (*Root, error) {
 		func() error { return r.mountRun(s) },
 		func() error { return r.mountTmp("/tmp", nosuidNodev, "mode=1777") },
 		func() error { return r.customMounts(s) },
+		r.verifyAPI,
 		func() error { return r.etcFiles(s) },
 		func() error { return r.linkJournal(s) },
 		func() error { return r.finishRoot(s) },
@@ -121,6 +122,27 @@ func tmpfsRoot(dir string, image *Root) (*Root, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// verifyAPI checks, after the custom mounts, that /proc and /sys are still
+// the kernel's file systems: a bind over them (a fake procfs) would make
+// later /proc writes and fd paths lie (CVE-2019-16884).
+func (r *Root) verifyAPI() error {
+	for _, m := range []struct {
+		path  string
+		magic int64
+	}{{"/proc", unix.PROC_SUPER_MAGIC}, {"/sys", unix.SYSFS_MAGIC}} {
+		f, err := r.openIn(m.path, true)
+		if err != nil {
+			return err
+		}
+		err = isFS(f, m.path, m.magic)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finishRoot applies --read-only (and the read-only root of

@@ -161,7 +161,7 @@ func OpenConsole() (master, peer *os.File, err error) {
 }
 
 // bindConsole creates /dev/console (never following a symlink) and binds
-// the pty peer onto it.
+// the pty peer onto it through handles, without /proc.
 func bindConsole(peer *os.File) error {
 	fd, err := kernel.RetryInt("open", func() (int, error) {
 		return unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
@@ -172,8 +172,13 @@ func bindConsole(peer *os.File) error {
 	if err == nil {
 		unix.Close(fd)
 	}
-	if err := mount(fdPath(peer), "/dev/console", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind console: %w", err)
+	tfd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open("/dev/console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("open /dev/console: %w", err)
 	}
-	return nil
+	target := os.NewFile(uintptr(tfd), "/dev/console")
+	defer target.Close()
+	return bindTree(peer, target, "/dev/console", false, false)
 }

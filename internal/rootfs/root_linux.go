@@ -101,7 +101,11 @@ func mustBeDir(f *os.File, p string) error {
 	if err := kernel.Retry("fstat", func() error { return unix.Fstat(int(f.Fd()), &st) }); err != nil {
 		return fmt.Errorf("stat %s: %w", p, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+	case unix.S_IFLNK:
+		return fmt.Errorf("%w: %s", ErrSymlink, p)
+	default:
 		return fmt.Errorf("%s in the image is not a directory", p)
 	}
 	return nil
