@@ -143,10 +143,10 @@ func (c *copier) work() {
 	defer c.workers.Done()
 	b := newBuffers()
 	for j := range c.jobs {
-		if c.ctx.Err() == nil {
-			if err := c.copyFile(j.dir.src, j.dir.dst, j.name, "", &j.st, b); err != nil {
-				c.fail(fmt.Errorf("%s: %w", j.name, err))
-			}
+		if err := c.ctx.Err(); err != nil {
+			c.fail(err) // skipped work must never look like success
+		} else if err := c.copyFile(j.dir.src, j.dir.dst, j.name, "", &j.st, b); err != nil {
+			c.fail(fmt.Errorf("%s: %w", j.name, err))
 		}
 		c.release(j.dir, b)
 	}
@@ -158,10 +158,10 @@ func (c *copier) release(d *dirState, b *buffers) {
 	if d.pending.Add(-1) != 0 {
 		return
 	}
-	if c.ctx.Err() == nil {
-		if err := c.copyAttrs(d.src, d.dst, &d.st, b); err != nil {
-			c.fail(err)
-		}
+	if err := c.ctx.Err(); err != nil {
+		c.fail(err)
+	} else if err := c.copyAttrs(d.src, d.dst, &d.st, b); err != nil {
+		c.fail(err)
 	}
 	if !d.borrowed {
 		unix.Close(d.src)

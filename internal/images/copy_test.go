@@ -211,3 +211,20 @@ func TestIntegrationCloneCancelled(t *testing.T) {
 		t.Errorf("pool (-want +got):\n%s", diff)
 	}
 }
+
+func TestIntegrationCloneCancelledMidway(t *testing.T) {
+	testbed.RequireRoot(t)
+	p := testbed.Paths(t)
+	if err := makeTree(filepath.Join(p.Pool, "many"), 2, 600, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := New(p).Clone(ctx, "many", "copy", false, func(Progress) { cancel() })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("clone cancelled midway: %v, want context.Canceled", err)
+	}
+	if diff := cmp.Diff([]string{"many"}, entries(t, p.Pool)); diff != "" {
+		t.Errorf("pool (-want +got):\n%s", diff)
+	}
+}
