@@ -1,0 +1,54 @@
+package spawn_test
+
+import (
+	"context"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// TestIntegrationBoot boots the Debian image with -b on a throw-away layer
+// (-x), waits for the guest's own READY=1 (--notify-ready=yes), asks
+// systemctl inside whether the system is running, and powers it off with
+// SIGTERM (forwarded as SIGRTMIN+3).
+func TestIntegrationBoot(t *testing.T) {
+	testbed.RequireRoot(t)
+	testbed.RequireTool(t, "nsenter")
+	img := testbed.DebianImage(t)
+	sock, ready := notifySocket(t)
+	cmd, out := startNspawn(t, []string{"NOTIFY_SOCKET=" + sock},
+		"--register=no", "-D", img, "-x", "-M", "t-boot", "-b", "--notify-ready=yes")
+	msg := recvNotify(t, ready, cmd, out)
+	if !strings.Contains(msg, "READY=1") {
+		t.Fatalf("notify message %q", msg)
+	}
+	leader := msg[strings.Index(msg, "X_NSPAWN_LEADER_PID=")+len("X_NSPAWN_LEADER_PID="):]
+	if _, err := strconv.Atoi(strings.TrimSpace(leader)); err != nil {
+		t.Fatalf("bad leader PID in %q", msg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	state, _ := exec.CommandContext(ctx, "nsenter", "-t", strings.TrimSpace(leader), "-a",
+		"systemctl", "is-system-running", "--wait").Output()
+	if got := strings.TrimSpace(string(state)); got != "running" {
+		failed, _ := exec.Command("nsenter", "-t", strings.TrimSpace(leader), "-a", "systemctl", "--failed", "--no-pager").CombinedOutput()
+		t.Errorf("is-system-running = %q, want running\n%s", got, failed)
+	}
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if code := waitExit(t, cmd); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0 (clean poweroff)\n%s", code, out)
+	}
+	t.Logf("powered off in %v", time.Since(start))
+	if !strings.Contains(out.String(), "has been shut down") {
+		t.Errorf("no shutdown message in the output:\n%s", out)
+	}
+	if left := cgroupLeftovers(t, "t-boot"); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
+}
