@@ -29,8 +29,13 @@ const (
 	Unknown  Init = "unknown"
 )
 
-// sigRTMin is the first real-time signal of glibc and musl.
-const sigRTMin = unix.Signal(34)
+// Linux signal numbers the guest's inits use, spelled out so the package
+// builds (as pure code) on every OS: the first real-time signal of glibc
+// and musl, and SIGPWR.
+const (
+	sigRTMin = unix.Signal(34)
+	sigPWR   = unix.Signal(30)
+)
 
 // Signals are the signals that ask an init to power off and to reboot.
 // Reboot is 0 for an init that cannot reboot.
@@ -46,7 +51,7 @@ type Signals struct {
 var table = map[Init]Signals{
 	Systemd:  {Systemd, sigRTMin + 4, unix.SIGINT},
 	Busybox:  {Busybox, unix.SIGUSR2, unix.SIGTERM},
-	SysV:     {SysV, unix.SIGPWR, unix.SIGINT},
+	SysV:     {SysV, sigPWR, unix.SIGINT},
 	OpenRC:   {OpenRC, unix.SIGTERM, unix.SIGINT},
 	Runit:    {Runit, unix.SIGCONT, unix.SIGINT},
 	Tini:     {Tini, unix.SIGTERM, 0},

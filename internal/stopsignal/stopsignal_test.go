@@ -96,7 +96,7 @@ func TestTable(t *testing.T) {
 	}{
 		{Systemd, sigRTMin + 4, unix.SIGINT},
 		{Busybox, unix.SIGUSR2, unix.SIGTERM},
-		{SysV, unix.SIGPWR, unix.SIGINT},
+		{SysV, sigPWR, unix.SIGINT},
 		{Tini, unix.SIGTERM, 0},
 		{"nonsense", unix.SIGTERM, unix.SIGINT},
 	}

@@ -42,6 +42,6 @@
 // against, and device access control is the v1 devices controller or a
 // BPF program on v2, which the supervisor does not install.
 //
-// Everything here needs root (cgroups, signals to other users'
+// The package is Linux-only. Everything here needs root (cgroups, signals to other users'
 // processes).
 package supervisor

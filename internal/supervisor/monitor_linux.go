@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,7 @@ func (m *monitor) load() error {
 	if err != nil {
 		return err
 	}
-	if err := jsonUnmarshal(b, &m.spec); err != nil {
+	if err := json.Unmarshal(b, &m.spec); err != nil {
 		return err
 	}
 	m.out, err = os.OpenFile(m.spec.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o640)
