@@ -447,9 +447,34 @@ func TestIntegrationConcurrentStartsOfOneMachine(t *testing.T) {
 	if err != nil || len(pids) != 1 || st.Restarts != 0 {
 		t.Errorf("one machine should run one process: pids %v (%v), %+v", pids, err, st)
 	}
-	log, _ := os.ReadFile(st.Log)
-	if c := strings.Count(string(log), "berth-monitor"); c != 0 {
-		t.Logf("monitor log:\n%s", log)
+	// The payload sits in the unit's group in every hierarchy the
+	// supervisor manages (unified and name=systemd on a hybrid host).
+	if len(pids) == 1 {
+		b.checkCgroups(t, pids[0], u.Name)
+	}
+}
+
+// checkCgroups checks that pid's cgroup is the unit's in the unified and
+// named hierarchies.
+func (b *bed) checkCgroups(t *testing.T, pid int, unit string) {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/" + b.slice + "/" + unit
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if f[1] == "" || f[1] == "name=systemd" {
+			seen++
+			if f[2] != want {
+				t.Errorf("cgroup line %q, want path %s", line, want)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Errorf("no unified or name=systemd cgroup in %q", raw)
 	}
 }
 
@@ -659,5 +684,21 @@ func TestIntegrationMonitorLost(t *testing.T) {
 	}
 	if err := b.s.Start(ctx, u); err != nil {
 		t.Errorf("start after the orphan was stopped: %v", err)
+	}
+}
+
+func TestIntegrationRestartLimit(t *testing.T) {
+	b := newBed(t)
+	u := b.unit("loop", "/bin/sh", "-c", "exit 133") // a guest that reboots for ever
+	if err := b.s.Start(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	st := b.waitState(t, u.Name, func(s Status) bool { return s.State == Failed || s.State == Inactive })
+	if st.State != Failed || st.Result != "start-limit-hit" || st.Restarts != startLimitBurst-1 {
+		t.Errorf("after endless reboots: state %s result %s restarts %d, want failed start-limit-hit %d",
+			st.State, st.Result, st.Restarts, startLimitBurst-1)
+	}
+	if st.ExitCode != 133 {
+		t.Errorf("exit code %d, want 133", st.ExitCode)
 	}
 }
