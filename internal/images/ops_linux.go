@@ -331,23 +331,38 @@ func (m *Manager) moveSettings(dir, name, newName string) {
 
 // copySettings copies NAME.nspawn to NEW.nspawn: in the trusted
 // directories next to the original, and from the image's directory into
-// the pool next to the clone. Missing files are skipped.
+// the pool next to the clone. Missing files and symlinks are skipped.
 func (m *Manager) copySettings(dir, name, newName string) {
 	for i, p := range m.settingsPaths(dir, name) {
 		to := filepath.Join(filepath.Dir(p), newName+".nspawn")
 		if i == len(m.paths.SettingsTrusted) {
 			to = filepath.Join(m.paths.Pool, newName+".nspawn")
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		data, err := readAtMost(f, nspawnsettings.MaxFileSize)
-		f.Close()
-		if err == nil {
+		if data, err := readSettings(p); err == nil {
 			_ = writeNew(to, data)
 		}
 	}
+}
+
+// readSettings reads a settings file that is a regular file itself (a
+// symlink is not carried along: it could point at any host file).
+func readSettings(path string) ([]byte, error) {
+	fd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("settings %s: not a regular file", path)
+	}
+	return readAtMost(f, nspawnsettings.MaxFileSize)
 }
 
 // tempName returns a hidden, invalid-as-image-name temporary entry name

@@ -416,3 +416,18 @@ func TestTempTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegrationCloneSkipsSettingsSymlink(t *testing.T) {
+	p, m := poolWithBusybox(t)
+	secret := filepath.Join(p.Root, "secret")
+	writeFile(t, secret, "not settings", 0o600)
+	if err := os.Symlink(secret, filepath.Join(p.Pool, "bb.nspawn")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Clone(context.Background(), "bb", "c", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(p.Pool, "c.nspawn")) {
+		t.Errorf("a symlinked settings file was copied with the clone")
+	}
+}
