@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/chownshift"
+	"github.com/berth-dev/berth/internal/idmap"
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -114,5 +115,48 @@ func TestIntegrationPrepareRejectsBeforeChanges(t *testing.T) {
 	defer a.Release()
 	if _, err := Prepare(Config{Paths: p, Machine: "b", Root: image, Users: Users{Mode: ModeFixed, Shift: 0x108000, Range: RangeSize}}); err == nil {
 		t.Error("overlapping explicit range accepted")
+	}
+}
+
+func TestIntegrationPrepareMountBind(t *testing.T) {
+	testbed.RequireRoot(t)
+	p := testbed.Paths(t)
+	image := t.TempDir()
+	prep, err := Prepare(Config{Paths: p, Machine: "binds", Root: image, Users: Users{Mode: ModePick, Range: RangeSize}, Ownership: OwnershipOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prep.Release()
+	base := prep.Range.Base
+	tests := []struct {
+		opt      string
+		owner    int    // of the source directory on the host
+		wantSeen uint32 // its owner through the bind
+	}{
+		{"idmap", 0, base},
+		{"rootidmap", 1000, base},
+		{"idmap=2000:7", 2000, base + 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.opt, func(t *testing.T) {
+			b, ok, err := ParseBindOption(tc.opt)
+			if err != nil || !ok {
+				t.Fatalf("ParseBindOption: %v %v", ok, err)
+			}
+			src, dst := t.TempDir(), t.TempDir()
+			if err := os.Chown(src, tc.owner, tc.owner); err != nil {
+				t.Fatal(err)
+			}
+			if err := prep.MountBind(src, dst, b); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Unmount(dst, unix.MNT_DETACH)
+			if got := ownerAt(t, dst); got != tc.wantSeen {
+				t.Errorf("bind source owned by %d seen as %d, want %d", tc.owner, got, tc.wantSeen)
+			}
+		})
+	}
+	if err := prep.MountBind(t.TempDir(), t.TempDir(), idmap.Bind{Kind: idmap.BindPlain}); err == nil {
+		t.Error("MountBind of a plain bind accepted")
 	}
 }
