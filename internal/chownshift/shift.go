@@ -53,8 +53,8 @@ type Options struct {
 
 // Result says what Shift did.
 type Result struct {
-	// From is the shift the tree had before (that of the marker's low
-	// bits on a resumed run).
+	// From is the shift the tree had before: BusyBase when an
+	// interrupted shift was completed.
 	From uint32
 	// Changed is false when the tree already had the target shift.
 	Changed bool
