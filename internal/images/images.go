@@ -93,7 +93,9 @@ const (
 // Removed is an image Clean removed and the space it used (Unknown if not
 // known).
 type Removed struct {
-	Name           string
+	// Name is the removed image's name.
+	Name string
+	// UsageExclusive is the space it used alone, Unknown if not known.
 	UsageExclusive uint64
 }
 

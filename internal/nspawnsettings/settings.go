@@ -1,7 +1,9 @@
 package nspawnsettings
 
-// Settings holds every setting of a .nspawn file, one Field per key. The
-// same type carries the options given on the spawner's command line (see
+// Settings holds every setting of a .nspawn file, one Field per key. Each
+// field is named after its key and means what systemd.nspawn(5) says the
+// key means; Keys lists them, Entries shows them. The same type carries
+// the options given on the spawner's command line (see
 // SetFromCommandLine), so a merge is field by field.
 type Settings struct {
 	// [Exec]
