@@ -212,3 +212,25 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+func TestRequestFloodFillsOnlyThePool(t *testing.T) {
+	s, clk := newTestServer(t)
+	owner := dora(t, s, mac(1))
+	for i := 0; i < 2000; i++ {
+		m := discover(t, mac(5000+i), dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{0, byte(i >> 8), byte(i)})))
+		m.UpdateOption(dhcpv4.OptMessageType(dhcpv4.MessageTypeRequest))
+		m.UpdateOption(dhcpv4.OptRequestedIPAddress(net.IPv4(10, 9, 0, byte(2+i%13))))
+		s.HandlePacket(m.ToBytes())
+		clk.Add(time.Millisecond)
+	}
+	if n := len(s.Leases()); n != 13 {
+		t.Fatalf("%d leases after the flood, want the pool's 13", n)
+	}
+	renew, _ := dhcpv4.NewRenewFromAck(owner)
+	if r := exchange(t, s, renew); r == nil || r.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("existing client's renewal answered %v", r)
+	}
+	if r := exchange(t, s, discover(t, mac(9999))); r != nil {
+		t.Fatalf("new client answered from a full pool: %v", r)
+	}
+}

@@ -211,3 +211,37 @@ func TestForwardValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestIntegrationContainerCannotReachHostLoopback(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	m := New(WithNetNS(tp.host.Path))
+	t.Cleanup(func() { _ = m.Close() })
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	peerServer(t, tp.host, "127.0.0.1:9000")
+	// The container routes 127.0.0.1 to the host, as an attacker would.
+	c := tp.ctr
+	c.Exec(t, "sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1", "net.ipv4.conf.host0.route_localnet=1")
+	c.Exec(t, "ip", "addr", "del", "127.0.0.1/8", "dev", "lo")
+	c.Exec(t, "ip", "route", "add", "127.0.0.1/32", "via", "10.60.0.1", "dev", "host0")
+	try := func() error {
+		return c.Do(func() error {
+			conn, err := net.DialTimeout("tcp", "127.0.0.1:9000", 3*time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			return err
+		})
+	}
+	if err := try(); err == nil {
+		t.Fatal("the container reached the host's loopback")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := try(); err != nil {
+		t.Fatalf("without the guard the attack path does not work either, so the test proves nothing: %v", err)
+	}
+}

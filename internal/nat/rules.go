@@ -20,6 +20,10 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip
 	pre := natChain(conn, t, "prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest)
 	out := natChain(conn, t, "output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
 	post := natChain(conn, t, "postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+	guard := conn.AddChain(&nftables.Chain{
+		Name: "guard", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw,
+	})
 	for _, f := range forwards {
 		conn.AddRule(&nftables.Rule{Table: t, Chain: pre, Exprs: dnatRule(f)})
 		conn.AddRule(&nftables.Rule{Table: t, Chain: out, Exprs: dnatRule(f)})
@@ -30,6 +34,7 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip
 	}
 	sort.Strings(names)
 	for _, n := range names {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: guard, Exprs: loopbackGuardRule(n)})
 		for _, p := range links[n] {
 			conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: masqRule(p)})
 			if p.Addr().Is4() {
@@ -92,6 +97,27 @@ func loopbackMasqRule(p netip.Prefix) []expr.Any {
 	e = append(e, matchPrefix(netip.MustParsePrefix("127.0.0.0/8"), true, false)...)
 	e = append(e, matchPrefix(p, false, false)...)
 	return append(e, &expr.Masq{})
+}
+
+// loopbackGuardRule: iifname LINK ip daddr 127.0.0.0/8 drop. The link has
+// route_localnet set (for DNATed loopback connections), which would
+// otherwise let the container reach the host's loopback services
+// (CVE-2020-8558 in Kubernetes).
+func loopbackGuardRule(link string) []expr.Any {
+	e := matchFamily(unix.NFPROTO_IPV4)
+	e = append(e,
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(link)},
+	)
+	e = append(e, matchPrefix(netip.MustParsePrefix("127.0.0.0/8"), false, false)...)
+	return append(e, &expr.Verdict{Kind: expr.VerdictDrop})
+}
+
+// ifname is a link name as the kernel compares it: NUL-padded to IFNAMSIZ.
+func ifname(name string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return b
 }
 
 func familyOf(p netip.Prefix) uint32 {

@@ -103,6 +103,14 @@ func TestIntegrationVethConfiguredAndReleased(t *testing.T) {
 	if len(l.Leases) != 1 || l.Leases[0].Addr != addr {
 		t.Fatalf("leases %+v", l.Leases)
 	}
+	if got := w.Addresses(l.Index, time.Now()); len(got) != 1 || got[0] != addr {
+		t.Fatalf("Addresses(%d) = %v", l.Index, got)
+	}
+	for _, ns := range []*testbed.NetNS{host, ctr} {
+		if out := ns.Exec(t, "ip", "-6", "addr", "show", "scope", "link"); !strings.Contains(out, "fe80::") {
+			t.Fatalf("no IPv6 link-local address in %s:\n%s", ns.Name, out)
+		}
+	}
 	ctr.Exec(t, "busybox", "ping", "-c", "1", "-W", "5", l.HostAddr.String())
 	if out := host.Exec(t, "nft", "list", "table", "inet", "berth"); !strings.Contains(out, l.Subnet.String()) {
 		t.Fatalf("subnet not masqueraded:\n%s", out)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/berth-dev/berth/internal/addrpool"
 	"github.com/berth-dev/berth/internal/dhcpserver"
@@ -133,6 +134,23 @@ func (w *Watcher) LinkByIndex(index int) (Link, error) {
 		return Link{}, ErrNoLink
 	}
 	return m.snapshot(), nil
+}
+
+// Addresses returns the addresses leased (and not expired at now) on the
+// link with this interface index: a machine's addresses, given the
+// host-side index from its registration.
+func (w *Watcher) Addresses(index int, now time.Time) []netip.Addr {
+	l, err := w.LinkByIndex(index)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, ls := range l.Leases {
+		if ls.Expiry.After(now) && !ls.Declined() {
+			out = append(out, ls.Addr)
+		}
+	}
+	return out
 }
 
 func (m *managed) snapshot() Link {
