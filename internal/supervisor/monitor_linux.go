@@ -183,6 +183,9 @@ func (m *monitor) mayRestart() bool {
 // whether it ended because a stop was requested.
 func (m *monitor) runOnce() (exitInfo, bool, error) {
 	m.starts = append(m.starts, time.Now())
+	if m.notify != nil {
+		m.notify.arm()
+	}
 	cmd, err := m.spawn()
 	if err != nil {
 		return exitInfo{}, false, fmt.Errorf("start %s: %w", m.spec.Unit.ExecStart[0], err)
@@ -376,6 +379,9 @@ func startChecked(cmd *exec.Cmd) error {
 
 func waitExit(cmd *exec.Cmd) exitInfo {
 	err := cmd.Wait()
+	if cmd.ProcessState == nil {
+		return exitInfo{code: 255, err: err}
+	}
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok {
 		return exitInfo{code: 255, err: err}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,8 +18,8 @@ type notifySocket struct {
 	// monitor, short enough for sun_path whatever the run directory is.
 	path  string
 	conn  *net.UnixConn
+	// ready gets a value for every READY=1 received.
 	ready chan struct{}
-	once  sync.Once
 }
 
 // listenNotify opens the monitor's notify socket, an abstract socket named
@@ -42,7 +41,7 @@ func listenNotify() (*notifySocket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
-	n := &notifySocket{path: path, conn: conn, ready: make(chan struct{})}
+	n := &notifySocket{path: path, conn: conn, ready: make(chan struct{}, 1)}
 	go n.read()
 	return n, nil
 }
@@ -61,7 +60,10 @@ func (n *notifySocket) read() {
 			continue
 		}
 		if parseNotify(string(buf[:k]))["READY"] == "1" {
-			n.once.Do(func() { close(n.ready) })
+			select {
+			case n.ready <- struct{}{}:
+			default: // one pending READY is enough
+			}
 		}
 	}
 }
@@ -77,6 +79,15 @@ func fromRoot(oob []byte) bool {
 		}
 	}
 	return false
+}
+
+// arm forgets a READY=1 left over from an earlier run of the unit, before
+// a new main process starts.
+func (n *notifySocket) arm() {
+	select {
+	case <-n.ready:
+	default:
+	}
 }
 
 func (n *notifySocket) close() { _ = n.conn.Close() }

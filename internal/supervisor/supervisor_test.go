@@ -625,6 +625,18 @@ func TestIntegrationNotify(t *testing.T) {
 	if st := b.state(t, u.Name); st.State != Active {
 		t.Errorf("notify unit after Start: %+v", st)
 	}
+	// After a reboot (exit 133) the new main process must notify again:
+	// a READY=1 of the first run does not count for the second.
+	flag := filepath.Join(t.TempDir(), "booted")
+	rb := b.unit("rbnotify", "/bin/sh", "-c", fmt.Sprintf(
+		"if [ -e %[1]s ]; then exec sleep 1000; fi; touch %[1]s; %[2]s --ready; sleep 0.2; exit 133", flag, notify))
+	rb.Type, rb.TimeoutStart = "notify", 2*time.Second
+	if err := b.s.Start(ctx, rb); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.waitState(t, rb.Name, func(s Status) bool { return s.State == Failed || s.State == Inactive }); st.Result != "timeout" {
+		t.Errorf("second run without READY=1: %+v, want failed timeout", st)
+	}
 	silent := b.unit("silent", "sleep", "1000")
 	silent.Type, silent.TimeoutStart = "notify", 500*time.Millisecond
 	if err := b.s.Start(ctx, silent); !errors.Is(err, ErrStartFailed) {
