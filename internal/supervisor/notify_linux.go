@@ -16,8 +16,8 @@ import (
 type notifySocket struct {
 	// path is the NOTIFY_SOCKET value: an abstract socket ("@...") of the
 	// monitor, short enough for sun_path whatever the run directory is.
-	path  string
-	conn  *net.UnixConn
+	path string
+	conn *net.UnixConn
 	// ready gets a value for every READY=1 received.
 	ready chan struct{}
 }
