@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
 
@@ -11,6 +12,8 @@ import (
 const (
 	nosuidNodevNoexec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	nosuidNodev       = unix.MS_NOSUID | unix.MS_NODEV
+	// tmpfsFlags are the flags of nspawn's tmpfs mounts (/run, /tmp, /var).
+	tmpfsFlags = nosuidNodev | unix.MS_STRICTATIME
 )
 
 // procReadOnly are the /proc entries made read-only, as nspawn does.
@@ -18,7 +21,7 @@ var procReadOnly = []string{"sys", "sysrq-trigger", "acpi", "bus", "fs", "irq"}
 
 // mountProc mounts a procfs for the caller's PID namespace at /proc and
 // makes the kernel tunables read-only.
-func (r *Root) mountProc() error {
+func (r *Root) mountProc(s *Spec) error {
 	f, err := r.apiDir("/proc")
 	if err != nil {
 		return err
@@ -40,7 +43,16 @@ func (r *Root) mountProc() error {
 			return err
 		}
 	}
-	return nil
+	if !s.PrivateNetwork {
+		return nil
+	}
+	// The container's own network namespace is its to configure.
+	net, err := r.openIn("/proc/sys/net", true)
+	if err != nil {
+		return err
+	}
+	defer net.Close()
+	return bindSelf(net, "/proc/sys/net", false)
 }
 
 // bindReadOnly bind-mounts p onto itself read-only; a missing p is skipped.
@@ -73,15 +85,21 @@ func isFS(f *os.File, what string, magic int64) error {
 	return nil
 }
 
-// mountSys mounts a read-only sysfs at /sys and, when asked, cgroup2 at
-// /sys/fs/cgroup.
+// mountSys mounts a read-only sysfs at /sys (for a private network, a
+// read-only tmpfs with the sysfs directories bound in, as nspawn does)
+// and, when asked, cgroup2 at /sys/fs/cgroup.
 func (r *Root) mountSys(s *Spec) error {
 	f, err := r.apiDir("/sys")
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := mountOn(f, "/sys", "sysfs", "sysfs", nosuidNodevNoexec|unix.MS_RDONLY, ""); err != nil {
+	if s.PrivateNetwork {
+		err = r.sysForNetNS(f)
+	} else {
+		err = mountOn(f, "/sys", "sysfs", "sysfs", nosuidNodevNoexec|unix.MS_RDONLY, "")
+	}
+	if err != nil {
 		return err
 	}
 	if !s.Cgroup {
@@ -99,6 +117,75 @@ func (r *Root) mountSys(s *Spec) error {
 	return mountOn(cg, "/sys/fs/cgroup", "cgroup2", "cgroup2", flags, "")
 }
 
+// sysDirs are the sysfs directories bound into /sys for a private network.
+var sysDirs = []string{"block", "bus", "class", "dev", "devices", "kernel"}
+
+// sysForNetNS mounts a tmpfs at /sys holding read-only binds of a fresh
+// sysfs (of the container's network namespace) and an fs/cgroup mount
+// point, then makes the tmpfs read-only.
+func (r *Root) sysForNetNS(sys *os.File) error {
+	if err := mountOn(sys, "/sys", "tmpfs", "tmpfs", nosuidNodevNoexec, "mode=0755"); err != nil {
+		return err
+	}
+	sysfs, err := detachedMount("sysfs")
+	if err != nil {
+		return err
+	}
+	defer sysfs.Close()
+	for _, d := range append(sysDirs, "fs/cgroup") {
+		target, err := r.mkdirAll("/sys/" + d)
+		if err != nil {
+			return err
+		}
+		if d != "fs/cgroup" {
+			err = bindSub(sysfs, d, target)
+		}
+		target.Close()
+		if err != nil {
+			return err
+		}
+	}
+	top, err := r.openIn("/sys", true)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	return remountRO(top, "/sys", nosuidNodevNoexec)
+}
+
+// detachedMount creates a new, unattached mount of fstype (fsopen and
+// fsmount) and returns its handle.
+func detachedMount(fstype string) (*os.File, error) {
+	fs, err := kernel.RetryInt("fsopen", func() (int, error) { return unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC) })
+	if err != nil {
+		return nil, fmt.Errorf("new %s: %w", fstype, err)
+	}
+	defer unix.Close(fs)
+	if err := kernel.Retry("fsconfig", func() error { return unix.FsconfigCreate(fs) }); err != nil {
+		return nil, fmt.Errorf("new %s: %w", fstype, err)
+	}
+	attrs := unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	m, err := kernel.RetryInt("fsmount", func() (int, error) { return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs) })
+	if err != nil {
+		return nil, fmt.Errorf("mount new %s: %w", fstype, err)
+	}
+	return os.NewFile(uintptr(m), fstype), nil
+}
+
+// bindSub binds directory sub of the detached mount m onto target.
+func bindSub(m *os.File, sub string, target *os.File) error {
+	tree, err := kernel.RetryInt("open_tree", func() (int, error) {
+		return unix.OpenTree(int(m.Fd()), sub, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	})
+	if err != nil {
+		return fmt.Errorf("bind /sys/%s: %w", sub, err)
+	}
+	defer unix.Close(tree)
+	return kernel.Retry("move_mount", func() error {
+		return unix.MoveMount(tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	})
+}
+
 // mountTmp mounts a tmpfs at p (a directory that must not be a symlink).
 func (r *Root) mountTmp(p string, flags uintptr, data string) error {
 	f, err := r.apiDir(p)
@@ -111,7 +198,7 @@ func (r *Root) mountTmp(p string, flags uintptr, data string) error {
 
 // mountRun mounts tmpfs /run with the /run/host files, read-only.
 func (r *Root) mountRun(s *Spec) error {
-	if err := r.mountTmp("/run", nosuidNodev, "mode=0755"); err != nil {
+	if err := r.mountTmp("/run", tmpfsFlags, "mode=0755"); err != nil {
 		return err
 	}
 	host, err := r.apiDir("/run/host")
@@ -129,7 +216,88 @@ func (r *Root) mountRun(s *Spec) error {
 			return err
 		}
 	}
-	return makeInaccessible(dir)
+	if err := makeInaccessible(dir); err != nil {
+		return err
+	}
+	return r.bindOSRelease()
+}
+
+// bindOSRelease binds the host's os-release read-only (and nosuid, nodev,
+// noexec) to /run/host/os-release, as nspawn does.
+func (r *Root) bindOSRelease() error {
+	for _, src := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		if !exists(src) {
+			continue
+		}
+		fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0) })
+		if err != nil {
+			return fmt.Errorf("host os-release: %w", err)
+		}
+		source := os.NewFile(uintptr(fd), src)
+		defer source.Close()
+		target, err := r.mkfileAll("/run/host/" + HostOSRelease)
+		if err != nil {
+			return err
+		}
+		defer target.Close()
+		return bindTree(source, target, "/run/host/os-release", false, attrLocked)
+	}
+	return nil
+}
+
+// procExtras hides /proc/kmsg and gives the container its own boot ID, as
+// nspawn does. It runs once /run exists.
+func (r *Root) procExtras() error {
+	if kmsg, err := r.openIn("/proc/kmsg", true); err == nil {
+		defer kmsg.Close()
+		node, err := r.openIn("/run/host/inaccessible/reg", true)
+		if err != nil {
+			return err
+		}
+		defer node.Close()
+		if err := bindTree(node, kmsg, "/proc/kmsg", false, attrNoDevSUID); err != nil {
+			return err
+		}
+	}
+	return r.bootID()
+}
+
+// bootID binds a fresh random ID over /proc/sys/kernel/random/boot_id,
+// from a file on the /run tmpfs that is unlinked at once.
+func (r *Root) bootID() error {
+	target, err := r.openIn("/proc/sys/kernel/random/boot_id", true)
+	if err != nil {
+		return nil
+	}
+	defer target.Close()
+	runPath, err := r.openIn("/run", true)
+	if err != nil {
+		return err
+	}
+	defer runPath.Close()
+	run, err := reopenDir(runPath)
+	if err != nil {
+		return err
+	}
+	defer run.Close()
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	name := fmt.Sprintf(".#proc-sys-kernel-random-boot-id%x", b[:8])
+	id := fmt.Sprintf("%x-%x-%x-%x-%x\n", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	if err := writeAt(run, name, []byte(id), 0o444); err != nil {
+		return err
+	}
+	defer unix.Unlinkat(int(run.Fd()), name, 0)
+	src, err := kernel.RetryInt("openat", func() (int, error) {
+		return unix.Openat(int(run.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("boot id: %w", err)
+	}
+	source := os.NewFile(uintptr(src), name)
+	defer source.Close()
+	return bindTree(source, target, "/proc/sys/kernel/random/boot_id", false, attrLocked)
 }
 
 // makeInaccessible creates /run/host/inaccessible/ with an empty mode 0000
@@ -177,7 +345,7 @@ func SealRunHost() error {
 	if err := mount("/run/host", "/run/host", "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind /run/host: %w", err)
 	}
-	flags := unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | nosuidNodevNoexec
+	flags := unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_STRICTATIME | nosuidNodevNoexec
 	if err := mount("", "/run/host", "", uintptr(flags), ""); err != nil {
 		return fmt.Errorf("remount /run/host read-only: %w", err)
 	}

@@ -26,13 +26,14 @@ func Build(s *Spec) (*Root, error) {
 		return nil, err
 	}
 	steps := []func() error{
-		r.mountProc,
+		func() error { return r.mountProc(s) },
 		func() error { return r.mountSys(s) },
 		r.mountDev,
 		func() error { return r.mountRun(s) },
-		func() error { return r.mountTmp("/tmp", nosuidNodev, "mode=1777") },
+		r.procExtras,
+		func() error { return r.mountTmp("/tmp", tmpfsFlags, "mode=1777") },
 		func() error { return r.customMounts(s) },
-		r.verifyAPI,
+		func() error { return r.verifyAPI(s) },
 		func() error { return r.etcFiles(s) },
 		func() error { return r.linkJournal(s) },
 		func() error { return r.finishRoot(s) },
@@ -68,7 +69,7 @@ func setupRoot(dir string, s *Spec) (*Root, error) {
 		return nil, err
 	}
 	if s.Volatile == nspawnopts.VolatileState {
-		if err := r.mountTmp("/var", nosuidNodev, "mode=0755"); err != nil {
+		if err := r.mountTmp("/var", tmpfsFlags, "mode=0755"); err != nil {
 			r.Close()
 			return nil, err
 		}
@@ -114,7 +115,7 @@ func tmpfsRoot(dir string, image *Root) (*Root, error) {
 	}
 	target, err := r.apiDir("/usr")
 	if err == nil {
-		err = bindTree(usr, target, "/usr", true, true)
+		err = bindTree(usr, target, "/usr", true, attrRO)
 		target.Close()
 	}
 	if err != nil {
@@ -127,11 +128,15 @@ func tmpfsRoot(dir string, image *Root) (*Root, error) {
 // verifyAPI checks, after the custom mounts, that /proc and /sys are still
 // the kernel's file systems: a bind over them (a fake procfs) would make
 // later /proc writes and fd paths lie (CVE-2019-16884).
-func (r *Root) verifyAPI() error {
+func (r *Root) verifyAPI(s *Spec) error {
+	sys := int64(unix.SYSFS_MAGIC)
+	if s.PrivateNetwork {
+		sys = unix.TMPFS_MAGIC
+	}
 	for _, m := range []struct {
 		path  string
 		magic int64
-	}{{"/proc", unix.PROC_SUPER_MAGIC}, {"/sys", unix.SYSFS_MAGIC}} {
+	}{{"/proc", unix.PROC_SUPER_MAGIC}, {"/sys", sys}} {
 		f, err := r.openIn(m.path, true)
 		if err != nil {
 			return err

@@ -60,7 +60,7 @@ func (r *Root) bind(b nspawnopts.Bind) error {
 		return err
 	}
 	defer target.Close()
-	return bindTree(src, target, b.Dest, b.Recursive, b.ReadOnly)
+	return bindTree(src, target, b.Dest, b.Recursive, roAttr(b.ReadOnly))
 }
 
 // bindSource opens a bind source: a host path, or with SourceInRoot a path
@@ -91,10 +91,25 @@ func (r *Root) targetLike(src *os.File, dest string) (*os.File, error) {
 	return r.mkfileAll(dest)
 }
 
-// bindTree clones the mount tree at src (recursively or not), makes it
-// read-only when asked, and attaches it at target. Nothing is resolved by
-// path: both ends are handles.
-func bindTree(src, target *os.File, what string, recursive, ro bool) error {
+// Mount attribute sets for bindTree.
+const (
+	attrRO        = unix.MOUNT_ATTR_RDONLY
+	attrNoDevSUID = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+	attrLocked    = attrRO | attrNoDevSUID | unix.MOUNT_ATTR_NOEXEC
+)
+
+// roAttr returns attrRO when ro is set.
+func roAttr(ro bool) uint64 {
+	if ro {
+		return attrRO
+	}
+	return 0
+}
+
+// bindTree clones the mount tree at src (recursively or not), sets the
+// MOUNT_ATTR_* bits attrs on it, and attaches it at target. Nothing is
+// resolved by path: both ends are handles.
+func bindTree(src, target *os.File, what string, recursive bool, attrs uint64) error {
 	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
 	if recursive {
 		flags |= unix.AT_RECURSIVE
@@ -104,13 +119,13 @@ func bindTree(src, target *os.File, what string, recursive, ro bool) error {
 		return fmt.Errorf("bind %s: %w", what, err)
 	}
 	defer unix.Close(tree)
-	if ro {
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if attrs != 0 {
+		attr := unix.MountAttr{Attr_set: attrs}
 		err := kernel.Retry("mount_setattr", func() error {
 			return unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
 		})
 		if err != nil {
-			return fmt.Errorf("bind %s read-only: %w", what, err)
+			return fmt.Errorf("bind %s: set attributes: %w", what, err)
 		}
 	}
 	err = kernel.Retry("move_mount", func() error {
@@ -195,5 +210,5 @@ func (r *Root) inaccessible(p string) error {
 		return err
 	}
 	defer node.Close()
-	return bindTree(node, target, p, false, true)
+	return bindTree(node, target, p, false, attrRO)
 }

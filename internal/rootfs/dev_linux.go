@@ -106,7 +106,7 @@ func (r *Root) devSubMounts() error {
 		data         string
 	}{
 		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620,gid=5"},
-		{"/dev/shm", "tmpfs", nosuidNodev, "mode=1777"},
+		{"/dev/shm", "tmpfs", tmpfsFlags, "mode=1777"},
 		{"/dev/mqueue", "mqueue", nosuidNodevNoexec, ""},
 	}
 	for _, m := range mounts {
@@ -180,5 +180,5 @@ func bindConsole(peer *os.File) error {
 	}
 	target := os.NewFile(uintptr(tfd), "/dev/console")
 	defer target.Close()
-	return bindTree(peer, target, "/dev/console", false, false)
+	return bindTree(peer, target, "/dev/console", false, 0)
 }

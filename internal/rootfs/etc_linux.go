@@ -50,7 +50,7 @@ func (r *Root) resolvConf(s *Spec) {
 	case "copy", "replace":
 		_ = r.copyIn(resolvSources[from], "/etc/resolv.conf", how == "replace")
 	case "bind":
-		_ = r.bindFile(resolvSources[from], "/etc/resolv.conf")
+		_ = r.bindFile(resolvSources[from], "/etc/resolv.conf", r.etcWritable(s))
 	}
 }
 
@@ -76,7 +76,7 @@ func (r *Root) timezone(s *Spec) {
 		_ = r.copyIn("/etc/localtime", "/etc/localtime", true)
 	case "bind":
 		if zone != "" {
-			_ = r.bindFile("/usr/share/zoneinfo/"+zone, "/etc/localtime")
+			_ = r.bindFile("/usr/share/zoneinfo/"+zone, "/etc/localtime", r.etcWritable(s))
 		}
 	}
 }
@@ -192,8 +192,12 @@ func (r *Root) copyIn(src, dst string, replace bool) error {
 }
 
 // bindFile binds the host file src read-only onto the guest file dst,
-// creating dst when missing.
-func (r *Root) bindFile(src, dst string) error {
+// creating dst when missing if create is set (a read-only root gets no new
+// mount points, as with nspawn).
+func (r *Root) bindFile(src, dst string, create bool) error {
+	if !create && !r.has(dst) {
+		return fmt.Errorf("%s is missing and the root is read-only", dst)
+	}
 	fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0) })
 	if err != nil {
 		return err
@@ -205,7 +209,7 @@ func (r *Root) bindFile(src, dst string) error {
 		return err
 	}
 	defer target.Close()
-	return bindTree(source, target, dst, false, true)
+	return bindTree(source, target, dst, false, attrRO|attrNoDevSUID)
 }
 
 // linkJournal applies --link-journal: host and try-host bind the host's
@@ -234,5 +238,5 @@ func (r *Root) linkJournal(s *Spec) error {
 		return err
 	}
 	defer target.Close()
-	return bindTree(source, target, dir, false, false)
+	return bindTree(source, target, dir, false, 0)
 }

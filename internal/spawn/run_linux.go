@@ -91,7 +91,7 @@ func prepare(c *nspawnopts.Config, o Options) (*stageConfig, error) {
 		return nil, fmt.Errorf("directory %s does not exist or is not a directory", dir)
 	}
 	uuid := containerUUID(c)
-	hostOS, osData := hostOSRelease()
+	hostOS := hostOSRelease()
 	sc := &stageConfig{
 		Config: *c, UUID: uuid,
 		Env: baseEnv(c.Boot, uuid, o.Getenv("TERM"), hostOS),
@@ -99,9 +99,6 @@ func prepare(c *nspawnopts.Config, o Options) (*stageConfig, error) {
 			rootfs.HostContainerManager: []byte(ContainerName + "\n"),
 			rootfs.HostContainerUUID:    []byte(uuid + "\n"),
 		},
-	}
-	if osData != nil {
-		sc.Host[rootfs.HostOSRelease] = osData
 	}
 	mode, _ := containercgroup.Detect(o.Paths.Cgroup)
 	sc.Cgroup = mode != containercgroup.None
@@ -131,13 +128,13 @@ func containerUUID(c *nspawnopts.Config) string {
 }
 
 // hostOSRelease reads the host's os-release file.
-func hostOSRelease() (map[string]string, []byte) {
+func hostOSRelease() map[string]string {
 	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
 		if data, err := os.ReadFile(p); err == nil {
-			return ParseOSRelease(data), data
+			return ParseOSRelease(data)
 		}
 	}
-	return map[string]string{}, nil
+	return map[string]string{}
 }
 
 // fillFromTemplate copies --template into an empty or missing directory.
