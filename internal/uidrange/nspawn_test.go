@@ -1,13 +1,14 @@
 package uidrange
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -59,29 +60,28 @@ func TestIntegrationAllocatorAvoidsNspawnRange(t *testing.T) {
 	image := testbed.BusyboxImage(t)
 	nspawn := testbed.RequireTool(t, "systemd-nspawn")
 	testbed.StartBus(t)
-	locks := "/run/systemd/nspawn-uid"
+	// The container prints its uid_map (the range nspawn picked and
+	// locks) and stays up while berth tries to allocate.
 	cmd := exec.Command(nspawn, "-q", "-U", "--keep-unit", "--register=no",
-		"-M", "berth-uidrange-test", "-D", image, "/bin/sleep", "30")
+		"-M", "berth-uidrange-test", "-D", image, "/bin/sh", "-c", "cat /proc/self/uid_map; exec sleep 60")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	// Wait for a held nspawn lock (ours, or any other systemd-nspawn's:
-	// both must be avoided; stale unlocked files of killed runs are not).
-	// The deadline only bounds a hang.
-	var base uint64
-	for deadline := time.Now().Add(30 * time.Second); base == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("systemd-nspawn took no range lock")
-		}
-		ents, _ := os.ReadDir(locks)
-		for _, e := range ents {
-			if ofdLocked(t, filepath.Join(locks, e.Name())) {
-				base, _ = strconv.ParseUint(e.Name(), 10, 32)
-			}
-		}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	f := strings.Fields(line)
+	if err != nil || len(f) != 3 {
+		t.Fatalf("uid_map from the container: %q, %v", line, err)
 	}
-	a := New(testbed.Paths(t), WithWindow(uint32(base), uint32(base)), WithNspawnLockDir(locks))
+	base, err := strconv.ParseUint(f[1], 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(testbed.Paths(t), WithWindow(uint32(base), uint32(base)), WithNspawnLockDir("/run/systemd/nspawn-uid"))
 	if l, err := a.Acquire("berth"); !errors.Is(err, ErrExhausted) {
 		t.Errorf("got %v, %v while systemd-nspawn holds the only base %#x", l, err, base)
 	}
