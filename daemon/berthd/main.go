@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
 	"os/signal"
 	"time"
 
@@ -44,8 +45,12 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 		return err
 	}
 	defer reg.Close()
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		logger.Printf("warning: %v: shell and login into machines will fail", err)
+	}
 	srv := machine1.New(machine1.Options{Machines: reg, Images: machine1.DirImages{Dirs: p.ImageDirs},
-		PoolPath: p.Pool, Version: version, Log: logger})
+		PoolPath: p.Pool, Version: version, Log: logger, Nsenter: nsenter})
 	conn, err := dbus.ConnectSystemBus(dbus.WithHandler(srv))
 	if err != nil {
 		return fmt.Errorf("connect to the system bus: %w", err)

@@ -2,6 +2,7 @@ package machine1_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -129,9 +130,17 @@ func alive(pid uint32) bool {
 // never sees.
 func machinectl(t testing.TB, args ...string) (string, error) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return machinectlCtx(ctx, t, args...)
+}
+
+// machinectlCtx is machinectl until ctx ends (it is then killed).
+func machinectlCtx(ctx context.Context, t testing.TB, args ...string) (string, error) {
+	t.Helper()
 	mc := testbed.RequireTool(t, "machinectl")
 	script := `mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$0" "$@"`
-	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, mc, "--no-pager"}, args...)...)
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, mc, "--no-pager"}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + os.Getenv(testbed.SystemBusEnv),
 		"SYSTEMD_COLORS=0", "LANG=C.UTF-8", "TZ=UTC"}
 	out, err := cmd.CombinedOutput()

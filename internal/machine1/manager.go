@@ -220,14 +220,6 @@ func (s *Server) openMachinePTY(msg dbus.Message, name string) (dbus.UnixFD, str
 	return -1, "", busError(s.notYet(msg, name, "open pty"))
 }
 
-func (s *Server) openMachineLogin(msg dbus.Message, name string) (dbus.UnixFD, string, *dbus.Error) {
-	return -1, "", busError(s.notYet(msg, name, "open login"))
-}
-
-func (s *Server) openMachineShell(msg dbus.Message, name, _, _ string, _, _ []string) (dbus.UnixFD, string, *dbus.Error) {
-	return -1, "", busError(s.notYet(msg, name, "open shell"))
-}
-
 func (s *Server) bindMountMachine(msg dbus.Message, name, _, _ string, _, _ bool) *dbus.Error {
 	return busError(s.notYet(msg, name, "bind mount"))
 }

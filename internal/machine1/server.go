@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/dbus-interfaces"
 	"github.com/berth-dev/berth/internal/buslabel"
+	"github.com/berth-dev/berth/internal/enter"
 	"github.com/berth-dev/berth/internal/machine"
 )
 
@@ -44,6 +45,7 @@ type Machines interface {
 	UIDShift(name string) (uint32, error)
 	MapFromMachine(name string, id uint32, group bool) (uint32, error)
 	MapToMachine(id uint32, group bool) (machine.Machine, uint32, error)
+	Enter(name string) (*enter.Namespaces, error)
 }
 
 // Options configure a Server.
@@ -58,6 +60,8 @@ type Options struct {
 	Version string
 	// Log receives warnings; nil discards them.
 	Log *log.Logger
+	// Nsenter is the path of nsenter(1), used to enter machines.
+	Nsenter string
 }
 
 // Server is the bus adapter. It is a dbus.Handler: pass it to

@@ -1,0 +1,95 @@
+package machine1_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// startNspawn boots a busybox container with the real systemd-nspawn,
+// registered with berthd, running cmd as its PID 1.
+func startNspawn(t *testing.T, bus *testbed.Bus, image, name string, cmd ...string) {
+	t.Helper()
+	signals := watchSignals(t, bus)
+	args := append([]string{"-q", "--register=yes", "--keep-unit", "--console=pipe", "-D", image, "-M", name}, cmd...)
+	c := exec.Command(testbed.RequireTool(t, "systemd-nspawn"), args...)
+	c.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + os.Getenv(testbed.SystemBusEnv)}
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	conn := bus.Conn(t)
+	t.Cleanup(func() {
+		_ = conn.Object(busName, "/org/freedesktop/machine1").Call(mgr+"KillMachine", 0, name, "all", int32(9)).Err
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-done
+		if t.Failed() {
+			t.Logf("systemd-nspawn output:\n%s", out.String())
+		}
+	})
+	signals.expect(t, "MachineNew "+name)
+}
+
+// TestIntegrationMachinectlShell runs the real `machinectl shell` and
+// `machinectl login` against a busybox container that has neither
+// systemd nor D-Bus inside: berthd enters its namespaces directly.
+func TestIntegrationMachinectlShell(t *testing.T) {
+	testbed.RequireRoot(t)
+	testbed.RequireTool(t, "nsenter")
+	image := testbed.BusyboxImage(t)
+	if err := os.WriteFile(filepath.Join(image, "marker"), []byte("inside-marker\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bus := testbed.StartBus(t)
+	startBerthd(t, bus, t.TempDir())
+	startNspawn(t, bus, image, "shelly", "/bin/sleep", "1000000")
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"program with args", []string{"shell", "shelly", "/bin/cat", "/marker"}, []string{"inside-marker"}},
+		{"pid namespace and user", []string{"shell", "shelly", "/bin/sh", "-c", "echo pid=$$ uid=$(id -u) term=$TERM"},
+			[]string{"uid=0", "term="}},
+		{"setenv", []string{"shell", "-E", "GREETING=hello-there", "shelly", "/bin/sh", "-c", "echo $GREETING"}, []string{"hello-there"}},
+		{"user@", []string{"shell", "nobody@shelly", "/bin/sh", "-c", "id -u"}, []string{"65534"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := mustMachinectl(t, tt.args...)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("machinectl %s lacks %q:\n%s", strings.Join(tt.args, " "), w, out)
+				}
+			}
+			if strings.Contains(out, "pid=") && !strings.Contains(out, "pid=2") && !strings.Contains(out, "pid=3") {
+				t.Errorf("shell is not in the container's PID namespace:\n%s", out)
+			}
+		})
+	}
+	t.Run("login", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out, _ := machinectlCtx(ctx, t, "login", "shelly")
+		if !strings.Contains(out, "login:") {
+			t.Errorf("machinectl login shows no login prompt:\n%s", out)
+		}
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		if out, err := machinectl(t, "shell", "nosuchuser@shelly", "/bin/true"); err == nil {
+			t.Errorf("shell as an unknown user succeeded:\n%s", out)
+		}
+	})
+}
