@@ -1,6 +1,7 @@
 package nspawnsettings
 
 import (
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -56,7 +57,12 @@ type key struct {
 	isSet         func(s *Settings) bool
 	copy          func(dst, src *Settings)
 	clear         func(s *Settings)
+	lines         func(s *Settings) []string // values of the lines Format writes
 }
+
+// errReset is returned by a parser whose value resets the setting to its
+// default although it is not empty (SystemCallFilter=~).
+var errReset = errors.New("reset")
 
 // def builds a key whose parser replaces (or, for lists, extends) the
 // field's value.
@@ -68,6 +74,8 @@ func def[T any](sec, name string, g group, get func(*Settings) *Field[T],
 			f := get(s)
 			nv, err := parse(f.Value, v)
 			switch {
+			case errors.Is(err, errReset):
+				*f = Field[T]{}
 			case err != nil:
 				return err
 			case strings.TrimSpace(v) == "":
@@ -86,7 +94,21 @@ func def[T any](sec, name string, g group, get func(*Settings) *Field[T],
 			clipSlice(&f.Value)
 		},
 		clear: func(s *Settings) { *get(s) = Field[T]{} },
+		lines: func(s *Settings) []string { return []string{format(get(s).Value)} },
 	}
+}
+
+// perLine makes k write one line per list element, as its parser reads
+// one element per line.
+func perLine[T any](k *key, get func(*Settings) *Field[[]T], str func(T) string) *key {
+	k.lines = func(s *Settings) []string {
+		out := make([]string, len(get(s).Value))
+		for i, v := range get(s).Value {
+			out[i] = str(v)
+		}
+		return out
+	}
+	return k
 }
 
 // clipSlice limits a slice's capacity to its length, so appending to a
@@ -167,7 +189,7 @@ func execKeys() []*key {
 		def("", "MachineID", groupMachineID, func(s *Settings) *Field[MachineID] { return &s.MachineID }, scalar(emptyOr(parseMachineID)), stringer[MachineID]),
 		def("", "PrivateUsers", groupUserns, func(s *Settings) *Field[PrivateUsers] { return &s.PrivateUsers }, scalar(parsePrivateUsersFile), stringer[PrivateUsers]),
 		boolKey("NotifyReady", groupNotifyReady, func(s *Settings) *Field[bool] { return &s.NotifyReady }),
-		def("", "SystemCallFilter", groupSyscallFilter, func(s *Settings) *Field[SyscallFilter] { return &s.SystemCallFilter }, parseSyscallFilter, stringer[SyscallFilter]),
+		syscallFilterKey(),
 	}
 	for r := range RlimitCount {
 		ks = append(ks, rlimitKey(r))
@@ -189,12 +211,12 @@ func filesKeys() []*key {
 	return []*key{
 		boolKey("ReadOnly", groupReadOnly, func(s *Settings) *Field[bool] { return &s.ReadOnly }),
 		def("", "Volatile", groupVolatile, func(s *Settings) *Field[VolatileMode] { return &s.Volatile }, scalar(parseVolatile), VolatileMode.String),
-		def("", "Bind", groupCustomMounts, func(s *Settings) *Field[[]BindMount] { return &s.Bind }, entries(parseBind), formatList[BindMount]),
-		def("", "BindReadOnly", groupCustomMounts, func(s *Settings) *Field[[]BindMount] { return &s.BindReadOnly }, entries(parseBind), formatList[BindMount]),
-		def("", "TemporaryFileSystem", groupCustomMounts, func(s *Settings) *Field[[]TmpFS] { return &s.TemporaryFileSystem }, entries(parseTmpFS), formatList[TmpFS]),
-		def("", "Inaccessible", groupCustomMounts, func(s *Settings) *Field[[]string] { return &s.Inaccessible }, entries(pathValue), joinWords),
-		def("", "Overlay", groupCustomMounts, func(s *Settings) *Field[[]OverlayMount] { return &s.Overlay }, entries(parseOverlay), formatList[OverlayMount]),
-		def("", "OverlayReadOnly", groupCustomMounts, func(s *Settings) *Field[[]OverlayMount] { return &s.OverlayReadOnly }, entries(parseOverlay), formatList[OverlayMount]),
+		perLine(def("", "Bind", groupCustomMounts, bindOf, entries(parseBind), formatList[BindMount]), bindOf, BindMount.String),
+		perLine(def("", "BindReadOnly", groupCustomMounts, bindROOf, entries(parseBind), formatList[BindMount]), bindROOf, BindMount.String),
+		perLine(def("", "TemporaryFileSystem", groupCustomMounts, tmpfsOf, entries(parseTmpFS), formatList[TmpFS]), tmpfsOf, TmpFS.String),
+		perLine(def("", "Inaccessible", groupCustomMounts, inaccessibleOf, entries(pathValue), joinWords), inaccessibleOf, str),
+		perLine(def("", "Overlay", groupCustomMounts, overlayOf, entries(parseOverlay), formatList[OverlayMount]), overlayOf, OverlayMount.String),
+		perLine(def("", "OverlayReadOnly", groupCustomMounts, overlayROOf, entries(parseOverlay), formatList[OverlayMount]), overlayROOf, OverlayMount.String),
 		boolKey("PrivateUsersChown", groupUserns, func(s *Settings) *Field[bool] { return &s.PrivateUsersChown }),
 		enumKey("PrivateUsersOwnership", groupUserns, ownershipNames, func(s *Settings) *Field[OwnershipMode] { return &s.PrivateUsersOwnership }),
 		def("", "BindUser", groupBindUser, func(s *Settings) *Field[[]string] { return &s.BindUser }, parseUserNames, joinWords),
@@ -215,14 +237,42 @@ func networkKeys() []*key {
 	return []*key{
 		boolKey("Private", groupNetwork, func(s *Settings) *Field[bool] { return &s.Private }),
 		boolKey("VirtualEthernet", groupNetwork, func(s *Settings) *Field[bool] { return &s.VirtualEthernet }),
-		def("", "VirtualEthernetExtra", groupNetwork, func(s *Settings) *Field[[]LinkPair] { return &s.VirtualEthernetExtra }, entries(parseLinkPair), formatList[LinkPair]),
+		perLine(def("", "VirtualEthernetExtra", groupNetwork, vethExtraOf, entries(parseLinkPair), formatList[LinkPair]), vethExtraOf, LinkPair.String),
 		pairs("Interface", func(s *Settings) *Field[[]LinkPair] { return &s.Interface }),
 		pairs("MACVLAN", func(s *Settings) *Field[[]LinkPair] { return &s.MACVLAN }),
 		pairs("IPVLAN", func(s *Settings) *Field[[]LinkPair] { return &s.IPVLAN }),
 		def("", "Bridge", groupNetwork, func(s *Settings) *Field[string] { return &s.Bridge }, scalar(parseIfname), str),
 		def("", "Zone", groupNetwork, func(s *Settings) *Field[string] { return &s.Zone }, scalar(parseZone), str),
-		def("", "Port", groupExposePorts, func(s *Settings) *Field[[]PortForward] { return &s.Port }, entries(parsePort), formatList[PortForward]),
+		perLine(def("", "Port", groupExposePorts, portOf, entries(parsePort), formatList[PortForward]), portOf, PortForward.String),
 	}
+}
+
+// Accessors of the list fields written one element per line.
+func bindOf(s *Settings) *Field[[]BindMount]         { return &s.Bind }
+func bindROOf(s *Settings) *Field[[]BindMount]       { return &s.BindReadOnly }
+func tmpfsOf(s *Settings) *Field[[]TmpFS]            { return &s.TemporaryFileSystem }
+func inaccessibleOf(s *Settings) *Field[[]string]    { return &s.Inaccessible }
+func overlayOf(s *Settings) *Field[[]OverlayMount]   { return &s.Overlay }
+func overlayROOf(s *Settings) *Field[[]OverlayMount] { return &s.OverlayReadOnly }
+func vethExtraOf(s *Settings) *Field[[]LinkPair]     { return &s.VirtualEthernetExtra }
+func portOf(s *Settings) *Field[[]PortForward]       { return &s.Port }
+
+// syscallFilterKey builds SystemCallFilter=, written as an allow line and
+// a "~" deny line.
+func syscallFilterKey() *key {
+	k := def("", "SystemCallFilter", groupSyscallFilter, func(s *Settings) *Field[SyscallFilter] { return &s.SystemCallFilter },
+		parseSyscallFilter, stringer[SyscallFilter])
+	k.lines = func(s *Settings) []string {
+		var out []string
+		if f := s.SystemCallFilter.Value; len(f.Allow) > 0 {
+			out = append(out, strings.Join(f.Allow, " "))
+		}
+		if f := s.SystemCallFilter.Value; len(f.Deny) > 0 {
+			out = append(out, "~"+strings.Join(f.Deny, " "))
+		}
+		return out
+	}
+	return k
 }
 
 // keyTable lists every key in file order; keyByName indexes it.

@@ -276,7 +276,7 @@ func parseSyscallFilter(old SyscallFilter, v string) (SyscallFilter, error) {
 		return SyscallFilter{}, err
 	}
 	if len(words) == 0 {
-		return SyscallFilter{}, nil
+		return SyscallFilter{}, errReset
 	}
 	for _, w := range words {
 		if !validSyscallName(w) {

@@ -114,9 +114,10 @@ func splitColons(v string, n int) (fields []string, rest string, err error) {
 	return append(fields, cur.String()), "", nil
 }
 
-// escapeColons escapes colons and backslashes for colon-separated syntax.
+// escapeColons escapes colons, backslashes and whitespace (which the line
+// parser would trim) for colon-separated syntax.
 func escapeColons(s string) string {
-	return strings.NewReplacer(`\`, `\\`, ":", `\:`).Replace(s)
+	return strings.NewReplacer(`\`, `\\`, ":", `\:`, " ", `\ `, "\t", "\\\t").Replace(s)
 }
 
 // TmpFS is one TemporaryFileSystem= entry: PATH[:OPTS].

@@ -244,6 +244,39 @@ func TestCommandLinePrivateUsers(t *testing.T) {
 	}
 }
 
+// roundTrip checks that Format writes what Parse reads back to the same
+// values.
+func roundTrip(t *testing.T, s *Settings) {
+	t.Helper()
+	out := s.Format()
+	s2, _, err := Parse(out, "formatted")
+	if err != nil {
+		t.Fatalf("formatted settings do not parse: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(setValues(s), setValues(s2)); diff != "" {
+		t.Fatalf("round trip (-parsed +reparsed):\n%s\n%s", diff, out)
+	}
+}
+
+func TestFormatRoundTrip(t *testing.T) {
+	for _, tt := range parseTests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, err := Parse([]byte(tt.in), "t.nspawn")
+			if err != nil {
+				t.Fatal(err)
+			}
+			roundTrip(t, s)
+		})
+	}
+	var cmd Settings
+	for k, v := range map[string]string{"Bind": "/a b\\:/c d", "Parameters": `x "y z"`, "Environment": `A="1 2"`} {
+		if err := cmd.SetFromCommandLine(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roundTrip(t, &cmd)
+}
+
 func FuzzParse(f *testing.F) {
 	for _, tt := range parseTests {
 		f.Add([]byte(tt.in))
@@ -268,7 +301,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		_ = s.Entries()
+		roundTrip(t, s)
 		u, _ := Untrusted(s)
 		_ = Merge(new(Settings), &File{Path: "f", Settings: u}, ModeOverride).String()
 	})

@@ -1,5 +1,7 @@
 package nspawnsettings
 
+import "strings"
+
 // Settings holds every setting of a .nspawn file, one Field per key. Each
 // field is named after its key and means what systemd.nspawn(5) says the
 // key means; Keys lists them, Entries shows them. The same type carries
@@ -89,6 +91,34 @@ func (s *Settings) SetFromCommandLine(key, value string) error {
 		return &ParseError{File: "command line", Key: key, Err: err}
 	}
 	return nil
+}
+
+// Format writes the keys set in s as a .nspawn file that Parse reads back
+// to the same values (the origins are those of the new file). Values that
+// did not come from Parse (the command line) are written as given; one
+// ending in a backslash, which the file syntax reads as a continuation,
+// cannot be represented.
+func (s *Settings) Format() []byte {
+	var b strings.Builder
+	for _, sec := range Sections {
+		header := false
+		for _, k := range keyTable {
+			if k.section != sec || !k.isSet(s) {
+				continue
+			}
+			if !header {
+				if b.Len() > 0 {
+					b.WriteByte('\n')
+				}
+				b.WriteString("[" + sec + "]\n")
+				header = true
+			}
+			for _, l := range k.lines(s) {
+				b.WriteString(k.name + "=" + l + "\n")
+			}
+		}
+	}
+	return []byte(b.String())
 }
 
 // Entry is one setting as shown to users: its key, value and provenance.

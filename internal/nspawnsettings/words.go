@@ -72,10 +72,10 @@ func splitWords(v string) ([]string, error) {
 
 // quoteWord quotes w for a list value when it needs quoting.
 func quoteWord(w string) string {
-	if w != "" && !strings.ContainsAny(w, " \t\n'\"\\") {
+	if w != "" && !strings.ContainsAny(w, " \t\n\r\v\f'\"\\") {
 		return w
 	}
-	return strconv.Quote(w)
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w) + `"`
 }
 
 // joinWords formats a word list back into list syntax.
