@@ -14,7 +14,8 @@
 // keys are warnings with file and line. Malformed values are errors
 // (*ParseError, with file, line and key). Files over MaxFileSize, lines over
 // MaxLineSize and lists over MaxListEntries are errors wrapping ErrTooLarge.
-// Parse never panics (FuzzParse).
+// Parse never panics, and Format writes settings back into a file that
+// parses to the same values (FuzzParse checks both).
 //
 // # Lookup and trust
 //
