@@ -36,6 +36,9 @@ type Overlay struct {
 	Dest string `json:"dest"`
 	// ReadOnly is set for --overlay-ro.
 	ReadOnly bool `json:"read_only,omitempty"`
+	// Work is overlayfs's work directory next to Upper. Parse leaves it
+	// empty; the spawner creates it and removes it when the container ends.
+	Work string `json:"work,omitempty"`
 }
 
 // Console modes of --console.

@@ -10,17 +10,12 @@ import (
 // mounts parses --bind, --bind-ro, --tmpfs, --overlay, --overlay-ro and
 // --inaccessible.
 func (r *raw) mounts(c *Config) error {
-	for _, list := range []struct {
-		vals []string
-		ro   bool
-	}{{r.bind, false}, {r.bindRO, true}} {
-		for _, s := range list.vals {
-			b, err := ParseBind(s, list.ro)
-			if err != nil {
-				return err
-			}
-			c.Binds = append(c.Binds, b)
+	for _, v := range r.binds {
+		b, err := ParseBind(v.value, v.ro)
+		if err != nil {
+			return err
 		}
+		c.Binds = append(c.Binds, b)
 	}
 	for _, s := range r.tmpfs {
 		t, err := ParseTmpFS(s)
@@ -29,7 +24,7 @@ func (r *raw) mounts(c *Config) error {
 		}
 		c.TmpFS = append(c.TmpFS, t)
 	}
-	if err := r.overlays(c); err != nil {
+	if err := r.overlayMounts(c); err != nil {
 		return err
 	}
 	for _, p := range r.inaccessible {
@@ -41,18 +36,13 @@ func (r *raw) mounts(c *Config) error {
 	return nil
 }
 
-func (r *raw) overlays(c *Config) error {
-	for _, list := range []struct {
-		vals []string
-		ro   bool
-	}{{r.overlay, false}, {r.overlayRO, true}} {
-		for _, s := range list.vals {
-			o, err := ParseOverlay(s, list.ro)
-			if err != nil {
-				return err
-			}
-			c.Overlays = append(c.Overlays, o)
+func (r *raw) overlayMounts(c *Config) error {
+	for _, v := range r.overlays {
+		o, err := ParseOverlay(v.value, v.ro)
+		if err != nil {
+			return err
 		}
+		c.Overlays = append(c.Overlays, o)
 	}
 	return nil
 }

@@ -43,9 +43,28 @@ type raw struct {
 	console, register                               string
 	boot, asPID2, readOnly, ephemeral, quiet, pipe  bool
 	keepUnit, privateNetwork, journalTryGuest, help bool
-	env, bind, bindRO, tmpfs, overlay, overlayRO    []string
-	inaccessible, capAdd, capDrop                   []string
+	env, tmpfs, inaccessible, capAdd, capDrop       []string
+	// binds and overlays keep --bind/--bind-ro and --overlay/--overlay-ro
+	// in command-line order.
+	binds, overlays []tagged
 }
+
+// tagged is one value of an option that shares an ordered list with its
+// read-only twin.
+type tagged struct {
+	value string
+	ro    bool
+}
+
+// taggedList is a pflag.Value appending to a shared ordered list.
+type taggedList struct {
+	list *[]tagged
+	ro   bool
+}
+
+func (l taggedList) Set(s string) error { *l.list = append(*l.list, tagged{s, l.ro}); return nil }
+func (l taggedList) String() string     { return "" }
+func (l taggedList) Type() string       { return "stringArray" }
 
 // Parse parses args (without the program name) into a Config. Every error
 // wraps ErrUsage and reads as one line.
@@ -92,11 +111,11 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	fs.BoolVarP(&r.ephemeral, "ephemeral", "x", false, "run on a throw-away snapshot")
 	fs.StringVar(&r.volatile, "volatile", VolatileNo, "yes|state|overlay: volatile root")
 	fs.Lookup("volatile").NoOptDefVal = VolatileYes
-	fs.StringArrayVar(&r.bind, "bind", nil, "SRC[:DST[:OPTS]] bind mount")
-	fs.StringArrayVar(&r.bindRO, "bind-ro", nil, "SRC[:DST[:OPTS]] read-only bind mount")
+	fs.Var(taggedList{&r.binds, false}, "bind", "SRC[:DST[:OPTS]] bind mount")
+	fs.Var(taggedList{&r.binds, true}, "bind-ro", "SRC[:DST[:OPTS]] read-only bind mount")
 	fs.StringArrayVar(&r.tmpfs, "tmpfs", nil, "PATH[:OPTS] tmpfs mount")
-	fs.StringArrayVar(&r.overlay, "overlay", nil, "LOWER...:UPPER[:DST] overlay mount")
-	fs.StringArrayVar(&r.overlayRO, "overlay-ro", nil, "LOWER...:DST read-only overlay mount")
+	fs.Var(taggedList{&r.overlays, false}, "overlay", "LOWER...:UPPER[:DST] overlay mount")
+	fs.Var(taggedList{&r.overlays, true}, "overlay-ro", "LOWER...:DST read-only overlay mount")
 	fs.StringArrayVar(&r.inaccessible, "inaccessible", nil, "make PATH inaccessible")
 	fs.StringArrayVar(&r.capAdd, "capability", nil, "keep these capabilities too")
 	fs.StringArrayVar(&r.capDrop, "drop-capability", nil, "drop these capabilities")

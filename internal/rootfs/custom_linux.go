@@ -1,9 +1,9 @@
 package rootfs
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nspawnopts"
@@ -148,37 +148,94 @@ func (r *Root) tmpfs(t nspawnopts.TmpFS) error {
 	return mountOn(target, t.Dest, "tmpfs", "tmpfs", unix.MS_NODEV|unix.MS_STRICTATIME, t.Options)
 }
 
-// overlay applies one --overlay or --overlay-ro.
+// overlay applies one --overlay or --overlay-ro. A writable overlay
+// without an upper directory gets a throw-away one on a tmpfs mounted at
+// the destination first.
 func (r *Root) overlay(o nspawnopts.Overlay) error {
-	if !o.ReadOnly {
-		return errors.New("--overlay= with a writable upper layer is not supported yet; use --overlay-ro=")
-	}
-	var lowers []*os.File
-	defer func() {
-		for _, f := range lowers {
-			f.Close()
-		}
-	}()
-	// nspawn lists the lowest layer first; overlayfs wants it last.
-	opts := "lowerdir="
-	for i := range o.Lower {
-		l := o.Lower[len(o.Lower)-1-i]
-		f, err := r.bindSource(nspawnopts.Bind{Source: trimPlus(l), SourceInRoot: l != trimPlus(l)})
-		if err != nil {
-			return err
-		}
-		lowers = append(lowers, f)
-		if i > 0 {
-			opts += ":"
-		}
-		opts += fdPath(f)
+	lowers, opts, err := r.overlayLowers(o)
+	defer closeFiles(lowers)
+	if err != nil {
+		return err
 	}
 	target, err := r.mkdirAll(o.Dest)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
-	return mountOn(target, o.Dest, "overlay", "overlay", unix.MS_RDONLY, opts)
+	if o.ReadOnly {
+		return mountOn(target, o.Dest, "overlay", "overlay", unix.MS_RDONLY, opts)
+	}
+	upper, work, scratch, err := r.overlayUpper(o, target)
+	if err != nil {
+		return err
+	}
+	opts += ",upperdir=" + upper + ",workdir=" + work
+	if scratch == nil {
+		return mountOn(target, o.Dest, "overlay", "overlay", 0, opts)
+	}
+	defer scratch.Close()
+	top, err := r.openIn(o.Dest, false) // the scratch tmpfs, to stack on
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	return mountOn(top, o.Dest, "overlay", "overlay", 0, opts)
+}
+
+// overlayLowers opens the lower directories and returns the lowerdir
+// option (nspawn lists the lowest layer first; overlayfs wants it last).
+func (r *Root) overlayLowers(o nspawnopts.Overlay) ([]*os.File, string, error) {
+	var files []*os.File
+	opts := "lowerdir="
+	for i := range o.Lower {
+		l := o.Lower[len(o.Lower)-1-i]
+		f, err := r.bindSource(nspawnopts.Bind{Source: trimPlus(l), SourceInRoot: l != trimPlus(l)})
+		if err != nil {
+			return files, "", err
+		}
+		files = append(files, f)
+		if i > 0 {
+			opts += ":"
+		}
+		opts += fdPath(f)
+	}
+	return files, opts, nil
+}
+
+// overlayUpper returns the upperdir and workdir options: the spawner's
+// host directories, or a tmpfs mounted at the destination (scratch, which
+// the caller closes after the overlay covers it).
+func (r *Root) overlayUpper(o nspawnopts.Overlay, target *os.File) (upper, work string, scratch *os.File, err error) {
+	if o.Upper != "" {
+		if strings.HasPrefix(o.Upper, "+") || o.Work == "" {
+			return "", "", nil, fmt.Errorf("overlay %s: an upper directory inside the container is not supported", o.Dest)
+		}
+		return o.Upper, o.Work, nil, nil
+	}
+	if err := mountOn(target, o.Dest, "tmpfs", "tmpfs", nosuidNodev, "mode=0755"); err != nil {
+		return "", "", nil, err
+	}
+	scratchPath, err := r.openIn(o.Dest, false)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer scratchPath.Close()
+	if scratch, err = reopenDir(scratchPath); err != nil {
+		return "", "", nil, err
+	}
+	for _, d := range []string{"upper", "work"} {
+		if err := unix.Mkdirat(int(scratch.Fd()), d, 0o755); err != nil {
+			scratch.Close()
+			return "", "", nil, fmt.Errorf("overlay %s: %w", o.Dest, err)
+		}
+	}
+	return fdPath(scratch) + "/upper", fdPath(scratch) + "/work", scratch, nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 func trimPlus(s string) string {

@@ -59,6 +59,24 @@ func TestIntegrationMounts(t *testing.T) {
 			setup: func(t *testing.T, img string) []string {
 				return []string{"--overlay-ro=" + hostDir(t, "low", "") + ":" + hostDir(t, "high", "") + ":/mnt/o"}
 			}, want: "high low ro"},
+		{name: "--overlay with an upper directory", args: append([]string{"-M", "t-ovlw"}, sh("echo new > /mnt/o/n; ls /mnt/o | tr '\\n' ' '")...),
+			setup: func(t *testing.T, img string) []string {
+				upper := filepath.Join(t.TempDir(), "upper")
+				os.Mkdir(upper, 0o755)
+				t.Cleanup(func() {
+					if data, _ := os.ReadFile(filepath.Join(upper, "n")); string(data) != "new\n" {
+						t.Errorf("the write did not reach the upper directory")
+					}
+					if m, _ := filepath.Glob(filepath.Join(filepath.Dir(upper), ".#*")); len(m) > 0 {
+						t.Errorf("work directory left: %v", m)
+					}
+				})
+				return []string{"--overlay=" + hostDir(t, "low", "") + ":" + upper + ":/mnt/o"}
+			}, want: "low n"},
+		{name: "--overlay with a throw-away upper", args: append([]string{"-M", "t-ovlt"}, sh("echo new > /mnt/o/n; ls /mnt/o | tr '\\n' ' '")...),
+			setup: func(t *testing.T, img string) []string {
+				return []string{"--overlay=" + hostDir(t, "low", "") + "::/mnt/o"}
+			}, want: "low n"},
 		{name: "--read-only", args: append([]string{"-M", "t-ro", "--read-only"}, sh("touch /x || echo ro; touch /tmp/x && echo tmp")...), want: "ro\ntmp", check: notExist("x")},
 		{name: "--volatile=state", args: append([]string{"-M", "t-vstate", "--volatile=state"}, sh("touch /x || echo ro; touch /var/x && echo var")...), want: "ro\nvar", check: notExist("var/x")},
 		{name: "--volatile=overlay", args: append([]string{"-M", "t-vover", "--volatile=overlay"}, sh("touch /x && cat /etc/hostname")...), want: "busybox", check: notExist("x")},

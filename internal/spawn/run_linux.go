@@ -54,6 +54,7 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	defer removeWorkDirs(sc)
 	logf(o, c.Quiet, "Spawning container %s on %s.\n", c.Machine, c.Directory)
 	for {
 		out, err := runOnce(sc, o)
@@ -89,6 +90,9 @@ func prepare(c *nspawnopts.Config, o Options) (*stageConfig, error) {
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("directory %s does not exist or is not a directory", dir)
+	}
+	if err := makeWorkDirs(c); err != nil {
+		return nil, err
 	}
 	uuid := containerUUID(c)
 	hostOS := hostOSRelease()
@@ -205,4 +209,28 @@ func startStage(c *nspawnopts.Config, o Options) (*exec.Cmd, *os.File, int, erro
 		return nil, nil, -1, fmt.Errorf("start container: %w", err)
 	}
 	return cmd, parent, pidfd, nil
+}
+
+// makeWorkDirs creates overlayfs work directories next to the host upper
+// directories of --overlay, as nspawn does; removeWorkDirs removes them.
+func makeWorkDirs(c *nspawnopts.Config) error {
+	for i, o := range c.Overlays {
+		if o.ReadOnly || o.Upper == "" || o.Upper[0] == '+' {
+			continue
+		}
+		work := filepath.Join(filepath.Dir(o.Upper), ".#"+filepath.Base(o.Upper)+"."+c.Machine+".work")
+		if err := os.MkdirAll(work, 0o700); err != nil {
+			return fmt.Errorf("overlay work directory: %w", err)
+		}
+		c.Overlays[i].Work = work
+	}
+	return nil
+}
+
+func removeWorkDirs(sc *stageConfig) {
+	for _, o := range sc.Config.Overlays {
+		if o.Work != "" {
+			_ = os.RemoveAll(o.Work)
+		}
+	}
 }

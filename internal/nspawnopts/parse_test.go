@@ -1,0 +1,185 @@
+package nspawnopts
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/capset"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var testEnv = Env{Getenv: func(n string) string { return map[string]string{"HOSTVAR": "hv"}[n] }}
+
+func TestParse(t *testing.T) {
+	base := Config{
+		Directory: "/srv/img", Machine: "img", Hostname: "img", Volatile: VolatileNo,
+		Caps: capset.Default, ResolvConf: "auto", Timezone: "auto", LinkJournal: "auto",
+		Console: ConsoleReadOnly, Register: RegisterYes,
+	}
+	with := func(f func(c *Config)) Config { c := base; f(&c); return c }
+	tests := []struct {
+		name string
+		args []string
+		want Config
+	}{
+		{"defaults", []string{"-D", "/srv/img"}, base},
+		{"command keeps its own flags", []string{"-D", "/srv/img", "ls", "-l", "--all"},
+			with(func(c *Config) { c.Command = []string{"ls", "-l", "--all"} })},
+		{"machine and hostname", []string{"-D", "/srv/img", "-M", "m1", "--hostname=h.example"},
+			with(func(c *Config) { c.Machine, c.Hostname = "m1", "h.example" })},
+		{"boot sets the kill signal", []string{"-D", "/srv/img", "-b"},
+			with(func(c *Config) { c.Boot, c.KillSignal = true, SigRTMin+3 })},
+		{"explicit kill signal", []string{"-D", "/srv/img", "--kill-signal=TERM"},
+			with(func(c *Config) { c.KillSignal = 15 })},
+		{"uuid", []string{"-D", "/srv/img", "--uuid=0123456789ABCDEF0123456789abcdef"},
+			with(func(c *Config) { c.UUID = "01234567-89ab-cdef-0123-456789abcdef" })},
+		{"env pass-through", []string{"-D", "/srv/img", "-E", "A=1", "-E", "HOSTVAR"},
+			with(func(c *Config) { c.Env = []string{"A=1", "HOSTVAR=hv"} })},
+		{"pipe", []string{"-D", "/srv/img", "-P"}, with(func(c *Config) { c.Console = ConsolePipe })},
+		{"volatile without value", []string{"-D", "/srv/img", "--volatile"}, with(func(c *Config) { c.Volatile = VolatileYes })},
+		{"volatile boolean", []string{"-D", "/srv/img", "--volatile=no"}, base},
+		{"private network adds NET_ADMIN", []string{"-D", "/srv/img", "--private-network"},
+			with(func(c *Config) { c.PrivateNetwork, c.Caps = true, capset.Default|capset.NetAdmin })},
+		{"register auto, keep unit", []string{"-D", "/srv/img", "--register=auto", "--keep-unit"},
+			with(func(c *Config) { c.Register, c.KeepUnit = RegisterAuto, true })},
+		{"register boolean", []string{"-D", "/srv/img", "--register=0"}, with(func(c *Config) { c.Register = RegisterNo })},
+		{"journal", []string{"-D", "/srv/img", "-j"}, with(func(c *Config) { c.LinkJournal = "try-guest" })},
+		{"ephemeral template is the directory", []string{"-x", "--template=/srv/tpl", "-M", "eph"},
+			with(func(c *Config) { c.Directory, c.Machine, c.Hostname, c.Ephemeral = "/srv/tpl", "eph", "eph", true })},
+		{"binds", []string{"-D", "/srv/img", "--bind=/a", "--bind-ro=/b:/c:norbind", "--bind=+/d:/e", "--bind=:/tmpd"},
+			with(func(c *Config) {
+				c.Binds = []Bind{
+					{Source: "/a", Dest: "/a", Recursive: true},
+					{Source: "/b", Dest: "/c", ReadOnly: true},
+					{Source: "/d", SourceInRoot: true, Dest: "/e", Recursive: true},
+					{Dest: "/tmpd", Recursive: true},
+				}
+			})},
+		{"tmpfs and overlays", []string{"-D", "/srv/img", "--tmpfs=/t", "--overlay=/l:/u:/d", "--overlay-ro=/l1:/l2:/d2", "--inaccessible=/x/"},
+			with(func(c *Config) {
+				c.TmpFS = []TmpFS{{Dest: "/t", Options: "mode=0755"}}
+				c.Overlays = []Overlay{{Lower: []string{"/l"}, Upper: "/u", Dest: "/d"}, {Lower: []string{"/l1", "/l2"}, Dest: "/d2", ReadOnly: true}}
+				c.Inaccessible = []string{"/x"}
+			})},
+		{"capabilities", []string{"-D", "/srv/img", "--capability=CAP_SYS_MODULE", "--drop-capability=CAP_CHOWN"},
+			with(func(c *Config) { c.Caps = (capset.Default | 1<<16) &^ 1 })},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse(tc.args, testEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Parse (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "no root directory"},
+		{[]string{"-D", "/x", "-M", "a_b"}, "invalid machine name"},
+		{[]string{"-D", "/x", "--hostname=a..b"}, "invalid hostname"},
+		{[]string{"-D", "/"}, ""},
+		{[]string{"-D", "/x", "-b", "-a"}, "may not be combined"},
+		{[]string{"-D", "/x", "--chdir=rel"}, "absolute"},
+		{[]string{"-D", "/x", "--kill-signal=NOPE"}, "invalid signal"},
+		{[]string{"-D", "/x", "--kill-signal=RTMIN+40"}, "invalid signal"},
+		{[]string{"-D", "/x", "--notify-ready=maybe"}, "--notify-ready"},
+		{[]string{"-D", "/x", "--volatile=tmp"}, "--volatile"},
+		{[]string{"-D", "/x", "--resolv-conf=x"}, "--resolv-conf"},
+		{[]string{"-D", "/x", "--timezone=x"}, "--timezone"},
+		{[]string{"-D", "/x", "--link-journal=x"}, "--link-journal"},
+		{[]string{"-D", "/x", "-x", "--link-journal=host"}, "--ephemeral"},
+		{[]string{"-D", "/x", "-x", "--volatile=yes"}, "may not be combined"},
+		{[]string{"-D", "/x", "-x", "--template=/t"}, "--template"},
+		{[]string{"--template=/t"}, "--template= needs"},
+		{[]string{"-D", "/x", "--console=x"}, "--console"},
+		{[]string{"-D", "/x", "-E", "1A=b"}, "environment"},
+		{[]string{"-D", "/x", "--bind=a:/b"}, "absolute"},
+		{[]string{"-D", "/x", "--bind=/a:b"}, "absolute"},
+		{[]string{"-D", "/x", "--bind=/a:/b:idmap"}, "user namespace"},
+		{[]string{"-D", "/x", "--bind=/a:/b:/c:/d"}, "invalid bind"},
+		{[]string{"-D", "/x", "--overlay=/a"}, "at least two"},
+		{[]string{"-D", "/x", "--overlay=a:/b"}, "absolute"},
+		{[]string{"-D", "/x", "--tmpfs=t"}, "--tmpfs"},
+		{[]string{"-D", "/x", "--inaccessible=t"}, "--inaccessible"},
+		{[]string{"-D", "/x", "--capability=CAP_X"}, "unknown capability"},
+		{[]string{"-D", "/x", "--uuid=0"}, "invalid UUID"},
+		{[]string{"-D", "/x", "-u", "a/b"}, "invalid user"},
+		{[]string{"-D", "/x", "--nope"}, "unknown flag"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := Parse(tc.args, testEnv)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("unexpected error %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v, want a one-line usage error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseMachineImageSearch(t *testing.T) {
+	env := Env{ImageDirs: []string{"/etc/machines", "/var/lib/machines"},
+		Exists: func(p string) bool { return p == "/var/lib/machines/web" }}
+	c, err := Parse([]string{"-M", "web"}, env)
+	if err != nil || c.Directory != "/var/lib/machines/web" {
+		t.Errorf("Parse(-M web) = %q, %v; want the pool image", c.Directory, err)
+	}
+}
+
+func TestEphemeralName(t *testing.T) {
+	c, err := Parse([]string{"-D", "/srv/img", "-x"}, testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.Machine, "img-") || len(c.Machine) != len("img-")+16 {
+		t.Errorf("ephemeral machine name %q, want img-<16 hex digits>", c.Machine)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	tests := map[string]int{"SIGTERM": 15, "term": 15, "9": 9, "SIGRTMIN+3": 37, "RTMIN": 34, "SIGRTMAX-1": 63}
+	for in, want := range tests {
+		if got, err := ParseSignal(in); err != nil || got != want {
+			t.Errorf("ParseSignal(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
+
+func FuzzParseBind(f *testing.F) {
+	for _, s := range []string{"/a", "/a:/b", "+/a:/b:norbind", ":/x", `/a\:b:/c`, "/a:/b:rbind,noidmap"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseBind(s, false)
+		if err == nil && (!strings.HasPrefix(b.Dest, "/") || strings.Contains(b.Dest, "\x00")) {
+			t.Errorf("ParseBind(%q) accepted destination %q", s, b.Dest)
+		}
+	})
+}
+
+func FuzzParseOverlay(f *testing.F) {
+	for _, s := range []string{"/l:/u", "/l1:/l2:/u:/d", "+/l::/d", "/a"} {
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, ro bool) {
+		o, err := ParseOverlay(s, ro)
+		if err == nil && (len(o.Lower) == 0 || !strings.HasPrefix(o.Dest, "/")) {
+			t.Errorf("ParseOverlay(%q) = %+v", s, o)
+		}
+	})
+}
