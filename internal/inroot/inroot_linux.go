@@ -59,3 +59,17 @@ func ReadFile(root *os.File, name string, max int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// OpenDir opens the directory name inside root for reading and for
+// creating entries (mkdirat, openat with O_CREAT|O_EXCL).
+func OpenDir(root *os.File, name string) (*os.File, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), name, &how) })
+	if err != nil {
+		return nil, fmt.Errorf("open directory %s in root: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}

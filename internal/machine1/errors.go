@@ -2,10 +2,12 @@ package machine1
 
 import (
 	"errors"
+	"io/fs"
 
 	"github.com/godbus/dbus/v5"
 
 	"github.com/berth-dev/berth/internal/machine"
+	"github.com/berth-dev/berth/internal/treecopy"
 )
 
 // Errors of the adapter itself.
@@ -42,6 +44,9 @@ var errorNames = []struct {
 	{machine.ErrInvalid, "org.freedesktop.DBus.Error.InvalidArgs"},
 	{machine.ErrNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
 	{machine.ErrLimit, "org.freedesktop.DBus.Error.LimitsExceeded"},
+	{treecopy.ErrExists, "org.freedesktop.DBus.Error.FileExists"},
+	{fs.ErrExist, "org.freedesktop.DBus.Error.FileExists"},
+	{fs.ErrNotExist, "org.freedesktop.DBus.Error.FileNotFound"},
 }
 
 // busError is the one place where errors become D-Bus errors. nil stays

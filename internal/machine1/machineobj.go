@@ -18,10 +18,10 @@ func (s *Server) machineMethods() iface {
 		"OpenLogin":         newMethod(s.machineLogin),
 		"OpenShell":         newMethod(s.machineShell),
 		"BindMount":         newMethod(s.machineBindMount),
-		"CopyFrom":          newMethod(s.machineCopy),
-		"CopyTo":            newMethod(s.machineCopy),
-		"CopyFromWithFlags": newMethod(s.machineCopyWithFlags),
-		"CopyToWithFlags":   newMethod(s.machineCopyWithFlags),
+		"CopyFrom":          newMethod(s.machineCopy(false)),
+		"CopyTo":            newMethod(s.machineCopy(true)),
+		"CopyFromWithFlags": newMethod(s.machineCopyWithFlags(false)),
+		"CopyToWithFlags":   newMethod(s.machineCopyWithFlags(true)),
 		"OpenRootDirectory": newMethod(s.machineRootDirectory),
 	}
 }
@@ -108,22 +108,6 @@ func (s *Server) machineBindMount(msg dbus.Message, src, dst string, ro, mkdir b
 		return busError(err)
 	}
 	return s.bindMountMachine(msg, name, src, dst, ro, mkdir)
-}
-
-func (s *Server) machineCopy(msg dbus.Message, src, dst string) *dbus.Error {
-	name, err := s.target(msg, "copy")
-	if err != nil {
-		return busError(err)
-	}
-	return s.copyMachine(msg, name, src, dst)
-}
-
-func (s *Server) machineCopyWithFlags(msg dbus.Message, src, dst string, flags uint64) *dbus.Error {
-	name, err := s.target(msg, "copy")
-	if err != nil {
-		return busError(err)
-	}
-	return s.copyMachineWithFlags(msg, name, src, dst, flags)
 }
 
 func (s *Server) machineRootDirectory(msg dbus.Message) (dbus.UnixFD, *dbus.Error) {

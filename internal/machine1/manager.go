@@ -45,10 +45,10 @@ func (s *Server) managerMethods() iface {
 		"OpenMachineLogin":           newMethod(s.openMachineLogin),
 		"OpenMachineShell":           newMethod(s.openMachineShell),
 		"BindMountMachine":           newMethod(s.bindMountMachine),
-		"CopyFromMachine":            newMethod(s.copyMachine),
-		"CopyToMachine":              newMethod(s.copyMachine),
-		"CopyFromMachineWithFlags":   newMethod(s.copyMachineWithFlags),
-		"CopyToMachineWithFlags":     newMethod(s.copyMachineWithFlags),
+		"CopyFromMachine":            newMethod(s.copyFromMachine),
+		"CopyToMachine":              newMethod(s.copyToMachine),
+		"CopyFromMachineWithFlags":   newMethod(s.copyFromMachineWithFlags),
+		"CopyToMachineWithFlags":     newMethod(s.copyToMachineWithFlags),
 		"OpenMachineRootDirectory":   newMethod(s.openMachineRootDirectory),
 		"MapFromMachineUser":         newMethod(s.mapFrom(false)),
 		"MapFromMachineGroup":        newMethod(s.mapFrom(true)),
@@ -222,14 +222,6 @@ func (s *Server) openMachinePTY(msg dbus.Message, name string) (dbus.UnixFD, str
 
 func (s *Server) bindMountMachine(msg dbus.Message, name, _, _ string, _, _ bool) *dbus.Error {
 	return busError(s.notYet(msg, name, "bind mount"))
-}
-
-func (s *Server) copyMachine(msg dbus.Message, name, _, _ string) *dbus.Error {
-	return busError(s.notYet(msg, name, "copy"))
-}
-
-func (s *Server) copyMachineWithFlags(msg dbus.Message, name, _, _ string, _ uint64) *dbus.Error {
-	return busError(s.notYet(msg, name, "copy"))
 }
 
 func (s *Server) openMachineRootDirectory(msg dbus.Message, name string) (dbus.UnixFD, *dbus.Error) {
