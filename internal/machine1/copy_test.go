@@ -3,9 +3,12 @@ package machine1_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/godbus/dbus/v5"
 
 	"github.com/berth-dev/berth/internal/testbed"
 )
@@ -64,6 +67,17 @@ func TestIntegrationMachinectlCopy(t *testing.T) {
 		t.Errorf("copy-from of a symlink = %q, %v; want the symlink itself", to, err)
 	}
 	mustMachinectl(t, "copy-from", "copier", "/fifo", filepath.Join(host, "fifo"))
+	conn := bus.Conn(t)
+	var fd dbus.UnixFD
+	if err := conn.Object(busName, "/org/freedesktop/machine1").Call(mgr+"OpenMachineRootDirectory", 0, "copier").Store(&fd); err != nil {
+		t.Fatal(err)
+	}
+	root := os.NewFile(uintptr(fd), "root")
+	names, err := root.Readdirnames(-1)
+	root.Close()
+	if err != nil || !slices.Contains(names, "in.txt") || !slices.Contains(names, "bin") {
+		t.Errorf("OpenMachineRootDirectory lists %v, %v", names, err)
+	}
 	for _, bad := range [][]string{{"copier", "relative", "/x"}, {"copier", "/a/../b", "/x"}, {".host", "/etc/hostname", "/x"}} {
 		if out, err := machinectl(t, append([]string{"copy-to"}, bad...)...); err == nil {
 			t.Errorf("copy-to %s succeeded:\n%s", strings.Join(bad, " "), out)

@@ -223,7 +223,3 @@ func (s *Server) openMachinePTY(msg dbus.Message, name string) (dbus.UnixFD, str
 func (s *Server) bindMountMachine(msg dbus.Message, name, _, _ string, _, _ bool) *dbus.Error {
 	return busError(s.notYet(msg, name, "bind mount"))
 }
-
-func (s *Server) openMachineRootDirectory(msg dbus.Message, name string) (dbus.UnixFD, *dbus.Error) {
-	return -1, busError(s.notYet(msg, name, "open root directory"))
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/enter"
 	"github.com/berth-dev/berth/internal/inroot"
+	"github.com/berth-dev/berth/internal/machine"
 )
 
 // masterGrace is how long the daemon keeps its copy of a session's pty
@@ -128,4 +129,26 @@ func environment(u enter.User, extra []string) []string {
 		env = append(env, e)
 	}
 	return env
+}
+
+// openMachineRootDirectory returns a directory fd of the container's root
+// as its leader sees it (/proc/LEADER/root, checked against the pidfd).
+func (s *Server) openMachineRootDirectory(msg dbus.Message, name string) (dbus.UnixFD, *dbus.Error) {
+	if err := s.requireRoot(msg, "open root directory"); err != nil {
+		return -1, busError(err)
+	}
+	if name == machine.HostName {
+		return -1, busError(fmt.Errorf("open root directory of the host: %w", machine.ErrNotSupported))
+	}
+	ns, err := s.opts.Machines.Enter(name)
+	if err != nil {
+		return -1, busError(err)
+	}
+	defer ns.Close()
+	root, err := inroot.OpenDir(ns.Root, "/")
+	if err != nil {
+		return -1, busError(err)
+	}
+	time.AfterFunc(masterGrace, func() { root.Close() })
+	return dbus.UnixFD(root.Fd()), nil
 }
