@@ -87,7 +87,7 @@ func (s *Supervisor) Start(ctx context.Context, u unitgen.Unit) error {
 		if err := writeJSON(dir, specFile, sp); err != nil {
 			return fmt.Errorf("start %s: %w", u.Name, err)
 		}
-		if err := s.spawnMonitor(ctx, dir); err != nil {
+		if err := s.spawnMonitor(ctx, dir, sp.Log); err != nil {
 			return fmt.Errorf("start %s: %w", u.Name, err)
 		}
 		return nil
@@ -96,7 +96,13 @@ func (s *Supervisor) Start(ctx context.Context, u unitgen.Unit) error {
 
 // spawnMonitor starts the unit's monitor, detached in a session of its
 // own, and waits for its answer on the start pipe.
-func (s *Supervisor) spawnMonitor(ctx context.Context, dir string) error {
+func (s *Supervisor) spawnMonitor(ctx context.Context, dir, log string) error {
+	// The monitor's own output (a crash, above all) goes to the log too.
+	out, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o640)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -105,6 +111,7 @@ func (s *Supervisor) spawnMonitor(ctx context.Context, dir string) error {
 	cmd := exec.Command(s.exe, monitorCmd, dir)
 	cmd.Env = []string{"PATH=" + defaultPath}
 	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()

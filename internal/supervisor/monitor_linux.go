@@ -333,6 +333,9 @@ func (m *monitor) finish(result string, err error) {
 // the cgroup before it execs the command.
 func (m *monitor) spawn() (*exec.Cmd, error) {
 	u := m.spec.Unit
+	if len(m.g.Dirs) == 1 && m.g.hs[0].V2 {
+		return m.spawnInto(m.g.Dirs[0])
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -341,16 +344,43 @@ func (m *monitor) spawn() (*exec.Cmd, error) {
 	for _, d := range m.g.Dirs {
 		args = append(args, "--cgroup="+d)
 	}
-	args = append(append(args, "--"), u.ExecStart...)
-	cmd := exec.Command(self, args...)
-	cmd.Env = append([]string{"PATH=" + defaultPath}, u.Environment...)
+	cmd := m.command(self, append(append(args, "--"), u.ExecStart...)...)
+	return cmd, startChecked(cmd)
+}
+
+// spawnInto starts the main process directly in dir (clone3 with
+// CLONE_INTO_CGROUP): on a pure v2 host one hierarchy is all there is, so
+// no entry point has to join several first. The kernel reports a failed
+// exec to Start.
+func (m *monitor) spawnInto(dir string) (*exec.Cmd, error) {
+	u := m.spec.Unit
+	path, err := exec.LookPath(u.ExecStart[0])
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	cmd := m.command(path, u.ExecStart[1:]...)
+	cmd.Args[0] = u.ExecStart[0]
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	return cmd, cmd.Start()
+}
+
+// command returns the main process's command: explicit environment, the
+// machine's log as output, a session of its own.
+func (m *monitor) command(path string, args ...string) *exec.Cmd {
+	cmd := exec.Command(path, args...)
+	cmd.Env = append([]string{"PATH=" + defaultPath}, m.spec.Unit.Environment...)
 	if m.notify != nil {
 		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+m.notify.path)
 	}
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = m.out, m.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	return cmd, startChecked(cmd)
+	return cmd
 }
 
 // startChecked starts cmd (the exec entry point) and waits until it has

@@ -643,7 +643,8 @@ func TestIntegrationNotify(t *testing.T) {
 		t.Errorf("start of a unit that never notifies = %v, want ErrStartFailed", err)
 	}
 	if st := b.state(t, silent.Name); st.State != Failed || st.Result != "timeout" {
-		t.Errorf("after the start timeout: state %s result %s, want failed timeout", st.State, st.Result)
+		log, _ := os.ReadFile(st.Log)
+		t.Errorf("after the start timeout: state %s result %s, want failed timeout\n%s", st.State, st.Result, log)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/enable"
 	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/supervisor"
 	"github.com/berth-dev/berth/internal/testbed"
 	"github.com/berth-dev/berth/internal/unitgen"
 )
@@ -34,6 +35,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	supervisor.Main() // the embedded backend's monitors, in the benchmark
 	if os.Getenv(payloadEnv) != "" {
 		os.Exit(notifyPayload())
 	}
@@ -77,7 +79,7 @@ func TestSystemSystemdBackend(t *testing.T) {
 
 // testHost is the booted test host.
 type testHost struct {
-	t                     *testing.T
+	t                     testing.TB
 	nspawn, nsenter, root string
 	leader                int
 	done                  chan error
@@ -93,7 +95,7 @@ func (h *testHost) run(env string, args ...string) (string, error) {
 
 // inside waits for the test host to finish booting and runs one phase of
 // TestSystemInside in it.
-func (h *testHost) inside(phase string) {
+func (h *testHost) inside(phase string) string {
 	t := h.t
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -111,6 +113,7 @@ func (h *testHost) inside(phase string) {
 	if err != nil {
 		t.Fatalf("inner test, phase %s: %v", phase, err)
 	}
+	return out
 }
 
 // reboot reboots the test host: systemd-nspawn exits with 133, and it is
@@ -134,7 +137,7 @@ func (h *testHost) reboot() {
 
 // install copies the units (as make install writes them, with @BINDIR@
 // /usr/local/bin) and this test binary into the test host.
-func install(t *testing.T, root string) {
+func install(t testing.TB, root string) {
 	t.Helper()
 	unitDir := filepath.Join(root, "usr/local/lib/systemd/system")
 	if err := os.MkdirAll(unitDir, 0o755); err != nil {
@@ -158,7 +161,7 @@ func install(t *testing.T, root string) {
 	copyFile(t, self, filepath.Join(root, "usr/local/bin/berth-nspawn")) // payload role, by drop-in
 }
 
-func copyFile(t *testing.T, src, dst string) {
+func copyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
@@ -267,6 +270,8 @@ func TestSystemInside(t *testing.T) {
 		if _, err := enable.Disable(paths.Default(), "sys3"); err != nil {
 			t.Fatal(err)
 		}
+	case "bench":
+		insideBench(ctx, t, b)
 	case "disabled":
 		if unit, st, err := b.Active(ctx, "sys3"); err != nil || st != "" {
 			t.Fatalf("disabled machine after reboot: %q %q %v", unit, st, err)
