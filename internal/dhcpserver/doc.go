@@ -13,10 +13,19 @@
 // BOOTREQUEST, Ethernet hardware type and length, magic cookie, every
 // option's bounds, an END option and nothing but padding after it, no
 // option overload, sane client identifier and host name lengths); bad
-// packets and packets relayed with a giaddr are dropped and counted, and a
-// panic while handling one packet is recovered and counted. Clients are
-// rate limited in a fixed-size table keyed by a keyed hash of the hardware
-// address, so a flood of random MAC addresses grows no state.
+// packets are dropped and counted, and a panic while handling one packet
+// is recovered and counted. Clients are rate limited in a table keyed by a
+// keyed hash of the hardware address, and recent offers are remembered (so
+// that clients discovering at the same time are offered different
+// addresses) in another; both are sized by the pool when the server starts
+// and never grow, so a flood of random MAC addresses grows no state.
+// Packets relayed with a giaddr are dropped unless Config.AcceptLinkRelays
+// allows relays on the link itself.
+//
+// Leases are written to Config.LeaseFile in the background, at most once
+// per Config.SaveDelay (1 s by default) and when Serve returns; a lease
+// lost to a crash inside that window is granted again when its client
+// renews, as long as no other client took the address.
 //
 // Handle is the pure protocol handler over insomniacslk/dhcp types; Serve
 // runs it over any net.PacketConn, so a whole exchange runs in a unit

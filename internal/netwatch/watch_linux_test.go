@@ -143,6 +143,12 @@ func TestIntegrationAvoidsPrefixesInUse(t *testing.T) {
 	if len(w.Links()) != 1 {
 		t.Fatalf("links %+v", w.Links())
 	}
+	// No DHCP on links that are not berth's.
+	host.Exec(t, "ip", "link", "set", "lan1", "up")
+	cmd := host.Command(testbed.RequireTool(t, "udhcpc"), "-f", "-q", "-n", "-t", "2", "-T", "1", "-i", "lan1", "-s", "/bin/true")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("a client on a foreign link got a lease:\n%s", out)
+	}
 }
 
 func TestIntegrationZoneBridge(t *testing.T) {
