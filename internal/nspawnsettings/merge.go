@@ -85,6 +85,9 @@ func (e *Effective) Entries() []Entry { return e.Settings.Entries() }
 //     and Parameters; the three Capability keys; the PrivateUsers keys;
 //     the custom mount keys; every [Network] key but Port).
 //   - ModeOverride: every key the file sets wins over the command line.
+//   - A file's Parameters= apply only if it also sets Boot= or
+//     ProcessTwo= (nspawn ties them to the start mode); otherwise they
+//     are dropped with a warning.
 func Merge(cmd *Settings, file *File, mode Mode) *Effective {
 	e := &Effective{Mode: mode}
 	for _, k := range keyTable {
@@ -108,6 +111,13 @@ func Merge(cmd *Settings, file *File, mode Mode) *Effective {
 				masked[k.group] = true
 			}
 		}
+	}
+	// As in nspawn, a file's Parameters= only come with its start mode.
+	if fs.Parameters.Set && !fs.Boot.Set && !fs.ProcessTwo.Set {
+		o := fs.Parameters.Origin
+		e.Warnings = append(e.Warnings, Warning{File: o.File, Line: o.Line, Key: "Parameters",
+			Msg: "ignoring Parameters=: the file sets neither Boot= nor ProcessTwo="})
+		masked[groupStartMode] = true
 	}
 	for _, k := range keyTable {
 		if k.isSet(fs) && !masked[k.group] {

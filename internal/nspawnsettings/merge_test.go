@@ -39,6 +39,28 @@ func TestMergePrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "parameters need a start mode", trusted: true,
+			file: "[Exec]\nParameters=/bin/true\n",
+			cmd:  kv{},
+			want: map[Mode]kv{
+				ModeYes:      {"Parameters": "@default"},
+				ModeOverride: {"Parameters": "@default"},
+				ModeTrusted:  {"Parameters": "@default"},
+				ModeNo:       {"Parameters": "@default"},
+			},
+		},
+		{
+			name: "parameters with boot", trusted: true,
+			file: "[Exec]\nBoot=no\nParameters=/bin/true\n",
+			cmd:  kv{},
+			want: map[Mode]kv{
+				ModeYes:      {"Parameters": "/bin/true@" + fileName + ":3"},
+				ModeOverride: {"Parameters": "/bin/true@" + fileName + ":3"},
+				ModeTrusted:  {"Parameters": "/bin/true@" + fileName + ":3"},
+				ModeNo:       {"Parameters": "@default"},
+			},
+		},
+		{
 			name: "untrusted file", trusted: false,
 			file: "[Files]\nBind=/srv\n[Network]\nPort=80\n",
 			cmd:  kv{"Port": "8080"},

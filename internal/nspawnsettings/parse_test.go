@@ -27,8 +27,8 @@ var parseTests = []struct {
 }{
 	{"booleans", "[Exec]\nBoot=yes\nEphemeral=off\nProcessTwo=0\nNotifyReady=TRUE\n[Files]\nReadOnly=1\n",
 		map[string]string{"Boot": "yes", "Ephemeral": "no", "ProcessTwo": "no", "NotifyReady": "yes", "ReadOnly": "yes"}},
-	{"lists and quoting", "[Exec]\nParameters=a \"b c\" 'd e' f\\ g\nParameters=h\nEnvironment=A=1 \"B=two words\"\n",
-		map[string]string{"Parameters": `a "b c" "d e" "f g" h`, "Environment": `A=1 "B=two words"`}},
+	{"lists and quoting", "[Exec]\nParameters=a \"b c\" 'd e' f\\ g z\"w v\"u \"\" \"e'f\" 'p\"q'\nParameters=h\nEnvironment=A=1 \"B=two words\"\n",
+		map[string]string{"Parameters": `a "b c" "d e" f\ g "zw vu" "" "e'f" "p"'"'"q" h`, "Environment": `A=1 "B=two words"`}},
 	{"empty resets list", "[Exec]\nParameters=a b\nParameters=\nParameters=c\n", map[string]string{"Parameters": "c"}},
 	{"bind forms", "[Files]\nBind=/a\nBind=/b:/c\nBind=+/d:/e:norbind,rootidmap\nBindReadOnly=:/tmpdir\nBind=/x\\:y:/z\n",
 		map[string]string{"Bind": `/a:/a /b:/c +/d:/e:norbind,rootidmap /x\:y:/z`, "BindReadOnly": ":/tmpdir"}},
@@ -269,7 +269,7 @@ func TestFormatRoundTrip(t *testing.T) {
 		})
 	}
 	var cmd Settings
-	for k, v := range map[string]string{"Bind": "/a b\\:/c d", "Parameters": `x "y z"`, "Environment": `A="1 2"`} {
+	for k, v := range map[string]string{"Bind": "/a b\\:/c d", "Parameters": `x "y z" '"' "'" '"'"'"`, "Environment": `A="1 2"`} {
 		if err := cmd.SetFromCommandLine(k, v); err != nil {
 			t.Fatal(err)
 		}

@@ -24,9 +24,11 @@ func formatBool(b bool) string {
 	return "no"
 }
 
-// splitWords splits v into words the way systemd's extract_first_word does
-// with EXTRACT_UNQUOTE: words are separated by whitespace, single and double
-// quotes group, and a backslash escapes the next character.
+// splitWords splits v into words the way nspawn's list settings do
+// (extract_first_word with EXTRACT_UNQUOTE|EXTRACT_RETAIN_ESCAPE): words
+// are separated by whitespace, single and double quotes group (and quoted
+// parts concatenate with what touches them), and a backslash is an
+// ordinary character.
 func splitWords(v string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
@@ -35,13 +37,6 @@ func splitWords(v string) ([]string, error) {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
-		case c == '\\':
-			if i+1 >= len(v) {
-				return nil, invalid("trailing backslash")
-			}
-			i++
-			cur.WriteByte(v[i])
-			inWord = true
 		case quote != 0:
 			if c == quote {
 				quote = 0
@@ -50,7 +45,7 @@ func splitWords(v string) ([]string, error) {
 			}
 		case c == '\'' || c == '"':
 			quote, inWord = c, true
-		case c == ' ' || c == '\t' || c == '\n':
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			if inWord {
 				words = append(words, cur.String())
 				cur.Reset()
@@ -70,12 +65,24 @@ func splitWords(v string) ([]string, error) {
 	return words, nil
 }
 
-// quoteWord quotes w for a list value when it needs quoting.
+// quoteWord writes w so that splitWords reads it back as one word: bare
+// if it can be, otherwise in double quotes, with any double quote in
+// single quotes ("a"'"'"b" is a"b).
 func quoteWord(w string) string {
-	if w != "" && !strings.ContainsAny(w, " \t\n\r\v\f'\"\\") {
+	if w != "" && !strings.ContainsAny(w, " \t\n\r'\"") {
 		return w
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w) + `"`
+	var b strings.Builder
+	for _, part := range strings.SplitAfter(w, `"`) {
+		seg, hasQuote := strings.CutSuffix(part, `"`)
+		if seg != "" || b.Len() == 0 && !hasQuote {
+			b.WriteString(`"` + seg + `"`)
+		}
+		if hasQuote {
+			b.WriteString(`'"'`)
+		}
+	}
+	return b.String()
 }
 
 // joinWords formats a word list back into list syntax.
