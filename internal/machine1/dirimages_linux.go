@@ -3,6 +3,7 @@
 package machine1
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/inroot"
 	"github.com/berth-dev/berth/internal/names"
 	"github.com/berth-dev/berth/internal/osrelease"
 )
@@ -74,6 +76,61 @@ func (d DirImages) OSRelease(name string) (map[string]string, error) {
 		return nil, fmt.Errorf("os-release of %s image: %w", img.Type, errNotSupported)
 	}
 	return osrelease.Read(img.Path)
+}
+
+// Hostname implements Images: /etc/hostname of a directory image.
+func (d DirImages) Hostname(name string) (string, error) {
+	data, err := d.readIn(name, "/etc/hostname", 4096)
+	if errors.Is(err, unix.ENOENT) {
+		return "", nil
+	}
+	return strings.TrimSpace(string(data)), err
+}
+
+// MachineID implements Images: /etc/machine-id of a directory image, 16
+// bytes, or empty when it has none (or an uninitialized one).
+func (d DirImages) MachineID(name string) ([]byte, error) {
+	data, err := d.readIn(name, "/etc/machine-id", 64)
+	if errors.Is(err, unix.ENOENT) {
+		return []byte{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	id, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(id) != 16 {
+		return []byte{}, nil
+	}
+	return id, nil
+}
+
+// MachineInfo implements Images: /etc/machine-info of a directory image.
+func (d DirImages) MachineInfo(name string) (map[string]string, error) {
+	data, err := d.readIn(name, "/etc/machine-info", osrelease.MaxSize)
+	if errors.Is(err, unix.ENOENT) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return osrelease.Parse(data)
+}
+
+// readIn reads file inside a directory image, never leaving it.
+func (d DirImages) readIn(name, file string, max int64) ([]byte, error) {
+	img, err := d.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if img.Type != "directory" {
+		return nil, fmt.Errorf("%s of %s image: %w", file, img.Type, errNotSupported)
+	}
+	root, err := inroot.Open(img.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return inroot.ReadFile(root, file, max)
 }
 
 // imageOf describes a directory entry as an image, if it is one.

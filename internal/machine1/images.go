@@ -29,6 +29,9 @@ type Images interface {
 	List() ([]Image, error)
 	Get(name string) (Image, error)
 	OSRelease(name string) (map[string]string, error)
+	Hostname(name string) (string, error)
+	MachineID(name string) ([]byte, error)
+	MachineInfo(name string) (map[string]string, error)
 }
 
 // imageRow is one ListImages entry: a(ssbttto).
@@ -133,23 +136,31 @@ func (s *Server) cleanPool(msg dbus.Message, mode string) ([]cleanRow, *dbus.Err
 	return nil, busError(fmt.Errorf("clean pool: %w yet", errNotSupported))
 }
 
-func (s *Server) imageInfoNotYet(name, what string) error {
-	if _, err := s.image(name); err != nil {
-		return err
-	}
-	return fmt.Errorf("%s: %w yet", what, errNotSupported)
-}
-
 func (s *Server) getImageHostname(_ dbus.Message, name string) (string, *dbus.Error) {
-	return "", busError(s.imageInfoNotYet(name, "image hostname"))
+	lib, err := s.imageLib()
+	if err != nil {
+		return "", busError(err)
+	}
+	h, err := lib.Hostname(name)
+	return h, busError(err)
 }
 
 func (s *Server) getImageMachineID(_ dbus.Message, name string) ([]byte, *dbus.Error) {
-	return nil, busError(s.imageInfoNotYet(name, "image machine id"))
+	lib, err := s.imageLib()
+	if err != nil {
+		return nil, busError(err)
+	}
+	id, err := lib.MachineID(name)
+	return id, busError(err)
 }
 
 func (s *Server) getImageMachineInfo(_ dbus.Message, name string) (map[string]string, *dbus.Error) {
-	return nil, busError(s.imageInfoNotYet(name, "image machine info"))
+	lib, err := s.imageLib()
+	if err != nil {
+		return nil, busError(err)
+	}
+	info, err := lib.MachineInfo(name)
+	return info, busError(err)
 }
 
 func (s *Server) getImageOSRelease(_ dbus.Message, name string) (map[string]string, *dbus.Error) {
@@ -196,23 +207,23 @@ func (s *Server) imageMethods() iface {
 		"SetLimit": newMethod(func(msg dbus.Message, _ uint64) *dbus.Error {
 			return on(func(msg dbus.Message, n string) error { return s.imageNotYet(msg, n, "set image limit") })(msg)
 		}),
-		"GetHostname":  newMethod(func(msg dbus.Message) (string, *dbus.Error) { return "", on(s.infoNotYet("image hostname"))(msg) }),
-		"GetMachineID": newMethod(func(msg dbus.Message) ([]byte, *dbus.Error) { return nil, on(s.infoNotYet("image machine id"))(msg) }),
-		"GetMachineInfo": newMethod(func(msg dbus.Message) (map[string]string, *dbus.Error) {
-			return nil, on(s.infoNotYet("image machine info"))(msg)
-		}),
-		"GetOSRelease": newMethod(func(msg dbus.Message) (map[string]string, *dbus.Error) {
-			img, err := s.imageOf(msg)
-			if err != nil {
-				return nil, busError(err)
-			}
-			return s.getImageOSRelease(msg, img.Name)
-		}),
+		"GetHostname":    newMethod(onImage(s, s.getImageHostname)),
+		"GetMachineID":   newMethod(onImage(s, s.getImageMachineID)),
+		"GetMachineInfo": newMethod(onImage(s, s.getImageMachineInfo)),
+		"GetOSRelease":   newMethod(onImage(s, s.getImageOSRelease)),
 	}
 }
 
-func (s *Server) infoNotYet(what string) func(dbus.Message, string) error {
-	return func(_ dbus.Message, name string) error { return s.imageInfoNotYet(name, what) }
+// onImage turns a Manager image getter into the Image object's method.
+func onImage[T any](s *Server, get func(dbus.Message, string) (T, *dbus.Error)) func(dbus.Message) (T, *dbus.Error) {
+	return func(msg dbus.Message) (T, *dbus.Error) {
+		img, err := s.imageOf(msg)
+		if err != nil {
+			var zero T
+			return zero, busError(err)
+		}
+		return get(msg, img.Name)
+	}
 }
 
 // imageProps returns the properties of the image of a call.

@@ -19,15 +19,16 @@ func TestIntegrationMachinectlImages(t *testing.T) {
 	testbed.RequireRoot(t)
 	root := t.TempDir()
 	p := paths.Under(root)
-	for _, d := range []string{filepath.Join(p.Pool, "img1/etc"), filepath.Join(p.Pool, ".hidden"), filepath.Join(p.ImageDirs[0], "img1")} {
+	for _, d := range []string{filepath.Join(p.Pool, "img1/etc"), filepath.Join(p.Pool, ".hidden"), filepath.Join(p.ImageDirs[0], "img1/etc")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	files := map[string]string{
-		filepath.Join(p.Pool, "img1/etc/os-release"): "ID=testos\nVERSION_ID=7\nPRETTY_NAME=\"Test OS 7\"\n",
-		filepath.Join(p.Pool, "disk.raw"):            strings.Repeat("x", 8192),
-		filepath.Join(p.Pool, "notanimage.txt"):      "",
+		filepath.Join(p.Pool, "img1/etc/os-release"):       "ID=testos\nVERSION_ID=7\nPRETTY_NAME=\"Test OS 7\"\n",
+		filepath.Join(p.ImageDirs[0], "img1/etc/hostname"): "first-host\n",
+		filepath.Join(p.Pool, "disk.raw"):                  strings.Repeat("x", 8192),
+		filepath.Join(p.Pool, "notanimage.txt"):            "",
 	}
 	for f, data := range files {
 		if err := os.WriteFile(f, []byte(data), 0o644); err != nil {
@@ -54,6 +55,9 @@ func TestIntegrationMachinectlImages(t *testing.T) {
 		if !strings.Contains(out, w+"\n") {
 			t.Errorf("show-image lacks %q (first image directory wins):\n%s", w, out)
 		}
+	}
+	if out, err := machinectl(t, "image-status", "img1"); err != nil || !strings.Contains(out, "Hostname: first-host") {
+		t.Errorf("image-status img1: %v\n%s", err, out)
 	}
 	if out, err := machinectl(t, "image-status", "disk"); err != nil || !strings.Contains(out, "disk") {
 		t.Errorf("image-status disk: %v\n%s", err, out)
