@@ -27,7 +27,7 @@ func (m *Manager) Metadata(name string) (Metadata, error) {
 	}
 	var md Metadata
 	if img.Type == Raw || img.Type == Block {
-		md, err = mountedMetadata(img)
+		md, err = mountedMetadata(img, m.paths.Run)
 	} else {
 		md, err = readMetadata(img.Path)
 	}

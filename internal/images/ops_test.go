@@ -392,7 +392,7 @@ func TestIntegrationRawMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(mounts), "berth-image-") {
+	if strings.Contains(string(mounts), "image-mount-") {
 		t.Errorf("the image mount is visible on the host")
 	}
 }

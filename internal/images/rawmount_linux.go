@@ -21,9 +21,12 @@ var mountTypes = []string{"ext4", "btrfs", "xfs", "erofs", "squashfs"}
 // the image read-only (nosuid, nodev, noexec; a raw file through a
 // read-only, auto-clearing loop device) in a private mount namespace of a
 // thread that exits afterwards, so the mount is never visible on the host
-// and vanishes with the thread.
-func mountedMetadata(img Image) (Metadata, error) {
-	dir, err := os.MkdirTemp("", "berth-image-")
+// and vanishes with the thread. The (empty) mount point is made under run.
+func mountedMetadata(img Image, run string) (Metadata, error) {
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		return Metadata{}, err
+	}
+	dir, err := os.MkdirTemp(run, "image-mount-")
 	if err != nil {
 		return Metadata{}, err
 	}
