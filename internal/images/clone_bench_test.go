@@ -60,11 +60,10 @@ func makeTree(root string, dirs, files int, total int64) error {
 func compareClone(b *testing.B, src string, rounds int) {
 	p := testbed.Paths(b)
 	p.ImageDirs[0] = filepath.Dir(src)
-	p.Pool = filepath.Join(filepath.Dir(src), fmt.Sprintf(".bench-pool-%d", os.Getpid()))
+	p.Pool = filepath.Join(b.TempDir(), "pool") // same file system as the cache on our hosts
 	if err := os.MkdirAll(p.Pool, 0o700); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { os.RemoveAll(p.Pool) })
 	m := New(p)
 	ctx := context.Background()
 	berth := func(i int) error { return m.Clone(ctx, filepath.Base(src), fmt.Sprintf("b%d", i), false, nil) }
