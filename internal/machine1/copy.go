@@ -9,6 +9,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/internal/enter"
 	"github.com/berth-dev/berth/internal/inroot"
 	"github.com/berth-dev/berth/internal/machine"
 	"github.com/berth-dev/berth/internal/treecopy"
@@ -108,4 +109,29 @@ func (s *Server) machineCopyWithFlags(toMachine bool) func(dbus.Message, string,
 		}
 		return busError(s.copyMachine(msg, name, src, dst, flags, toMachine))
 	}
+}
+
+func (s *Server) bindMountMachine(msg dbus.Message, name, src, dst string, readOnly, mkdir bool) *dbus.Error {
+	return busError(s.bindMount(msg, name, src, dst, readOnly, mkdir))
+}
+
+// bindMount mounts a host path into a running container; see
+// enter.BindMount.
+func (s *Server) bindMount(msg dbus.Message, name, src, dst string, readOnly, mkdir bool) error {
+	if err := s.requireRoot(msg, "bind mount"); err != nil {
+		return err
+	}
+	src, dst, err := copyPaths(src, dst, 0)
+	if err != nil {
+		return err
+	}
+	if name == machine.HostName {
+		return fmt.Errorf("bind mount: the host is not a container: %w", machine.ErrNotSupported)
+	}
+	ns, err := s.opts.Machines.Enter(name)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	return enter.BindMount(ns, src, dst, readOnly, mkdir)
 }

@@ -219,7 +219,3 @@ func (s *Server) notYet(msg dbus.Message, name, what string) error {
 func (s *Server) openMachinePTY(msg dbus.Message, name string) (dbus.UnixFD, string, *dbus.Error) {
 	return -1, "", busError(s.notYet(msg, name, "open pty"))
 }
-
-func (s *Server) bindMountMachine(msg dbus.Message, name, _, _ string, _, _ bool) *dbus.Error {
-	return busError(s.notYet(msg, name, "bind mount"))
-}
