@@ -28,6 +28,7 @@ func run(args []string) int {
 		StdoutTTY: term.IsTerminal(1),
 		Getenv:    os.Getenv,
 		ImageDirs: p.ImageDirs,
+		Pool:      p.Pool,
 		Exists:    func(s string) bool { _, err := os.Stat(s); return err == nil },
 		Usage:     os.Stdout,
 	})

@@ -28,6 +28,9 @@ type Env struct {
 	Getenv func(string) string
 	// ImageDirs are searched for -M NAME when -D is not given.
 	ImageDirs []string
+	// Pool is where --template with -M alone creates the image
+	// (/var/lib/machines).
+	Pool string
 	// Exists reports whether a path exists (for the -M image search);
 	// nil means nothing exists.
 	Exists func(string) bool
@@ -170,6 +173,9 @@ func (r *raw) image(c *Config, env Env) error {
 	}
 	if c.Directory == "" && r.machine != "" {
 		c.Directory = findImage(r.machine, env)
+		if c.Directory == "" && c.Template != "" && env.Pool != "" && names.ValidImage(r.machine) == nil {
+			c.Directory = path.Join(env.Pool, r.machine)
+		}
 	}
 	if c.Directory == "" {
 		return errors.New("no root directory: use --directory= or --machine= of an existing image")

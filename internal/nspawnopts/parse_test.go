@@ -141,6 +141,14 @@ func TestParseMachineImageSearch(t *testing.T) {
 	}
 }
 
+func TestParseTemplateIntoPool(t *testing.T) {
+	env := Env{ImageDirs: []string{"/var/lib/machines"}, Pool: "/var/lib/machines"}
+	c, err := Parse([]string{"-M", "new", "--template=/srv/tpl"}, env)
+	if err != nil || c.Directory != "/var/lib/machines/new" || c.Template != "/srv/tpl" {
+		t.Errorf("Parse = %q, %q, %v; want the pool path and the template", c.Directory, c.Template, err)
+	}
+}
+
 func TestEphemeralName(t *testing.T) {
 	c, err := Parse([]string{"-D", "/srv/img", "-x"}, testEnv)
 	if err != nil {

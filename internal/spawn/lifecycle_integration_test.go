@@ -176,3 +176,31 @@ func mountCount(t *testing.T, dir string) int {
 	}
 	return n
 }
+
+// TestIntegrationConsoleInteractive runs berth-nspawn on a terminal (made
+// by script(1)): the console is interactive, input reaches the payload
+// and its status passes through.
+func TestIntegrationConsoleInteractive(t *testing.T) {
+	testbed.RequireRoot(t)
+	script := testbed.RequireTool(t, "script")
+	img := testbed.BusyboxImage(t)
+	inner := testbed.Binary(t, "berth-nspawn") + " -q --register=no -D " + img +
+		` -M t-int /bin/sh -c 'read x; echo got:$x; exit 4'`
+	cmd := exec.Command(script, "-qec", inner, "/dev/null")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TERM=dumb"}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Input typed before the container runs waits in the terminal.
+	_, _ = stdin.Write([]byte("hello\n"))
+	code := waitExit(t, cmd)
+	if code != 4 || !strings.Contains(out.String(), "got:hello") {
+		t.Errorf("status %d, output %q; want 4 and got:hello", code, out.String())
+	}
+}
