@@ -160,3 +160,35 @@ func writeNew(path string, data []byte) error {
 	}
 	return f.Close()
 }
+
+// CopyTree copies the directory tree src into the existing, empty directory
+// dst with Clone's engine (reflinks where the file system can; ownership,
+// modes, xattrs, ACLs, hard links, holes and times kept; descriptors only,
+// never following a symlink of the source; one file system). It is what
+// the spawner's --template and -x need. On failure dst is left partly
+// filled: the caller removes it. Needs root to keep ownership.
+func CopyTree(ctx context.Context, src, dst string, progress func(Progress)) error {
+	sfd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open(src, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("copy tree %s: %w", src, err)
+	}
+	defer unix.Close(sfd)
+	dfd, err := openAt(unix.AT_FDCWD, dst, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("copy tree to %s: %w", dst, err)
+	}
+	defer unix.Close(dfd)
+	names, err := readDirNames(dfd, make([]byte, 4096))
+	if err != nil {
+		return fmt.Errorf("copy tree to %s: %w", dst, err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("copy tree to %s: not empty: %w", dst, ErrExists)
+	}
+	if err := newCopier(ctx, progress).copyRoot(sfd, dfd); err != nil {
+		return fmt.Errorf("copy tree %s to %s: %w", src, dst, err)
+	}
+	return nil
+}

@@ -228,3 +228,45 @@ func TestIntegrationCloneCancelledMidway(t *testing.T) {
 		t.Errorf("pool (-want +got):\n%s", diff)
 	}
 }
+
+func TestIntegrationCopyTree(t *testing.T) {
+	testbed.RequireRoot(t)
+	src := filepath.Join(t.TempDir(), "src")
+	mkdirs(t, src)
+	fidelityTree(t, src)
+	dst := filepath.Join(t.TempDir(), "dst")
+	mkdirs(t, dst)
+	if err := CopyTree(context.Background(), src, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(manifest(t, src), manifest(t, dst)); diff != "" {
+		t.Errorf("copy differs (-source +copy):\n%s", diff)
+	}
+	if err := CopyTree(context.Background(), src, dst, nil); !errors.Is(err, ErrExists) {
+		t.Errorf("copy into a non-empty directory: %v, want ErrExists", err)
+	}
+}
+
+func TestIntegrationInspect(t *testing.T) {
+	testbed.RequireRoot(t)
+	p := testbed.Paths(t)
+	dir := filepath.Join(p.Root, "srv", "web")
+	mkdirs(t, dir)
+	writeFile(t, filepath.Join(p.Root, "srv", "disk.raw"), "x", 0o444)
+	m := New(p)
+	for path, want := range map[string]Image{
+		dir: {Name: "web", Type: Directory}, filepath.Join(p.Root, "srv", "disk.raw"): {Name: "disk", Type: Raw, ReadOnly: true},
+		filepath.Join(p.ImageDirs[5]): {Name: "machines", Type: Directory, ReadOnly: true},
+	} {
+		img, err := m.Inspect(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.Name != want.Name || img.Type != want.Type || img.ReadOnly != want.ReadOnly {
+			t.Errorf("Inspect(%s) = %+v, want %+v", path, img, want)
+		}
+	}
+	if _, err := m.Inspect(filepath.Join(p.Root, "nope")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Inspect of a missing path: %v", err)
+	}
+}

@@ -76,6 +76,31 @@ func (m *Manager) List() ([]Image, error) {
 	return out, nil
 }
 
+// Inspect describes the image at path, which need not be in an image
+// directory (a directory given to the spawner with -D, a file given with
+// -i): its type, read-only state, timestamps and sizes. The name is the
+// last path element without ".raw". ErrNotFound if path is no image.
+func (m *Manager) Inspect(path string) (Image, error) {
+	path = filepath.Clean(path)
+	name := strings.TrimSuffix(filepath.Base(path), ".raw")
+	var st unix.Stat_t
+	if err := kernel.Retry("stat", func() error { return unix.Stat(path, &st) }); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return Image{}, fmt.Errorf("inspect image %s: %w", path, ErrNotFound)
+		}
+		return Image{}, fmt.Errorf("inspect image %s: %w", path, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return m.describe(name, path, Directory)
+	case unix.S_IFBLK:
+		return m.describe(name, path, Block)
+	case unix.S_IFREG:
+		return m.describe(name, path, Raw)
+	}
+	return Image{}, fmt.Errorf("inspect image %s: %w", path, ErrNotFound)
+}
+
 // host describes .host: the root directory, always read-only.
 func (m *Manager) host() (Image, error) {
 	img := Image{Name: names.Host, Path: m.paths.Root, Type: Directory, ReadOnly: true}
