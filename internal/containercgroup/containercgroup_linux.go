@@ -140,7 +140,11 @@ func stale(dir string) bool {
 
 // delegate enables every controller dir has for its children; it is best
 // effort (a group with processes cannot delegate, nor can a hybrid one).
+// The hierarchy's root is left as the host's manager set it up.
 func delegate(dir string) {
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.type")); err != nil {
+		return // only the root group has no cgroup.type
+	}
 	data, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil || len(strings.TrimSpace(string(data))) == 0 {
 		return
