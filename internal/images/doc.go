@@ -29,6 +29,10 @@
 // and Remove carry NAME.nspawn along. Vendor images and .host are
 // ErrReadOnly.
 //
+// CopyTree exposes the copy engine for trees outside the pool (the
+// spawner's --template and -x), and Inspect describes an image given by
+// path (-D, -i) the way Find describes one found by name.
+//
 // # Locks
 //
 // A running machine holds its image's Lock (Manager.Lock or LockPath);
