@@ -110,3 +110,35 @@ func (s *Session) CloseAfter(grace time.Duration) {
 		s.Master.Close()
 	}()
 }
+
+// OpenPTYIn allocates a pty in the devpts instance of the machine whose
+// root is root (its /dev/ptmx, resolved inside the root, must be the
+// ptmx character device) and returns the master and the slave's path as
+// the machine sees it.
+func OpenPTYIn(root *os.File) (*os.File, string, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), "/dev/ptmx", &how) })
+	if err != nil {
+		return nil, "", fmt.Errorf("open machine pty: %w", err)
+	}
+	master := os.NewFile(uintptr(fd), "ptmx")
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR ||
+		unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
+		master.Close()
+		return nil, "", fmt.Errorf("open machine pty: /dev/ptmx is not the pty multiplexer: %w", ErrInvalid)
+	}
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, "", fmt.Errorf("open machine pty: unlock: %w", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		return nil, "", fmt.Errorf("open machine pty: %w", err)
+	}
+	return master, "/dev/pts/" + strconv.Itoa(n), nil
+}

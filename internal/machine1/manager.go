@@ -1,8 +1,6 @@
 package machine1
 
 import (
-	"fmt"
-
 	"github.com/godbus/dbus/v5"
 
 	"github.com/berth-dev/berth/internal/machine"
@@ -202,20 +200,4 @@ func (s *Server) mapTo(group bool) func(dbus.Message, uint32) (string, dbus.Obje
 		}
 		return m.Name, MachinePath(m.Name), in, nil
 	}
-}
-
-// notYet is the answer of a root-only method berthd does not implement
-// yet, after the authorization and the machine lookup.
-func (s *Server) notYet(msg dbus.Message, name, what string) error {
-	if err := s.requireRoot(msg, what); err != nil {
-		return err
-	}
-	if _, err := s.opts.Machines.Get(name); err != nil {
-		return err
-	}
-	return fmt.Errorf("%s: %w yet", what, errNotSupported)
-}
-
-func (s *Server) openMachinePTY(msg dbus.Message, name string) (dbus.UnixFD, string, *dbus.Error) {
-	return -1, "", busError(s.notYet(msg, name, "open pty"))
 }

@@ -85,17 +85,11 @@ func lookupUser(ns *enter.Namespaces, name string) (enter.User, error) {
 	if name == "" {
 		name = "root"
 	}
-	root := (*os.File)(nil)
-	if ns != nil {
-		root = ns.Root
-	} else {
-		f, err := inroot.Open("/")
-		if err != nil {
-			return enter.User{}, err
-		}
-		defer f.Close()
-		root = f
+	root, err := machineRoot(ns)
+	if err != nil {
+		return enter.User{}, err
 	}
+	defer root.Close()
 	data, err := inroot.ReadFile(root, "/etc/passwd", enter.MaxPasswdSize)
 	if err == nil {
 		var u enter.User
@@ -151,4 +145,40 @@ func (s *Server) openMachineRootDirectory(msg dbus.Message, name string) (dbus.U
 	}
 	time.AfterFunc(masterGrace, func() { root.Close() })
 	return dbus.UnixFD(root.Fd()), nil
+}
+
+// openMachinePTY allocates a pty in the machine's own devpts (the host's
+// for .host) and hands over the master; the slave path is the machine's.
+func (s *Server) openMachinePTY(msg dbus.Message, name string) (dbus.UnixFD, string, *dbus.Error) {
+	if err := s.requireRoot(msg, "open pty"); err != nil {
+		return -1, "", busError(err)
+	}
+	ns, err := s.opts.Machines.Enter(name)
+	if err != nil {
+		return -1, "", busError(err)
+	}
+	defer ns.Close()
+	root, err := machineRoot(ns)
+	if err != nil {
+		return -1, "", busError(err)
+	}
+	defer root.Close()
+	master, path, err := enter.OpenPTYIn(root)
+	if errors.Is(err, enter.ErrInvalid) {
+		err = fmt.Errorf("%w: %w", err, machine.ErrNotSupported)
+	}
+	if err != nil {
+		return -1, "", busError(err)
+	}
+	time.AfterFunc(masterGrace, func() { master.Close() })
+	return dbus.UnixFD(master.Fd()), path, nil
+}
+
+// machineRoot returns a new handle on the machine's root directory (the
+// host's for nil ns); the caller closes it.
+func machineRoot(ns *enter.Namespaces) (*os.File, error) {
+	if ns == nil {
+		return inroot.Open("/")
+	}
+	return inroot.OpenDir(ns.Root, "/")
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -85,6 +87,21 @@ func TestIntegrationMachinectlShell(t *testing.T) {
 		out, _ := machinectlCtx(ctx, t, "login", "shelly")
 		if !strings.Contains(out, "login:") {
 			t.Errorf("machinectl login shows no login prompt:\n%s", out)
+		}
+	})
+	t.Run("open pty", func(t *testing.T) {
+		conn := bus.Conn(t)
+		var fd dbus.UnixFD
+		var path string
+		if err := conn.Object(busName, "/org/freedesktop/machine1").Call(mgr+"OpenMachinePTY", 0, "shelly").Store(&fd, &path); err != nil {
+			t.Fatal(err)
+		}
+		master := os.NewFile(uintptr(fd), "master")
+		defer master.Close()
+		// The slave exists in the container's own devpts, under the path returned.
+		out := mustMachinectl(t, "shell", "shelly", "/bin/ls", path)
+		if !strings.Contains(out, path) {
+			t.Errorf("pty %s is not in the container:\n%s", path, out)
 		}
 	})
 	t.Run("unknown user", func(t *testing.T) {
