@@ -17,6 +17,7 @@ import (
 func TestIntegrationLifecycle(t *testing.T) {
 	runOptionCases(t, []optionCase{
 		{name: "reboot exits 133 under --keep-unit", args: []string{"-M", "t-reboot", "--keep-unit", "reboot", "-f"}, wantCode: 133},
+		{name: "reboot without --keep-unit starts again", args: append([]string{"-M", "t-reboot2"}, sh("test -e /booted && exit 7; touch /booted; reboot -f")...), wantCode: 7},
 		{name: "poweroff exits 0", args: []string{"-M", "t-poweroff", "poweroff", "-f"}, wantCode: 0},
 		{name: "killed payload is a failure", args: append([]string{"-M", "t-killed", "-a"}, sh("kill -9 $$")...), wantCode: 255},
 	})
