@@ -107,6 +107,16 @@ func TestIntegrationInspect(t *testing.T) {
 			}
 		}
 	})
+	t.Run("self", func(t *testing.T) {
+		// busctl run inside netted's PID namespace finds its machine as "self".
+		cmd := exec.Command(nsenter, "-t", strconv.Itoa(int(netted.PID)), "-p", "--", testbed.RequireTool(t, "busctl"),
+			"--system", "get-property", busName, "/org/freedesktop/machine1/machine/self", busName+".Machine", "Name")
+		cmd.Env = []string{testbed.SystemBusEnv + "=" + os.Getenv(testbed.SystemBusEnv)}
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != `s "netted"` {
+			t.Errorf("self from inside netted = %q, %v", out, err)
+		}
+	})
 	t.Run("state change signal", func(t *testing.T) {
 		if err := conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.DBus.Properties"),
 			dbus.WithMatchObjectPath(machine1.MachinePath("shared"))); err != nil {
