@@ -2,6 +2,9 @@ package machine1_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +131,39 @@ func (l *signalLog) expect(t *testing.T, want ...string) {
 				t.Fatalf("signal %q never came", w)
 			}
 		}
+	}
+}
+
+// TestIntegrationKillWhom checks machinectl kill's --kill-whom: "leader"
+// signals only the leader, "all" every process in the machine's PID
+// namespace. The leader is that namespace's init, so SIGTERM (which it
+// does not handle) leaves it alive while its child dies.
+func TestIntegrationKillWhom(t *testing.T) {
+	testbed.RequireRoot(t)
+	bus := testbed.StartBus(t)
+	startBerthd(t, bus, t.TempDir())
+	l := startLeader(t)
+	child := exec.Command("nsenter", "-t", strconv.Itoa(int(l.PID)), "-p", "-m", "--", "sleep", "1000000")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	var inner uint32
+	eventually(t, "the child inside the machine", func() bool {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", child.Process.Pid, child.Process.Pid))
+		n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32)
+		inner = uint32(n)
+		return err == nil
+	})
+	register(t, "killme", l.PID, "")
+	mustMachinectl(t, "kill", "--kill-whom=leader", "-s", "SIGTERM", "killme")
+	time.Sleep(200 * time.Millisecond)
+	if !alive(inner) || !alive(l.PID) {
+		t.Fatalf("kill --kill-whom=leader hit the wrong process: child %v leader %v", alive(inner), alive(l.PID))
+	}
+	mustMachinectl(t, "kill", "--kill-whom=all", "-s", "SIGTERM", "killme")
+	eventually(t, "the child to die", func() bool { return !alive(inner) })
+	if !alive(l.PID) {
+		t.Error("SIGTERM killed the namespace's init")
 	}
 }
