@@ -3,6 +3,7 @@ package machine1_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -113,14 +114,33 @@ func trunc(s string) string {
 }
 
 // TestIntegrationConcurrentCalls sends a few thousand ListMachines and
-// GetMachine calls at once over several connections while machines come
-// and go: every call is answered.
+// GetMachine calls at once over several connections, while hundreds of
+// TerminateMachine calls race on one machine: every call is answered and
+// the machine is removed exactly once.
 func TestIntegrationConcurrentCalls(t *testing.T) {
 	testbed.RequireRoot(t)
 	bus := testbed.StartBus(t)
 	startBerthd(t, bus, t.TempDir())
 	l := startLeader(t)
 	register(t, "busy", l.PID, "")
+	victim := exec.Command("sleep", "1000000")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = victim.Process.Kill(); _ = victim.Wait() })
+	register(t, "victim", uint32(victim.Process.Pid), "")
+	signals := watchSignals(t, bus)
+	var terminated sync.WaitGroup
+	for i := 0; i < 300; i++ {
+		terminated.Add(1)
+		go func() {
+			defer terminated.Done()
+			err := bus.Conn(t).Object(busName, machine1.ManagerPath).Call(mgr+"TerminateMachine", 0, "victim").Err
+			if name := errorName(err); name != "OK" && name != noSuchMachine {
+				t.Errorf("TerminateMachine = %s", name)
+			}
+		}()
+	}
 	const conns, perConn = 8, 400
 	var wg sync.WaitGroup
 	errs := make(chan error, conns*perConn)
@@ -142,11 +162,18 @@ func TestIntegrationConcurrentCalls(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	terminated.Wait()
 	close(errs)
 	for err := range errs {
 		t.Errorf("concurrent call failed: %v", err)
 	}
+	signals.expect(t, "MachineRemoved victim")
 	if got := listNames(t, bus); !cmp.Equal(got, []string{".host", "busy"}) {
 		t.Errorf("ListMachines after the storm = %v", got)
+	}
+	select {
+	case s := <-signals.ch:
+		t.Errorf("unexpected signal after the storm: %v %v", s.Name, s.Body)
+	default:
 	}
 }

@@ -29,7 +29,7 @@ const benchMachines = 1000
 func BenchmarkCompareMachined(b *testing.B) {
 	testbed.RequireRoot(b)
 	bus := testbed.StartBus(b)
-	d := startBerthd(b, bus, b.TempDir())
+	d := startBerthd(b, bus, tmpfsDir(b))
 	conn := bus.Conn(b)
 	manager := conn.Object(busName, machine1.ManagerPath)
 	leaders := sleepers(b, benchMachines)
@@ -110,4 +110,15 @@ func rssKiB(b *testing.B, d *berthd) int {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// tmpfsDir returns a directory on tmpfs when /dev/shm is one, as /run (where
+// berthd keeps its state) is on real hosts; else a plain temp directory.
+func tmpfsDir(b *testing.B) string {
+	dir, err := os.MkdirTemp("/dev/shm", "berth-bench-")
+	if err != nil {
+		return b.TempDir()
+	}
+	b.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }
