@@ -333,8 +333,8 @@ func (m *monitor) finish(result string, err error) {
 // the cgroup before it execs the command.
 func (m *monitor) spawn() (*exec.Cmd, error) {
 	u := m.spec.Unit
-	if len(m.g.Dirs) == 1 && m.g.hs[0].V2 {
-		return m.spawnInto(m.g.Dirs[0])
+	if m.g.hs[0].V2 {
+		return m.spawnInto()
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -348,16 +348,28 @@ func (m *monitor) spawn() (*exec.Cmd, error) {
 	return cmd, startChecked(cmd)
 }
 
-// spawnInto starts the main process directly in dir (clone3 with
-// CLONE_INTO_CGROUP): on a pure v2 host one hierarchy is all there is, so
-// no entry point has to join several first. The kernel reports a failed
-// exec to Start.
-func (m *monitor) spawnInto(dir string) (*exec.Cmd, error) {
+// spawnInto starts the main process directly in the unit's unified group
+// (clone3 with CLONE_INTO_CGROUP), without an entry point that joins the
+// groups first. On a hybrid host the v1 groups (name=systemd, and the
+// controllers the limits need) cannot be entered that way: the monitor
+// steps into them itself for the moment of the clone, which the child
+// inherits, and steps back out. The kernel reports a failed exec to Start.
+func (m *monitor) spawnInto() (*exec.Cmd, error) {
 	u := m.spec.Unit
 	path, err := exec.LookPath(u.ExecStart[0])
 	if err != nil {
 		return nil, err
 	}
+	back, err := m.visitV1()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := join(back); err != nil {
+			m.log.Printf("leave the unit's v1 cgroups: %v", err)
+		}
+	}()
+	dir := m.g.Dirs[0]
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
@@ -367,6 +379,52 @@ func (m *monitor) spawnInto(dir string) (*exec.Cmd, error) {
 	cmd.Args[0] = u.ExecStart[0]
 	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 	return cmd, cmd.Start()
+}
+
+// visitV1 moves the monitor into the unit's v1 groups and returns the
+// groups it was in.
+func (m *monitor) visitV1() ([]string, error) {
+	if len(m.g.Dirs) == 1 {
+		return nil, nil
+	}
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	var back []string
+	for i, h := range m.g.hs[1:] {
+		rel, ok := cgroupOf(string(own), h)
+		if !ok {
+			return nil, fmt.Errorf("own cgroup in %s: %w", h.Root, ErrNoCgroups)
+		}
+		back = append(back, filepath.Join(h.Root, rel))
+		if err := join(m.g.Dirs[i+1 : i+2]); err != nil {
+			_ = join(back)
+			return nil, err
+		}
+	}
+	return back, nil
+}
+
+// cgroupOf returns a process's path in v1 hierarchy h from the text of
+// /proc/PID/cgroup.
+func cgroupOf(procCgroup string, h hierarchy) (string, bool) {
+	want := "name=systemd"
+	if h.Controller != "" {
+		want = h.Controller
+	}
+	for _, line := range strings.Split(procCgroup, "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == want {
+				return f[2], true
+			}
+		}
+	}
+	return "", false
 }
 
 // command returns the main process's command: explicit environment, the

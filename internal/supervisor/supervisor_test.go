@@ -452,6 +452,10 @@ func TestIntegrationConcurrentStartsOfOneMachine(t *testing.T) {
 	if len(pids) == 1 {
 		b.checkCgroups(t, pids[0], u.Name)
 	}
+	// The monitor stepped into the unit's v1 groups only for the clone.
+	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.MonitorPID)); err != nil || strings.Contains(string(raw), u.Name) {
+		t.Errorf("monitor left in the unit's cgroups: %s (%v)", raw, err)
+	}
 }
 
 // checkCgroups checks that pid's cgroup is the unit's in the unified and
@@ -721,5 +725,23 @@ func TestIntegrationRestartLimit(t *testing.T) {
 	}
 	if st.ExitCode != 133 {
 		t.Errorf("exit code %d, want 133", st.ExitCode)
+	}
+}
+
+func TestCgroupOf(t *testing.T) {
+	proc := "9:name=systemd:/a\n4:memory:/m/x\n1:cpu,cpuacct:/c\n0::/u\n"
+	for _, tt := range []struct {
+		h    hierarchy
+		want string
+		ok   bool
+	}{
+		{hierarchy{Root: "/cg/systemd"}, "/a", true},
+		{hierarchy{Root: "/cg/memory", Controller: "memory"}, "/m/x", true},
+		{hierarchy{Root: "/cg/cpu", Controller: "cpu"}, "/c", true},
+		{hierarchy{Root: "/cg/pids", Controller: "pids"}, "", false},
+	} {
+		if got, ok := cgroupOf(proc, tt.h); got != tt.want || ok != tt.ok {
+			t.Errorf("cgroupOf(%+v) = %q, %v; want %q, %v", tt.h, got, ok, tt.want, tt.ok)
+		}
 	}
 }
