@@ -745,3 +745,40 @@ func TestCgroupOf(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationExecEntryPoint runs the entry point hosts without a
+// unified hierarchy (legacy v1) start payloads through: it joins the
+// given groups, then execs the command; a command that cannot run is
+// reported through the exec-check pipe.
+func TestIntegrationExecEntryPoint(t *testing.T) {
+	b := newBed(t)
+	hs, err := layout(b.p.Cgroup, pathExists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(hs[len(hs)-1].Root, b.slice)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd := exec.Command(self, execCmd, "--cgroup="+dir, "--", "cat", "/proc/self/cgroup")
+	cmd.Env = []string{"PATH=" + defaultPath}
+	cmd.Stdout = &out
+	if err := startChecked(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "/"+b.slice+"\n") {
+		t.Errorf("payload not in %s:\n%s", dir, out.String())
+	}
+	bad := exec.Command(self, execCmd, "--cgroup="+dir, "--", "/nonexistent")
+	if err := startChecked(bad); err == nil || !strings.Contains(err.Error(), "nonexistent") {
+		t.Errorf("exec of a missing command = %v, want an error naming it", err)
+	}
+}
