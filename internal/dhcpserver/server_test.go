@@ -375,3 +375,17 @@ func TestConcurrentDiscoversGetDistinctOffers(t *testing.T) {
 		}
 	}
 }
+
+func TestRenewalAfterLostLeaseFile(t *testing.T) {
+	s, clk := newTestServer(t)
+	ack := dora(t, s, mac(1))
+	fresh, _ := newTestServer(t, func(c *Config) { c.Now = clk.Now }) // a crash before the lease was saved
+	renew, _ := dhcpv4.NewRenewFromAck(ack)
+	r := exchange(t, fresh, renew)
+	if r == nil || r.MessageType() != dhcpv4.MessageTypeAck || !r.YourIPAddr.Equal(ack.YourIPAddr) {
+		t.Fatalf("renewal to a server that lost the lease: %v", r)
+	}
+	if l := fresh.Leases(); len(l) != 1 || l[0].Addr.String() != ack.YourIPAddr.String() {
+		t.Fatalf("lease not recreated: %+v", l)
+	}
+}
