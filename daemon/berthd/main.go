@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/machine"
 	"github.com/berth-dev/berth/internal/machine1"
 	"github.com/berth-dev/berth/internal/paths"
@@ -49,7 +50,7 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	if err != nil {
 		logger.Printf("warning: %v: shell and login into machines will fail", err)
 	}
-	srv := machine1.New(machine1.Options{Machines: reg, Images: machine1.DirImages{Dirs: p.ImageDirs},
+	srv := machine1.New(machine1.Options{Machines: reg, Images: machine1.Library{Images: images.New(p)},
 		PoolPath: p.Pool, Version: version, Log: logger, Nsenter: nsenter})
 	conn, err := dbus.ConnectSystemBus(dbus.WithHandler(srv))
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/machine"
+	"github.com/berth-dev/berth/internal/names"
 	"github.com/berth-dev/berth/internal/treecopy"
 )
 
@@ -15,7 +17,6 @@ var (
 	errAccessDenied  = errors.New("access denied")
 	errInvalidArgs   = errors.New("invalid arguments")
 	errUnknownObject = errors.New("unknown object")
-	errNoSuchImage   = errors.New("no such image")
 	errNotSupported  = errors.New("not supported by berthd")
 	errReadOnly      = errors.New("property is read-only")
 	errUnknownProp   = errors.New("unknown property")
@@ -33,7 +34,13 @@ var errorNames = []struct {
 	{errUnknownProp, "org.freedesktop.DBus.Error.UnknownProperty"},
 	{errUnknownIface, "org.freedesktop.DBus.Error.UnknownInterface"},
 	{errReadOnly, "org.freedesktop.DBus.Error.PropertyReadOnly"},
-	{errNoSuchImage, "org.freedesktop.machine1.NoSuchImage"},
+	{images.ErrNotFound, "org.freedesktop.machine1.NoSuchImage"},
+	{images.ErrExists, "org.freedesktop.DBus.Error.FileExists"},
+	{images.ErrBusy, "System.Error.EBUSY"},
+	{images.ErrReadOnly, "System.Error.EROFS"},
+	{images.ErrSymlink, "System.Error.ELOOP"},
+	{images.ErrNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
+	{names.ErrInvalid, "org.freedesktop.DBus.Error.InvalidArgs"},
 	{errNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
 	{machine.ErrNotFound, "org.freedesktop.machine1.NoSuchMachine"},
 	{machine.ErrExists, "org.freedesktop.machine1.MachineExists"},

@@ -60,7 +60,7 @@ func TestIntegrationIntrospectionGolden(t *testing.T) {
 			t.Fatalf("busctl tree: %v\n%s", err, out)
 		}
 		want := "/\n/org\n/org/freedesktop\n/org/freedesktop/machine1\n/org/freedesktop/machine1/image\n" +
-			"/org/freedesktop/machine1/image/img1\n/org/freedesktop/machine1/machine\n" +
+			"/org/freedesktop/machine1/image/_2ehost\n/org/freedesktop/machine1/image/img1\n/org/freedesktop/machine1/machine\n" +
 			"/org/freedesktop/machine1/machine/_2ehost\n/org/freedesktop/machine1/machine/golden_2d1\n"
 		if diff := cmp.Diff(want, out); diff != "" {
 			t.Errorf("busctl tree (-want +got):\n%s", diff)

@@ -10,12 +10,8 @@ import (
 	"github.com/berth-dev/berth/internal/buslabel"
 )
 
-// ErrNoSuchImage is what an Images implementation returns (wrapped) for
-// an unknown image name; the bus sees org.freedesktop.machine1.NoSuchImage.
-var ErrNoSuchImage = errNoSuchImage
-
 // Image describes one image as org.freedesktop.machine1.Image does. Sizes
-// and timestamps the library cannot know are ^uint64(0) (sizes) or 0.
+// the library cannot know are ^uint64(0), timestamps 0.
 type Image struct {
 	Name, Type, Path                             string
 	ReadOnly                                     bool
@@ -23,15 +19,34 @@ type Image struct {
 	Usage, Limit, UsageExclusive, LimitExclusive uint64
 }
 
-// Images is what the adapter needs of the image library. Mutating image
-// operations are not part of it yet: the bus answers them NotSupported.
+// ImageMetadata is what an image says about itself.
+type ImageMetadata struct {
+	Hostname    string
+	MachineID   []byte
+	MachineInfo map[string]string
+	OSRelease   map[string]string
+}
+
+// Cleaned is an image CleanPool removed, with the space it used alone.
+type Cleaned struct {
+	Name           string
+	UsageExclusive uint64
+}
+
+// Images is what the adapter needs of the image library; Library
+// implements it over internal/images.
 type Images interface {
 	List() ([]Image, error)
 	Get(name string) (Image, error)
-	OSRelease(name string) (map[string]string, error)
-	Hostname(name string) (string, error)
-	MachineID(name string) ([]byte, error)
-	MachineInfo(name string) (map[string]string, error)
+	Metadata(name string) (ImageMetadata, error)
+	Remove(name string) error
+	Rename(name, newName string) error
+	Clone(name, newName string, readOnly bool) error
+	MarkReadOnly(name string, ro bool) error
+	SetLimit(name string, limit uint64) error
+	SetPoolLimit(limit uint64) error
+	Clean(mode string) ([]Cleaned, error)
+	PoolUsage() (usage, limit uint64)
 }
 
 // imageRow is one ListImages entry: a(ssbttto).
@@ -40,12 +55,6 @@ type imageRow struct {
 	ReadOnly             bool
 	Crtime, Mtime, Usage uint64
 	Path                 dbus.ObjectPath
-}
-
-// cleanRow is one CleanPool entry: a(st).
-type cleanRow struct {
-	Name  string
-	Usage uint64
 }
 
 func (s *Server) imageLib() (Images, error) {
@@ -87,89 +96,93 @@ func (s *Server) listImages(dbus.Message) ([]imageRow, *dbus.Error) {
 	return out, nil
 }
 
-// imageNotYet answers a mutating image method: root is required, the
-// image must exist, and then berthd does not implement it yet.
-func (s *Server) imageNotYet(msg dbus.Message, name, what string) error {
+// mutateImage runs op on the image library after requiring root.
+func (s *Server) mutateImage(msg dbus.Message, what string, op func(Images) error) *dbus.Error {
 	if err := s.requireRoot(msg, what); err != nil {
-		return err
+		return busError(err)
 	}
-	if _, err := s.image(name); err != nil {
-		return err
+	lib, err := s.imageLib()
+	if err != nil {
+		return busError(err)
 	}
-	return fmt.Errorf("%s: %w yet", what, errNotSupported)
+	return busError(op(lib))
 }
 
 func (s *Server) removeImage(msg dbus.Message, name string) *dbus.Error {
-	return busError(s.imageNotYet(msg, name, "remove image"))
+	return s.mutateImage(msg, "remove image", func(l Images) error { return l.Remove(name) })
 }
 
-func (s *Server) renameImage(msg dbus.Message, name, _ string) *dbus.Error {
-	return busError(s.imageNotYet(msg, name, "rename image"))
+func (s *Server) renameImage(msg dbus.Message, name, newName string) *dbus.Error {
+	return s.mutateImage(msg, "rename image", func(l Images) error { return l.Rename(name, newName) })
 }
 
-func (s *Server) cloneImage(msg dbus.Message, name, _ string, _ bool) *dbus.Error {
-	return busError(s.imageNotYet(msg, name, "clone image"))
+func (s *Server) cloneImage(msg dbus.Message, name, newName string, ro bool) *dbus.Error {
+	return s.mutateImage(msg, "clone image", func(l Images) error { return l.Clone(name, newName, ro) })
 }
 
-func (s *Server) markImageReadOnly(msg dbus.Message, name string, _ bool) *dbus.Error {
-	return busError(s.imageNotYet(msg, name, "mark image read-only"))
+func (s *Server) markImageReadOnly(msg dbus.Message, name string, ro bool) *dbus.Error {
+	return s.mutateImage(msg, "mark image read-only", func(l Images) error { return l.MarkReadOnly(name, ro) })
 }
 
-func (s *Server) setImageLimit(msg dbus.Message, name string, _ uint64) *dbus.Error {
-	return busError(s.imageNotYet(msg, name, "set image limit"))
+func (s *Server) setImageLimit(msg dbus.Message, name string, limit uint64) *dbus.Error {
+	return s.mutateImage(msg, "set image limit", func(l Images) error { return l.SetLimit(name, limit) })
 }
 
-func (s *Server) setPoolLimit(msg dbus.Message, _ uint64) *dbus.Error {
-	if err := s.requireRoot(msg, "set pool limit"); err != nil {
-		return busError(err)
+func (s *Server) setPoolLimit(msg dbus.Message, limit uint64) *dbus.Error {
+	return s.mutateImage(msg, "set pool limit", func(l Images) error { return l.SetPoolLimit(limit) })
+}
+
+func (s *Server) cleanPool(msg dbus.Message, mode string) ([]Cleaned, *dbus.Error) {
+	var out []Cleaned
+	err := s.mutateImage(msg, "clean pool", func(l Images) error {
+		if mode != "all" && mode != "hidden" {
+			return fmt.Errorf("clean pool: unknown mode %q: %w", mode, errInvalidArgs)
+		}
+		var err error
+		out, err = l.Clean(mode)
+		return err
+	})
+	if out == nil {
+		out = []Cleaned{}
 	}
-	return busError(fmt.Errorf("set pool limit: %w", errNotSupported))
+	return out, err
 }
 
-func (s *Server) cleanPool(msg dbus.Message, mode string) ([]cleanRow, *dbus.Error) {
-	if err := s.requireRoot(msg, "clean pool"); err != nil {
-		return nil, busError(err)
+func (s *Server) metadata(name string) (ImageMetadata, error) {
+	lib, err := s.imageLib()
+	if err != nil {
+		return ImageMetadata{}, err
 	}
-	if mode != "all" && mode != "hidden" {
-		return nil, busError(fmt.Errorf("unknown mode %q: %w", mode, errInvalidArgs))
-	}
-	return nil, busError(fmt.Errorf("clean pool: %w yet", errNotSupported))
+	return lib.Metadata(name)
 }
 
 func (s *Server) getImageHostname(_ dbus.Message, name string) (string, *dbus.Error) {
-	lib, err := s.imageLib()
-	if err != nil {
-		return "", busError(err)
-	}
-	h, err := lib.Hostname(name)
-	return h, busError(err)
+	md, err := s.metadata(name)
+	return md.Hostname, busError(err)
 }
 
 func (s *Server) getImageMachineID(_ dbus.Message, name string) ([]byte, *dbus.Error) {
-	lib, err := s.imageLib()
-	if err != nil {
-		return nil, busError(err)
+	md, err := s.metadata(name)
+	if md.MachineID == nil {
+		md.MachineID = []byte{}
 	}
-	id, err := lib.MachineID(name)
-	return id, busError(err)
+	return md.MachineID, busError(err)
 }
 
 func (s *Server) getImageMachineInfo(_ dbus.Message, name string) (map[string]string, *dbus.Error) {
-	lib, err := s.imageLib()
-	if err != nil {
-		return nil, busError(err)
+	md, err := s.metadata(name)
+	if md.MachineInfo == nil {
+		md.MachineInfo = map[string]string{}
 	}
-	info, err := lib.MachineInfo(name)
-	return info, busError(err)
+	return md.MachineInfo, busError(err)
 }
 
 func (s *Server) getImageOSRelease(_ dbus.Message, name string) (map[string]string, *dbus.Error) {
-	lib, err := s.imageLib()
-	if err != nil {
-		return nil, busError(err)
+	md, err := s.metadata(name)
+	if md.OSRelease == nil {
+		md.OSRelease = map[string]string{}
 	}
-	m, err := lib.OSRelease(name)
-	return m, busError(err)
+	return md.OSRelease, busError(err)
 }
 
 // imageOf resolves the image a call on an image object is for.
@@ -184,34 +197,40 @@ func (s *Server) imageOf(msg dbus.Message) (Image, error) {
 }
 
 func (s *Server) imageMethods() iface {
-	on := func(f func(dbus.Message, string) error) func(dbus.Message) *dbus.Error {
-		return func(msg dbus.Message) *dbus.Error {
-			img, err := s.imageOf(msg)
-			if err != nil {
-				return busError(err)
-			}
-			return busError(f(msg, img.Name))
-		}
-	}
 	return iface{
-		"Remove": newMethod(on(func(msg dbus.Message, n string) error { return s.imageNotYet(msg, n, "remove image") })),
-		"Rename": newMethod(func(msg dbus.Message, _ string) *dbus.Error {
-			return on(func(msg dbus.Message, n string) error { return s.imageNotYet(msg, n, "rename image") })(msg)
+		"Remove": newMethod(func(msg dbus.Message) *dbus.Error {
+			return s.onImageDo(msg, func(n string) *dbus.Error { return s.removeImage(msg, n) })
 		}),
-		"Clone": newMethod(func(msg dbus.Message, _ string, _ bool) *dbus.Error {
-			return on(func(msg dbus.Message, n string) error { return s.imageNotYet(msg, n, "clone image") })(msg)
+		"Rename": newMethod(func(msg dbus.Message, newName string) *dbus.Error {
+			return s.onImageDo(msg, func(n string) *dbus.Error { return s.renameImage(msg, n, newName) })
 		}),
-		"MarkReadOnly": newMethod(func(msg dbus.Message, _ bool) *dbus.Error {
-			return on(func(msg dbus.Message, n string) error { return s.imageNotYet(msg, n, "mark image read-only") })(msg)
+		"Clone": newMethod(func(msg dbus.Message, newName string, ro bool) *dbus.Error {
+			return s.onImageDo(msg, func(n string) *dbus.Error { return s.cloneImage(msg, n, newName, ro) })
 		}),
-		"SetLimit": newMethod(func(msg dbus.Message, _ uint64) *dbus.Error {
-			return on(func(msg dbus.Message, n string) error { return s.imageNotYet(msg, n, "set image limit") })(msg)
+		"MarkReadOnly": newMethod(func(msg dbus.Message, ro bool) *dbus.Error {
+			return s.onImageDo(msg, func(n string) *dbus.Error { return s.markImageReadOnly(msg, n, ro) })
+		}),
+		"SetLimit": newMethod(func(msg dbus.Message, limit uint64) *dbus.Error {
+			return s.onImageDo(msg, func(n string) *dbus.Error { return s.setImageLimit(msg, n, limit) })
 		}),
 		"GetHostname":    newMethod(onImage(s, s.getImageHostname)),
 		"GetMachineID":   newMethod(onImage(s, s.getImageMachineID)),
 		"GetMachineInfo": newMethod(onImage(s, s.getImageMachineInfo)),
 		"GetOSRelease":   newMethod(onImage(s, s.getImageOSRelease)),
 	}
+}
+
+// onImageDo resolves the image of a call on an image object, then runs do.
+// Root is checked inside do before anything changes.
+func (s *Server) onImageDo(msg dbus.Message, do func(name string) *dbus.Error) *dbus.Error {
+	if err := s.requireRoot(msg, "change image"); err != nil {
+		return busError(err)
+	}
+	img, err := s.imageOf(msg)
+	if err != nil {
+		return busError(err)
+	}
+	return do(img.Name)
 }
 
 // onImage turns a Manager image getter into the Image object's method.

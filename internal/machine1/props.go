@@ -74,9 +74,13 @@ func (ps propSet) all(ifc string) (map[string]dbus.Variant, *dbus.Error) {
 // managerProps returns the Manager's properties.
 func (s *Server) managerProps(dbus.Message) (propSet, error) {
 	v := dbus.MakeVariant
+	usage, limit := uint64(unknownSize), uint64(unknownSize)
+	if s.opts.Images != nil {
+		usage, limit = s.opts.Images.PoolUsage()
+	}
 	return propSet{
 		dbusinterfaces.Manager: {
-			"PoolPath": v(s.opts.PoolPath), "PoolUsage": v(uint64(unknownSize)), "PoolLimit": v(uint64(unknownSize)),
+			"PoolPath": v(s.opts.PoolPath), "PoolUsage": v(usage), "PoolLimit": v(limit),
 		},
 		dbusinterfaces.BerthManager: {"Version": v(s.opts.Version)},
 	}, nil
