@@ -36,6 +36,9 @@ func runOnce(sc *stageConfig, o Options) (outcome, error) {
 	}
 	ct := &container{sc: sc, o: o, cmd: cmd, sync: sync, pidfd: pidfd}
 	defer ct.release()
+	// From here on SIGTERM/SIGINT reach the container, not the spawner.
+	stop := ct.forwardSignals()
+	defer stop()
 	if err := ct.start(); err != nil {
 		ct.kill()
 		return outcome{}, err
@@ -138,9 +141,7 @@ func (ct *container) supervise() outcome {
 			go watchNotify(ct.notify, func() {})
 		}
 	}
-	stop := ct.forwardSignals()
 	_ = ct.cmd.Wait()
-	stop()
 	fwd.finish()
 	ws, _ := ct.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	return judge(c.Machine, ws)

@@ -249,6 +249,16 @@ func execStub(argv, env []string) error {
 		return err
 	}
 	stubArgv := append([]string{"berth-nspawn-stub", pid1.StubArg, argv[0]}, argv...)
+	// Block every signal across the execve: a signal the stub has no
+	// handler for yet would be dropped (it is PID 1), a blocked one waits
+	// for the stub's sigwaitinfo.
+	var all unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, nil); err != nil {
+		return fmt.Errorf("block signals: %w", err)
+	}
 	err = execSealed(fd, stubArgv, env)
 	return fmt.Errorf("execute the stub init: %w", err)
 }
