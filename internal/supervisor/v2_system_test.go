@@ -36,7 +36,10 @@ func TestSystemPureV2(t *testing.T) {
 	}
 	bin := "/usr/local/bin/berth-supervisor.test"
 	copyExecutable(t, self, filepath.Join(root, bin))
+	// A unique machine name: nspawn keeps per-name state under /run, and
+	// other tests may boot clones of the same image at the same time.
 	cmd := exec.Command(nspawn, "--quiet", "--register=no", "--keep-unit", "--private-network", "-D", root,
+		"--machine="+filepath.Base(filepath.Dir(filepath.Dir(root))), // the test's temp dir
 		"--setenv="+v2Env+"=1", "--setenv="+testbed.StrictEnv+"="+os.Getenv(testbed.StrictEnv),
 		bin, "-test.run", v2Tests, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")

@@ -185,7 +185,7 @@ func copyFile(t testing.TB, src, dst string) {
 func (h *testHost) boot() {
 	t := h.t
 	cmd := exec.Command(h.nspawn, "--quiet", "--register=no", "--keep-unit", "--private-network", "--boot",
-		"-D", h.root, "--machine=berth-systest")
+		"-D", h.root, "--machine="+filepath.Base(filepath.Dir(filepath.Dir(h.root)))) // unique: the test's temp dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
