@@ -17,9 +17,16 @@ const (
 	KillLeader = "leader"
 )
 
-// Terminate asks a machine to stop: State becomes closing, its processes
-// get SIGTERM and, if the leader still runs after StopTimeout, SIGKILL.
-// The machine goes away when its leader exits.
+// sigRTMIN3 is SIGRTMIN+3, which systemd (and systemd-nspawn's
+// --kill-signal default with --boot) uses as "halt".
+const sigRTMIN3 = unix.Signal(34 + 3)
+
+// Terminate asks a machine to stop: State becomes closing; a leader that
+// is its PID namespace's init gets SIGRTMIN+3 (an orderly halt for
+// systemd-compatible inits, as newer machined sends) and the other
+// processes SIGTERM; any other leader gets SIGTERM. If the leader still
+// runs after StopTimeout, every process gets SIGKILL. The machine goes
+// away when its leader exits.
 func (r *Registry) Terminate(name string) error {
 	e, err := r.killable(name)
 	if err != nil {
@@ -28,7 +35,12 @@ func (r *Registry) Terminate(name string) error {
 	if m, changed := r.setState(e, StateClosing); changed {
 		r.opts.Observer.StateChanged(m)
 	}
-	r.signalAll(e, unix.SIGTERM)
+	if e.pidNS != r.hostPidNS {
+		_ = e.leader.Signal(sigRTMIN3)
+		r.signalOthers(e, unix.SIGTERM)
+	} else {
+		r.signalAll(e, unix.SIGTERM)
+	}
 	time.AfterFunc(r.opts.StopTimeout, func() {
 		if r.current(e) {
 			r.signalAll(e, unix.SIGKILL)
@@ -95,6 +107,12 @@ func (r *Registry) signalAll(e *entry, sig unix.Signal) {
 	if err := e.leader.Signal(sig); err != nil {
 		r.opts.Log.Printf("warning: signal leader of %s: %v", e.m.Name, err)
 	}
+	r.signalOthers(e, sig)
+}
+
+// signalOthers signals every process but the leader in the leader's own
+// PID namespace (none when it shares the daemon's).
+func (r *Registry) signalOthers(e *entry, sig unix.Signal) {
 	if e.pidNS == r.hostPidNS {
 		return
 	}

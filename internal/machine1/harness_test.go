@@ -86,24 +86,29 @@ type leader struct {
 // it is killed when t ends. extra adds unshare options (e.g. --net).
 func startLeader(t testing.TB, extra ...string) *leader {
 	t.Helper()
-	args := append([]string{"--pid", "--fork", "--mount", "--kill-child"}, extra...)
-	args = append(args, "sleep", "1000000")
-	cmd := exec.Command(testbed.RequireTool(t, "unshare"), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	return startLeaderCmd(t, "sleep", extra, "sleep", "1000000")
+}
+
+// startLeaderCmd is startLeader running cmd, whose process name is comm.
+func startLeaderCmd(t testing.TB, comm string, extra []string, cmd ...string) *leader {
+	t.Helper()
+	args := append(append([]string{"--pid", "--fork", "--mount", "--kill-child"}, extra...), cmd...)
+	c := exec.Command(testbed.RequireTool(t, "unshare"), args...)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	l := &leader{cmd: cmd}
+	l := &leader{cmd: c}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); <-done })
+	go func() { _ = c.Wait(); close(done) }()
+	t.Cleanup(func() { _ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL); <-done })
 	deadline := time.Now().Add(10 * time.Second)
 	for l.PID == 0 {
-		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", c.Process.Pid, c.Process.Pid))
 		if f := strings.Fields(string(data)); len(f) > 0 {
 			n, _ := strconv.ParseUint(f[0], 10, 32)
 			// Wait for the exec, so the leader's identity is final.
-			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", n)); strings.TrimSpace(string(comm)) == "sleep" {
+			if name, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", n)); strings.TrimSpace(string(name)) == comm {
 				l.PID = uint32(n)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,5 +166,23 @@ func TestIntegrationKillWhom(t *testing.T) {
 	eventually(t, "the child to die", func() bool { return !alive(inner) })
 	if !alive(l.PID) {
 		t.Error("SIGTERM killed the namespace's init")
+	}
+}
+
+// TestIntegrationTerminateHalts checks that terminating a machine whose
+// leader is its PID namespace's init sends it SIGRTMIN+3, systemd's halt.
+func TestIntegrationTerminateHalts(t *testing.T) {
+	testbed.RequireRoot(t)
+	bus := testbed.StartBus(t)
+	startBerthd(t, bus, t.TempDir())
+	marker := filepath.Join(t.TempDir(), "halted")
+	script := fmt.Sprintf(`trap 'echo halt > %s; exit 0' 37; while :; do sleep 0.1; done`, marker)
+	l := startLeaderCmd(t, "sh", nil, "sh", "-c", script)
+	register(t, "halter", l.PID, "")
+	signals := watchSignals(t, bus)
+	mustMachinectl(t, "terminate", "halter")
+	signals.expect(t, "MachineRemoved halter")
+	if data, err := os.ReadFile(marker); err != nil || string(data) != "halt\n" {
+		t.Errorf("init did not get SIGRTMIN+3: %q, %v", data, err)
 	}
 }
