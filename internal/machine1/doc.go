@@ -5,12 +5,30 @@
 //
 // It installs its own godbus Handler so that it controls what the bus
 // sees: every call's signature is checked against the contract before any
-// work (InvalidArgs otherwise), unknown machine paths answer UnknownObject,
-// introspection is served from the dbusinterfaces XML files, and
-// "/org/freedesktop/machine1/machine/self" is the caller's machine.
+// work (InvalidArgs otherwise), unknown machine and image paths answer
+// UnknownObject, introspection is served from the dbusinterfaces XML
+// files, and "/org/freedesktop/machine1/machine/self" is the caller's
+// machine.
 //
 // Authorization fails closed: the caller's UID comes from the bus daemon
-// (GetConnectionUnixUser of the message's sender), never from a PID; any
-// error getting it denies. Every mutating method needs UID 0. Errors
-// become D-Bus error names in exactly one function, busError.
+// (GetConnectionUnixUser of the message's unique sender, cached per unique
+// name, which a bus never reuses), never from a PID; any error getting it
+// denies. Every mutating method needs UID 0; polkit is not consulted.
+// Errors become D-Bus error names in exactly one function, busError.
+//
+// Where berthd differs from systemd-machined, by design:
+//   - Without systemd as PID 1 there is no scope to create: CreateMachine*
+//     registers the leader where it runs, exactly like RegisterMachine*
+//     (the scope properties are type-checked and ignored) and replies at
+//     once.
+//   - Kill "all" signals every process in the leader's PID namespace (just
+//     the leader if it shares the daemon's), each through its own pidfd.
+//   - OpenMachineShell and OpenMachineLogin enter the machine's namespaces
+//     directly (package enter), so they work in images without systemd or
+//     D-Bus; login runs the image's login(1) rather than a getty unit.
+//   - BindMountMachine attaches an open_tree clone from inside the
+//     machine's mount namespace, idmapped for user-namespaced machines
+//     (machined refuses those).
+//   - Copy* resolve container paths inside /proc/LEADER/root with
+//     RESOLVE_IN_ROOT and copy symlinks as symlinks (package treecopy).
 package machine1
