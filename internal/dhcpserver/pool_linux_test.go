@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,12 +24,12 @@ func addMacvlans(t *testing.T, l *testLink, n int) {
 	}
 }
 
-// udhcpcOn runs udhcpc once on ifname and returns the address it got, or
-// "" when it got none.
-func udhcpcOn(t *testing.T, l *testLink, ifname string) string {
+// udhcpcOn runs udhcpc on ifname, sending up to tries DISCOVERs, and
+// returns the address it got, or "" when it got none.
+func udhcpcOn(t *testing.T, l *testLink, ifname string, tries int) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "lease")
-	if _, err := runClient(t, l.ctr, testbed.RequireTool(t, "udhcpc"), "-f", "-q", "-n", "-t", "3", "-T", "1",
+	if _, err := runClient(t, l.ctr, testbed.RequireTool(t, "udhcpc"), "-f", "-q", "-n", "-t", strconv.Itoa(tries), "-T", "1",
 		"-i", ifname, "-s", clientScript(t, out, false)); err != nil {
 		return ""
 	}
@@ -42,7 +43,7 @@ func udhcpcOn(t *testing.T, l *testLink, ifname string) string {
 func udhcpcRelease(t *testing.T, l *testLink, ifname string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "lease")
-	cmd := l.ctr.Command(testbed.RequireTool(t, "udhcpc"), "-f", "-R", "-t", "3", "-T", "1",
+	cmd := l.ctr.Command(testbed.RequireTool(t, "udhcpc"), "-f", "-R", "-t", "10", "-T", "1",
 		"-i", ifname, "-s", clientScript(t, out, true))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestIntegrationPoolExhaustionAndRelease(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i] = udhcpcOn(t, l, fmt.Sprintf("mv%d", i+1))
+			got[i] = udhcpcOn(t, l, fmt.Sprintf("mv%d", i+1), 10)
 		}()
 	}
 	wg.Wait()
@@ -78,7 +79,7 @@ func TestIntegrationPoolExhaustionAndRelease(t *testing.T) {
 		}
 		seen[a] = true
 	}
-	if a := udhcpcOn(t, l, "mv14"); a != "" {
+	if a := udhcpcOn(t, l, "mv14", 2); a != "" {
 		t.Fatalf("14th client got %s from a full /28", a)
 	}
 	if st := l.server.Stats(); st.PoolFull == 0 {
@@ -90,7 +91,7 @@ func TestIntegrationPoolExhaustionAndRelease(t *testing.T) {
 	if st := l.server.Stats(); st.Releases != 1 {
 		t.Fatalf("release not counted: %+v", st)
 	}
-	if a := udhcpcOn(t, l, "mv14"); a != got[0] {
+	if a := udhcpcOn(t, l, "mv14", 10); a != got[0] {
 		t.Fatalf("14th client got %q after the release, want %s", a, got[0])
 	}
 }
@@ -100,7 +101,7 @@ func TestIntegrationNakForStolenAddress(t *testing.T) {
 	dhclient := testbed.RequireTool(t, "dhclient")
 	l := newServedLink(t, "10.80.0.0/28")
 	addMacvlans(t, l, 1)
-	owned := udhcpcOn(t, l, "mv1")
+	owned := udhcpcOn(t, l, "mv1", 10)
 	if owned == "" {
 		t.Fatal("first client got no lease")
 	}
