@@ -72,3 +72,20 @@ func nspawnRegisters(t *testing.T, bus *testbed.Bus, nspawn, image, opt string) 
 		t.Errorf("bbtest still registered at %s", path)
 	}
 }
+
+// TestIntegrationBerthNspawnRegisters runs berth's own spawner with
+// --register=yes --keep-unit: the machine shows up in the real machinectl
+// list, and machinectl shell reaches into it.
+func TestIntegrationBerthNspawnRegisters(t *testing.T) {
+	testbed.RequireRoot(t)
+	image := testbed.BusyboxImage(t)
+	bus := testbed.StartBus(t)
+	startBerthd(t, bus, t.TempDir())
+	startSpawner(t, bus, testbed.Binary(t, "berth-nspawn"), image, "berthbox", "/bin/sleep", "1000000")
+	if out := mustMachinectl(t, "list"); !strings.Contains(out, "berthbox") {
+		t.Fatalf("machinectl list:\n%s", out)
+	}
+	if out := mustMachinectl(t, "shell", "berthbox", "/bin/echo", "inside-berthbox"); !strings.Contains(out, "inside-berthbox") {
+		t.Errorf("machinectl shell:\n%s", out)
+	}
+}

@@ -20,9 +20,15 @@ import (
 // registered with berthd, running cmd as its PID 1.
 func startNspawn(t *testing.T, bus *testbed.Bus, image, name string, cmd ...string) {
 	t.Helper()
+	startSpawner(t, bus, testbed.RequireTool(t, "systemd-nspawn"), image, name, cmd...)
+}
+
+// startSpawner is startNspawn with the spawner program at bin.
+func startSpawner(t *testing.T, bus *testbed.Bus, bin, image, name string, cmd ...string) {
+	t.Helper()
 	signals := watchSignals(t, bus)
 	args := append([]string{"-q", "--register=yes", "--keep-unit", "--console=pipe", "-D", image, "-M", name}, cmd...)
-	c := exec.Command(testbed.RequireTool(t, "systemd-nspawn"), args...)
+	c := exec.Command(bin, args...)
 	c.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + os.Getenv(testbed.SystemBusEnv)}
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
@@ -38,7 +44,7 @@ func startNspawn(t *testing.T, bus *testbed.Bus, image, name string, cmd ...stri
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-done
 		if t.Failed() {
-			t.Logf("systemd-nspawn output:\n%s", out.String())
+			t.Logf("%s output:\n%s", bin, out.String())
 		}
 	})
 	signals.expect(t, "MachineNew "+name)
