@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,6 +151,56 @@ func machinectlCtx(ctx context.Context, t testing.TB, args ...string) (string, e
 		"SYSTEMD_COLORS=0", "LANG=C.UTF-8", "TZ=UTC"}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// watchWriter collects output and closes seen once it contains want.
+type watchWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := strings.Contains(w.buf.String(), w.want)
+	w.buf.Write(p)
+	if !had && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// machinectlUntil runs an interactive machinectl verb until its output
+// contains want (or a generous deadline passes), then stops it and
+// returns the output.
+func machinectlUntil(t testing.TB, want string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &watchWriter{want: want, seen: make(chan struct{})}
+	mc := testbed.RequireTool(t, "machinectl")
+	script := `mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$0" "$@"`
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, mc, "--no-pager"}, args...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + os.Getenv(testbed.SystemBusEnv), "TZ=UTC"}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.seen:
+	case <-time.After(60 * time.Second):
+	}
+	cancel()
+	_ = cmd.Wait()
+	return w.String()
 }
 
 // busctl runs the real busctl on the test bus; as nobody when unpriv.

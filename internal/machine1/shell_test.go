@@ -2,14 +2,12 @@ package machine1_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -88,10 +86,7 @@ func TestIntegrationMachinectlShell(t *testing.T) {
 		})
 	}
 	t.Run("login", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		out, _ := machinectlCtx(ctx, t, "login", "shelly")
-		if !strings.Contains(out, "login:") {
+		if out := machinectlUntil(t, "login:", "login", "shelly"); !strings.Contains(out, "login:") {
 			t.Errorf("machinectl login shows no login prompt:\n%s", out)
 		}
 	})
