@@ -9,7 +9,9 @@
 // touched: rules of other tables coexist. Close deletes the table.
 //
 // Forwarding: AddLink sets net.ipv4.ip_forward and the link's
-// route_localnet (so DNATed loopback connections may leave through it);
-// an IPv6 port forward sets net.ipv6.conf.all.forwarding. Everything needs
-// CAP_NET_ADMIN in the namespace.
+// route_localnet (so DNATed loopback connections may leave through it; a
+// guard rule drops packets from the link to 127.0.0.0/8); an IPv6 subnet
+// or port forward sets net.ipv6.conf.all.forwarding, after moving links
+// with accept_ra=1 to accept_ra=2 so the host keeps its own SLAAC
+// configuration. Everything needs CAP_NET_ADMIN in the namespace.
 package nat

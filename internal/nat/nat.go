@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/google/nftables"
@@ -84,9 +85,15 @@ func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
 	if link == "" || len(link) > 15 || filepath.Base(link) != link || link == "." || link == ".." {
 		return fmt.Errorf("nat add link: %w: name %q", ErrInvalid, link)
 	}
+	v6 := slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Addr().Is6() && !p.Addr().Is4In6() })
 	err := nsthread.Do(m.netns, func() error {
 		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return err
+		}
+		if v6 {
+			if err := enableIPv6Forwarding(); err != nil {
+				return err
+			}
 		}
 		return writeSysctl("net/ipv4/conf/"+link+"/route_localnet", "1")
 	})
@@ -117,7 +124,7 @@ func (m *Manager) AddForward(f Forward) error {
 		return fmt.Errorf("nat add forward: %w", err)
 	}
 	if f.Addr.Is6() && !f.Addr.Is4In6() {
-		if err := nsthread.Do(m.netns, func() error { return writeSysctl("net/ipv6/conf/all/forwarding", "1") }); err != nil {
+		if err := nsthread.Do(m.netns, enableIPv6Forwarding); err != nil {
 			return fmt.Errorf("nat add forward: %w", err)
 		}
 	}
@@ -210,6 +217,29 @@ func (m *Manager) conn() (*nftables.Conn, func(), error) {
 		return nil, nil, err
 	}
 	return c, func() { f.Close() }, nil
+}
+
+// enableIPv6Forwarding turns IPv6 forwarding on in the calling thread's
+// namespace. Forwarding makes the kernel ignore router advertisements on
+// links with accept_ra=1, so those are moved to accept_ra=2 first and
+// keep their autoconfigured addresses and routes.
+func enableIPv6Forwarding() error {
+	confs, err := filepath.Glob("/proc/sys/net/ipv6/conf/*/accept_ra")
+	if err != nil {
+		return err
+	}
+	for _, c := range confs {
+		link := filepath.Base(filepath.Dir(c))
+		if link == "all" || link == "default" || link == "lo" {
+			continue
+		}
+		if b, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(b)) == "1" {
+			if err := os.WriteFile(c, []byte("2"), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return writeSysctl("net/ipv6/conf/all/forwarding", "1")
 }
 
 // writeSysctl sets a /proc/sys value in the calling thread's namespace.

@@ -4,8 +4,11 @@
 // subnet (/28 for a veth, /24 for a zone bridge, see addrpool) with the
 // host side on the first address, serves DHCPv4 on it (dhcpserver, leases
 // persisted per link in the state directory), masquerades it (nat), and
-// undoes all of that when the link goes. IPv6 link-local addresses come
-// from the kernel when the link is up.
+// undoes all of that when the link goes. IPv6: each link also gets a /64
+// of a random ULA /48 remembered in the state directory, with the host on
+// ::1, advertised by router advertisements (radv) so containers configure
+// an address by SLAAC and route through the host, and masqueraded; if that
+// fails the link keeps the kernel's link-local addresses only.
 //
 // A link that already carries a fitting address when the Watcher starts
 // (a daemon restart) keeps it, and its leases are reloaded, so containers

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -14,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/addrpool"
 	"github.com/berth-dev/berth/internal/dhcpserver"
 	"github.com/berth-dev/berth/internal/nsthread"
+	"github.com/berth-dev/berth/internal/radv"
 )
 
 // Run configures the links present and those that appear until ctx is
@@ -109,6 +111,7 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	if added {
 		undo = append(undo, func() { _ = h.AddrDel(link, toAddr(subnet)) })
 	}
+	sub6 := w.address6(h, link)
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set %s up: %w", name, err)
 	}
@@ -118,7 +121,11 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	}
 	m.link.Index, m.link.Zone = link.Attrs().Index, zone
 	undo = append(undo, func() { m.stop() })
-	if err := w.nat.AddLink(name, subnet); err != nil {
+	subnets := []netip.Prefix{subnet}
+	if sub6.IsValid() && w.advertise(m, sub6) {
+		subnets = append(subnets, sub6)
+	}
+	if err := w.nat.AddLink(name, subnets...); err != nil {
 		return err
 	}
 	w.rememberSubnet(name, subnet)
@@ -210,10 +217,88 @@ func (w *Watcher) serve(name string, subnet netip.Prefix) (*managed, error) {
 	return m, nil
 }
 
-// stop ends the link's DHCP server, which saves its leases.
+// stop ends the link's DHCP server, which saves its leases, and its
+// router advertisements.
 func (m *managed) stop() {
 	m.conn.Close()
 	<-m.done
+	if m.ra != nil {
+		m.ra.Close()
+		<-m.raDone
+	}
+}
+
+// address6 gives the link its IPv6 /64 of the host's ULA prefix, with the
+// host side on ::1 and duplicate address detection off (the host is the
+// only router on the link), and returns it. IPv6 is best effort: on
+// failure the link stays IPv4-only and link-local.
+func (w *Watcher) address6(h *netlink.Handle, link netlink.Link) netip.Prefix {
+	name := link.Attrs().Name
+	ula, err := w.ula()
+	if err != nil {
+		w.log.Warn("no IPv6 prefix", "link", name, "err", err)
+		return netip.Prefix{}
+	}
+	p := w.existing6(h, link, ula)
+	if !p.IsValid() {
+		p = subnet6(ula, name, w.subnets6())
+	}
+	err = nsthread.Do(w.cfg.NetNS, func() error {
+		return os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/accept_dad", []byte("0"), 0o644)
+	})
+	if err == nil {
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: hostAddr6(p).AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+		if err = h.AddrReplace(link, a); err == nil {
+			return p
+		}
+	}
+	w.log.Warn("link stays without IPv6 prefix", "link", name, "err", err)
+	return netip.Prefix{}
+}
+
+// existing6 returns the /64 of the ULA the link already has ::1 of.
+func (w *Watcher) existing6(h *netlink.Handle, link netlink.Link, ula netip.Prefix) netip.Prefix {
+	addrs, _ := h.AddrList(link, netlink.FAMILY_V6)
+	for _, a := range addrs {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ones, _ := a.Mask.Size()
+		p := netip.PrefixFrom(ip, 64).Masked()
+		if ones == 64 && ula.Contains(ip) && hostAddr6(p) == ip {
+			return p
+		}
+	}
+	return netip.Prefix{}
+}
+
+// subnets6 are the /64s of the managed links.
+func (w *Watcher) subnets6() map[netip.Prefix]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[netip.Prefix]bool{}
+	for _, m := range w.links {
+		if m.link.Subnet6.IsValid() {
+			out[m.link.Subnet6] = true
+		}
+	}
+	return out
+}
+
+// advertise starts router advertisements of p on m's link and reports
+// whether they run.
+func (w *Watcher) advertise(m *managed, p netip.Prefix) bool {
+	var c *radv.Conn
+	err := nsthread.Do(w.cfg.NetNS, func() (err error) {
+		c, err = radv.Listen(m.link.Name)
+		return err
+	})
+	if err != nil {
+		w.log.Warn("no IPv6 router advertisements", "link", m.link.Name, "err", err)
+		return false
+	}
+	m.ra, m.raDone = c, make(chan error, 1)
+	m.link.Subnet6, m.link.HostAddr6 = p, hostAddr6(p)
+	go func() { m.raDone <- c.Serve(radv.Config{Prefix: p}) }()
+	return true
 }
 
 // teardown undoes setup for a link that went away.

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/internal/dhcpserver"
 	"github.com/berth-dev/berth/internal/leases"
 	"github.com/berth-dev/berth/internal/nat"
+	"github.com/berth-dev/berth/internal/radv"
 )
 
 // ErrNoLink is returned for a link the Watcher does not manage.
@@ -50,6 +51,11 @@ type Link struct {
 	// Subnet is the link's subnet; HostAddr the host side's address in it.
 	Subnet   netip.Prefix
 	HostAddr netip.Addr
+	// Subnet6 is the link's IPv6 /64 (of the host's ULA prefix), advertised
+	// for SLAAC, and HostAddr6 the host side's address in it; both are
+	// invalid when the link has IPv6 link-local addresses only.
+	Subnet6   netip.Prefix
+	HostAddr6 netip.Addr
 	// Leases are the DHCP leases on the link, expired ones included.
 	Leases []leases.Lease
 	// Stats are the link's DHCP server counters.
@@ -75,6 +81,8 @@ type managed struct {
 	server *dhcpserver.Server
 	conn   net.PacketConn
 	done   chan error // Serve's result
+	ra     *radv.Conn // nil without IPv6
+	raDone chan error // ra.Serve's result
 }
 
 // New returns a Watcher; Run starts it.

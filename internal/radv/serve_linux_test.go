@@ -32,7 +32,7 @@ func TestIntegrationSLAAC(t *testing.T) {
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		addrs := ctr.Exec(t, "ip", "-6", "addr", "show", "dev", "host0", "scope", "global")
 		routes := ctr.Exec(t, "ip", "-6", "route", "show", "default")
-		if strings.Contains(addrs, "fd00:1:") && strings.Contains(routes, "via fe80::") {
+		if strings.Contains(addrs, "fd00:1:") && !strings.Contains(addrs, "tentative") && strings.Contains(routes, "via fe80::") {
 			break
 		}
 		if time.Now().After(deadline) {

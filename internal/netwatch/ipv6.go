@@ -1,0 +1,53 @@
+package netwatch
+
+import (
+	"crypto/rand"
+	"hash/fnv"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ulaFile holds the host's random IPv6 ULA /48 (RFC 4193) in the state
+// directory; each link gets a /64 of it.
+const ulaFile = "ula48"
+
+// ula returns the host's ULA /48, creating and remembering it on first use.
+func (w *Watcher) ula() (netip.Prefix, error) {
+	path := filepath.Join(w.cfg.StateDir, ulaFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(string(b))); err == nil && p.Bits() == 48 && isULA(p.Addr()) {
+			return p, nil
+		}
+	}
+	var a [16]byte
+	a[0] = 0xfd
+	if _, err := rand.Read(a[1:6]); err != nil {
+		return netip.Prefix{}, err
+	}
+	p := netip.PrefixFrom(netip.AddrFrom16(a), 48)
+	return p, os.WriteFile(path, []byte(p.String()+"\n"), 0o600)
+}
+
+func isULA(a netip.Addr) bool { return a.Is6() && a.As16()[0] == 0xfd }
+
+// subnet6 picks link's /64 in ula: the subnet id hashed from the name,
+// probing forward past subnets in taken.
+func subnet6(ula netip.Prefix, link string, taken map[netip.Prefix]bool) netip.Prefix {
+	h := fnv.New32a()
+	h.Write([]byte(link))
+	id := uint16(h.Sum32())
+	for i := 0; i < 1<<16; i++ {
+		a := ula.Addr().As16()
+		a[6], a[7] = byte((id+uint16(i))>>8), byte(id+uint16(i))
+		p := netip.PrefixFrom(netip.AddrFrom16(a), 64)
+		if !taken[p] {
+			return p
+		}
+	}
+	return netip.Prefix{}
+}
+
+// hostAddr6 is the host side's address in a link's /64: ::1.
+func hostAddr6(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
