@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -243,5 +245,28 @@ func TestIntegrationContainerCannotReachHostLoopback(t *testing.T) {
 	}
 	if err := try(30 * time.Second); err != nil {
 		t.Fatalf("without the guard the attack path does not work either, so the test proves nothing: %v", err)
+	}
+}
+
+func TestIntegrationIPv6ForwardingKeepsSLAAC(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	h := tp.host
+	h.Exec(t, "sysctl", "-qw", "net.ipv6.conf.up0.accept_ra=1", "net.ipv6.conf.ve-nat.accept_ra=0")
+	m := New(WithNetNS(h.Path))
+	t.Cleanup(func() { _ = m.Close() })
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28"), netip.MustParsePrefix("fd60::/64")); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, k := range []string{"net.ipv6.conf.all.forwarding", "net.ipv6.conf.up0.accept_ra", "net.ipv6.conf.ve-nat.accept_ra", "net.ipv4.ip_forward"} {
+		got[k] = strings.TrimSpace(h.Exec(t, "sysctl", "-n", k))
+	}
+	want := map[string]string{
+		"net.ipv6.conf.all.forwarding": "1", "net.ipv6.conf.up0.accept_ra": "2",
+		"net.ipv6.conf.ve-nat.accept_ra": "0", "net.ipv4.ip_forward": "1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("sysctls -want +got:\n%s", diff)
 	}
 }
