@@ -144,6 +144,7 @@ func machinectl(t testing.TB, args ...string) (string, error) {
 // machinectlCtx is machinectl until ctx ends (it is then killed).
 func machinectlCtx(ctx context.Context, t testing.TB, args ...string) (string, error) {
 	t.Helper()
+
 	mc := testbed.RequireTool(t, "machinectl")
 	script := `mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$0" "$@"`
 	cmd := exec.CommandContext(ctx, "unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, mc, "--no-pager"}, args...)...)

@@ -85,6 +85,11 @@ func TestIntegrationMachinectlShell(t *testing.T) {
 			}
 		})
 	}
+	t.Run("host", func(t *testing.T) {
+		if out := mustMachinectl(t, "shell", ".host", "/bin/sh", "-c", "echo host-$((40+2))"); !strings.Contains(out, "host-42") {
+			t.Errorf("machinectl shell .host:\n%s", out)
+		}
+	})
 	t.Run("login", func(t *testing.T) {
 		if out := machinectlUntil(t, "login:", "login", "shelly"); !strings.Contains(out, "login:") {
 			t.Errorf("machinectl login shows no login prompt:\n%s", out)
