@@ -182,6 +182,26 @@ func TestDiscoverFloodGrowsNoState(t *testing.T) {
 	dora(t, s, mac(1))
 }
 
+func TestRenewalsPassAFlood(t *testing.T) {
+	s, clk := newTestServer(t)
+	ack := dora(t, s, mac(1))
+	renew, _ := dhcpv4.NewRenewFromAck(ack)
+	rng := rand.New(rand.NewPCG(3, 4))
+	pkt := discover(t, mac(0)).ToBytes()
+	for i := 0; i < 20000; i++ {
+		for j := 28; j < 34; j++ {
+			pkt[j] = byte(rng.Uint32())
+		}
+		s.HandlePacket(pkt)
+		clk.Add(10 * time.Microsecond)
+		if i%1000 == 999 {
+			if r := exchange(t, s, renew); r == nil || r.MessageType() != dhcpv4.MessageTypeAck {
+				t.Fatalf("renewal during the flood (packet %d) answered %v", i, r)
+			}
+		}
+	}
+}
+
 func FuzzHandler(f *testing.F) {
 	valid := validDiscover(f)
 	s0, _ := newTestServer(f)

@@ -19,6 +19,8 @@
 // that clients discovering at the same time are offered different
 // addresses) in another; both are sized by the pool when the server starts
 // and never grow, so a flood of random MAC addresses grows no state.
+// Clients that hold a lease pass the rate limit, so such a flood does not
+// stop renewals.
 // Packets relayed with a giaddr are dropped unless Config.AcceptLinkRelays
 // allows relays on the link itself.
 //

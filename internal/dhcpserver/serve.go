@@ -89,8 +89,8 @@ func (s *Server) HandlePacket(b []byte) (reply []byte, dst *net.UDPAddr) {
 		s.log.Debug("dhcp packet dropped", "err", err)
 		return nil, nil
 	}
-	if !s.limit.allow(b[28:34], s.cfg.Now()) {
-		s.stats.rateLimited.Add(1)
+	if now := s.cfg.Now(); !s.limit.allow(b[28:34], now) && !s.table.HoldsHW(net.HardwareAddr(b[28:34]).String(), now) {
+		s.stats.rateLimited.Add(1) // clients holding a lease pass, so a flood cannot stop renewals
 		return nil, nil
 	}
 	if !s.relayAllowed(b[24:28]) {

@@ -47,9 +47,10 @@ type Table struct {
 	size   uint32 // number of addresses from first, server included
 
 	mu sync.Mutex
-	// byClient and byAddr index the same leases; guarded by mu.
+	// byClient, byAddr and byHW index the same leases; guarded by mu.
 	byClient map[string]*Lease
 	byAddr   map[netip.Addr]*Lease
+	byHW     map[string]*Lease
 }
 
 // NewTable returns an empty table over prefix, an IPv4 prefix of at most
@@ -69,6 +70,7 @@ func NewTable(prefix netip.Prefix, server netip.Addr) (*Table, error) {
 		size:     uint32(1)<<(32-prefix.Bits()) - 2,
 		byClient: map[string]*Lease{},
 		byAddr:   map[netip.Addr]*Lease{},
+		byHW:     map[string]*Lease{},
 	}, nil
 }
 
@@ -173,16 +175,41 @@ func (t *Table) Bind(l Lease, now time.Time) error {
 
 func (t *Table) bindLocked(l Lease) {
 	if old, ok := t.byClient[l.ClientID]; ok && l.ClientID != declinedClient {
-		delete(t.byAddr, old.Addr)
+		t.dropLocked(old)
 	}
 	if old, ok := t.byAddr[l.Addr]; ok {
-		delete(t.byClient, old.ClientID)
+		t.dropLocked(old)
 	}
 	n := l
 	if l.ClientID != declinedClient {
 		t.byClient[l.ClientID] = &n
+		if l.HWAddr != "" {
+			t.byHW[l.HWAddr] = &n
+		}
 	}
 	t.byAddr[l.Addr] = &n
+}
+
+// dropLocked removes l from every index that points to it.
+func (t *Table) dropLocked(l *Lease) {
+	if t.byAddr[l.Addr] == l {
+		delete(t.byAddr, l.Addr)
+	}
+	if t.byClient[l.ClientID] == l {
+		delete(t.byClient, l.ClientID)
+	}
+	if t.byHW[l.HWAddr] == l {
+		delete(t.byHW, l.HWAddr)
+	}
+}
+
+// HoldsHW reports whether the client with hardware address hw (as
+// net.HardwareAddr.String prints it) has a lease unexpired at now.
+func (t *Table) HoldsHW(hw string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l, ok := t.byHW[hw]
+	return ok && l.Expiry.After(now)
 }
 
 // Release ends client's lease if it is on a, and reports whether it did.
@@ -193,8 +220,7 @@ func (t *Table) Release(client string, a netip.Addr) bool {
 	if !ok || l.Addr != a {
 		return false
 	}
-	delete(t.byClient, client)
-	delete(t.byAddr, a)
+	t.dropLocked(l)
 	return true
 }
 
@@ -207,7 +233,7 @@ func (t *Table) Decline(client string, a netip.Addr, until time.Time) bool {
 	if !ok || l.Addr != a {
 		return false
 	}
-	delete(t.byClient, client)
+	t.dropLocked(l)
 	t.bindLocked(Lease{ClientID: declinedClient, Addr: a, Expiry: until})
 	return true
 }
@@ -218,12 +244,9 @@ func (t *Table) Expire(now time.Time, grace time.Duration) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
-	for a, l := range t.byAddr {
+	for _, l := range t.byAddr {
 		if l.Expiry.Add(grace).Before(now) {
-			delete(t.byAddr, a)
-			if cur, ok := t.byClient[l.ClientID]; ok && cur == l {
-				delete(t.byClient, l.ClientID)
-			}
+			t.dropLocked(l)
 			n++
 		}
 	}

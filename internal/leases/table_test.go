@@ -144,3 +144,19 @@ func TestPickAvoiding(t *testing.T) {
 		t.Fatalf("PickAvoiding with all avoided gave %v, %v; want the fallback %v", got, ok, first)
 	}
 }
+
+func TestHoldsHW(t *testing.T) {
+	tb := newTestTable(t, "10.0.0.0/28")
+	a := netip.MustParseAddr("10.0.0.5")
+	_ = tb.Bind(Lease{ClientID: "a", HWAddr: "02:00:00:00:00:01", Addr: a, Expiry: t0.Add(time.Hour)}, t0)
+	if !tb.HoldsHW("02:00:00:00:00:01", t0) || tb.HoldsHW("02:00:00:00:00:02", t0) {
+		t.Fatal("HoldsHW wrong before release")
+	}
+	if tb.HoldsHW("02:00:00:00:00:01", t0.Add(2*time.Hour)) {
+		t.Fatal("HoldsHW true for an expired lease")
+	}
+	tb.Release("a", a)
+	if tb.HoldsHW("02:00:00:00:00:01", t0) {
+		t.Fatal("HoldsHW true after release")
+	}
+}
