@@ -117,10 +117,16 @@ func (b *bed) waitGuest(t testing.TB, machine string) int {
 			return leader
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("guest %s never ready: %v", machine, err)
+			t.Fatalf("guest %s never ready: %v\n%s", machine, err, b.log(machine))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// log returns the machine's log, for failure messages.
+func (b *bed) log(machine string) string {
+	out, _ := os.ReadFile(filepath.Join(b.p.Log, machine+".log"))
+	return string(out)
 }
 
 func takes(pid int, sig unix.Signal) bool {
@@ -164,11 +170,11 @@ func TestIntegrationStartPowerOff(t *testing.T) {
 	}
 	start := time.Now()
 	if err := b.m.PowerOff(ctx, "bb", false); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, b.log("bb"))
 	}
 	t.Logf("busybox guest down in %v", time.Since(start))
 	if st := b.state(t, "bb"); st != "" {
-		t.Errorf("state after power-off = %q", st)
+		t.Errorf("state after power-off = %q\n%s", st, b.log("bb"))
 	}
 	if err := b.m.PowerOff(ctx, "bb", false); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("power-off of a stopped machine = %v, want ErrNotRunning", err)
@@ -197,7 +203,7 @@ func TestIntegrationReboot(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("machine did not come back after reboot: %+v", st)
+			t.Fatalf("machine did not come back after reboot: %+v\n%s", st, b.log("rb"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

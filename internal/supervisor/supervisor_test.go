@@ -720,8 +720,9 @@ func TestIntegrationRestartLimit(t *testing.T) {
 	}
 	st := b.waitState(t, u.Name, func(s Status) bool { return s.State == Failed || s.State == Inactive })
 	if st.State != Failed || st.Result != "start-limit-hit" || st.Restarts != startLimitBurst-1 {
-		t.Errorf("after endless reboots: state %s result %s restarts %d, want failed start-limit-hit %d",
-			st.State, st.Result, st.Restarts, startLimitBurst-1)
+		log, _ := os.ReadFile(st.Log)
+		t.Errorf("after endless reboots: state %s result %s restarts %d, want failed start-limit-hit %d\n%s",
+			st.State, st.Result, st.Restarts, startLimitBurst-1, log)
 	}
 	if st.ExitCode != 133 {
 		t.Errorf("exit code %d, want 133", st.ExitCode)
