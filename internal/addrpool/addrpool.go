@@ -12,11 +12,13 @@ import (
 // ErrExhausted is returned when no free subnet of the asked size is left.
 var ErrExhausted = errors.New("no free private subnet")
 
-// Pools are the private ranges searched, in order.
-var Pools = []netip.Prefix{
-	netip.MustParsePrefix("192.168.0.0/16"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("10.0.0.0/8"),
+// Pools returns the private ranges searched, in order.
+func Pools() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("10.0.0.0/8"),
+	}
 }
 
 // Subnet sizes networkd uses for container links.
@@ -73,7 +75,7 @@ func (a *Allocator) Allocate(key string, bits int, inUse []netip.Prefix, prefer 
 		a.held[key] = prefer.Masked()
 		return prefer.Masked(), nil
 	}
-	for _, pool := range Pools {
+	for _, pool := range Pools() {
 		if p, ok := a.search(pool, bits, busy); ok {
 			a.held[key] = p
 			return p, nil
@@ -166,7 +168,7 @@ func free(p netip.Prefix, busy []netip.Prefix) bool {
 }
 
 func private(p netip.Prefix) bool {
-	for _, pool := range Pools {
+	for _, pool := range Pools() {
 		if pool.Contains(p.Addr()) && p.Bits() >= pool.Bits() {
 			return true
 		}

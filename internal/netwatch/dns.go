@@ -7,12 +7,11 @@ import (
 	"strings"
 )
 
-// ResolvConfPaths are read in order by ResolvConfDNS.
-var ResolvConfPaths = []string{"/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"}
-
 // ResolvConfDNS returns the nameservers of the first of paths that names
 // any a container can reach: loopback and link-local servers (such as
-// systemd-resolved's stub 127.0.0.53) are skipped.
+// systemd-resolved's stub 127.0.0.53) are skipped. On a real host the
+// paths are /etc/resolv.conf and then /run/systemd/resolve/resolv.conf
+// (resolved's list of upstream servers).
 func ResolvConfDNS(paths ...string) []netip.Addr {
 	for _, p := range paths {
 		if dns := parseResolvConf(p); len(dns) > 0 {

@@ -181,7 +181,7 @@ func (w *Watcher) existing(h *netlink.Handle, link netlink.Link, bits int) (neti
 }
 
 func isPrivate(p netip.Prefix) bool {
-	for _, pool := range addrpool.Pools {
+	for _, pool := range addrpool.Pools() {
 		if pool.Contains(p.Addr()) {
 			return true
 		}
