@@ -32,7 +32,14 @@ type forwarder struct {
 // copies both ways (with the spawner's terminal in raw mode and window
 // size changes passed on), read-only copies output only, passive drains
 // output. A nil master (pipe mode) forwards nothing.
-func forwardConsole(master *os.File, mode string, o Options) *forwarder {
+// The console's escape: three ^] within escapeWindow kill the container.
+const (
+	escapeByte   = 0x1d
+	escapeCount  = 3
+	escapeWindow = time.Second
+)
+
+func forwardConsole(master *os.File, mode string, o Options, kill func()) *forwarder {
 	f := &forwarder{out: make(chan struct{}), restore: func() {}, stopWin: func() {}}
 	if master == nil {
 		close(f.out)
@@ -48,14 +55,14 @@ func forwardConsole(master *os.File, mode string, o Options) *forwarder {
 		close(f.out)
 	}()
 	if mode == nspawnopts.ConsoleInteractive && o.Stdin != nil {
-		f.interactive(master, o)
+		f.interactive(master, o, kill)
 	}
 	return f
 }
 
 // interactive puts the spawner's terminal into raw mode, copies input to
 // the pty and keeps the window size in step.
-func (f *forwarder) interactive(master *os.File, o Options) {
+func (f *forwarder) interactive(master *os.File, o Options, kill func()) {
 	in := int(o.Stdin.Fd())
 	if state, err := term.MakeRaw(in); err == nil {
 		f.restore = func() { _ = term.Restore(in, state) }
@@ -80,7 +87,36 @@ func (f *forwarder) interactive(master *os.File, o Options) {
 		}
 	}()
 	f.stopWin = func() { signal.Stop(win); close(done) }
-	go func() { _, _ = io.Copy(master, o.Stdin) }()
+	go copyInput(master, o.Stdin, kill)
+}
+
+// copyInput copies the terminal's input to the pty, calling kill when
+// ^] is typed three times within a second.
+func copyInput(master io.Writer, in io.Reader, kill func()) {
+	buf := make([]byte, 4096)
+	var presses []time.Time
+	for {
+		n, err := in.Read(buf)
+		for _, b := range buf[:n] {
+			if b != escapeByte {
+				presses = presses[:0]
+				continue
+			}
+			presses = append(presses, time.Now())
+			if len(presses) >= escapeCount && time.Since(presses[len(presses)-escapeCount]) <= escapeWindow {
+				kill()
+				return
+			}
+		}
+		if n > 0 {
+			if _, werr := master.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // finish waits (bounded) for the output to drain and restores the

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
+	"github.com/berth-dev/berth/internal/nspawnopts"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,7 +131,12 @@ func closeAll(fds []int) {
 // supervise forwards the console, readiness and signals until PID 1 ends.
 func (ct *container) supervise() outcome {
 	c := &ct.sc.Config
-	fwd := forwardConsole(ct.master, c.Console, ct.o)
+	if c.Console == nspawnopts.ConsoleInteractive {
+		logf(ct.o, c.Quiet, "Press ^] three times within 1s to kill container.\n")
+	}
+	fwd := forwardConsole(ct.master, c.Console, ct.o, func() {
+		_ = unix.PidfdSendSignal(ct.pidfd, unix.SIGKILL, nil, 0)
+	})
 	leader := "X_NSPAWN_LEADER_PID=" + strconv.Itoa(ct.cmd.Process.Pid)
 	ready := func() { notifyManager(ct.o.Getenv, "READY=1\nSTATUS=Container running.\n"+leader) }
 	if c.NotifyReady && ct.notify != nil {

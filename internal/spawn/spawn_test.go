@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 
@@ -80,4 +81,24 @@ func FuzzParseOSRelease(f *testing.F) {
 func FuzzHasReady(f *testing.F) {
 	f.Add("READY=1\nSTATUS=ok")
 	f.Fuzz(func(t *testing.T, msg string) { _ = hasReady(msg) })
+}
+
+func TestCopyInputEscape(t *testing.T) {
+	tests := []struct {
+		in       string
+		wantOut  string
+		wantKill bool
+	}{
+		{"abc", "abc", false},
+		{"a\x1d\x1db\x1d", "a\x1d\x1db\x1d", false},
+		{"x\x1d\x1d\x1dy", "", true},
+	}
+	for _, tc := range tests {
+		var out strings.Builder
+		killed := false
+		copyInput(&out, strings.NewReader(tc.in), func() { killed = true })
+		if out.String() != tc.wantOut || killed != tc.wantKill {
+			t.Errorf("copyInput(%q) wrote %q, killed %v; want %q, %v", tc.in, out.String(), killed, tc.wantOut, tc.wantKill)
+		}
+	}
 }
