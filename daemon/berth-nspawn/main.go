@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/paths"
@@ -15,6 +16,7 @@ import (
 )
 
 func main() {
+	runtime.MemProfileRate = 0 // a short-lived program: no heap profile sampling
 	if len(os.Args) > 1 && os.Args[1] == spawn.StageArg {
 		os.Exit(spawn.StageMain())
 	}

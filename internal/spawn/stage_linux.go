@@ -146,12 +146,22 @@ func recvJSON(sock *os.File, v any) error {
 }
 
 // recvMsg receives one message and the descriptors passed with it
-// (close-on-exec). It returns no data at the end of the stream.
+// (close-on-exec). It returns no data at the end of the stream. The
+// message is measured first (MSG_PEEK|MSG_TRUNC) so only its size is
+// allocated.
 func recvMsg(sock *os.File) ([]byte, []int, error) {
-	buf := make([]byte, maxMsg)
+	var peek [1]byte
+	size, err := kernel.RetryInt("recvmsg", func() (int, error) {
+		n, _, _, _, err := unix.Recvmsg(int(sock.Fd()), peek[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		return n, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	buf := make([]byte, min(max(size, 1), maxMsg))
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	var n, oobn int
-	err := kernel.Retry("recvmsg", func() error {
+	err = kernel.Retry("recvmsg", func() error {
 		var err error
 		n, oobn, _, _, err = unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		return err
