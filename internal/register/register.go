@@ -71,7 +71,7 @@ func (c *Client) Register(m spawn.Machine) error {
 	method := Interface + ".RegisterMachineWithNetwork"
 	if !m.KeepUnit {
 		method = Interface + ".CreateMachineWithNetwork"
-		args = append(args, scopeProperties())
+		args = append(args, scopeProperties(m.KillSignal))
 	}
 	var path dbus.ObjectPath
 	err := obj.Call(method, 0, args...).Store(&path)
@@ -94,12 +94,19 @@ func noManager(err error) bool {
 	return false
 }
 
-// scopeProperties are the unit properties of the scope CreateMachine makes.
-func scopeProperties() []property {
-	return []property{
+// scopeProperties are the unit properties of the scope CreateMachine
+// makes, as systemd-nspawn sends them.
+func scopeProperties(killSignal int) []property {
+	props := []property{
 		{"DevicePolicy", dbus.MakeVariant("closed")},
 		{"DeviceAllow", dbus.MakeVariant([]deviceAllow{{"/dev/net/tun", "rwm"}, {"char-pts", "rw"}})},
 	}
+	if killSignal > 0 {
+		props = append(props,
+			property{"KillMode", dbus.MakeVariant("mixed")},
+			property{"KillSignal", dbus.MakeVariant(int32(killSignal))})
+	}
+	return props
 }
 
 // property is one (sv) unit property.

@@ -84,14 +84,16 @@ func TestIntegrationClient(t *testing.T) {
 	c := register.New(b.Conn(t), "test-service")
 	id := [16]byte{1, 2, 3}
 	tests := []struct {
-		keepUnit bool
-		want     call
+		keepUnit   bool
+		killSignal int
+		want       call
 	}{
-		{false, call{"Create", "m1", "test-service", "container", "/srv/m1", id[:], 42, []string{"DevicePolicy", "DeviceAllow"}}},
-		{true, call{"Register", "m1", "test-service", "container", "/srv/m1", id[:], 42, nil}},
+		{false, 0, call{"Create", "m1", "test-service", "container", "/srv/m1", id[:], 42, []string{"DevicePolicy", "DeviceAllow"}}},
+		{false, 37, call{"Create", "m1", "test-service", "container", "/srv/m1", id[:], 42, []string{"DevicePolicy", "DeviceAllow", "KillMode", "KillSignal"}}},
+		{true, 0, call{"Register", "m1", "test-service", "container", "/srv/m1", id[:], 42, nil}},
 	}
 	for _, tc := range tests {
-		err := c.Register(spawn.Machine{Name: "m1", UUID: id, Leader: 42, Directory: "/srv/m1", KeepUnit: tc.keepUnit})
+		err := c.Register(spawn.Machine{Name: "m1", UUID: id, Leader: 42, Directory: "/srv/m1", KeepUnit: tc.keepUnit, KillSignal: tc.killSignal})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,7 +65,8 @@ func (ct *container) place() error {
 	c, pid := &ct.sc.Config, ct.cmd.Process.Pid
 	before, _ := containercgroup.PathOf(pid)
 	if ct.o.Registrar != nil {
-		m := Machine{Name: c.Machine, UUID: uuidBytes(ct.sc.UUID), Leader: pid, Directory: c.Directory, KeepUnit: c.KeepUnit}
+		m := Machine{Name: c.Machine, UUID: uuidBytes(ct.sc.UUID), Leader: pid, Directory: c.Directory,
+			KeepUnit: c.KeepUnit, KillSignal: c.KillSignal}
 		if err := ct.o.Registrar.Register(m); err != nil {
 			return err
 		}

@@ -43,6 +43,9 @@ type Machine struct {
 	Leader    int
 	Directory string
 	KeepUnit  bool
+	// KillSignal is the --kill-signal (0: none), for the scope's
+	// KillSignal/KillMode properties.
+	KillSignal int
 }
 
 // Run builds and runs the container c and returns the spawner's exit
