@@ -1,10 +1,8 @@
 package dhcpserver
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -17,23 +15,32 @@ const receiveBuffer = 2 << 20
 
 // ListenLink opens a UDP socket on port 67 bound to the link ifname
 // (SO_BINDTODEVICE) with broadcast allowed and a large receive buffer, for
-// Serve. Several links may each have one. It needs CAP_NET_BIND_SERVICE
-// and CAP_NET_RAW (and CAP_NET_ADMIN for the full buffer), and works in
-// the calling thread's network namespace.
+// Serve. Several links may each have one. Reads and writes are blocking
+// system calls on the caller of ReadFrom and WriteTo. It needs
+// CAP_NET_BIND_SERVICE and CAP_NET_RAW (and CAP_NET_ADMIN for the full
+// buffer), and works in the calling thread's network namespace.
 func ListenLink(ifname string) (net.PacketConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) { serr = linkSockopts(int(fd), ifname) })
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	conn, err := lc.ListenPacket(context.Background(), "udp4", fmt.Sprintf("0.0.0.0:%d", ServerPort))
+	fd, err := kernel.RetryInt("socket", func() (int, error) {
+		return unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listen dhcp on %s: %w", ifname, err)
 	}
-	return conn, nil
+	err = linkSockopts(fd, ifname)
+	if err == nil {
+		tv := unix.NsecToTimeval(readPoll.Nanoseconds())
+		err = kernel.Retry("setsockopt SO_RCVTIMEO", func() error {
+			return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		})
+	}
+	if err == nil {
+		err = kernel.Retry("bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Port: ServerPort}) })
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listen dhcp on %s: %w", ifname, err)
+	}
+	return &linkConn{fd: fd, local: &net.UDPAddr{IP: net.IPv4zero, Port: ServerPort}}, nil
 }
 
 func linkSockopts(fd int, ifname string) error {
