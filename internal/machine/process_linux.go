@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -29,11 +30,15 @@ type Identity struct {
 	StartTime uint64
 }
 
-// Process is a process held by a pidfd.
+// Process is a process held by a pidfd. Its methods may run concurrently
+// with Close: the pidfd is only used through the os.File's raw
+// connection, which holds it open for the call (so its number can never
+// be reused under a signal).
 type Process struct {
 	PID uint32
 	ID  Identity
 	fd  *os.File
+	rc  syscall.RawConn
 }
 
 // OpenProcess opens a pidfd for pid and records its identity. It fails
@@ -49,6 +54,10 @@ func OpenProcess(pid uint32) (*Process, error) {
 		return nil, fmt.Errorf("open process %d: %w", pid, err)
 	}
 	p := &Process{PID: pid, fd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(int(pid)))}
+	if p.rc, err = p.fd.SyscallConn(); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("open process %d: %w", pid, err)
+	}
 	if p.ID, err = p.identity(); err != nil {
 		p.Close()
 		return nil, err
@@ -61,11 +70,13 @@ func OpenProcess(pid uint32) (*Process, error) {
 // process's.
 func (p *Process) identity() (Identity, error) {
 	var id Identity
-	var fs unix.Statfs_t
-	var st unix.Stat_t
-	if unix.Fstatfs(int(p.fd.Fd()), &fs) == nil && fs.Type == pidfsMagic && unix.Fstat(int(p.fd.Fd()), &st) == nil {
-		id.PidfdID = st.Ino
-	}
+	_ = p.rc.Control(func(fd uintptr) {
+		var fs unix.Statfs_t
+		var st unix.Stat_t
+		if unix.Fstatfs(int(fd), &fs) == nil && fs.Type == pidfsMagic && unix.Fstat(int(fd), &st) == nil {
+			id.PidfdID = st.Ino
+		}
+	})
 	start, err := startTime(p.PID)
 	if err != nil {
 		return id, fmt.Errorf("process %d: %w", p.PID, ErrInvalid)
@@ -100,20 +111,21 @@ func (p *Process) Alive() bool { return p.Signal(0) == nil }
 // Signal sends sig to the process through its pidfd: never to a process
 // that reuses its PID.
 func (p *Process) Signal(sig unix.Signal) error {
-	return kernel.Retry("pidfd_send_signal", func() error {
-		return unix.PidfdSendSignal(int(p.fd.Fd()), sig, nil, 0)
+	var err error = unix.EBADF
+	cerr := p.rc.Control(func(fd uintptr) {
+		err = kernel.Retry("pidfd_send_signal", func() error { return unix.PidfdSendSignal(int(fd), sig, nil, 0) })
 	})
+	if cerr != nil {
+		return fmt.Errorf("signal process %d: %w", p.PID, cerr)
+	}
+	return err
 }
 
 // Wait blocks until the process exits, and returns true, or until Close,
 // and returns false. It parks in the Go poller and holds no thread.
 func (p *Process) Wait() bool {
-	rc, err := p.fd.SyscallConn()
-	if err != nil {
-		return false
-	}
 	exited := false
-	err = rc.Read(func(fd uintptr) bool {
+	err := p.rc.Read(func(fd uintptr) bool {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, _ := unix.Poll(fds, 0)
 		exited = n > 0

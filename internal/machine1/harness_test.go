@@ -22,15 +22,34 @@ const busName = "org.freedesktop.machine1"
 type berthd struct {
 	cmd    *exec.Cmd
 	root   string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan struct{}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	// b is guarded by mu.
+	b bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startBerthd starts berthd on bus with its paths under root and waits
 // until it owns the bus name.
 func startBerthd(t testing.TB, bus *testbed.Bus, root string) *berthd {
 	t.Helper()
-	d := &berthd{root: root, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	d := &berthd{root: root, stderr: &syncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(testbed.Binary(t, "berthd"), "--root", root, "--stop-timeout", "5s")
 	d.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
 	d.cmd.Stderr = d.stderr
@@ -38,7 +57,12 @@ func startBerthd(t testing.TB, bus *testbed.Bus, root string) *berthd {
 		t.Fatal(err)
 	}
 	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() { d.kill(syscall.SIGKILL) })
+	t.Cleanup(func() {
+		d.kill(syscall.SIGKILL)
+		if strings.Contains(d.stderr.String(), "DATA RACE") {
+			t.Errorf("race in berthd:\n%s", d.stderr)
+		}
+	})
 	waitOwned(t, bus, d)
 	return d
 }
