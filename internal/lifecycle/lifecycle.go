@@ -142,7 +142,15 @@ func (m *Manager) PowerOff(ctx context.Context, machine string, force bool) erro
 	if err != nil {
 		return m.backend.Stop(ctx, machine, false) // no guest init yet: stop the unit
 	}
-	if m.waitDown(ctx, machine, s.timeoutStop(), func() { _ = unix.Kill(leader, sig.PowerOff) }) {
+	guest, err := unix.PidfdOpen(leader, 0)
+	if err != nil {
+		return fmt.Errorf("power off %s: %w", machine, err)
+	}
+	defer unix.Close(guest)
+	// Repeats go through the pidfd: once the guest is gone they reach
+	// nobody, not a process that reuses its PID.
+	send := func() { _ = unix.PidfdSendSignal(guest, sig.PowerOff, nil, 0) }
+	if m.waitDown(ctx, machine, s.timeoutStop(), send) {
 		return nil
 	}
 	err = m.backend.Stop(ctx, machine, false)

@@ -170,7 +170,7 @@ func (s *Supervisor) stopLocked(ctx context.Context, dir, unit string, o StopOpt
 	if o.Force {
 		sig = unix.SIGUSR1
 	}
-	if err := kill(st.MonitorPID, sig); err != nil {
+	if err := signalProcess(st.MonitorPID, st.MonitorStart, sig); err != nil {
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
 	for !waitGone(st.MonitorPID, st.MonitorStart, 100*time.Millisecond) {
@@ -198,7 +198,7 @@ func (s *Supervisor) reapOrphans(dir, unit string, st Status) error {
 	if err := g.remove(); err != nil {
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
-	st.State, st.Result, st.MainPID, st.Since = Failed, "monitor-lost", 0, time.Now()
+	st.State, st.Result, st.MainPID, st.MainStart, st.Since = Failed, "monitor-lost", 0, 0, time.Now()
 	return writeJSON(dir, statusFile, st)
 }
 
@@ -214,7 +214,7 @@ func (s *Supervisor) Kill(unit, whom string, sig unix.Signal) error {
 	}
 	switch whom {
 	case "main":
-		return kill(st.MainPID, sig)
+		return signalProcess(st.MainPID, st.MainStart, sig)
 	case "", "all":
 		return (&group{Dirs: []string{st.Cgroup}}).signal(sig)
 	}
@@ -267,11 +267,21 @@ func (s *Supervisor) PowerOff(ctx context.Context, unit string, sig unix.Signal,
 		if err != nil {
 			return fmt.Errorf("power off %s: %w", unit, err)
 		}
+		_, start, err := procStat(leader)
+		if err != nil {
+			return fmt.Errorf("power off %s: %w", unit, err)
+		}
+		p, err := openProcess(leader, start)
+		if err != nil {
+			return fmt.Errorf("power off %s: %w", unit, err)
+		}
+		defer p.close()
 		// The signal is repeated, as in the monitor's stop: an init that
-		// has not set up its handlers yet drops it.
+		// has not set up its handlers yet drops it. Through the pidfd, a
+		// repeat after the guest is gone reaches nobody else.
 		deadline := time.Now().Add(timeout)
 		for time.Now().Before(deadline) {
-			if err := kill(leader, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			if err := p.signal(sig); err != nil && !errors.Is(err, unix.ESRCH) {
 				return fmt.Errorf("power off %s: %w", unit, err)
 			}
 			if waitGone(st.MonitorPID, st.MonitorStart, min(resendInterval, time.Until(deadline))) {

@@ -40,6 +40,7 @@ type monitor struct {
 	out   *os.File // the machine's log
 	start *os.File // the start pipe; nil once answered
 	st    Status
+	main  *os.Process // the current main process
 	// stop is signalled by SIGTERM (graceful) and SIGUSR1 (force).
 	stop   chan os.Signal
 	notify *notifySocket
@@ -190,7 +191,9 @@ func (m *monitor) runOnce() (exitInfo, bool, error) {
 	if err != nil {
 		return exitInfo{}, false, fmt.Errorf("start %s: %w", m.spec.Unit.ExecStart[0], err)
 	}
+	m.main = cmd.Process
 	m.st.MainPID = cmd.Process.Pid
+	_, m.st.MainStart, _ = procStat(cmd.Process.Pid)
 	exited := make(chan exitInfo, 1)
 	go func() { exited <- waitExit(cmd) }()
 	if ex, stopped, done := m.awaitReady(exited); done {
@@ -292,13 +295,14 @@ func (m *monitor) sendKillSignal() {
 		_ = m.g.signal(u.KillSignal)
 		return
 	}
-	_ = kill(m.st.MainPID, u.KillSignal)
+	// os.Process signals through a pidfd, and not at all once reaped.
+	_ = m.main.Signal(u.KillSignal)
 }
 
 // cleanup SIGKILLs what the main process left in the group (KillMode=mixed
 // semantics) and waits until the group is empty.
 func (m *monitor) cleanup() {
-	m.st.MainPID = 0
+	m.st.MainPID, m.st.MainStart = 0, 0
 	if m.g.empty() {
 		return
 	}
@@ -318,7 +322,7 @@ func (m *monitor) finish(result string, err error) {
 	if m.notify != nil {
 		m.notify.close()
 	}
-	m.st.Result, m.st.MainPID = result, 0
+	m.st.Result, m.st.MainPID, m.st.MainStart = result, 0, 0
 	if err != nil {
 		m.log.Printf("%s: %v", m.spec.Unit.Name, err)
 		m.set(Failed)

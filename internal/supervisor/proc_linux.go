@@ -74,12 +74,43 @@ func waitGone(pid int, start uint64, timeout time.Duration) bool {
 	}
 }
 
-// kill sends sig to pid.
-func kill(pid int, sig unix.Signal) error {
+// process is a pidfd: signals sent through it never reach a later
+// process that reuses the PID (PIDs wrap quickly: pid_max is often 32768).
+type process struct{ fd int }
+
+// openProcess opens pid's pidfd and then checks that it is the process
+// that started at start, so the handle cannot name a successor.
+func openProcess(pid int, start uint64) (*process, error) {
 	if pid <= 0 {
-		return fmt.Errorf("kill: no process: %w", unix.ESRCH)
+		return nil, fmt.Errorf("open process: %w", unix.ESRCH)
 	}
-	return kernel.Retry("kill", func() error { return unix.Kill(pid, sig) })
+	fd, err := kernel.RetryInt("pidfd_open", func() (int, error) { return unix.PidfdOpen(pid, 0) })
+	if err != nil {
+		return nil, err
+	}
+	if !alive(pid, start) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("open process %d: %w", pid, unix.ESRCH)
+	}
+	return &process{fd: fd}, nil
+}
+
+// signal sends sig to the process.
+func (p *process) signal(sig unix.Signal) error {
+	return kernel.Retry("pidfd_send_signal", func() error { return unix.PidfdSendSignal(p.fd, sig, nil, 0) })
+}
+
+func (p *process) close() { unix.Close(p.fd) }
+
+// signalProcess sends sig to pid if it is still the process that started
+// at start.
+func signalProcess(pid int, start uint64, sig unix.Signal) error {
+	p, err := openProcess(pid, start)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	return p.signal(sig)
 }
 
 // leaderDepth returns how many PID namespaces below ours pid is the init

@@ -51,8 +51,10 @@ type Status struct {
 	Result string `json:",omitempty"`
 	// ExitCode and ExitSignal describe how the last main process ended.
 	ExitCode, ExitSignal int `json:",omitempty"`
-	// MainPID is the payload's PID (0 when none runs).
-	MainPID int `json:",omitempty"`
+	// MainPID is the payload's PID (0 when none runs), MainStart its
+	// start time.
+	MainPID   int    `json:",omitempty"`
+	MainStart uint64 `json:",omitempty"`
 	// MonitorPID and MonitorStart identify the unit's monitor process
 	// (start time in clock ticks since boot, against PID reuse).
 	MonitorPID   int    `json:",omitempty"`
