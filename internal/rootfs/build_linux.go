@@ -118,11 +118,63 @@ func tmpfsRoot(dir string, image *Root) (*Root, error) {
 		err = bindTree(usr, target, "/usr", true, attrRO)
 		target.Close()
 	}
+	if err == nil {
+		err = r.baseFilesystem()
+	}
 	if err != nil {
 		r.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// baseDirs and baseLinks are systemd's base file system
+// (src/shared/base-filesystem.c): what an empty root needs around /usr.
+var (
+	baseDirs = []struct {
+		name string
+		mode uint32
+	}{{"var", 0o755}, {"etc", 0o755}, {"root", 0o750}, {"tmp", 0o1777}}
+	baseLinks = []struct {
+		name    string
+		targets []string
+	}{
+		{"bin", []string{"usr/bin"}}, {"sbin", []string{"usr/sbin"}}, {"lib", []string{"usr/lib"}},
+		{"lib64", []string{"usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "usr/lib64/ld-linux-x86-64.so.2"}},
+	}
+)
+
+// baseFilesystem creates the base directories and the /usr symlinks whose
+// targets exist in a fresh tmpfs root.
+func (r *Root) baseFilesystem() error {
+	root, err := reopenDir(r.f)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	for _, d := range baseDirs {
+		if err := unix.Mkdirat(int(root.Fd()), d.name, d.mode); err != nil && err != unix.EEXIST {
+			return fmt.Errorf("volatile root: create /%s: %w", d.name, err)
+		}
+	}
+	for _, l := range baseLinks {
+		for _, t := range l.targets {
+			if !r.has("/" + t) {
+				continue
+			}
+			target := t
+			if l.name == "lib64" {
+				target = filepath.Dir(t)
+			}
+			if err := unix.Symlinkat(target, int(root.Fd()), l.name); err != nil && err != unix.EEXIST {
+				return fmt.Errorf("volatile root: link /%s: %w", l.name, err)
+			}
+			break
+		}
+	}
+	return nil
 }
 
 // verifyAPI checks, after the custom mounts, that /proc and /sys are still

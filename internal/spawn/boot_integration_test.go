@@ -52,3 +52,17 @@ func TestIntegrationBoot(t *testing.T) {
 		t.Errorf("cgroups left: %v", left)
 	}
 }
+
+// TestIntegrationVolatileYes runs a command of the Debian image on a
+// tmpfs root with only the image's /usr (--volatile=yes): the base file
+// system links make the dynamic loader and /bin reachable.
+func TestIntegrationVolatileYes(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.DebianImage(t)
+	r := nspawn(t, nil, "-q", "--pipe", "--register=no", "-D", img, "-M", "t-volyes", "--volatile=yes",
+		"/bin/sh", "-c", "readlink /bin /lib64; touch /x /usr/x 2>/dev/null || echo usr-ro; ls /etc | wc -l")
+	want := "usr/bin\nusr/lib/x86_64-linux-gnu\nusr-ro\n"
+	if r.code != 0 || !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("status %d, output %q, stderr %q; want prefix %q", r.code, r.stdout, r.stderr, want)
+	}
+}
