@@ -40,7 +40,7 @@ func main() {
 }
 
 func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Duration) error {
-	var signals machine1.Signals
+	signals := machine1.Signals{Log: logger}
 	reg, err := machine.New(machine.Options{Paths: p, Log: logger, Observer: &signals, StopTimeout: stopTimeout})
 	if err != nil {
 		return err

@@ -172,7 +172,15 @@ func (e *unknownErr) Unwrap() error { return errUnknownObject }
 // Signals emits the bus signals of registry changes; it is the registry's
 // machine.Observer. The zero value drops signals until Attach.
 type Signals struct {
+	// Log, if set, gets one line per change.
+	Log  *log.Logger
 	conn atomic.Pointer[dbus.Conn]
+}
+
+func (g *Signals) logf(format string, args ...any) {
+	if g.Log != nil {
+		g.Log.Printf(format, args...)
+	}
 }
 
 // Attach starts emitting on conn.
@@ -186,17 +194,20 @@ func (g *Signals) emit(path dbus.ObjectPath, name string, args ...any) {
 
 // MachineNew implements machine.Observer.
 func (g *Signals) MachineNew(m machine.Machine) {
+	g.logf("machine %s registered (class %q, leader %d, service %q)", m.Name, m.Class, m.Leader, m.Service)
 	g.emit(ManagerPath, dbusinterfaces.Manager+".MachineNew", m.Name, MachinePath(m.Name))
 }
 
 // MachineRemoved implements machine.Observer.
 func (g *Signals) MachineRemoved(m machine.Machine) {
+	g.logf("machine %s removed", m.Name)
 	g.emit(ManagerPath, dbusinterfaces.Manager+".MachineRemoved", m.Name, MachinePath(m.Name))
 }
 
 // StateChanged implements machine.Observer: PropertiesChanged of
 // dev.berth.Machine1.State.
 func (g *Signals) StateChanged(m machine.Machine) {
+	g.logf("machine %s is %s", m.Name, m.State)
 	g.emit(MachinePath(m.Name), "org.freedesktop.DBus.Properties.PropertiesChanged", dbusinterfaces.BerthMachine,
 		map[string]dbus.Variant{"State": dbus.MakeVariant(string(m.State))}, []string{})
 }
