@@ -1,9 +1,11 @@
 package machine1
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -70,15 +72,80 @@ func (s *Server) callerPID(msg dbus.Message) (uint32, error) {
 	return pid, nil
 }
 
-// requireRoot fails closed: only a sender the bus says is UID 0 passes;
-// any error asking is a denial.
-func (s *Server) requireRoot(msg dbus.Message, action string) error {
+// polkitActions maps what a mutating call does to machined's polkit
+// action. Calls not listed (registration, OpenPTY) are root-only, as
+// machined's vtable-privileged methods are.
+var polkitActions = map[string]string{
+	"unregister machine":   "org.freedesktop.machine1.manage-machines",
+	"terminate machine":    "org.freedesktop.machine1.manage-machines",
+	"kill machine":         "org.freedesktop.machine1.manage-machines",
+	"copy":                 "org.freedesktop.machine1.manage-machines",
+	"bind mount":           "org.freedesktop.machine1.manage-machines",
+	"open root directory":  "org.freedesktop.machine1.manage-machines",
+	"set pool limit":       "org.freedesktop.machine1.manage-machines",
+	"clean pool":           "org.freedesktop.machine1.manage-machines",
+	"open shell":           "org.freedesktop.machine1.shell",
+	"open host shell":      "org.freedesktop.machine1.host-shell",
+	"open login":           "org.freedesktop.machine1.login",
+	"open host login":      "org.freedesktop.machine1.host-login",
+	"remove image":         "org.freedesktop.machine1.manage-images",
+	"rename image":         "org.freedesktop.machine1.manage-images",
+	"clone image":          "org.freedesktop.machine1.manage-images",
+	"mark image read-only": "org.freedesktop.machine1.manage-images",
+	"set image limit":      "org.freedesktop.machine1.manage-images",
+	"change image":         "org.freedesktop.machine1.manage-images",
+}
+
+// requireRoot fails closed: a sender the bus says is UID 0 passes; any
+// other sender passes only if polkit runs and authorizes the call's
+// action for the sender's unique bus name. Any error is a denial.
+func (s *Server) requireRoot(msg dbus.Message, what string) error {
 	uid, err := s.callerUID(msg)
 	if err != nil {
-		return fmt.Errorf("%s: cannot determine caller (%v): %w", action, err, errAccessDenied)
+		return fmt.Errorf("%s: cannot determine caller (%v): %w", what, err, errAccessDenied)
 	}
-	if uid != 0 {
-		return fmt.Errorf("%s: UID %d is not allowed: %w", action, uid, errAccessDenied)
+	if uid == 0 {
+		return nil
+	}
+	action, ok := polkitActions[what]
+	if !ok {
+		return fmt.Errorf("%s: UID %d is not allowed: %w", what, uid, errAccessDenied)
+	}
+	if err := s.polkit(msg, action); err != nil {
+		return fmt.Errorf("%s: UID %d is not allowed (%v): %w", what, uid, err, errAccessDenied)
+	}
+	return nil
+}
+
+// polkitTimeout bounds a polkit query (it may prompt an agent).
+const polkitTimeout = 25 * time.Second
+
+// polkit asks org.freedesktop.PolicyKit1 whether the sender of msg (by
+// unique bus name, never by PID) may perform action. Interaction is
+// allowed only when the caller allowed it in the message.
+func (s *Server) polkit(msg dbus.Message, action string) error {
+	subject := struct {
+		Kind    string
+		Details map[string]dbus.Variant
+	}{"system-bus-name", map[string]dbus.Variant{"name": dbus.MakeVariant(sender(msg))}}
+	var flags uint32
+	if msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0 {
+		flags = 1 // AllowUserInteraction
+	}
+	var result struct {
+		Authorized, Challenge bool
+		Details               map[string]string
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), polkitTimeout)
+	defer cancel()
+	err := s.conn.Object("org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority").CallWithContext(ctx,
+		"org.freedesktop.PolicyKit1.Authority.CheckAuthorization", 0,
+		subject, action, map[string]string{}, flags, "").Store(&result)
+	if err != nil {
+		return fmt.Errorf("polkit: %w", err)
+	}
+	if !result.Authorized {
+		return fmt.Errorf("polkit denied %s", action)
 	}
 	return nil
 }

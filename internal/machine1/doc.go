@@ -13,7 +13,9 @@
 // Authorization fails closed: the caller's UID comes from the bus daemon
 // (GetConnectionUnixUser of the message's unique sender, cached per unique
 // name, which a bus never reuses), never from a PID; any error getting it
-// denies. Every mutating method needs UID 0; polkit is not consulted.
+// denies. Every mutating method needs UID 0, or, where machined asks
+// polkit, polkit's yes for the caller's unique bus name (never its PID)
+// when polkit runs; registration and OpenPTY are root-only.
 // Errors become D-Bus error names in exactly one function, busError.
 //
 // Where berthd differs from systemd-machined, by design:

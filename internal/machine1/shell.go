@@ -22,7 +22,7 @@ const masterGrace = 30 * time.Second
 var loginPrograms = []string{"/bin/login", "/usr/bin/login", "/sbin/login"}
 
 func (s *Server) openMachineShell(msg dbus.Message, name, user, path string, args, env []string) (dbus.UnixFD, string, *dbus.Error) {
-	if err := s.requireRoot(msg, "open shell"); err != nil {
+	if err := s.requireRoot(msg, hostOr(name, "open shell", "open host shell")); err != nil {
 		return -1, "", busError(err)
 	}
 	if path != "" && !strings.HasPrefix(path, "/") {
@@ -44,7 +44,7 @@ func (s *Server) openMachineShell(msg dbus.Message, name, user, path string, arg
 }
 
 func (s *Server) openMachineLogin(msg dbus.Message, name string) (dbus.UnixFD, string, *dbus.Error) {
-	if err := s.requireRoot(msg, "open login"); err != nil {
+	if err := s.requireRoot(msg, hostOr(name, "open login", "open host login")); err != nil {
 		return -1, "", busError(err)
 	}
 	return s.session(name, "root", nil, func(enter.User) []string {
@@ -181,4 +181,12 @@ func machineRoot(ns *enter.Namespaces) (*os.File, error) {
 		return inroot.Open("/")
 	}
 	return inroot.OpenDir(ns.Root, "/")
+}
+
+// hostOr returns forHost for the host machine, else what.
+func hostOr(name, what, forHost string) string {
+	if name == machine.HostName {
+		return forHost
+	}
+	return what
 }
