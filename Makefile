@@ -12,6 +12,9 @@ TESTFLAGS ?=
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 PROGRAMS  = berthd berth-nspawn berthctl
+# Pure-Go user and resolver code: berth-nspawn links a static cgo stub, and
+# glibc's NSS must not be linked into it (see internal/testbed.BuildTags).
+export GOFLAGS := $(GOFLAGS) -tags=osusergo,netgo
 
 .PHONY: all build install deps test demo bench lint fuzz clean
 

@@ -28,6 +28,11 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
+// BuildTags are the build tags of every berth binary: the pure-Go user and
+// resolver code, so the statically linked cgo stub of berth-nspawn links
+// without glibc's NSS warnings (and never loads NSS modules).
+const BuildTags = "osusergo,netgo"
+
 var binaries struct {
 	mu    sync.Mutex
 	dir   string
@@ -57,7 +62,7 @@ func Binary(t testing.TB, name string) string {
 		t.Fatalf("unknown binary %q", name)
 	}
 	out := filepath.Join(binaries.dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", BuildTags, "-o", out, pkg)
 	cmd.Dir = RepoRoot(t)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", name, err, msg)
