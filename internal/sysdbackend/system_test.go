@@ -58,12 +58,16 @@ func notifyPayload() int {
 // TestSystemSystemdBackend boots a Debian test host with systemd as PID 1
 // in a container with a private network (systemd-nspawn; the host here
 // has no systemd), installs berth's units and this test binary inside
-// (also as berth-nspawn, in its payload role), and runs TestSystemInside
-// there against the real systemd, in three phases around two reboots of
+// (also as berth-nspawn, in its payload role), and runs itself (with
+// BERTH_SYSTEM_INSIDE set: systemInside) there against the real systemd, in three phases around two reboots of
 // the test host: transient units and enable; after a reboot the enabled
 // machine runs; after disable and another reboot it does not.
 func TestSystemSystemdBackend(t *testing.T) {
 	testbed.RequireRoot(t)
+	if phase := os.Getenv(insideEnv); phase != "" {
+		systemInside(t, phase)
+		return
+	}
 	nspawn := testbed.RequireTool(t, "systemd-nspawn")
 	nsenter := testbed.RequireTool(t, "nsenter")
 	root := testbed.CloneDebianImage(t)
@@ -94,7 +98,7 @@ func (h *testHost) run(env string, args ...string) (string, error) {
 }
 
 // inside waits for the test host to finish booting and runs one phase of
-// TestSystemInside in it.
+// this test's inside part (systemInside) in it.
 func (h *testHost) inside(phase string) string {
 	t := h.t
 	deadline := time.Now().Add(2 * time.Minute)
@@ -108,7 +112,7 @@ func (h *testHost) inside(phase string) string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	out, err := h.run(insideEnv+"="+phase, binInside, "-test.run", "^TestSystemInside$", "-test.v", "-test.count=1")
+	out, err := h.run(insideEnv+"="+phase, binInside, "-test.run", "^TestSystemSystemdBackend$", "-test.v", "-test.count=1")
 	t.Logf("inside the test host, phase %s:\n%s", phase, out)
 	if err != nil {
 		t.Fatalf("inner test, phase %s: %v", phase, err)
@@ -241,13 +245,9 @@ func findInit(pid int) int {
 	return 0
 }
 
-// TestSystemInside runs in the booted test host only; BERTH_SYSTEM_INSIDE
-// names the phase.
-func TestSystemInside(t *testing.T) {
-	phase := os.Getenv(insideEnv)
-	if phase == "" {
-		t.Skip("runs inside the systemd test host (TestSystemSystemdBackend)")
-	}
+// systemInside is TestSystemSystemdBackend's part inside the booted test
+// host; BERTH_SYSTEM_INSIDE names the phase.
+func systemInside(t *testing.T, phase string) {
 	if !Booted("/") {
 		t.Fatal("Booted is false under systemd")
 	}
