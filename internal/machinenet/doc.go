@@ -1,0 +1,19 @@
+// Package machinenet is berthd's container networking seen per machine:
+// the addresses a machine leased on its host-side links (from netwatch),
+// port forwards to machines that follow each machine's current lease, and
+// a diagnosis of a machine's links (netdiag).
+//
+// Port forwards are kept by machine name, not address: a Service resolves
+// each forward to the first unexpired IPv4 lease on the machine's
+// registered host-side interfaces and rewrites berth's nftables table
+// (nat) whenever that changes, so a forward survives the machine getting
+// another address, being stopped and started, and berthd restarting.
+// Forwards added over the bus are persisted atomically in one JSON file
+// (a list of Forward) and re-applied at start. A machine's own requested
+// forwards are read from its run-time file PortsDir/MACHINE, one
+// "[tcp:|udp:]HOST[:CONTAINER]" per line (nspawn's --port syntax), and
+// apply while the machine is registered.
+//
+// A Service needs what netwatch needs: CAP_NET_ADMIN in berthd's network
+// namespace.
+package machinenet
