@@ -11,6 +11,10 @@ type Root struct {
 	f *os.File
 }
 
+// FromFile uses an open root directory (any open mode, O_PATH included,
+// such as /proc/PID/root of a running machine). Close closes f.
+func FromFile(f *os.File) *Root { return &Root{f: f} }
+
 // readOptional is ReadFile that returns nil, nil for a missing file.
 func (r *Root) readOptional(name string, limit int64) ([]byte, error) {
 	data, err := r.ReadFile(name, limit)

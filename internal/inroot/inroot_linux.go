@@ -31,10 +31,21 @@ func Open(path string) (*os.File, error) {
 }
 
 // ReadFile reads name (relative to root, or absolute meaning the root's
-// own /) inside root, at most max bytes of a regular file.
+// own /) inside root, at most max bytes of a regular file. Symlinks are
+// followed as if root were "/".
 func ReadFile(root *os.File, name string, max int64) ([]byte, error) {
+	return readFile(root, name, max, 0)
+}
+
+// ReadFileNoFollow is ReadFile for a name whose last component must not
+// be a symlink: one fails with ELOOP.
+func ReadFileNoFollow(root *os.File, name string, max int64) ([]byte, error) {
+	return readFile(root, name, max, unix.O_NOFOLLOW)
+}
+
+func readFile(root *os.File, name string, max int64, flags uint64) ([]byte, error) {
 	how := unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY,
+		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY | flags,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), name, &how) })

@@ -14,7 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/internal/osrelease"
+	"github.com/berth-dev/berth/internal/imagefiles"
 )
 
 // Address is one IP address of a machine: an AF_INET or AF_INET6 family
@@ -90,7 +90,12 @@ func (r *Registry) inspectable(name string) (*entry, error) {
 // (/proc/LEADER/root) without following any symlink out of it.
 func (r *Registry) OSRelease(name string) (map[string]string, error) {
 	if name == HostName {
-		return osrelease.Read("/")
+		host, err := imagefiles.Open("/")
+		if err != nil {
+			return nil, fmt.Errorf("get os-release: %w", err)
+		}
+		defer host.Close()
+		return host.OSRelease()
 	}
 	e, err := r.inspectable(name)
 	if err != nil {
@@ -100,8 +105,9 @@ func (r *Registry) OSRelease(name string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get os-release: %w", err)
 	}
-	defer root.Close()
-	return osrelease.ReadAt(root)
+	img := imagefiles.FromFile(root)
+	defer img.Close()
+	return img.OSRelease()
 }
 
 // idMap reads the leader's uid_map or gid_map; nil without user namespaces.
