@@ -1,0 +1,245 @@
+package containernet
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Network is the host side of one container's network, as Setup made it.
+type Network struct {
+	spec  Spec
+	h     *netlink.Handle
+	undo  cleanup
+	links []string // host-side links to delete at Close
+	ports string   // the ports file, or ""
+	// closing is set by Close: the container is gone, nothing to move back.
+	closing bool
+	// IfIndices are the host-side interface indices to register with
+	// machine1: the veth's, or the bridge's in bridge and zone mode.
+	IfIndices []int
+}
+
+// HostMachineID reads the host's machine ID from path (/etc/machine-id).
+func HostMachineID(path string) ([16]byte, error) {
+	var id [16]byte
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return id, fmt.Errorf("%w: %w", ErrNoMachineID, err)
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(b) != 16 {
+		return id, fmt.Errorf("%w: %s is malformed", ErrNoMachineID, path)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// Setup creates the container's links in the caller's network namespace
+// and moves their container sides into the namespace of s.Leader, in
+// nspawn's order (veth, extra veths, bridge or zone, moved interfaces),
+// and writes the ports file. On failure everything done is undone. It
+// needs CAP_NET_ADMIN in both namespaces.
+func Setup(s Spec) (n *Network, err error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("network setup: %w", err)
+	}
+	n = &Network{spec: s, h: h}
+	defer func() {
+		if err != nil {
+			n.undo.run()
+			h.Close()
+			n = nil
+		}
+	}()
+	steps := []func() error{n.veth, n.vethExtra, n.interfaces, n.writePorts}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// veth creates ve-NAME (vb-NAME) with host0 in the container, and joins
+// the bridge or zone.
+func (n *Network) veth() error {
+	net := n.spec.Network
+	if !net.Veth {
+		return nil
+	}
+	prefix := PrefixVeth
+	if net.Bridge != "" || net.Zone != "" {
+		prefix = PrefixBridge
+	}
+	name, alt := HostIfName(prefix, n.spec.Machine)
+	hostMAC := MAC(n.spec.HostID, n.spec.Machine, hostHashKey, 0)
+	contMAC := MAC(n.spec.HostID, n.spec.Machine, containerHashKey, 0)
+	l, err := n.addVeth(name, hostMAC, ContainerIfName, contMAC)
+	if err != nil {
+		return err
+	}
+	if alt != "" {
+		if err := n.h.LinkAddAltName(l, alt); err != nil {
+			return fmt.Errorf("add altname %s to %s: %w", alt, name, err)
+		}
+	}
+	switch {
+	case net.Bridge != "":
+		return n.join(l, net.Bridge, false)
+	case net.Zone != "":
+		return n.join(l, PrefixZone+net.Zone, true)
+	}
+	n.IfIndices = []int{l.Attrs().Index}
+	return nil
+}
+
+// addVeth creates a veth pair with the peer in the container and records
+// the host side for deletion.
+func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte) (netlink.Link, error) {
+	v := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: host, HardwareAddr: hostMAC},
+		PeerName:  peer, PeerHardwareAddr: peerMAC, PeerNamespace: netlink.NsPid(n.spec.Leader),
+	}
+	if err := n.h.LinkAdd(v); err != nil {
+		return nil, fmt.Errorf("create veth %s: %w", host, err)
+	}
+	n.links = append(n.links, host)
+	n.undo.add(func() { n.deleteLink(host) })
+	l, err := n.h.LinkByName(host)
+	if err != nil {
+		return nil, fmt.Errorf("create veth %s: %w", host, err)
+	}
+	return l, nil
+}
+
+// join adds l to the bridge br (created on demand for a zone) and sets it
+// up; the bridge's index is the one registered.
+func (n *Network) join(l netlink.Link, br string, zone bool) error {
+	if zone {
+		unlock, err := zoneLock(n.spec.ZoneLockPath())
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if _, _, err := zoneBridge(n.h, br); err != nil {
+			return err
+		}
+		n.undo.add(n.removeZone)
+	}
+	b, err := n.h.LinkByName(br)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", br, err)
+	}
+	if err := n.h.LinkSetMaster(l, b); err != nil {
+		return fmt.Errorf("add %s to bridge %s: %w", l.Attrs().Name, br, err)
+	}
+	if err := n.h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", l.Attrs().Name, err)
+	}
+	n.IfIndices = []int{b.Attrs().Index}
+	return nil
+}
+
+// vethExtra creates the --network-veth-extra pairs.
+func (n *Network) vethExtra() error {
+	for i, p := range n.spec.Network.VethExtra {
+		hostMAC := MAC(n.spec.HostID, n.spec.Machine, vethExtraHostHashKey, uint64(i))
+		contMAC := MAC(n.spec.HostID, n.spec.Machine, vethExtraContainerHashKey, uint64(i))
+		if _, err := n.addVeth(p.Host, hostMAC, p.Container, contMAC); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// interfaces moves the --network-interface links into the container; on
+// failure the moved ones are moved back.
+func (n *Network) interfaces() error {
+	for _, name := range n.spec.Network.Interfaces {
+		l, err := n.h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("network interface %s: %w", name, err)
+		}
+		if err := n.h.LinkSetNsPid(l, n.spec.Leader); err != nil {
+			return fmt.Errorf("move %s into the container: %w", name, err)
+		}
+		n.undo.add(func() { n.moveBack(name) })
+	}
+	return nil
+}
+
+// moveBack moves a link from the container back to the caller's
+// namespace.
+func (n *Network) moveBack(name string) {
+	if n.closing {
+		return
+	}
+	ns, err := netns.GetFromPid(n.spec.Leader)
+	if err != nil {
+		return
+	}
+	defer ns.Close()
+	self, err := netns.Get()
+	if err != nil {
+		return
+	}
+	defer self.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	if l, err := h.LinkByName(name); err == nil {
+		_ = h.LinkSetNsFd(l, int(self))
+	}
+}
+
+// writePorts records the port forwards for berthd.
+func (n *Network) writePorts() error {
+	if len(n.spec.Network.Ports) == 0 {
+		return nil
+	}
+	f := PortsFile{Machine: n.spec.Machine, Leader: n.spec.Leader, Ports: n.spec.Network.Ports}
+	if len(n.IfIndices) > 0 {
+		f.IfIndex = n.IfIndices[0]
+	}
+	if err := WritePorts(n.spec.PortsDir(), f); err != nil {
+		return err
+	}
+	n.ports = PortsPath(n.spec.PortsDir(), n.spec.Machine)
+	n.undo.add(func() { _ = os.Remove(n.ports) })
+	return nil
+}
+
+// deleteLink deletes a host-side link if it still exists.
+func (n *Network) deleteLink(name string) {
+	if l, err := n.h.LinkByName(name); err == nil {
+		_ = n.h.LinkDel(l)
+	}
+}
+
+// removeZone deletes the zone bridge once it has no member left.
+func (n *Network) removeZone() {
+	unlock, err := zoneLock(n.spec.ZoneLockPath())
+	if err != nil {
+		return
+	}
+	defer unlock()
+	_ = removeZoneIfEmpty(n.h, PrefixZone+n.spec.Network.Zone)
+}
+
+// Close removes the ports file, deletes the host-side links (the kernel
+// deletes them anyway when the container's namespace goes, but later) and
+// removes an empty zone bridge. It is called when the container ended;
+// moved interfaces are left to the kernel, as nspawn v252 does.
+func (n *Network) Close() {
+	n.closing = true
+	n.undo.run()
+	n.h.Close()
+}
