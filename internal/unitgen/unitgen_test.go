@@ -195,14 +195,14 @@ func TestNames(t *testing.T) {
 func TestParseSignal(t *testing.T) {
 	for in, want := range map[string]unix.Signal{
 		"SIGTERM": unix.SIGTERM, "TERM": unix.SIGTERM, "9": unix.SIGKILL, "SIGRTMIN+4": 38, "RTMIN+3": 37,
-		"SIGRTMAX-1": 63, "SIGUSR2": unix.SIGUSR2, "sigint": unix.SIGINT,
+		"SIGRTMAX-1": 63, "SIGUSR2": unix.SIGUSR2, "INT": unix.SIGINT,
 	} {
 		got, err := ParseSignal(in)
 		if err != nil || got != want {
 			t.Errorf("ParseSignal(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "SIGFOO", "0", "65", "RTMIN+31", "RTMAX-31"} {
+	for _, bad := range []string{"", "SIGFOO", "sigint", "0", "65", "RTMIN+31", "RTMAX-31"} {
 		if _, err := ParseSignal(bad); err == nil {
 			t.Errorf("ParseSignal(%q) succeeded", bad)
 		}

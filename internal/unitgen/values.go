@@ -2,6 +2,7 @@ package unitgen
 
 import (
 	"fmt"
+	"github.com/berth-dev/berth/internal/signame"
 	"math"
 	"strconv"
 	"strings"
@@ -167,51 +168,18 @@ func parsePercent(s string) (uint64, error) {
 	return v, nil
 }
 
-// ParseSignal parses a signal name ("SIGTERM", "TERM", "SIGRTMIN+4") or
-// number.
+// ParseSignal parses a signal as systemd does ("SIGTERM", "TERM",
+// "SIGRTMIN+4", a number; see internal/signame).
 func ParseSignal(s string) (unix.Signal, error) {
-	if v, err := strconv.Atoi(s); err == nil && v > 0 && v <= sigRTMax {
-		return unix.Signal(v), nil
+	n, err := signame.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrTemplate, err)
 	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	for _, rt := range []struct {
-		prefix string
-		base   int
-		sign   int
-	}{{"RTMIN+", sigRTMin, 1}, {"RTMAX-", sigRTMax, -1}} {
-		if off, ok := strings.CutPrefix(name, rt.prefix); ok {
-			n, err := strconv.Atoi(off)
-			if v := rt.base + rt.sign*n; err == nil && n >= 0 && v >= sigRTMin && v <= sigRTMax {
-				return unix.Signal(v), nil
-			}
-		}
-	}
-	if name == "RTMIN" || name == "RTMAX" {
-		return unix.Signal(map[string]int{"RTMIN": sigRTMin, "RTMAX": sigRTMax}[name]), nil
-	}
-	if sig := unix.SignalNum("SIG" + name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("%w: unknown signal %q", ErrTemplate, s)
+	return unix.Signal(n), nil
 }
 
 // SignalName returns the name systemd uses for sig ("SIGRTMIN+4").
-func SignalName(sig unix.Signal) string {
-	if int(sig) >= sigRTMin && int(sig) <= sigRTMax {
-		return fmt.Sprintf("SIGRTMIN+%d", int(sig)-sigRTMin)
-	}
-	if n := unix.SignalName(sig); n != "" {
-		return n
-	}
-	return strconv.Itoa(int(sig))
-}
-
-// The real-time signal range of glibc and musl (the kernel's 32 and 33
-// are taken by the C library).
-const (
-	sigRTMin = 34
-	sigRTMax = 64
-)
+func SignalName(sig unix.Signal) string { return signame.Name(int(sig)) }
 
 // ExitStatus is a parsed SuccessExitStatus=/RestartForceExitStatus= list.
 type ExitStatus struct {
