@@ -1,6 +1,10 @@
 package nspawnopts
 
-import "github.com/berth-dev/berth/internal/capset"
+import (
+	"github.com/berth-dev/berth/internal/capset"
+	"github.com/berth-dev/berth/internal/idmap"
+	"github.com/berth-dev/berth/internal/privusers"
+)
 
 // Bind is one --bind or --bind-ro mount.
 type Bind struct {
@@ -14,6 +18,9 @@ type Bind struct {
 	ReadOnly bool `json:"read_only,omitempty"`
 	// Recursive is rbind (the default); false for norbind.
 	Recursive bool `json:"recursive"`
+	// IDMap is the idmap, rootidmap or idmap=HOST:CONTAINER[:COUNT]
+	// option (BindPlain without one, or with noidmap).
+	IDMap idmap.Bind `json:"idmap"`
 }
 
 // TmpFS is one --tmpfs mount.
@@ -124,6 +131,11 @@ type Config struct {
 	Register string `json:"register"`
 	// KeepUnit keeps the caller's unit/cgroup instead of creating a scope.
 	KeepUnit bool `json:"keep_unit,omitempty"`
+	// PrivateUsers is the user namespace (-U, --private-users=).
+	PrivateUsers privusers.Users `json:"private_users"`
+	// PrivateUsersOwnership is --private-users-ownership= (Default when
+	// not given: auto with pick, off otherwise).
+	PrivateUsersOwnership privusers.Ownership `json:"private_users_ownership,omitempty"`
 	// PrivateNetwork gives the container a network namespace with only lo.
 	PrivateNetwork bool `json:"private_network,omitempty"`
 	// Command is the payload and its arguments; empty for a login shell

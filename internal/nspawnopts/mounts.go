@@ -73,10 +73,12 @@ func cleanAbs(p string) bool {
 }
 
 // ParseBind parses SRC[:DST[:OPTS]] of --bind (ro false) or --bind-ro.
+// OPTS is the rest after the second colon, so idmap=HOST:CONTAINER[:COUNT]
+// needs no escaping.
 func ParseBind(s string, ro bool) (Bind, error) {
 	parts := splitColons(s)
 	if len(parts) > 3 {
-		return Bind{}, fmt.Errorf("invalid bind mount %q", s)
+		parts = append(parts[:2], strings.Join(parts[2:], ":"))
 	}
 	b := Bind{Source: parts[0], ReadOnly: ro, Recursive: true}
 	if src, ok := strings.CutPrefix(b.Source, "+"); ok {
@@ -108,11 +110,14 @@ func (b *Bind) options(opts string) error {
 			b.Recursive = true
 		case "norbind":
 			b.Recursive = false
-		case "noidmap":
-		case "idmap", "rootidmap":
-			return fmt.Errorf("option %q needs a user namespace, which berth-nspawn does not support yet", o)
 		default:
-			return fmt.Errorf("unknown option %q", o)
+			ok, err := b.bindIDMap(o)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("unknown option %q", o)
+			}
 		}
 	}
 	return nil

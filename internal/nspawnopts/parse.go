@@ -50,6 +50,7 @@ type raw struct {
 	// binds and overlays keep --bind/--bind-ro and --overlay/--overlay-ro
 	// in command-line order.
 	binds, overlays []tagged
+	users           usersFlags
 }
 
 // tagged is one value of an option that shares an ordered list with its
@@ -133,6 +134,7 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	fs.StringVar(&r.register, "register", RegisterYes, "yes|no|auto: register with machine1")
 	fs.BoolVar(&r.keepUnit, "keep-unit", false, "stay in the caller's unit")
 	fs.BoolVar(&r.privateNetwork, "private-network", false, "network namespace with only lo")
+	r.users.register(fs)
 	fs.BoolVarP(&r.help, "help", "h", false, "show this help")
 	return fs
 }
@@ -148,7 +150,7 @@ func (r *raw) config(args []string, env Env) (Config, error) {
 		func(c *Config) error { return r.image(c, env) },
 		r.identity, r.modes, r.exec, r.lifecycle,
 		func(c *Config) error { return r.envVars(c, env) },
-		r.mounts, r.caps,
+		r.mounts, r.users.privateUsers, r.caps,
 		func(c *Config) error { return r.terminal(c, env) },
 	}
 	for _, step := range steps {

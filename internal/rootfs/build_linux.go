@@ -61,7 +61,7 @@ func setupRoot(dir string, s *Spec) (*Root, error) {
 	case s.Volatile == nspawnopts.VolatileYes:
 		return tmpfsRoot(dir, image)
 	}
-	if err := bindSelf(image.f, dir, true); err != nil {
+	if err := mountImage(image, dir, s); err != nil {
 		return nil, err
 	}
 	r, err := openRoot(dir)
@@ -75,6 +75,15 @@ func setupRoot(dir string, s *Spec) (*Root, error) {
 		}
 	}
 	return r, nil
+}
+
+// mountImage makes dir a mount point of the image: the idmapped tree of
+// s.RootTree, or a bind mount of the image itself.
+func mountImage(image *Root, dir string, s *Spec) error {
+	if s.RootTree == 0 {
+		return bindSelf(image.f, dir, true)
+	}
+	return attachTree(s.RootTree, image.f, dir, 0)
 }
 
 // overlayRoot mounts a tmpfs over dir (the image stays reachable through

@@ -13,7 +13,13 @@ import (
 // customMounts applies --bind/--bind-ro, --tmpfs, --overlay and
 // --inaccessible, in that order (nspawn's order of mount_custom).
 func (r *Root) customMounts(s *Spec) error {
-	for _, b := range s.Binds {
+	for i, b := range s.Binds {
+		if i < len(s.BindTrees) && s.BindTrees[i] != 0 {
+			if err := r.bindDetached(b, s.BindTrees[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := r.bind(b); err != nil {
 			return err
 		}
@@ -61,6 +67,41 @@ func (r *Root) bind(b nspawnopts.Bind) error {
 	}
 	defer target.Close()
 	return bindTree(src, target, b.Dest, b.Recursive, roAttr(b.ReadOnly))
+}
+
+// bindDetached attaches the detached (idmapped) mount tree, made by the
+// spawner from b's source, at b's destination.
+func (r *Root) bindDetached(b nspawnopts.Bind, tree int) error {
+	src := os.NewFile(uintptr(tree), b.Source)
+	defer src.Close()
+	target, err := r.targetLike(src, b.Dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return attachTree(tree, target, b.Dest, roAttr(b.ReadOnly))
+}
+
+// attachTree sets attrs on the detached mount tree and attaches it at
+// target.
+func attachTree(tree int, target *os.File, what string, attrs uint64) error {
+	if attrs != 0 {
+		attr := unix.MountAttr{Attr_set: attrs}
+		err := kernel.Retry("mount_setattr", func() error {
+			return unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+		})
+		if err != nil {
+			return fmt.Errorf("mount %s: set attributes: %w", what, err)
+		}
+	}
+	err := kernel.Retry("move_mount", func() error {
+		return unix.MoveMount(tree, "", int(target.Fd()), "",
+			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	})
+	if err != nil {
+		return fmt.Errorf("attach %s: %w", what, err)
+	}
+	return nil
 }
 
 // bindSource opens a bind source: a host path, or with SourceInRoot a path

@@ -29,6 +29,12 @@ type Spec struct {
 	ResolvConf, Timezone string
 	// PrivateNetwork makes --resolv-conf=auto leave resolv.conf alone.
 	PrivateNetwork bool
+	// RootTree, if not 0, is the descriptor of a detached (idmapped) mount
+	// of the image, attached as the root instead of a bind mount of Dir.
+	RootTree int
+	// BindTrees, parallel to Binds, are descriptors of detached idmapped
+	// mounts of bind sources (0: an ordinary bind mount).
+	BindTrees []int
 	// LinkJournal is the --link-journal mode; MachineID names the journal
 	// directory (32 hex digits) and may be empty.
 	LinkJournal, MachineID string

@@ -31,7 +31,7 @@ type container struct {
 
 // runOnce runs the container once, from the stage's start to PID 1's end.
 func runOnce(sc *stageConfig, o Options) (outcome, error) {
-	cmd, sync, pidfd, err := startStage(&sc.Config, o)
+	cmd, sync, pidfd, err := startStage(&sc.Config, o, sc.trees)
 	if err != nil {
 		return outcome{}, err
 	}

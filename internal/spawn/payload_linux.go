@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/internal/capset"
+	"github.com/berth-dev/berth/internal/idmap"
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/passwd"
@@ -35,7 +36,8 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 	if err := enterDir(c, u); err != nil {
 		return err
 	}
-	if console != nil && (!c.AsPID2 || pid1.NativeStub) {
+	goStub := (c.AsPID2 && !pid1.NativeStub) || len(sc.UIDMap) > 0
+	if console != nil && !goStub {
 		if err := takeTerminal(console); err != nil {
 			return err
 		}
@@ -48,8 +50,8 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
-	if c.AsPID2 && !pid1.NativeStub {
-		return runStub(argv, env, u, console, sync)
+	if goStub {
+		return runStub(argv, env, u, console, sync, sc.UIDMap)
 	}
 	if err := becomeUser(u); err != nil {
 		return err
@@ -210,9 +212,10 @@ func closeExtraFDs() error {
 	})
 }
 
-// runStub runs the stub init with the payload as PID 2 and exits with the
+// runStub runs the stub init with the payload as PID 2 (in a user
+// namespace with the mapping uidMap, if not empty) and exits with the
 // payload's status.
-func runStub(argv, env []string, u passwd.User, console, sync *os.File) error {
+func runStub(argv, env []string, u passwd.User, console, sync *os.File, uidMap []idmap.Mapping) error {
 	attr := &syscall.SysProcAttr{}
 	files := []uintptr{0, 1, 2}
 	if console != nil {
@@ -221,6 +224,9 @@ func runStub(argv, env []string, u passwd.User, console, sync *os.File) error {
 	}
 	if u.UID != 0 || u.GID != 0 {
 		attr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups}
+	}
+	if len(uidMap) > 0 {
+		userNSAttr(attr, uidMap)
 	}
 	if err := closeExtraFDs(); err != nil {
 		return err

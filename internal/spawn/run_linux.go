@@ -58,6 +58,12 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer removeWorkDirs(sc)
+	us, err := setupUsers(sc, o)
+	if err != nil {
+		return 1, err
+	}
+	defer us.release()
+	sc.trees = us.extraFiles()
 	logf(o, c.Quiet, "Spawning container %s on %s.\n", c.Machine, c.Directory)
 	for {
 		out, err := runOnce(sc, o)
@@ -183,7 +189,7 @@ func stripDashes(s string) string {
 
 // startStage starts the second stage in its new namespaces and returns it
 // with the spawner's end of the sync socket.
-func startStage(c *nspawnopts.Config, o Options) (*exec.Cmd, *os.File, int, error) {
+func startStage(c *nspawnopts.Config, o Options, extra []*os.File) (*exec.Cmd, *os.File, int, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, -1, fmt.Errorf("socketpair: %w", err)
@@ -199,7 +205,7 @@ func startStage(c *nspawnopts.Config, o Options) (*exec.Cmd, *os.File, int, erro
 		Path:       "/proc/self/exe",
 		Args:       []string{"berth-nspawn", StageArg},
 		Env:        []string{},
-		ExtraFiles: []*os.File{child},
+		ExtraFiles: append([]*os.File{child}, extra...),
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags, Pdeathsig: unix.SIGKILL, PidFD: &pidfd,
 		},

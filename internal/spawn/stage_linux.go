@@ -69,6 +69,7 @@ func rootSpec(sc *stageConfig) *rootfs.Spec {
 		Cgroup: sc.Cgroup, WritableCgroup: c.Boot, Host: sc.Host,
 		ResolvConf: c.ResolvConf, Timezone: c.Timezone, PrivateNetwork: c.PrivateNetwork,
 		LinkJournal: c.LinkJournal, MachineID: stripDashes(sc.UUID),
+		RootTree: sc.RootTree, BindTrees: sc.BindTrees,
 	}
 }
 
