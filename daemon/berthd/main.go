@@ -22,12 +22,14 @@ import (
 	"github.com/berth-dev/berth/internal/machine"
 	"github.com/berth-dev/berth/internal/machine1"
 	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/supervisor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	supervisor.Main()
 	busName := pflag.String("bus-name", "org.freedesktop.machine1", "bus name to own")
 	root := pflag.String("root", "/", "place every host path berthd uses below this directory (tests, demo)")
 	stopTimeout := pflag.Duration("stop-timeout", 90*time.Second, "time from SIGTERM to SIGKILL when terminating a machine")
@@ -50,8 +52,13 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	if err != nil {
 		logger.Printf("warning: %v: shell and login into machines will fail", err)
 	}
+	lc, err := setupLifecycle(logger, p, reg)
+	if err != nil {
+		return err
+	}
+	defer lc.close()
 	srv := machine1.New(machine1.Options{Machines: reg, Images: machine1.Library{Images: images.New(p)},
-		PoolPath: p.Pool, Version: version, Log: logger, Nsenter: nsenter})
+		PoolPath: p.Pool, Version: version, Log: logger, Nsenter: nsenter, Lifecycle: lc.m})
 	conn, err := dbus.ConnectSystemBus(dbus.WithHandler(srv))
 	if err != nil {
 		return fmt.Errorf("connect to the system bus: %w", err)
@@ -62,6 +69,7 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	if err := machine1.Claim(conn, busName); err != nil {
 		return err
 	}
+	lc.startEnabled(logger)
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
 	logger.Printf("serving %s with %d machines", busName, reg.Len())
 	return wait(conn, logger)

@@ -6,10 +6,14 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/internal/enable"
 	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/lifecycle"
 	"github.com/berth-dev/berth/internal/machine"
+	"github.com/berth-dev/berth/internal/machinenet"
 	"github.com/berth-dev/berth/internal/names"
 	"github.com/berth-dev/berth/internal/treecopy"
+	"github.com/berth-dev/berth/internal/unitgen"
 )
 
 // Errors of the adapter itself.
@@ -41,6 +45,7 @@ var errorNames = []struct {
 	{images.ErrSymlink, "System.Error.ELOOP"},
 	{images.ErrNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
 	{names.ErrInvalid, "org.freedesktop.DBus.Error.InvalidArgs"},
+	{machinenet.ErrInvalid, "org.freedesktop.DBus.Error.InvalidArgs"},
 	{errNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
 	{machine.ErrNotFound, "org.freedesktop.machine1.NoSuchMachine"},
 	{machine.ErrExists, "org.freedesktop.machine1.MachineExists"},
@@ -51,6 +56,11 @@ var errorNames = []struct {
 	{machine.ErrInvalid, "org.freedesktop.DBus.Error.InvalidArgs"},
 	{machine.ErrNotSupported, "org.freedesktop.DBus.Error.NotSupported"},
 	{machine.ErrLimit, "org.freedesktop.DBus.Error.LimitsExceeded"},
+	{lifecycle.ErrRunning, "org.freedesktop.machine1.MachineExists"},
+	{lifecycle.ErrNotRunning, "org.freedesktop.machine1.NoSuchMachine"},
+	{lifecycle.ErrNoReboot, "org.freedesktop.DBus.Error.NotSupported"},
+	{unitgen.ErrSettings, "org.freedesktop.DBus.Error.InvalidArgs"},
+	{enable.ErrNotInstalled, "org.freedesktop.DBus.Error.FileNotFound"},
 	{treecopy.ErrExists, "org.freedesktop.DBus.Error.FileExists"},
 	{fs.ErrExist, "org.freedesktop.DBus.Error.FileExists"},
 	{fs.ErrNotExist, "org.freedesktop.DBus.Error.FileNotFound"},

@@ -62,6 +62,9 @@ type Options struct {
 	Log *log.Logger
 	// Nsenter is the path of nsenter(1), used to enter machines.
 	Nsenter string
+	// Lifecycle starts, stops and enables machines through units; nil
+	// makes those methods of dev.berth.Manager1 NotSupported.
+	Lifecycle Lifecycle
 }
 
 // Server is the bus adapter. It is a dbus.Handler: pass it to
@@ -82,7 +85,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts}
 	s.manager = object{
 		dbusinterfaces.Manager:                s.managerMethods(),
-		dbusinterfaces.BerthManager:           iface{},
+		dbusinterfaces.BerthManager:           merge(s.lifecycleMethods()),
 		"org.freedesktop.DBus.Properties":     s.propertyMethods(s.managerProps),
 		"org.freedesktop.DBus.Introspectable": s.introspectMethods(s.introspectManager),
 	}
