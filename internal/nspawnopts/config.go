@@ -138,6 +138,8 @@ type Config struct {
 	PrivateUsersOwnership privusers.Ownership `json:"private_users_ownership,omitempty"`
 	// PrivateNetwork gives the container a network namespace with only lo.
 	PrivateNetwork bool `json:"private_network,omitempty"`
+	// Network are the network options beyond --private-network.
+	Network Network `json:"network"`
 	// Command is the payload and its arguments; empty for a login shell
 	// (or the image's init with Boot, then it holds init's arguments).
 	Command []string `json:"command,omitempty"`

@@ -51,6 +51,9 @@ type raw struct {
 	// in command-line order.
 	binds, overlays []tagged
 	users           usersFlags
+
+	// net are the network options (network.go).
+	net netRaw
 }
 
 // tagged is one value of an option that shares an ordered list with its
@@ -134,6 +137,7 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	fs.StringVar(&r.register, "register", RegisterYes, "yes|no|auto: register with machine1")
 	fs.BoolVar(&r.keepUnit, "keep-unit", false, "stay in the caller's unit")
 	fs.BoolVar(&r.privateNetwork, "private-network", false, "network namespace with only lo")
+	addNetworkFlags(fs, &r.net)
 	r.users.register(fs)
 	fs.BoolVarP(&r.help, "help", "h", false, "show this help")
 	return fs
@@ -150,7 +154,7 @@ func (r *raw) config(args []string, env Env) (Config, error) {
 		func(c *Config) error { return r.image(c, env) },
 		r.identity, r.modes, r.exec, r.lifecycle,
 		func(c *Config) error { return r.envVars(c, env) },
-		r.mounts, r.users.privateUsers, r.caps,
+		r.mounts, r.users.privateUsers, r.net.network, r.caps,
 		func(c *Config) error { return r.terminal(c, env) },
 	}
 	for _, step := range steps {

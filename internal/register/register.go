@@ -67,7 +67,11 @@ func (c *Client) Close() error { return c.conn.Close() }
 // CreateMachineWithNetwork.
 func (c *Client) Register(m spawn.Machine) error {
 	obj := c.conn.Object(BusName, Path)
-	args := []any{m.Name, m.UUID[:], c.service, "container", uint32(m.Leader), m.Directory, []int32{}}
+	ifindices := make([]int32, 0, len(m.NetIfIndices))
+	for _, i := range m.NetIfIndices {
+		ifindices = append(ifindices, int32(i))
+	}
+	args := []any{m.Name, m.UUID[:], c.service, "container", uint32(m.Leader), m.Directory, ifindices}
 	method := Interface + ".RegisterMachineWithNetwork"
 	if !m.KeepUnit {
 		method = Interface + ".CreateMachineWithNetwork"

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
+	"github.com/berth-dev/berth/internal/containernet"
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +28,7 @@ type container struct {
 	reg    bool
 	master *os.File
 	notify *os.File
+	net    *containernet.Network
 }
 
 // runOnce runs the container once, from the stage's start to PID 1's end.
@@ -64,9 +66,12 @@ func (ct *container) start() error {
 func (ct *container) place() error {
 	c, pid := &ct.sc.Config, ct.cmd.Process.Pid
 	before, _ := containercgroup.PathOf(pid)
+	if err := ct.setupNetwork(); err != nil {
+		return err
+	}
 	if ct.o.Registrar != nil {
 		m := Machine{Name: c.Machine, UUID: uuidBytes(ct.sc.UUID), Leader: pid, Directory: c.Directory,
-			KeepUnit: c.KeepUnit, KillSignal: c.KillSignal}
+			KeepUnit: c.KeepUnit, KillSignal: c.KillSignal, NetIfIndices: ct.ifIndices()}
 		if err := ct.o.Registrar.Register(m); err != nil {
 			return err
 		}
@@ -195,6 +200,9 @@ func (ct *container) release() {
 	}
 	if ct.reg {
 		_ = ct.o.Registrar.Unregister(ct.sc.Config.Machine)
+	}
+	if ct.net != nil {
+		ct.net.Close()
 	}
 	if ct.cg != nil {
 		if err := ct.cg.Remove(); err != nil {

@@ -46,6 +46,9 @@ type Machine struct {
 	// KillSignal is the --kill-signal (0: none), for the scope's
 	// KillSignal/KillMode properties.
 	KillSignal int
+	// NetIfIndices are the host-side network interfaces of the container
+	// (its veth, or the bridge it joined).
+	NetIfIndices []int
 }
 
 // Run builds and runs the container c and returns the spawner's exit
@@ -197,7 +200,7 @@ func startStage(c *nspawnopts.Config, o Options, extra []*os.File) (*exec.Cmd, *
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
 	defer child.Close()
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if c.PrivateNetwork {
+	if c.PrivateNetwork && c.Network.NamespacePath == "" {
 		flags |= unix.CLONE_NEWNET
 	}
 	pidfd := -1
@@ -213,7 +216,7 @@ func startStage(c *nspawnopts.Config, o Options, extra []*os.File) (*exec.Cmd, *
 	if c.Console == nspawnopts.ConsolePipe {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startInNetNS(c, cmd.Start); err != nil {
 		parent.Close()
 		return nil, nil, -1, fmt.Errorf("start container: %w", err)
 	}

@@ -1,0 +1,50 @@
+package spawn
+
+import (
+	"path/filepath"
+
+	"github.com/berth-dev/berth/internal/containernet"
+	"github.com/berth-dev/berth/internal/nspawnopts"
+)
+
+// setupNetwork builds the host side of the container's network (package
+// containernet) once the stage's network namespace exists, before the
+// payload starts.
+func (ct *container) setupNetwork() error {
+	c := &ct.sc.Config
+	n := c.Network
+	if !n.Veth && len(n.VethExtra) == 0 && len(n.Interfaces) == 0 && len(n.Ports) == 0 {
+		return nil
+	}
+	spec := containernet.Spec{Machine: c.Machine, Leader: ct.cmd.Process.Pid, Network: n, RunDir: ct.o.Paths.Run}
+	if n.Veth || len(n.VethExtra) > 0 {
+		id, err := containernet.HostMachineID(filepath.Join(ct.o.Paths.Root, "etc/machine-id"))
+		if err != nil {
+			return err
+		}
+		spec.HostID = id
+	}
+	nw, err := containernet.Setup(spec)
+	if err != nil {
+		return err
+	}
+	ct.net = nw
+	return nil
+}
+
+// ifIndices are the host-side interface indices to register.
+func (ct *container) ifIndices() []int {
+	if ct.net == nil {
+		return nil
+	}
+	return ct.net.IfIndices
+}
+
+// startInNetNS runs start (which starts the stage) in the network
+// namespace of --network-namespace-path, if given.
+func startInNetNS(c *nspawnopts.Config, start func() error) error {
+	if c.Network.NamespacePath == "" {
+		return start()
+	}
+	return containernet.StartIn(c.Network.NamespacePath, start)
+}
