@@ -205,11 +205,12 @@ func (c CPUSet) String() string {
 	return strings.Join(parts, " ")
 }
 
-// parseCPUSet adds "0-3,8 10" to old; an empty value resets the set.
+// parseCPUSet adds "0-3,8 10" to old; a value with no CPU in it ("" or
+// ",") resets the set.
 func parseCPUSet(old CPUSet, v string) (CPUSet, error) {
 	items := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 	if len(items) == 0 {
-		return nil, nil
+		return nil, errReset
 	}
 	seen := make(map[int]bool, len(old))
 	for _, c := range old {

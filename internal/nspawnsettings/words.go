@@ -85,11 +85,15 @@ func quoteWord(w string) string {
 	return b.String()
 }
 
-// joinWords formats a word list back into list syntax.
+// joinWords formats a word list back into list syntax. A last word ending
+// in a backslash is put in quotes, or the backslash would continue the line.
 func joinWords(ws []string) string {
 	q := make([]string, len(ws))
 	for i, w := range ws {
 		q[i] = quoteWord(w)
+	}
+	if n := len(q) - 1; n >= 0 && q[n] == ws[n] && strings.HasSuffix(ws[n], `\`) {
+		q[n] = `"` + ws[n] + `"`
 	}
 	return strings.Join(q, " ")
 }
