@@ -44,26 +44,21 @@ func HostMachineID(path string) ([16]byte, error) {
 // nspawn's order (veth, extra veths, bridge or zone, moved interfaces),
 // and writes the ports file. On failure everything done is undone. It
 // needs CAP_NET_ADMIN in both namespaces.
-func Setup(s Spec) (n *Network, err error) {
+func Setup(s Spec) (*Network, error) {
 	h, err := netlink.NewHandle()
 	if err != nil {
 		return nil, fmt.Errorf("network setup: %w", err)
 	}
-	n = &Network{spec: s, h: h}
-	defer func() {
-		if err != nil {
-			n.undo.run()
-			h.Close()
-			n = nil
-		}
-	}()
-	steps := []func() error{n.veth, n.vethExtra, n.interfaces, n.writePorts}
+	nw := &Network{spec: s, h: h}
+	steps := []func() error{nw.veth, nw.vethExtra, nw.interfaces, nw.writePorts}
 	for _, step := range steps {
 		if err := step(); err != nil {
+			nw.undo.run()
+			h.Close()
 			return nil, err
 		}
 	}
-	return n, nil
+	return nw, nil
 }
 
 // veth creates ve-NAME (vb-NAME) with host0 in the container, and joins
@@ -130,7 +125,10 @@ func (n *Network) join(l netlink.Link, br string, zone bool) error {
 		if _, _, err := zoneBridge(n.h, br); err != nil {
 			return err
 		}
-		n.undo.add(n.removeZone)
+		n.undo.add(func() {
+			n.deleteLink(l.Attrs().Name) // a member until deleted
+			n.removeZone()
+		})
 	}
 	b, err := n.h.LinkByName(br)
 	if err != nil {
