@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/godbus/dbus/v5"
 	"github.com/spf13/cobra"
 )
 
@@ -42,6 +43,12 @@ func (o *options) printStatus(c *client, name string) error {
 	if err != nil {
 		return fmt.Errorf("machine %s: %w", name, err)
 	}
+	o.printProperties(props)
+	return nil
+}
+
+// printProperties writes properties as sorted KEY=VALUE lines.
+func (o *options) printProperties(props map[string]dbus.Variant) {
 	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
@@ -50,7 +57,6 @@ func (o *options) printStatus(c *client, name string) error {
 	for _, k := range keys {
 		fmt.Fprintf(o.out, "%s=%v\n", k, props[k].Value())
 	}
-	return nil
 }
 
 func terminateCommand(o *options) *cobra.Command {

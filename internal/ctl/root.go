@@ -33,6 +33,8 @@ func NewCommand(out io.Writer) *cobra.Command {
 	f.BoolVar(&o.noLegend, "no-legend", false, "do not print the header and footer")
 	f.BoolVarP(&o.all, "all", "a", false, "also show hidden machines (names starting with '.')")
 	root.AddCommand(listCommand(o), statusCommand(o), terminateCommand(o), killCommand(o))
+	root.AddCommand(lifecycleCommands(o)...)
+	root.AddCommand(imageCommands(o)...)
 	return root
 }
 
