@@ -37,6 +37,9 @@ func run(args []string) int {
 	if errors.Is(err, nspawnopts.ErrHelp) {
 		return 0
 	}
+	if err == nil {
+		err = nspawnopts.ApplySettings(&c, p, os.Stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "berth-nspawn: %v\n", err)
 		return 1

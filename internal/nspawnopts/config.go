@@ -3,6 +3,7 @@ package nspawnopts
 import (
 	"github.com/berth-dev/berth/internal/capset"
 	"github.com/berth-dev/berth/internal/idmap"
+	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"github.com/berth-dev/berth/internal/privusers"
 )
 
@@ -136,6 +137,11 @@ type Config struct {
 	// PrivateUsersOwnership is --private-users-ownership= (Default when
 	// not given: auto with pick, off otherwise).
 	PrivateUsersOwnership privusers.Ownership `json:"private_users_ownership,omitempty"`
+	// SettingsMode is --settings= (how a .nspawn file is merged).
+	SettingsMode nspawnsettings.Mode `json:"-"`
+	// CommandLine are the options given, as .nspawn settings, for
+	// ApplySettings.
+	CommandLine *nspawnsettings.Settings `json:"-"`
 	// PrivateNetwork gives the container a network namespace with only lo.
 	PrivateNetwork bool `json:"private_network,omitempty"`
 	// Network are the network options beyond --private-network.

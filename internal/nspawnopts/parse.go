@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/capset"
 	"github.com/berth-dev/berth/internal/names"
+	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"github.com/spf13/pflag"
 )
 
@@ -51,6 +52,7 @@ type raw struct {
 	// in command-line order.
 	binds, overlays []tagged
 	users           usersFlags
+	settings        string
 
 	// net are the network options (network.go).
 	net netRaw
@@ -89,9 +91,13 @@ func Parse(args []string, env Env) (Config, error) {
 		return Config{}, ErrHelp
 	}
 	c, err := r.config(fs.Args(), env)
+	if err == nil {
+		c.SettingsMode, err = nspawnsettings.ParseMode(r.settings)
+	}
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	c.CommandLine = r.commandLine(fs, &c)
 	return c, nil
 }
 
@@ -139,6 +145,7 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&r.privateNetwork, "private-network", false, "network namespace with only lo")
 	addNetworkFlags(fs, &r.net)
 	r.users.register(fs)
+	fs.StringVar(&r.settings, "settings", "yes", "yes|no|override|trusted: use the .nspawn file")
 	fs.BoolVarP(&r.help, "help", "h", false, "show this help")
 	return fs
 }

@@ -2,6 +2,7 @@ package nspawnopts
 
 import (
 	"errors"
+	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"strings"
 	"testing"
 
@@ -72,7 +73,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(Config{}, "CommandLine")); diff != "" {
 				t.Errorf("Parse (-want +got):\n%s", diff)
 			}
 		})
@@ -198,4 +199,33 @@ func FuzzParseOverlay(f *testing.F) {
 			t.Errorf("ParseOverlay(%q) = %+v", s, o)
 		}
 	})
+}
+
+func TestCommandLineSettings(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string // keys marked as given on the command line
+	}{
+		{[]string{"-D", "/srv/img"}, nil},
+		{[]string{"-D", "/srv/img", "-b", "--hostname=h", "--bind=/a:/b", "--bind-ro=/c"}, []string{"Boot", "Hostname", "Bind", "BindReadOnly"}},
+		{[]string{"-D", "/srv/img", "-U", "--capability=CAP_SYS_ADMIN", "-E", "A=b", "sh"}, []string{"PrivateUsers", "Capability", "Environment", "Parameters"}},
+		{[]string{"-D", "/srv/img", "--private-network", "--tmpfs=/t", "-j"}, []string{"Private", "TemporaryFileSystem", "LinkJournal"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c, err := Parse(tc.args, testEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range c.CommandLine.Entries() {
+				if e.Origin.Kind == nspawnsettings.FromCommandLine {
+					got = append(got, e.Key)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b }), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("keys (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -1,0 +1,258 @@
+package nspawnopts
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/capset"
+	"github.com/berth-dev/berth/internal/names"
+	"github.com/berth-dev/berth/internal/nspawnsettings"
+	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/privusers"
+	"github.com/spf13/pflag"
+)
+
+// settingKeys maps options to the .nspawn keys they set; list options and
+// positional arguments are handled by commandLine.
+var settingKeys = map[string]string{
+	"boot": "Boot", "as-pid2": "ProcessTwo", "chdir": "WorkingDirectory", "user": "User",
+	"kill-signal": "KillSignal", "notify-ready": "NotifyReady", "read-only": "ReadOnly",
+	"ephemeral": "Ephemeral", "volatile": "Volatile", "no-new-privileges": "NoNewPrivileges",
+	"resolv-conf": "ResolvConf", "timezone": "Timezone", "link-journal": "LinkJournal",
+	"hostname": "Hostname", "private-network": "Private", "private-users": "PrivateUsers",
+	"private-users-ownership": "PrivateUsersOwnership", "private-users-chown": "PrivateUsersChown",
+}
+
+// listKeys maps list options to their keys.
+var listKeys = map[string]string{
+	"tmpfs": "TemporaryFileSystem", "inaccessible": "Inaccessible",
+	"capability": "Capability", "drop-capability": "DropCapability",
+}
+
+// commandLine records the options given as .nspawn settings, so a
+// settings file can be merged with them (nspawnsettings.Merge).
+func (r *raw) commandLine(fs *pflag.FlagSet, c *Config) *nspawnsettings.Settings {
+	var s nspawnsettings.Settings
+	set := func(key, value string) { _ = s.SetFromCommandLine(key, value) }
+	fs.Visit(func(f *pflag.Flag) {
+		if key, ok := settingKeys[f.Name]; ok {
+			set(key, f.Value.String())
+		}
+	})
+	if r.users.flagU && r.users.users == "" {
+		set("PrivateUsers", "pick")
+	}
+	if r.journalTryGuest {
+		set("LinkJournal", "try-guest")
+	}
+	for name, key := range listKeys {
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			vals, _ := fs.GetStringArray(name)
+			for _, v := range vals {
+				set(key, v)
+			}
+		}
+	}
+	for _, e := range c.Env {
+		set("Environment", e)
+	}
+	for _, b := range r.binds {
+		set(map[bool]string{false: "Bind", true: "BindReadOnly"}[b.ro], b.value)
+	}
+	for _, o := range r.overlays {
+		set(map[bool]string{false: "Overlay", true: "OverlayReadOnly"}[o.ro], o.value)
+	}
+	if len(c.Command) > 0 {
+		set("Parameters", quoteWords(c.Command))
+	}
+	return &s
+}
+
+// quoteWords joins words in the .nspawn list syntax.
+func quoteWords(w []string) string {
+	q := make([]string, len(w))
+	for i, s := range w {
+		q[i] = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	}
+	return strings.Join(q, " ")
+}
+
+// ApplySettings finds the machine's .nspawn file (trusted directories of
+// p, then the image's directory), merges it with the command line by c's
+// --settings= mode, writes each warning to warn, and applies the settings
+// the file won to c. A malformed file is an error; nothing has started.
+func ApplySettings(c *Config, p paths.Paths, warn io.Writer) error {
+	if c.CommandLine == nil {
+		c.CommandLine = &nspawnsettings.Settings{}
+	}
+	eff, err := nspawnsettings.Resolve(p, c.Machine, c.Directory, c.CommandLine, c.SettingsMode)
+	if err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	for _, w := range eff.Warnings {
+		fmt.Fprintf(warn, "berth-nspawn: %s\n", w)
+	}
+	if eff.File == nil {
+		return nil
+	}
+	s := &eff.Settings
+	steps := []func(*Config, *nspawnsettings.Settings) error{applyExec, applyIdentity, applyFiles, applyMounts, applyUsers}
+	for _, step := range steps {
+		if err := step(c, s); err != nil {
+			return fmt.Errorf("settings %s: %w", eff.File.Path, err)
+		}
+	}
+	return nil
+}
+
+// fromFile reports whether a merged setting came from the file.
+func fromFile[T any](f nspawnsettings.Field[T]) bool {
+	return f.Set && f.Origin.Kind == nspawnsettings.FromFile
+}
+
+// applyExec applies the start mode, environment and process settings.
+func applyExec(c *Config, s *nspawnsettings.Settings) error {
+	if fromFile(s.Boot) {
+		c.Boot = s.Boot.Value
+		if c.Boot && !s.KillSignal.Set {
+			c.KillSignal = SigRTMin + 3
+		}
+	}
+	if fromFile(s.ProcessTwo) {
+		c.AsPID2 = s.ProcessTwo.Value
+	}
+	if fromFile(s.Parameters) {
+		c.Command = s.Parameters.Value
+	}
+	if c.Boot && c.AsPID2 {
+		return fmt.Errorf("Boot= and ProcessTwo= may not be combined")
+	}
+	if fromFile(s.Environment) {
+		c.Env = s.Environment.Value
+	}
+	if fromFile(s.User) {
+		c.User = s.User.Value
+	}
+	if fromFile(s.WorkingDirectory) {
+		c.Chdir = s.WorkingDirectory.Value
+	}
+	if fromFile(s.KillSignal) {
+		c.KillSignal = int(s.KillSignal.Value)
+	}
+	if fromFile(s.NoNewPrivileges) {
+		c.NoNewPrivileges = s.NoNewPrivileges.Value
+	}
+	if fromFile(s.NotifyReady) {
+		c.NotifyReady = s.NotifyReady.Value
+	}
+	if fromFile(s.Capability) {
+		c.Caps |= capset.Set(s.Capability.Value)
+	}
+	if fromFile(s.DropCapability) {
+		c.Caps &^= capset.Set(s.DropCapability.Value)
+	}
+	return nil
+}
+
+// applyIdentity applies Hostname=, Private= and the /etc modes.
+func applyIdentity(c *Config, s *nspawnsettings.Settings) error {
+	if fromFile(s.Hostname) {
+		if names.ValidMachine(s.Hostname.Value) != nil {
+			return fmt.Errorf("invalid Hostname= %q", s.Hostname.Value)
+		}
+		c.Hostname = s.Hostname.Value
+	}
+	if fromFile(s.Private) && s.Private.Value && !c.PrivateNetwork {
+		c.PrivateNetwork = true
+		c.Caps |= capset.NetAdmin
+	}
+	if fromFile(s.ResolvConf) {
+		c.ResolvConf = s.ResolvConf.Value.String()
+	}
+	if fromFile(s.Timezone) {
+		c.Timezone = s.Timezone.Value.String()
+	}
+	if fromFile(s.LinkJournal) {
+		c.LinkJournal = s.LinkJournal.Value.String()
+	}
+	return nil
+}
+
+// applyFiles applies ReadOnly= and Volatile=.
+func applyFiles(c *Config, s *nspawnsettings.Settings) error {
+	if fromFile(s.ReadOnly) {
+		c.ReadOnly = s.ReadOnly.Value
+	}
+	if fromFile(s.Volatile) {
+		c.Volatile = s.Volatile.Value.String()
+	}
+	return nil
+}
+
+// applyMounts replaces the custom mounts with the file's when it won them.
+func applyMounts(c *Config, s *nspawnsettings.Settings) error {
+	if fromFile(s.Bind) || fromFile(s.BindReadOnly) {
+		c.Binds = nil
+		for i, list := range [][]nspawnsettings.BindMount{s.Bind.Value, s.BindReadOnly.Value} {
+			for _, m := range list {
+				b, err := ParseBind(m.String(), i == 1)
+				if err != nil {
+					return err
+				}
+				c.Binds = append(c.Binds, b)
+			}
+		}
+	}
+	if fromFile(s.TemporaryFileSystem) {
+		c.TmpFS = nil
+		for _, t := range s.TemporaryFileSystem.Value {
+			v, err := ParseTmpFS(t.String())
+			if err != nil {
+				return err
+			}
+			c.TmpFS = append(c.TmpFS, v)
+		}
+	}
+	if fromFile(s.Inaccessible) {
+		c.Inaccessible = s.Inaccessible.Value
+	}
+	if fromFile(s.Overlay) || fromFile(s.OverlayReadOnly) {
+		c.Overlays = nil
+		for i, list := range [][]nspawnsettings.OverlayMount{s.Overlay.Value, s.OverlayReadOnly.Value} {
+			for _, m := range list {
+				o, err := ParseOverlay(m.String(), i == 1)
+				if err != nil {
+					return err
+				}
+				c.Overlays = append(c.Overlays, o)
+			}
+		}
+	}
+	return nil
+}
+
+// applyUsers applies the user namespace settings and validates them with
+// the rest again.
+func applyUsers(c *Config, s *nspawnsettings.Settings) error {
+	var err error
+	if fromFile(s.PrivateUsers) {
+		if c.PrivateUsers, err = privusers.ParseUsers(s.PrivateUsers.Value.String()); err != nil {
+			return err
+		}
+	}
+	switch {
+	case fromFile(s.PrivateUsersOwnership):
+		if c.PrivateUsersOwnership, err = privusers.ParseOwnership(s.PrivateUsersOwnership.Value.String()); err != nil {
+			return err
+		}
+	case fromFile(s.PrivateUsersChown) && s.PrivateUsersChown.Value:
+		c.PrivateUsersOwnership = privusers.OwnershipChown
+	}
+	volatile := c.Volatile != VolatileNo || c.Ephemeral
+	if err := privusers.Validate(c.PrivateUsers, c.PrivateUsersOwnership, c.ReadOnly, volatile); err != nil {
+		return err
+	}
+	var u usersFlags
+	return u.checkBinds(c)
+}

@@ -1,0 +1,64 @@
+package spawn_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+func TestIntegrationSettingsFile(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.BusyboxImage(t)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "marker"), "from the bind\n")
+	file := "[Exec]\nHostname=fromfile\n[Files]\nBind=" + src + ":/mnt\n"
+	const script = "hostname; cat /mnt/marker 2>/dev/null || echo no bind"
+	tests := []struct {
+		name    string
+		trusted bool
+		flags   []string
+		want    string
+		warn    string
+	}{
+		{name: "untrusted next to the image", want: "fromfile\nno bind\n", warn: "ignoring Bind="},
+		{name: "trusted in /run/systemd/nspawn", trusted: true, want: "fromfile\nfrom the bind\n"},
+		{name: "command line masks the file", trusted: true, flags: []string{"--hostname=cmd"}, want: "cmd\nfrom the bind\n"},
+		{name: "override lets the file win", trusted: true, flags: []string{"--hostname=cmd", "--settings=override"}, want: "fromfile\nfrom the bind\n"},
+		{name: "no ignores the file", trusted: true, flags: []string{"--settings=no"}, want: machineName(t, "settings") + "\nno bind\n"},
+		{name: "trusted mode trusts the image's directory", flags: []string{"--settings=trusted"}, want: "fromfile\nfrom the bind\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			name := machineName(t, "settings")
+			path := filepath.Join(filepath.Dir(img), name+".nspawn")
+			if tc.trusted {
+				path = filepath.Join("/run/systemd/nspawn", name+".nspawn")
+			}
+			writeFile(t, path, file)
+			t.Cleanup(func() { os.Remove(path) })
+			args := append([]string{"-q", "--pipe", "--register=no", "-D", img, "-M", name}, tc.flags...)
+			r := nspawn(t, nil, append(args, "/bin/sh", "-c", script)...)
+			if r.code != 0 || r.stdout != tc.want {
+				t.Errorf("exit %d, stdout %q, want %q (stderr %q)", r.code, r.stdout, tc.want, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.warn) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tc.warn)
+			}
+		})
+	}
+}
+
+func TestIntegrationSettingsMalformed(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.BusyboxImage(t)
+	name := machineName(t, "malformed")
+	path := filepath.Join(filepath.Dir(img), name+".nspawn")
+	writeFile(t, path, "[Exec]\nBoot=maybe\n")
+	r := nspawn(t, nil, "--pipe", "--register=no", "-D", img, "-M", name, "/bin/sh", "-c", "echo started")
+	if r.code != 1 || strings.Contains(r.stdout, "started") || !strings.Contains(r.stderr, name+".nspawn:2") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want a refusal naming the file and line", r.code, r.stdout, r.stderr)
+	}
+}
