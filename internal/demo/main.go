@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/internal/imagebuild"
+	"github.com/berth-dev/berth/internal/paths"
 )
 
 // demo is the state the steps share.
@@ -21,6 +22,23 @@ type demo struct {
 	root string
 	// image is the busybox image directory.
 	image string
+	// bus is the private bus's address, ns the network namespace berthd
+	// runs in, paths berthd's layout under root, machine the machine it
+	// starts.
+	bus, ns, machine string
+	paths            paths.Paths
+	// cleanups undo what the steps made, last first.
+	cleanups []func()
+}
+
+// defer_ registers fn to run when the demo ends, before root is removed.
+func (d *demo) defer_(fn func()) { d.cleanups = append(d.cleanups, fn) }
+
+// cleanup runs the registered cleanups, last first.
+func (d *demo) cleanup() {
+	for i := len(d.cleanups) - 1; i >= 0; i-- {
+		d.cleanups[i]()
+	}
 }
 
 // step is one thing the demo shows.
@@ -36,6 +54,16 @@ var steps = []step{
 	{"the container's mount table", (*demo).mounts},
 	{"the command's exit status becomes berth-nspawn's", (*demo).exitStatus},
 	{"a bad option fails before anything is created", (*demo).badOption},
+	{"a private system bus (dbus-daemon with berth's policy)", (*demo).startBus},
+	{"a network namespace for berthd and its machines", (*demo).netns},
+	{"install the unit template under the private root, and an image", (*demo).installUnits},
+	{"berthd: the machine manager, embedded backend (no systemd needed)", (*demo).startBerthd},
+	{"berthctl start: the machine runs as a unit and registers", (*demo).startMachine},
+	{"the real machinectl sees it too", (*demo).machinectl},
+	{"berthctl status", (*demo).status},
+	{"berthctl poweroff: busybox init shuts down on its own signal", (*demo).powerOff},
+	{"berthctl enable and disable: the boot-time link", (*demo).enable},
+	{"starting a missing image fails clearly", (*demo).badStart},
 }
 
 func main() {
@@ -62,6 +90,7 @@ func run(bin string) error {
 	}
 	defer os.RemoveAll(root)
 	d := &demo{bin: abs, root: root}
+	defer d.cleanup()
 	for i, s := range steps {
 		fmt.Printf("\n== step %d: %s\n", i+1, s.title)
 		if err := s.run(d); err != nil {
