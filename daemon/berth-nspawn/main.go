@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/register"
@@ -32,6 +33,7 @@ func run(args []string) int {
 		ImageDirs: p.ImageDirs,
 		Pool:      p.Pool,
 		Exists:    func(s string) bool { _, err := os.Stat(s); return err == nil },
+		FindImage: findImage(p),
 		Usage:     os.Stdout,
 	})
 	if errors.Is(err, nspawnopts.ErrHelp) {
@@ -59,4 +61,20 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "berth-nspawn: %v\n", err)
 	}
 	return code
+}
+
+// findImage finds -M NAME's image in the image directories of p: a
+// directory or subvolume; a raw image needs -i, which berth-nspawn does
+// not support yet.
+func findImage(p paths.Paths) func(string) (string, bool, error) {
+	return func(name string) (string, bool, error) {
+		img, err := images.New(p).Find(name)
+		if err != nil {
+			return "", false, err
+		}
+		if img.Type != images.Directory && img.Type != images.Subvolume {
+			return "", false, fmt.Errorf("image %s is a %s image, which berth-nspawn cannot run yet", name, img.Type)
+		}
+		return img.Path, img.ReadOnly, nil
+	}
 }

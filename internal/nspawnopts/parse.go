@@ -35,6 +35,11 @@ type Env struct {
 	// Exists reports whether a path exists (for the -M image search);
 	// nil means nothing exists.
 	Exists func(string) bool
+	// FindImage, if set, finds the image -M NAME names when -D is not
+	// given (images.Manager.Find): its directory and whether it is
+	// read-only (then --read-only applies unless -x). An error means not
+	// found; ImageDirs are searched then.
+	FindImage func(name string) (dir string, readOnly bool, err error)
 	// Usage receives the help text for --help; nil discards it.
 	Usage io.Writer
 }
@@ -183,6 +188,11 @@ func (r *raw) image(c *Config, env Env) error {
 			return errors.New("cannot combine --ephemeral with --template= and --directory=")
 		}
 		c.Directory, c.Template = r.template, ""
+	}
+	if c.Directory == "" && r.machine != "" && env.FindImage != nil {
+		if dir, ro, err := env.FindImage(r.machine); err == nil {
+			c.Directory, c.ReadOnly = dir, c.ReadOnly || (ro && !r.ephemeral)
+		}
 	}
 	if c.Directory == "" && r.machine != "" {
 		c.Directory = findImage(r.machine, env)

@@ -61,6 +61,11 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer removeWorkDirs(sc)
+	lock, err := lockImage(&sc.Config, o)
+	if err != nil {
+		return 1, err
+	}
+	defer lock.Release()
 	us, err := setupUsers(sc, o)
 	if err != nil {
 		return 1, err
