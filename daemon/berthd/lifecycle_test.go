@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ type lifecycleBed struct {
 	p       paths.Paths
 	d       *testbed.Berthd
 	mgr     dbus.BusObject
+	bus     *testbed.Bus
 	machine string
 }
 
@@ -34,7 +37,7 @@ func newLifecycleBed(t *testing.T) *lifecycleBed {
 	t.Helper()
 	testbed.RequireRoot(t)
 	bus := testbed.StartBus(t)
-	b := &lifecycleBed{p: testbed.Paths(t), machine: "lc-" + randomHex()}
+	b := &lifecycleBed{p: testbed.Paths(t), bus: bus, machine: "lc-" + randomHex()}
 	if dropped := testbed.InstallUnits(t, b.p, bus.Address); len(dropped) > 0 {
 		t.Logf("berth-nspawn does not offer %v yet: machines run without them", dropped)
 	}
@@ -173,5 +176,44 @@ func TestIntegrationEnableAndSettingsOverBus(t *testing.T) {
 	}
 	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("link still there after DisableMachine: %v", err)
+	}
+}
+
+// TestIntegrationLifecycleNeedsRoot calls every lifecycle method as an
+// unprivileged user with the real busctl: the bus policy lets the calls
+// through, and berthd refuses each with AccessDenied.
+func TestIntegrationLifecycleNeedsRoot(t *testing.T) {
+	b := newLifecycleBed(t)
+	busctl := testbed.RequireTool(t, "busctl")
+	setpriv := testbed.RequireTool(t, "setpriv")
+	tests := []struct {
+		method string
+		args   []string
+	}{
+		{"StartMachine", []string{"s", b.machine}},
+		{"PowerOffMachine", []string{"sb", b.machine, "true"}},
+		{"RebootMachine", []string{"s", b.machine}},
+		{"EnableMachine", []string{"sb", b.machine, "false"}},
+		{"DisableMachine", []string{"sb", b.machine, "false"}},
+		{"GetMachineSettings", []string{"s", b.machine}},
+		{"SetMachineSettings", []string{"sa{sv}", b.machine, "1", "TasksMax", "t", "10"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			argv := append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", busctl, "--system", "call",
+				machine1Name, "/org/freedesktop/machine1", "dev.berth.Manager1", tt.method}, tt.args...)
+			cmd := exec.Command(setpriv, argv...)
+			cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + b.bus.Address}
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "ccess denied") {
+				t.Errorf("unprivileged %s: %v: %s", tt.method, err, out)
+			}
+		})
+	}
+	if b.registered(b.machine) {
+		t.Error("an unprivileged call started the machine")
+	}
+	if _, err := os.Stat(filepath.Join(b.p.UnitDir, "berth-machines.target.wants")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an unprivileged call enabled the machine: %v", err)
 	}
 }

@@ -99,7 +99,8 @@ func machinectl(t *testing.T, b *bed, args ...string) string {
 
 // TestIntegrationBerthctlLifecycle starts a busybox machine with
 // berthctl start, sees it in berthctl list, berthctl status and the real
-// machinectl list, refuses to start it twice, powers it off, and enables
+// machinectl list, refuses to start it twice, reboots it (the unit
+// restarts it on exit status 133), powers it off, and enables
 // and disables it.
 func TestIntegrationBerthctlLifecycle(t *testing.T) {
 	b := newBed(t)
@@ -116,6 +117,13 @@ func TestIntegrationBerthctlLifecycle(t *testing.T) {
 	if _, errOut, code := b.ctl(t, "start", name); code != 1 || !strings.Contains(errOut, "org.freedesktop.machine1.MachineExists") {
 		t.Errorf("second start: exit %d, %q", code, errOut)
 	}
+	before := leaderOf(b.ok(t, "status", name))
+	b.ok(t, "reboot", name)
+	eventually(t, "machine back with a new leader after reboot", func() bool {
+		out, _, code := b.ctl(t, "status", name)
+		l := leaderOf(out)
+		return code == 0 && l != "" && l != before
+	})
 	b.ok(t, "poweroff", name)
 	if out := b.ok(t, "list"); strings.Contains(out, name) {
 		t.Errorf("listed after poweroff:\n%s", out)
@@ -130,6 +138,16 @@ func TestIntegrationBerthctlLifecycle(t *testing.T) {
 	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) || !strings.Contains(out, "Removed "+link) {
 		t.Errorf("disable: %v\n%s", err, out)
 	}
+}
+
+// leaderOf returns the Leader= value of berthctl status output.
+func leaderOf(status string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "Leader="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // TestIntegrationBerthctlBadInput checks that bad input fails with exit
