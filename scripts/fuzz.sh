@@ -5,7 +5,7 @@ set -euo pipefail
 fuzztime=${FUZZTIME:-10s}
 status=0
 while read -r file; do
-	pkg=./$(dirname "$file")
+	pkg=$(dirname "$file")
 	for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$file" | awk '{print $2}'); do
 		echo "== $pkg $target"
 		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" || status=1
