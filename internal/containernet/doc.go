@@ -46,7 +46,8 @@
 // ports the forwards, protocol "tcp" or "udp", ports 1-65535. berthd
 // should forward each host port to the container's leased IPv4 address
 // (and its IPv6 address) on that link, and drop the forwards when the file
-// or the link goes. ReadPorts parses and checks a file.
+// or the link goes. ReadPorts (ParsePorts for bytes) reads and checks a
+// file.
 //
 // Everything here needs CAP_NET_ADMIN in the spawner's and the
 // container's network namespaces.

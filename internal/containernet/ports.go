@@ -2,6 +2,7 @@ package containernet
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,13 +66,27 @@ func ReadPorts(path string) (PortsFile, error) {
 	if err != nil {
 		return PortsFile{}, fmt.Errorf("read ports: %w", err)
 	}
+	f, err := ParsePorts(data)
+	if err != nil {
+		return PortsFile{}, fmt.Errorf("read ports %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// ParsePorts parses and checks the content of a ports file: a machine
+// name, a leader PID above 0, an index not below 0, and ports as -p
+// allows them.
+func ParsePorts(data []byte) (PortsFile, error) {
 	var f PortsFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return PortsFile{}, fmt.Errorf("read ports %s: %w", path, err)
+		return PortsFile{}, fmt.Errorf("parse ports: %w", err)
+	}
+	if f.Machine == "" || f.Leader <= 0 || f.IfIndex < 0 {
+		return PortsFile{}, errors.New("parse ports: no machine, leader or link")
 	}
 	for _, p := range f.Ports {
 		if p.Host == 0 || p.Container == 0 || (p.Protocol != "tcp" && p.Protocol != "udp") {
-			return PortsFile{}, fmt.Errorf("read ports %s: bad port %v", path, p)
+			return PortsFile{}, fmt.Errorf("parse ports: bad port %v", p)
 		}
 	}
 	return f, nil
