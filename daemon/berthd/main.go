@@ -33,15 +33,20 @@ func main() {
 	busName := pflag.String("bus-name", "org.freedesktop.machine1", "bus name to own")
 	root := pflag.String("root", "/", "place every host path berthd uses below this directory (tests, demo)")
 	stopTimeout := pflag.Duration("stop-timeout", 90*time.Second, "time from SIGTERM to SIGKILL when terminating a machine")
+	network := pflag.String("network", "yes", "yes: configure ve-*/vz-* links in berthd's network namespace (subnets, DHCP, NAT, port forwards); no: leave them alone")
 	pflag.Parse()
 	logger := log.New(os.Stderr, "berthd: ", 0)
-	if err := run(logger, *busName, paths.Under(*root), *stopTimeout); err != nil {
+	networkOn, err := yesNo("--network", *network)
+	if err == nil {
+		err = run(logger, *busName, paths.Under(*root), *stopTimeout, networkOn)
+	}
+	if err != nil {
 		logger.Print(err)
 		os.Exit(1)
 	}
 }
 
-func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Duration) error {
+func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Duration, network bool) error {
 	signals := machine1.Signals{Log: logger}
 	reg, err := machine.New(machine.Options{Paths: p, Log: logger, Observer: &signals, StopTimeout: stopTimeout})
 	if err != nil {
@@ -52,13 +57,23 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	if err != nil {
 		logger.Printf("warning: %v: shell and login into machines will fail", err)
 	}
+	opts := machine1.Options{Machines: reg, Images: machine1.Library{Images: images.New(p)},
+		PoolPath: p.Pool, Version: version, Log: logger, Nsenter: nsenter}
+	if network {
+		net, err := startNetwork(logger, p, reg)
+		if err != nil {
+			return err
+		}
+		defer net.stop()
+		opts.Network = net.svc
+	}
 	lc, err := setupLifecycle(logger, p, reg)
 	if err != nil {
 		return err
 	}
 	defer lc.close()
-	srv := machine1.New(machine1.Options{Machines: reg, Images: machine1.Library{Images: images.New(p)},
-		PoolPath: p.Pool, Version: version, Log: logger, Nsenter: nsenter, Lifecycle: lc.m})
+	opts.Lifecycle = lc.m
+	srv := machine1.New(opts)
 	conn, err := dbus.ConnectSystemBus(dbus.WithHandler(srv))
 	if err != nil {
 		return fmt.Errorf("connect to the system bus: %w", err)

@@ -71,7 +71,7 @@ func TestIntegrationBerthd(t *testing.T) {
 func start(t *testing.T, bin string, bus *testbed.Bus, env string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"--root", t.TempDir()}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--root", t.TempDir(), "--network=no"}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
 	if env != "" {
 		cmd.Env = append(cmd.Env, env)

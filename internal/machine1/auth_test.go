@@ -96,6 +96,8 @@ var mutating = []call{
 	{imagePath, img + "MarkReadOnly", []any{true}},
 	{imagePath, img + "SetLimit", []any{uint64(1)}},
 	{victimPath, "org.freedesktop.DBus.Properties.Set", []any{busName + ".Machine", "Name", dbus.MakeVariant("x")}},
+	{machine1.ManagerPath, "dev.berth.Manager1.AddPortForward", []any{"victim", "tcp", uint16(8080), uint16(80)}},
+	{machine1.ManagerPath, "dev.berth.Manager1.RemovePortForward", []any{"victim", "tcp", uint16(8080)}},
 }
 
 // reading lists calls unprivileged users may make.

@@ -50,7 +50,7 @@ func (s *syncBuffer) String() string {
 func startBerthd(t testing.TB, bus *testbed.Bus, root string) *berthd {
 	t.Helper()
 	d := &berthd{root: root, stderr: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(testbed.Binary(t, "berthd"), "--root", root, "--stop-timeout", "5s")
+	d.cmd = exec.Command(testbed.Binary(t, "berthd"), "--root", root, "--stop-timeout", "5s", "--network=no")
 	d.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {

@@ -172,7 +172,7 @@ func (s *Server) getMachineAddresses(_ dbus.Message, name string) ([]addressRow,
 	for i, a := range as {
 		out[i] = addressRow{a.Family, a.IP}
 	}
-	return out, nil
+	return s.leasedAddresses(name, out), nil
 }
 
 func (s *Server) getMachineOSRelease(_ dbus.Message, name string) (map[string]string, *dbus.Error) {

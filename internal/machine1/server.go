@@ -65,6 +65,8 @@ type Options struct {
 	// Lifecycle starts, stops and enables machines through units; nil
 	// makes those methods of dev.berth.Manager1 NotSupported.
 	Lifecycle Lifecycle
+	// Network is berthd's container networking; nil if it is off.
+	Network Network
 }
 
 // Server is the bus adapter. It is a dbus.Handler: pass it to
@@ -88,6 +90,9 @@ func New(opts Options) *Server {
 		dbusinterfaces.BerthManager:           merge(s.lifecycleMethods()),
 		"org.freedesktop.DBus.Properties":     s.propertyMethods(s.managerProps),
 		"org.freedesktop.DBus.Introspectable": s.introspectMethods(s.introspectManager),
+	}
+	for name, m := range s.networkMethods() {
+		s.manager[dbusinterfaces.BerthManager][name] = m
 	}
 	s.machines = s.directory(s.introspectMachineDir)
 	s.images = s.directory(s.introspectImageDir)

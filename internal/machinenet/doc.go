@@ -9,10 +9,10 @@
 // (nat) whenever that changes, so a forward survives the machine getting
 // another address, being stopped and started, and berthd restarting.
 // Forwards added over the bus are persisted atomically in one JSON file
-// (a list of Forward) and re-applied at start. A machine's own requested
-// forwards are read from its run-time file PortsDir/MACHINE, one
-// "[tcp:|udp:]HOST[:CONTAINER]" per line (nspawn's --port syntax), and
-// apply while the machine is registered.
+// (a list of Forward) and re-applied at start. The forwards a machine
+// asked for with berth-nspawn -p are read from its ports file
+// PortsDir/MACHINE (containernet.PortsFile) and apply while the machine is
+// registered; of two forwards on one host port the persisted one wins.
 //
 // A Service needs what netwatch needs: CAP_NET_ADMIN in berthd's network
 // namespace.

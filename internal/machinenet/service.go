@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/containernet"
 	"github.com/berth-dev/berth/internal/nat"
 	"github.com/berth-dev/berth/internal/netwatch"
 )
@@ -204,13 +206,16 @@ func (s *Service) Sync() {
 		}
 	}
 	for _, a := range want {
-		if !slices.Contains(s.applied, a) && a.Addr.IsValid() {
+		if slices.Contains(s.applied, a) {
+			continue
+		}
+		if a.Addr.IsValid() {
 			if err := m.AddForward(a.natForward()); err != nil {
 				s.cfg.Log.Printf("port forward %s: %v", a, err)
 				continue
 			}
-			s.cfg.Log.Printf("port forward %s", a)
 		}
+		s.cfg.Log.Printf("port forward %s", a)
 	}
 	s.applied = want
 }
@@ -254,8 +259,9 @@ func (s *Service) addressOf(machine string) netip.Addr {
 	return netip.Addr{}
 }
 
-// runtimeForwards reads the ports files of registered machines; a bad
-// file is logged and skipped.
+// runtimeForwards reads the ports files berth-nspawn writes for
+// registered machines (see containernet); a bad file is logged and
+// skipped.
 func (s *Service) runtimeForwards() []Forward {
 	if s.cfg.PortsDir == "" {
 		return nil
@@ -266,19 +272,21 @@ func (s *Service) runtimeForwards() []Forward {
 	}
 	var out []Forward
 	for _, e := range ents {
-		if _, err := s.cfg.Interfaces(e.Name()); err != nil || !e.Type().IsRegular() {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(s.cfg.PortsDir, e.Name()))
-		if err != nil {
+		if _, err := s.cfg.Interfaces(name); err != nil {
 			continue
 		}
-		list, err := parsePortsFile(e.Name(), data)
-		if err != nil {
-			s.cfg.Log.Printf("ports of %s: %v", e.Name(), err)
+		pf, err := containernet.ReadPorts(filepath.Join(s.cfg.PortsDir, name))
+		if err != nil || pf.Machine != name {
+			s.cfg.Log.Printf("ports of %s skipped: %v", name, err)
 			continue
 		}
-		out = append(out, list...)
+		for _, p := range pf.Ports {
+			out = append(out, Forward{Machine: name, Proto: p.Protocol, HostPort: p.Host, ContainerPort: p.Container})
+		}
 	}
 	return out
 }

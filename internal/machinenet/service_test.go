@@ -9,7 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/berth-dev/berth/internal/containernet"
 	"github.com/berth-dev/berth/internal/netwatch"
+	"github.com/berth-dev/berth/internal/nspawnopts"
 )
 
 // newService returns a Service whose machines are all unregistered, so
@@ -75,5 +77,47 @@ func TestCorruptStateFileMovedAside(t *testing.T) {
 	}
 	if _, err := os.Stat(state + ".bad"); err != nil || len(s.saved) != 0 {
 		t.Errorf("corrupt file not moved aside (%v) or forwards loaded: %v", err, s.saved)
+	}
+}
+
+// TestPortsFiles reads berth-nspawn's ports files of registered machines
+// only, skips bad ones, and lets a persisted forward win a host port.
+func TestPortsFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []containernet.PortsFile{
+		{Machine: "web", Leader: 1, IfIndex: 2, Ports: []nspawnopts.Port{{Protocol: "tcp", Host: 8080, Container: 80}, {Protocol: "udp", Host: 53, Container: 53}}},
+		{Machine: "gone", Leader: 1, IfIndex: 3, Ports: []nspawnopts.Port{{Protocol: "tcp", Host: 9090, Container: 90}}},
+	} {
+		if err := containernet.WritePorts(dir, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := netwatch.New(netwatch.Config{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string]bool{"web": true, "db": true, "bad": true}
+	s, err := New(Config{Watcher: w, StateFile: filepath.Join(t.TempDir(), "f.json"), PortsDir: dir,
+		Interfaces: func(name string) ([]int32, error) {
+			if !registered[name] {
+				return nil, fs.ErrNotExist
+			}
+			return nil, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(Forward{"db", "udp", 53, 5353}); err != nil {
+		t.Fatal(err)
+	}
+	want := []Applied{
+		{Forward: Forward{"web", "tcp", 8080, 80}},
+		{Forward: Forward{"db", "udp", 53, 5353}, Persistent: true},
+	}
+	if diff := cmp.Diff(want, s.Forwards(), cmp.Comparer(func(a, b Applied) bool { return a == b })); diff != "" {
+		t.Errorf("forwards (-want +got):\n%s", diff)
 	}
 }
