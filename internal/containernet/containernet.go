@@ -32,12 +32,6 @@ func (s Spec) ZoneLockPath() string { return filepath.Join(s.RunDir, "network-zo
 // PortsDir is where the ports files are written.
 func (s Spec) PortsDir() string { return filepath.Join(s.RunDir, "ports") }
 
-// hasLinks reports whether s asks for any host-side link work.
-func (s Spec) hasLinks() bool {
-	n := s.Network
-	return n.Veth || len(n.VethExtra) > 0 || len(n.Interfaces) > 0
-}
-
 // cleanup is a stack of undo steps, run last first.
 type cleanup []func()
 
