@@ -24,6 +24,8 @@ type Spec struct {
 	// RunDir is berth's runtime directory (paths.Paths.Run): the zone lock
 	// and the ports files live under it.
 	RunDir string
+	// Warnf receives warnings (a shortened interface name); nil drops them.
+	Warnf func(format string, args ...any)
 }
 
 // ZoneLockPath is the lock serialising zone bridge changes.

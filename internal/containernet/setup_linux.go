@@ -80,6 +80,9 @@ func (n *Network) veth() error {
 		return err
 	}
 	if alt != "" {
+		if n.spec.Warnf != nil {
+			n.spec.Warnf("Host interface name %s too long, shortened to %s (%s is its altname).\n", alt, name, alt)
+		}
 		if err := n.h.LinkAddAltName(l, alt); err != nil {
 			return fmt.Errorf("add altname %s to %s: %w", alt, name, err)
 		}
