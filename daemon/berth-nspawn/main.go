@@ -64,17 +64,16 @@ func run(args []string) int {
 }
 
 // findImage finds -M NAME's image in the image directories of p: a
-// directory or subvolume; a raw image needs -i, which berth-nspawn does
-// not support yet.
-func findImage(p paths.Paths) func(string) (string, bool, error) {
-	return func(name string) (string, bool, error) {
+// directory, subvolume or raw file.
+func findImage(p paths.Paths) func(string) (nspawnopts.Found, error) {
+	return func(name string) (nspawnopts.Found, error) {
 		img, err := images.New(p).Find(name)
 		if err != nil {
-			return "", false, err
+			return nspawnopts.Found{}, err
 		}
-		if img.Type != images.Directory && img.Type != images.Subvolume {
-			return "", false, fmt.Errorf("image %s is a %s image, which berth-nspawn cannot run yet", name, img.Type)
+		if img.Type == images.Block {
+			return nspawnopts.Found{}, fmt.Errorf("image %s is a block device, which berth-nspawn cannot run yet", name)
 		}
-		return img.Path, img.ReadOnly, nil
+		return nspawnopts.Found{Path: img.Path, Raw: img.Type == images.Raw, ReadOnly: img.ReadOnly}, nil
 	}
 }

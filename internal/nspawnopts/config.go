@@ -77,6 +77,9 @@ const (
 type Config struct {
 	// Directory is the container's root directory on the host.
 	Directory string `json:"directory"`
+	// Image is the raw disk image of -i (then Directory is empty until
+	// the spawner mounts it).
+	Image string `json:"image,omitempty"`
 	// Template is the --template directory an empty Directory is filled from.
 	Template string `json:"template,omitempty"`
 	// Machine is the machine name (-M, or derived from Directory).

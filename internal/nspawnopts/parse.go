@@ -35,11 +35,10 @@ type Env struct {
 	// Exists reports whether a path exists (for the -M image search);
 	// nil means nothing exists.
 	Exists func(string) bool
-	// FindImage, if set, finds the image -M NAME names when -D is not
-	// given (images.Manager.Find): its directory and whether it is
-	// read-only (then --read-only applies unless -x). An error means not
-	// found; ImageDirs are searched then.
-	FindImage func(name string) (dir string, readOnly bool, err error)
+	// FindImage, if set, finds the image -M NAME names when neither -D
+	// nor -i is given (images.Manager.Find). An error means not found;
+	// ImageDirs are searched then.
+	FindImage func(name string) (Found, error)
 	// Usage receives the help text for --help; nil discards it.
 	Usage io.Writer
 }
@@ -58,6 +57,7 @@ type raw struct {
 	binds, overlays []tagged
 	users           usersFlags
 	settings        string
+	rawImage        string
 
 	// net are the network options (network.go).
 	net netRaw
@@ -114,6 +114,7 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	}
 	fs.SetOutput(usage)
 	fs.StringVarP(&r.directory, "directory", "D", "", "root directory for the container")
+	fs.StringVarP(&r.rawImage, "image", "i", "", "raw disk image (a single file system) for the container")
 	fs.StringVar(&r.template, "template", "", "initialize an empty root directory from this template")
 	fs.StringVarP(&r.machine, "machine", "M", "", "machine name")
 	fs.StringVar(&r.hostname, "hostname", "", "container hostname (default: the machine name)")
@@ -179,6 +180,9 @@ func (r *raw) config(args []string, env Env) (Config, error) {
 
 // image resolves the root directory, template and ephemeral rules.
 func (r *raw) image(c *Config, env Env) error {
+	if r.rawImage != "" {
+		return r.imageFile(c)
+	}
 	c.Directory = r.directory
 	if r.template != "" && r.directory == "" && r.machine == "" && !r.ephemeral {
 		return errors.New("--template= needs --directory= or --machine=")
@@ -190,8 +194,13 @@ func (r *raw) image(c *Config, env Env) error {
 		c.Directory, c.Template = r.template, ""
 	}
 	if c.Directory == "" && r.machine != "" && env.FindImage != nil {
-		if dir, ro, err := env.FindImage(r.machine); err == nil {
-			c.Directory, c.ReadOnly = dir, c.ReadOnly || (ro && !r.ephemeral)
+		if f, err := env.FindImage(r.machine); err == nil {
+			c.ReadOnly = c.ReadOnly || (f.ReadOnly && !r.ephemeral)
+			if f.Raw {
+				r.rawImage = f.Path
+				return r.imageFile(c)
+			}
+			c.Directory = f.Path
 		}
 	}
 	if c.Directory == "" && r.machine != "" {
@@ -203,6 +212,30 @@ func (r *raw) image(c *Config, env Env) error {
 	if c.Directory == "" {
 		return errors.New("no root directory: use --directory= or --machine= of an existing image")
 	}
+	return nil
+}
+
+// Found is an image FindImage found.
+type Found struct {
+	// Path is the image's directory or raw file.
+	Path string
+	// Raw marks a raw disk image (run as with -i).
+	Raw bool
+	// ReadOnly: --read-only applies unless -x.
+	ReadOnly bool
+}
+
+// imageFile validates -i.
+func (r *raw) imageFile(c *Config) error {
+	switch {
+	case r.directory != "" || r.template != "":
+		return errors.New("--image= may not be combined with --directory= or --template=")
+	case r.ephemeral || r.volatile != VolatileNo:
+		return errors.New("--image= with --ephemeral or --volatile is not supported yet")
+	case strings.ContainsRune(r.rawImage, 0):
+		return fmt.Errorf("invalid image path %q", r.rawImage)
+	}
+	c.Image = r.rawImage
 	return nil
 }
 
@@ -226,6 +259,9 @@ func (r *raw) identity(c *Config) error {
 	c.Machine = r.machine
 	if c.Machine == "" {
 		c.Machine = names.CleanupHostname(path.Base(path.Clean(c.Directory)))
+		if c.Image != "" {
+			c.Machine = names.CleanupHostname(strings.TrimSuffix(path.Base(c.Image), ".raw"))
+		}
 		if c.Directory == "/" {
 			c.Machine = "host"
 		}

@@ -229,3 +229,31 @@ func TestCommandLineSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestParseImage(t *testing.T) {
+	tests := []struct {
+		args           []string
+		machine, image string
+		err            string
+	}{
+		{[]string{"-i", "/srv/fedora.raw"}, "fedora", "/srv/fedora.raw", ""},
+		{[]string{"--image=/srv/x.img", "-M", "m"}, "m", "/srv/x.img", ""},
+		{[]string{"-i", "/srv/a.raw", "-D", "/srv/a"}, "", "", "may not be combined"},
+		{[]string{"-i", "/srv/a.raw", "-x"}, "", "", "not supported yet"},
+		{[]string{"-i", "/srv/a.raw", "-U"}, "", "", "not supported yet"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c, err := Parse(tc.args, testEnv)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || c.Machine != tc.machine || c.Image != tc.image {
+				t.Errorf("got machine %q image %q err %v, want %q %q", c.Machine, c.Image, err, tc.machine, tc.image)
+			}
+		})
+	}
+}

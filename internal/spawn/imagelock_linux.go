@@ -16,9 +16,13 @@ func lockImage(c *nspawnopts.Config, o Options) (*images.Lock, error) {
 	if c.ReadOnly || c.Ephemeral || c.Volatile != nspawnopts.VolatileNo {
 		return nil, nil
 	}
-	l, err := images.New(o.Paths).LockPath(c.Directory)
+	img := c.Directory
+	if c.Image != "" {
+		img = c.Image
+	}
+	l, err := images.New(o.Paths).LockPath(img)
 	if errors.Is(err, images.ErrBusy) {
-		return nil, fmt.Errorf("image %s is busy: a machine runs from it", c.Directory)
+		return nil, fmt.Errorf("image %s is busy: a machine runs from it", img)
 	}
 	return l, err
 }

@@ -54,3 +54,42 @@ func TestIntegrationImageBusy(t *testing.T) {
 		t.Errorf("read-only start beside it: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestIntegrationRawImage(t *testing.T) {
+	testbed.RequireRoot(t)
+	mkfs := testbed.RequireTool(t, "mkfs.ext4")
+	raw := filepath.Join(t.TempDir(), "img.raw")
+	if out, err := exec.Command(mkfs, "-q", "-d", testbed.BusyboxImage(t), raw, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs: %v: %s", err, out)
+	}
+	name := machineName(t, "raw")
+	entry := filepath.Join("/run/machines", name+".raw")
+	if err := os.MkdirAll(filepath.Dir(entry), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(raw, entry); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(entry) })
+	tests := []struct {
+		name   string
+		args   []string
+		script string
+		want   string
+		code   int
+	}{
+		{"write", []string{"-i", raw}, "echo kept > /kept; cat /kept", "kept\n", 0},
+		{"kept across starts", []string{"-i", raw}, "cat /kept", "kept\n", 0},
+		{"read-only", []string{"-i", raw, "--read-only"}, "cat /kept; touch /x 2>/dev/null || echo refused", "kept\nrefused\n", 0},
+		{"found by -M", []string{"-M", name}, "cat /kept", "kept\n", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"-q", "--pipe", "--register=no"}, tc.args...)
+			r := nspawn(t, nil, append(args, "/bin/sh", "-c", tc.script)...)
+			if r.code != tc.code || r.stdout != tc.want {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q", r.code, r.stdout, r.stderr, tc.code, tc.want)
+			}
+		})
+	}
+}

@@ -56,6 +56,9 @@ type Machine struct {
 // status 1).
 func Run(c nspawnopts.Config, o Options) (int, error) {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	if c.Image != "" {
+		c.Directory = rootfs.StagingDir // the raw image's file system is attached here
+	}
 	sc, err := prepare(&c, o)
 	if err != nil {
 		return 1, err
@@ -72,6 +75,15 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 	}
 	defer us.release()
 	sc.trees = us.extraFiles()
+	if c.Image != "" {
+		root, err := mountRaw(c.Image, c.ReadOnly)
+		if err != nil {
+			return 1, err
+		}
+		defer root.Close()
+		sc.trees = append(sc.trees, root)
+		sc.RootTree = syncFD + len(sc.trees)
+	}
 	logf(o, c.Quiet, "Spawning container %s on %s.\n", c.Machine, c.Directory)
 	for {
 		out, err := runOnce(sc, o)

@@ -1,0 +1,107 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// rawTypes are the file systems tried, in order, for a single-filesystem
+// raw image (-i).
+var rawTypes = []string{"ext4", "btrfs", "xfs", "erofs", "squashfs", "vfat"}
+
+// mountRaw attaches the raw image at path to a loop device (freed when the
+// last user goes) and returns a detached mount of its file system, for the
+// stage to attach as the root.
+func mountRaw(path string, ro bool) (*os.File, error) {
+	loop, dev, err := attachLoop(path, ro)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	defer unix.Close(loop)
+	var errs []error
+	for _, t := range rawTypes {
+		f, err := fsMount(t, dev, ro)
+		if err == nil {
+			return f, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", t, err))
+	}
+	return nil, fmt.Errorf("image %s: no file system berth-nspawn can mount (a single-filesystem image is needed): %w", path, errors.Join(errs...))
+}
+
+// fsMount mounts dev with file system type t as a detached mount.
+func fsMount(t, dev string, ro bool) (*os.File, error) {
+	fs, err := kernel.RetryInt("fsopen", func() (int, error) { return unix.Fsopen(t, unix.FSOPEN_CLOEXEC) })
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetString(fs, "source", dev); err != nil {
+		return nil, err
+	}
+	if ro {
+		if err := unix.FsconfigSetFlag(fs, "ro"); err != nil {
+			return nil, err
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return nil, err
+	}
+	attrs := unix.MOUNT_ATTR_NODEV
+	if ro {
+		attrs |= unix.MOUNT_ATTR_RDONLY
+	}
+	m, err := kernel.RetryInt("fsmount", func() (int, error) { return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs) })
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(m), dev), nil
+}
+
+// attachLoop binds the file at path to a free loop device with autoclear
+// and returns the device's descriptor and path.
+func attachLoop(path string, ro bool) (int, string, error) {
+	mode := unix.O_RDWR
+	if ro {
+		mode = unix.O_RDONLY
+	}
+	back, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(path, mode|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return -1, "", err
+	}
+	defer unix.Close(back)
+	ctl, err := kernel.RetryInt("open", func() (int, error) { return unix.Open("/dev/loop-control", unix.O_RDWR|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return -1, "", fmt.Errorf("loop control: %w", err)
+	}
+	defer unix.Close(ctl)
+	for range 16 {
+		n, err := unix.IoctlRetInt(ctl, unix.LOOP_CTL_GET_FREE)
+		if err != nil {
+			return -1, "", fmt.Errorf("free loop device: %w", err)
+		}
+		dev := "/dev/loop" + strconv.Itoa(n)
+		fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(dev, mode|unix.O_CLOEXEC, 0) })
+		if err != nil {
+			return -1, "", err
+		}
+		cfg := unix.LoopConfig{Fd: uint32(back)}
+		cfg.Info.Flags = unix.LO_FLAGS_AUTOCLEAR
+		if ro {
+			cfg.Info.Flags |= unix.LO_FLAGS_READ_ONLY
+		}
+		if err = unix.IoctlLoopConfigure(fd, &cfg); err == nil {
+			return fd, dev, nil
+		}
+		unix.Close(fd)
+		if !errors.Is(err, unix.EBUSY) {
+			return -1, "", fmt.Errorf("configure %s: %w", dev, err)
+		}
+	}
+	return -1, "", fmt.Errorf("no free loop device: %w", unix.EBUSY)
+}
