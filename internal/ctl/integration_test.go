@@ -97,7 +97,7 @@ func machinectl(t *testing.T, b *bed, args ...string) string {
 	return string(out)
 }
 
-// TestIntegrationBerthctlLifecycle starts a busybox machine with
+// TestIntegrationBerthctlLifecycle sets a machine's limits, starts it with
 // berthctl start, sees it in berthctl list, berthctl status and the real
 // machinectl list, refuses to start it twice, reboots it (the unit
 // restarts it on exit status 133), powers it off, and enables
@@ -106,6 +106,11 @@ func TestIntegrationBerthctlLifecycle(t *testing.T) {
 	b := newBed(t)
 	name := randomName("ctl-")
 	b.image(t, name)
+	b.ok(t, "set", name, "MemoryMax=256M", "TasksMax=512", "Environment=A=1")
+	if out := b.ok(t, "show-settings", name); !strings.Contains(out, "MemoryMax=268435456\n") ||
+		!strings.Contains(out, "TasksMax=512\n") || !strings.Contains(out, "Environment=[A=1]\n") {
+		t.Errorf("show-settings after set:\n%s", out)
+	}
 	b.ok(t, "start", name)
 	eventually(t, "machine listed", func() bool { return strings.Contains(b.ok(t, "list"), name+" ") })
 	if out := b.ok(t, "status", name); !strings.Contains(out, "Name="+name+"\n") || !strings.Contains(out, "Class=container\n") {

@@ -35,6 +35,7 @@ func NewCommand(out io.Writer) *cobra.Command {
 	root.AddCommand(listCommand(o), statusCommand(o), terminateCommand(o), killCommand(o))
 	root.AddCommand(lifecycleCommands(o)...)
 	root.AddCommand(imageCommands(o)...)
+	root.AddCommand(settingsCommands(o)...)
 	return root
 }
 
