@@ -87,12 +87,9 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts}
 	s.manager = object{
 		dbusinterfaces.Manager:                s.managerMethods(),
-		dbusinterfaces.BerthManager:           merge(s.lifecycleMethods()),
+		dbusinterfaces.BerthManager:           merge(s.lifecycleMethods(), s.networkMethods()),
 		"org.freedesktop.DBus.Properties":     s.propertyMethods(s.managerProps),
 		"org.freedesktop.DBus.Introspectable": s.introspectMethods(s.introspectManager),
-	}
-	for name, m := range s.networkMethods() {
-		s.manager[dbusinterfaces.BerthManager][name] = m
 	}
 	s.machines = s.directory(s.introspectMachineDir)
 	s.images = s.directory(s.introspectImageDir)
