@@ -217,3 +217,25 @@ func TestIntegrationLifecycleNeedsRoot(t *testing.T) {
 		t.Errorf("an unprivileged call enabled the machine: %v", err)
 	}
 }
+
+// TestIntegrationStartOfRegisteredMachine: a machine registered without
+// berthd's unit (here a plain process registered by hand) counts as
+// running, so StartMachine of its name is MachineExists.
+func TestIntegrationStartOfRegisteredMachine(t *testing.T) {
+	b := newLifecycleBed(t)
+	sleep := exec.Command("sleep", "1000")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleep.Process.Kill(); _ = sleep.Wait() })
+	var p dbus.ObjectPath
+	err := b.mgr.Call(machine1Name+".Manager.RegisterMachine", 0, b.machine, []byte{}, "test", "container",
+		uint32(sleep.Process.Pid), "/").Store(&p)
+	if err != nil {
+		t.Fatalf("RegisterMachine: %v", err)
+	}
+	err = b.mgr.Call(berthIface+"StartMachine", 0, b.machine).Err
+	if diff := cmp.Diff("org.freedesktop.machine1.MachineExists", errName(err)); diff != "" {
+		t.Errorf("start of a registered machine (-want +got):\n%s", diff)
+	}
+}

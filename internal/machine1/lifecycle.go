@@ -8,6 +8,8 @@ import (
 
 	"github.com/berth-dev/berth/internal/enable"
 	"github.com/berth-dev/berth/internal/lifecycle"
+	"github.com/berth-dev/berth/internal/machine"
+	"github.com/berth-dev/berth/internal/names"
 )
 
 // Lifecycle is what the adapter needs to start, stop and enable machines
@@ -70,6 +72,12 @@ func (s *Server) startMachine(msg dbus.Message, name string) *dbus.Error {
 	lc, err := s.lifecycle(msg, "start machine")
 	if err != nil {
 		return busError(err)
+	}
+	// A registered machine runs, also one started without a unit
+	// (berth-nspawn or systemd-nspawn run by hand): a second could not
+	// register.
+	if m, err := s.opts.Machines.Get(name); err == nil && names.ValidMachine(name) == nil {
+		return busError(fmt.Errorf("start %s: already registered (service %q): %w", name, m.Service, machine.ErrExists))
 	}
 	return busError(lc.StartMachine(context.Background(), name))
 }
