@@ -2,6 +2,11 @@
 // org.freedesktop.machine1 (or --bus-name) on the system bus
 // (DBUS_SYSTEM_BUS_ADDRESS chooses another bus) and serves the machine1
 // API and berth's extensions until SIGTERM. It needs root.
+//
+// Machines started through the bus run under the systemd backend when
+// the host was booted with systemd, else under berthd's embedded
+// supervisor, which also starts the enabled machines when berthd starts;
+// $BERTH_BACKEND (embedded or systemd) overrides the choice.
 package main
 
 import (

@@ -18,6 +18,13 @@
 // when polkit runs; registration and OpenPTY are root-only.
 // Errors become D-Bus error names in exactly one function, busError.
 //
+// dev.berth.Manager1's lifecycle methods (StartMachine, PowerOffMachine,
+// RebootMachine, EnableMachine, DisableMachine, Get/SetMachineSettings)
+// are a thin layer over Lifecycle (internal/lifecycle), root only with no
+// polkit fallback: a missing image is NoSuchImage, a running (or
+// registered) machine MachineExists, one that does not run NoSuchMachine,
+// an invalid name or setting InvalidArgs.
+//
 // Where berthd differs from systemd-machined, by design:
 //   - Without systemd as PID 1 there is no scope to create: CreateMachine*
 //     registers the leader where it runs, exactly like RegisterMachine*
