@@ -7,6 +7,7 @@ DESTDIR   ?=
 BINDIR    ?= $(PREFIX)/bin
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 DBUSDIR   ?= $(PREFIX)/share/dbus-1
+MANDIR    ?= $(PREFIX)/share/man
 BUILDDIR  ?= bin
 TESTFLAGS ?=
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -16,7 +17,7 @@ PROGRAMS  = berthd berth-nspawn berthctl
 # glibc's NSS must not be linked into it (see internal/testbed.BuildTags).
 export GOFLAGS := $(GOFLAGS) -tags=osusergo,netgo
 
-.PHONY: all build install deps test demo bench lint fuzz clean
+.PHONY: all build man install deps test demo bench lint fuzz clean
 
 all: build
 
@@ -24,8 +25,11 @@ build:
 	@mkdir -p $(BUILDDIR)
 	$(GO) build -trimpath -o $(BUILDDIR)/ ./daemon/... ./client/...
 
-install: build
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+man:
+	$(GO) run ./internal/manpages $(BUILDDIR)/man
+
+install: build man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(DBUSDIR)/system.d $(DESTDIR)$(DBUSDIR)/system-services
 	for p in $(PROGRAMS); do \
 		[ ! -f $(BUILDDIR)/$$p ] || install -m 0755 $(BUILDDIR)/$$p $(DESTDIR)$(BINDIR)/$$p; \
@@ -35,6 +39,7 @@ install: build
 		sed 's|@BINDIR@|$(BINDIR)|g' "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); \
 	done
+	install -m 0644 $(BUILDDIR)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 units/dbus/system.d/*.conf $(DESTDIR)$(DBUSDIR)/system.d/
 	for s in units/dbus/system-services/*.service; do \
 		[ -f "$$s" ] || continue; \
