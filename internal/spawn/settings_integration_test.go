@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/testbed"
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestIntegrationSettingsFile(t *testing.T) {
@@ -60,5 +61,25 @@ func TestIntegrationSettingsMalformed(t *testing.T) {
 	r := nspawn(t, nil, "--pipe", "--register=no", "-D", img, "-M", name, "/bin/sh", "-c", "echo started")
 	if r.code != 1 || strings.Contains(r.stdout, "started") || !strings.Contains(r.stderr, name+".nspawn:2") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want a refusal naming the file and line", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestIntegrationSettingsPrivateUsers(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.BusyboxImage(t)
+	name := machineName(t, "settingsusers")
+	path := filepath.Join("/run/systemd/nspawn", name+".nspawn")
+	writeFile(t, path, "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=map\n")
+	t.Cleanup(func() { os.Remove(path) })
+	before := manifest(t, img)
+	r := nspawn(t, nil, "-q", "--pipe", "--register=no", "-D", img, "-M", name, "/bin/cat", "/proc/self/uid_map")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if base := rangeBase(t, r.stdout); base == 0 {
+		t.Errorf("uid_map %q: no user namespace from the file", r.stdout)
+	}
+	if diff := cmp.Diff(before, manifest(t, img)); diff != "" {
+		t.Errorf("map from the file changed the image (-before +after):\n%s", diff)
 	}
 }
