@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -39,6 +40,7 @@ func startNetwork(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*ne
 		PortsDir:   filepath.Join(p.Run, "ports"),
 		RunDir:     filepath.Join(p.Root, "run"),
 		Interfaces: interfacesOf(reg),
+		Inside:     insideOf(reg),
 		Log:        nlog,
 	})
 	if err != nil {
@@ -81,6 +83,23 @@ func interfacesOf(reg *machine.Registry) func(string) ([]int32, error) {
 			return nil, fmt.Errorf("interfaces of %s: %w", name, err)
 		}
 		return m.NetworkInterfaces, nil
+	}
+}
+
+// insideOf reads a machine's addresses inside its network namespace.
+func insideOf(reg *machine.Registry) func(string) []netip.Addr {
+	return func(name string) []netip.Addr {
+		as, err := reg.Addresses(name)
+		if err != nil {
+			return nil
+		}
+		out := make([]netip.Addr, 0, len(as))
+		for _, a := range as {
+			if addr, ok := netip.AddrFromSlice(a.IP); ok {
+				out = append(out, addr.Unmap())
+			}
+		}
+		return out
 	}
 }
 

@@ -40,11 +40,11 @@ type leaseRow struct {
 	ExpiryUSec                      uint64
 }
 
-// forwardRow is one ListPortForwards entry: a(ssqqsb).
+// forwardRow is one ListPortForwards entry: a(ssqqssb).
 type forwardRow struct {
 	Machine, Proto          string
 	HostPort, ContainerPort uint16
-	Address                 string
+	Address, Address6       string
 	Persistent              bool
 }
 
@@ -105,7 +105,7 @@ func (s *Server) listPortForwards(dbus.Message) ([]forwardRow, *dbus.Error) {
 	}
 	out := []forwardRow{}
 	for _, f := range n.Forwards() {
-		out = append(out, forwardRow{f.Machine, f.Proto, f.HostPort, f.ContainerPort, text(f.Addr), f.Persistent})
+		out = append(out, forwardRow{f.Machine, f.Proto, f.HostPort, f.ContainerPort, text(f.Addr), text(f.Addr6), f.Persistent})
 	}
 	return out, nil
 }

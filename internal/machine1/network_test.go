@@ -71,12 +71,21 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 	t.Run("port forward", func(t *testing.T) {
 		berthCall(t, bus, "AddPortForward", nil, "box", "tcp", uint16(8080), uint16(80))
 		var fws []forwardRow
-		berthCall(t, bus, "ListPortForwards", &fws)
-		if want := []forwardRow{{"box", "tcp", 8080, 80, addr, true}}; !cmp.Equal(want, fws) {
+		eventually(t, "the forward to follow the SLAAC address", func() bool {
+			berthCall(t, bus, "ListPortForwards", &fws)
+			return len(fws) == 1 && fws[0].Address6 != ""
+		})
+		if want := []forwardRow{{"box", "tcp", 8080, 80, addr, fws[0].Address6, true}}; !cmp.Equal(want, fws) {
 			t.Errorf("ListPortForwards (-want +got):\n%s", cmp.Diff(want, fws))
 		}
 		if got, err := dialIn(host, "127.0.0.1:8080"); err != nil || got != "hello" {
 			t.Errorf("dial the forward from berthd's loopback: %q, %v", got, err)
+		}
+		var links []linkRow
+		berthCall(t, bus, "ListLinks", &links)
+		v6 := net.JoinHostPort(links[0].Address6, "8080")
+		if got, err := dialIn(host, v6); err != nil || got != "hello" {
+			t.Errorf("dial the forward at the host's IPv6 address %s: %q, %v", v6, got, err)
 		}
 	})
 	t.Run("unprivileged", func(t *testing.T) {
@@ -314,7 +323,7 @@ type leaseRow struct {
 type forwardRow struct {
 	Machine, Proto          string
 	HostPort, ContainerPort uint16
-	Address                 string
+	Address, Address6       string
 	Persistent              bool
 }
 

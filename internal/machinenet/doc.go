@@ -5,8 +5,9 @@
 //
 // Port forwards are kept by machine name, not address: a Service resolves
 // each forward to the first unexpired IPv4 lease on the machine's
-// registered host-side interfaces and rewrites berth's nftables table
-// (nat) whenever that changes, so a forward survives the machine getting
+// registered host-side interfaces, and to the machine's IPv6 address in
+// their ULA subnets (configured by SLAAC, read inside the machine), and
+// rewrites berth's nftables table (nat) whenever that changes, so a forward survives the machine getting
 // another address, being stopped and started, and berthd restarting.
 // Forwards added over the bus are persisted atomically in one JSON file
 // (a list of Forward) and re-applied at start. The forwards a machine

@@ -35,6 +35,9 @@ type Config struct {
 	// Interfaces returns the host-side interface indices a registered
 	// machine was registered with; an error for an unknown machine.
 	Interfaces func(machine string) ([]int32, error)
+	// Inside returns the addresses configured inside a registered machine
+	// (its IPv6 address by SLAAC is no lease); nil for IPv4 forwards only.
+	Inside func(machine string) []netip.Addr
 	// Log receives one line per change of an applied forward (nil
 	// discards).
 	Log *log.Logger
@@ -42,12 +45,15 @@ type Config struct {
 	Interval time.Duration
 }
 
-// Applied is a forward with the address it currently goes to (invalid if
-// the machine has no lease).
+// Applied is a forward with the addresses it currently goes to.
 type Applied struct {
 	Forward
-	// Addr is the machine's address the forward points at.
+	// Addr is the machine's leased IPv4 address the forward points at;
+	// invalid if it has none.
 	Addr netip.Addr
+	// Addr6 is the machine's IPv6 address in its link's subnet the
+	// forward points at; invalid if it has none.
+	Addr6 netip.Addr
 	// Persistent: added over the bus, not from the machine's ports file.
 	Persistent bool
 }
@@ -199,9 +205,11 @@ func (s *Service) Sync() {
 	}
 	m := s.cfg.Watcher.NAT()
 	for _, a := range s.applied {
-		if !slices.Contains(want, a) && a.Addr.IsValid() {
-			if err := m.RemoveForward(a.natForward()); err != nil {
-				s.cfg.Log.Printf("port forward %s: %v", a, err)
+		if !slices.Contains(want, a) {
+			for _, f := range a.natForwards() {
+				if err := m.RemoveForward(f); err != nil {
+					s.cfg.Log.Printf("port forward %s: %v", a, err)
+				}
 			}
 		}
 	}
@@ -209,10 +217,9 @@ func (s *Service) Sync() {
 		if slices.Contains(s.applied, a) {
 			continue
 		}
-		if a.Addr.IsValid() {
-			if err := m.AddForward(a.natForward()); err != nil {
+		for _, f := range a.natForwards() {
+			if err := m.AddForward(f); err != nil {
 				s.cfg.Log.Printf("port forward %s: %v", a, err)
-				continue
 			}
 		}
 		s.cfg.Log.Printf("port forward %s", a)
@@ -228,11 +235,13 @@ func (s *Service) resolveLocked() []Applied {
 		return slices.ContainsFunc(out, func(a Applied) bool { return a.sameHostPort(f) })
 	}
 	for _, f := range s.saved {
-		out = append(out, Applied{Forward: f, Addr: s.addressOf(f.Machine), Persistent: true})
+		a := s.target(f)
+		a.Persistent = true
+		out = append(out, a)
 	}
 	for _, f := range s.runtimeForwards() {
 		if !taken(f) {
-			out = append(out, Applied{Forward: f, Addr: s.addressOf(f.Machine)})
+			out = append(out, s.target(f))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -244,19 +253,37 @@ func (s *Service) resolveLocked() []Applied {
 	return out
 }
 
-// addressOf returns the machine's first leased IPv4 address, if it is
-// registered and has one.
-func (s *Service) addressOf(machine string) netip.Addr {
-	ifs, err := s.cfg.Interfaces(machine)
+// target resolves f to its machine's addresses: the first leased IPv4
+// address on its interfaces, and the first address inside it that lies in
+// one of their IPv6 subnets.
+func (s *Service) target(f Forward) Applied {
+	a := Applied{Forward: f}
+	ifs, err := s.cfg.Interfaces(f.Machine)
 	if err != nil {
-		return netip.Addr{}
+		return a
 	}
-	for _, a := range s.Addresses(ifs) {
-		if a.Is4() {
-			return a
+	for _, addr := range s.Addresses(ifs) {
+		if addr.Is4() {
+			a.Addr = addr
+			break
 		}
 	}
-	return netip.Addr{}
+	if s.cfg.Inside == nil {
+		return a
+	}
+	var subnets []netip.Prefix
+	for _, i := range ifs {
+		if l, err := s.cfg.Watcher.LinkByIndex(int(i)); err == nil && l.Subnet6.IsValid() {
+			subnets = append(subnets, l.Subnet6)
+		}
+	}
+	for _, addr := range s.cfg.Inside(f.Machine) {
+		if slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Contains(addr) }) {
+			a.Addr6 = addr
+			break
+		}
+	}
+	return a
 }
 
 // runtimeForwards reads the ports files berth-nspawn writes for
@@ -291,15 +318,26 @@ func (s *Service) runtimeForwards() []Forward {
 	return out
 }
 
-func (a Applied) natForward() nat.Forward {
-	return nat.Forward{Proto: a.Proto, HostPort: a.HostPort, Addr: a.Addr, Port: a.ContainerPort}
+// natForwards are a's rules: one per address family it has an address of.
+func (a Applied) natForwards() []nat.Forward {
+	var out []nat.Forward
+	for _, addr := range []netip.Addr{a.Addr, a.Addr6} {
+		if addr.IsValid() {
+			out = append(out, nat.Forward{Proto: a.Proto, HostPort: a.HostPort, Addr: addr, Port: a.ContainerPort})
+		}
+	}
+	return out
 }
 
 // String describes a for the log.
 func (a Applied) String() string {
-	to := "no address"
-	if a.Addr.IsValid() {
-		to = netip.AddrPortFrom(a.Addr, a.ContainerPort).String()
+	var tos []string
+	for _, f := range a.natForwards() {
+		tos = append(tos, netip.AddrPortFrom(f.Addr, f.Port).String())
+	}
+	to := strings.Join(tos, " ")
+	if to == "" {
+		to = "no address"
 	}
 	return fmt.Sprintf("%s %d -> %s (%s)", a.Proto, a.HostPort, a.Machine, to)
 }
