@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/capset"
+	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"github.com/spf13/pflag"
 )
 
@@ -199,4 +201,64 @@ func parseIPPort(s string) (uint16, error) {
 		return 0, strconv.ErrRange
 	}
 	return uint16(v), nil
+}
+
+// applyNetwork applies the [Network] keys a .nspawn file won over the
+// command line, validated as the options are.
+func applyNetwork(c *Config, s *nspawnsettings.Settings) error {
+	if fromFile(s.MACVLAN) || fromFile(s.IPVLAN) {
+		return errors.New("MACVLAN= and IPVLAN= are not supported")
+	}
+	if !fromFile(s.VirtualEthernet) && !fromFile(s.VirtualEthernetExtra) && !fromFile(s.Interface) &&
+		!fromFile(s.Bridge) && !fromFile(s.Zone) && !fromFile(s.Port) {
+		return nil
+	}
+	r := netRawOf(c.Network)
+	if fromFile(s.VirtualEthernet) {
+		r.veth = s.VirtualEthernet.Value
+	}
+	if fromFile(s.Bridge) {
+		r.bridge = s.Bridge.Value
+	}
+	if fromFile(s.Zone) {
+		r.zone = s.Zone.Value
+	}
+	if fromFile(s.VirtualEthernetExtra) {
+		r.vethExtra = nil
+		for _, p := range s.VirtualEthernetExtra.Value {
+			r.vethExtra = append(r.vethExtra, p.String())
+		}
+	}
+	if fromFile(s.Interface) {
+		r.interfaces = nil
+		for _, p := range s.Interface.Value {
+			r.interfaces = append(r.interfaces, p.Host)
+		}
+	}
+	if fromFile(s.Port) {
+		r.ports = nil
+		for _, p := range s.Port.Value {
+			r.ports = append(r.ports, Port{p.Protocol, p.Host, p.Container}.String())
+		}
+	}
+	had := c.PrivateNetwork
+	if err := r.network(c); err != nil {
+		return err
+	}
+	if c.PrivateNetwork && !had {
+		c.Caps |= capset.NetAdmin
+	}
+	return nil
+}
+
+// netRawOf turns a validated Network back into flag values.
+func netRawOf(n Network) netRaw {
+	r := netRaw{veth: n.Veth, bridge: n.Bridge, zone: n.Zone, nsPath: n.NamespacePath, interfaces: n.Interfaces}
+	for _, p := range n.VethExtra {
+		r.vethExtra = append(r.vethExtra, p.Host+":"+p.Container)
+	}
+	for _, p := range n.Ports {
+		r.ports = append(r.ports, p.String())
+	}
+	return r
 }

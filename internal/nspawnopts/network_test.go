@@ -2,9 +2,14 @@ package nspawnopts
 
 import (
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/capset"
+	"github.com/berth-dev/berth/internal/paths"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -105,4 +110,44 @@ func FuzzParsePort(f *testing.F) {
 			t.Fatalf("ParsePort(%q) = %+v", s, p)
 		}
 	})
+}
+
+func TestApplySettingsNetwork(t *testing.T) {
+	tests := []struct {
+		name, file string
+		args       []string
+		want       Network
+		private    bool
+	}{
+		{"zone and ports from the file", "[Network]\nZone=lab\nPort=8080:80\nPort=udp:53\n", nil,
+			Network{Veth: true, Zone: "lab", Ports: []Port{{"tcp", 8080, 80}, {"udp", 53, 53}}}, true},
+		{"veth and extra from the file", "[Network]\nVirtualEthernet=yes\nVirtualEthernetExtra=a:b\n", nil,
+			Network{Veth: true, VethExtra: []VethPair{{"a", "b"}}}, true},
+		{"the command line wins", "[Network]\nZone=lab\n", []string{"--network-bridge=br0"},
+			Network{Veth: true, Bridge: "br0"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := paths.Under(t.TempDir())
+			if err := os.MkdirAll(p.SettingsTrusted[0], 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(p.SettingsTrusted[0], "m.nspawn"), []byte(tt.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Parse(append([]string{"-D", t.TempDir(), "-M", "m"}, tt.args...), testEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ApplySettings(&c, p, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, c.Network); diff != "" {
+				t.Errorf("network (-want +got):\n%s", diff)
+			}
+			if c.PrivateNetwork != tt.private || c.Caps&capset.NetAdmin == 0 {
+				t.Errorf("PrivateNetwork = %v (caps %v), want %v with CAP_NET_ADMIN", c.PrivateNetwork, c.Caps, tt.private)
+			}
+		})
+	}
 }

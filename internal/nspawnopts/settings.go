@@ -22,12 +22,14 @@ var settingKeys = map[string]string{
 	"resolv-conf": "ResolvConf", "timezone": "Timezone", "link-journal": "LinkJournal",
 	"hostname": "Hostname", "private-network": "Private", "private-users": "PrivateUsers",
 	"private-users-ownership": "PrivateUsersOwnership", "private-users-chown": "PrivateUsersChown",
+	"network-veth": "VirtualEthernet", "network-bridge": "Bridge", "network-zone": "Zone",
 }
 
 // listKeys maps list options to their keys.
 var listKeys = map[string]string{
 	"tmpfs": "TemporaryFileSystem", "inaccessible": "Inaccessible",
 	"capability": "Capability", "drop-capability": "DropCapability",
+	"network-veth-extra": "VirtualEthernetExtra", "network-interface": "Interface", "port": "Port",
 }
 
 // commandLine records the options given as .nspawn settings, so a
@@ -97,7 +99,7 @@ func ApplySettings(c *Config, p paths.Paths, warn io.Writer) error {
 		return nil
 	}
 	s := &eff.Settings
-	steps := []func(*Config, *nspawnsettings.Settings) error{applyExec, applyIdentity, applyFiles, applyMounts, applyUsers}
+	steps := []func(*Config, *nspawnsettings.Settings) error{applyExec, applyIdentity, applyFiles, applyMounts, applyUsers, applyNetwork}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
 			return fmt.Errorf("settings %s: %w", eff.File.Path, err)
