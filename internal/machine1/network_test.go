@@ -28,7 +28,8 @@ import (
 // forward reaches a server in the container from berthd's loopback; a
 // link without a lease is diagnosed; after kill -9 and a restart the
 // client renews the same address and the forward works again; nobody may
-// not change forwards.
+// not change forwards; SIGTERM stops berthd cleanly, leaving the link
+// configured.
 func TestIntegrationContainerNetwork(t *testing.T) {
 	testbed.RequireRoot(t)
 	testbed.RequireTool(t, "udhcpc")
@@ -136,7 +137,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 			return strings.Contains(string(b), `"`+addr+`"`)
 		})
 		d.kill(syscall.SIGKILL)
-		startBerthdIn(t, bus, root, host)
+		d := startBerthdIn(t, bus, root, host)
 		_ = os.Remove(client.lease)
 		forwardWorks(t, bus, host)
 		if err := client.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
@@ -148,6 +149,14 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 		berthCall(t, bus, "RemovePortForward", nil, "box", "tcp", uint16(8080))
 		if _, err := dialIn(host, "127.0.0.1:8080"); err == nil {
 			t.Error("the removed forward still connects")
+		}
+		// berthd is this subtest's: stop it cleanly here.
+		d.kill(syscall.SIGTERM)
+		if !d.cmd.ProcessState.Success() {
+			t.Errorf("berthd after SIGTERM: %v", d.cmd.ProcessState)
+		}
+		if out := host.Exec(t, "ip", "-4", "addr", "show", "ve-testbox"); !strings.Contains(out, "inet ") {
+			t.Errorf("the link lost its address when berthd stopped:\n%s", out)
 		}
 	})
 }

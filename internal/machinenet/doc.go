@@ -3,10 +3,14 @@
 // port forwards to machines that follow each machine's current lease, and
 // a diagnosis of a machine's links (netdiag).
 //
+// A machine's leased addresses are the unexpired leases on the ve-*
+// veths it was registered with; a zone bridge (vz-*) is shared by its
+// members, so a zone member's addresses are only those read inside it.
+//
 // Port forwards are kept by machine name, not address: a Service resolves
-// each forward to the first unexpired IPv4 lease on the machine's
-// registered host-side interfaces, and to the machine's IPv6 address in
-// their ULA subnets (configured by SLAAC, read inside the machine), and
+// each forward to the machine's leased IPv4 address (for a zone member,
+// its address inside in the zone's subnet) and to its IPv6 address in its
+// links' ULA subnets (configured by SLAAC, read inside the machine), and
 // rewrites berth's nftables table (nat) whenever that changes, so a forward survives the machine getting
 // another address, being stopped and started, and berthd restarting.
 // Forwards added over the bus are persisted atomically in one JSON file

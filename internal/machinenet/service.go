@@ -114,12 +114,15 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 // Addresses returns the unexpired leased addresses on the machine's
-// host-side interfaces.
+// host-side veths. A zone bridge's leases belong to all its members, so
+// zones count none.
 func (s *Service) Addresses(ifindices []int32) []netip.Addr {
 	var out []netip.Addr
 	now := time.Now()
 	for _, i := range ifindices {
-		out = append(out, s.cfg.Watcher.Addresses(int(i), now)...)
+		if l, err := s.cfg.Watcher.LinkByIndex(int(i)); err == nil && !l.Zone {
+			out = append(out, s.cfg.Watcher.Addresses(int(i), now)...)
+		}
 	}
 	return out
 }
@@ -253,9 +256,10 @@ func (s *Service) resolveLocked() []Applied {
 	return out
 }
 
-// target resolves f to its machine's addresses: the first leased IPv4
-// address on its interfaces, and the first address inside it that lies in
-// one of their IPv6 subnets.
+// target resolves f to its machine's addresses: its first IPv4 lease on
+// a veth, else (a zone member) the first address inside it in a zone's
+// subnet; and the first address inside it in one of its links' IPv6
+// subnets.
 func (s *Service) target(f Forward) Applied {
 	a := Applied{Forward: f}
 	ifs, err := s.cfg.Interfaces(f.Machine)
@@ -273,14 +277,18 @@ func (s *Service) target(f Forward) Applied {
 	}
 	var subnets []netip.Prefix
 	for _, i := range ifs {
-		if l, err := s.cfg.Watcher.LinkByIndex(int(i)); err == nil && l.Subnet6.IsValid() {
-			subnets = append(subnets, l.Subnet6)
+		if l, err := s.cfg.Watcher.LinkByIndex(int(i)); err == nil {
+			subnets = append(subnets, l.Subnet, l.Subnet6)
 		}
 	}
 	for _, addr := range s.cfg.Inside(f.Machine) {
-		if slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Contains(addr) }) {
+		in := slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.IsValid() && p.Contains(addr) })
+		switch {
+		case !in:
+		case addr.Is4() && !a.Addr.IsValid():
+			a.Addr = addr
+		case addr.Is6() && !a.Addr6.IsValid():
 			a.Addr6 = addr
-			break
 		}
 	}
 	return a
