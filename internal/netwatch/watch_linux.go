@@ -301,11 +301,10 @@ func (w *Watcher) advertise(m *managed, p netip.Prefix) bool {
 	return true
 }
 
-// teardown undoes setup for a link that went away.
+// teardown undoes setup for a link that went away. The link leaves
+// Links last, so a caller that no longer sees it knows that its subnet, NAT
+// rules and forwards are gone too.
 func (w *Watcher) teardown(m *managed) {
-	w.mu.Lock()
-	delete(w.links, m.link.Index)
-	w.mu.Unlock()
 	m.stop()
 	if err := w.nat.RemoveLink(m.link.Name); err != nil {
 		w.log.Error("nat not removed", "link", m.link.Name, "err", err)
@@ -316,6 +315,9 @@ func (w *Watcher) teardown(m *managed) {
 		}
 	}
 	w.pool.Release(m.link.Name)
+	w.mu.Lock()
+	delete(w.links, m.link.Index)
+	w.mu.Unlock()
 	w.log.Info("link released", "link", m.link.Name, "subnet", m.link.Subnet)
 }
 
