@@ -17,7 +17,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/berth-dev/berth/dbus-interfaces"
+	"github.com/berth-dev/berth/internal/containernet"
 	"github.com/berth-dev/berth/internal/machine1"
+	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
 )
@@ -88,6 +90,24 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 		if got, err := dialIn(host, v6); err != nil || got != "hello" {
 			t.Errorf("dial the forward at the host's IPv6 address %s: %q, %v", v6, got, err)
 		}
+	})
+	t.Run("ports file", func(t *testing.T) {
+		pf := containernet.PortsFile{Machine: "box", Leader: 1, IfIndex: int(idx), Ports: []nspawnopts.Port{{Protocol: "tcp", Host: 8081, Container: 80}}}
+		dir := filepath.Join(paths.Under(root).Run, "ports")
+		if err := containernet.WritePorts(dir, pf); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := dialUntil(host, "127.0.0.1:8081"); err != nil || got != "hello" {
+			t.Errorf("dial berth-nspawn's forward from berthd's loopback: %q, %v", got, err)
+		}
+		if err := os.Remove(containernet.PortsPath(dir, "box")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the forward to go with its ports file", func() bool {
+			var fws []forwardRow
+			berthCall(t, bus, "ListPortForwards", &fws)
+			return len(fws) == 1
+		})
 	})
 	t.Run("unprivileged", func(t *testing.T) {
 		for _, args := range [][]string{{"AddPortForward", "ssqq", "box", "tcp", "8081", "80"}, {"RemovePortForward", "ssq", "box", "tcp", "8080"}} {
@@ -313,6 +333,16 @@ func dialIn(ns *testbed.NetNS, addr string) (string, error) {
 		got = string(b)
 		return err
 	})
+	return got, err
+}
+
+// dialUntil dials from ns until it connects or a generous deadline passes.
+func dialUntil(ns *testbed.NetNS, addr string) (got string, err error) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got, err = dialIn(ns, addr); err == nil {
+			return got, nil
+		}
+	}
 	return got, err
 }
 
