@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,7 +53,12 @@ func notifyPayload() int {
 	if _, err := conn.Write([]byte("READY=1\nSTATUS=Container running.")); err != nil {
 		return 1
 	}
-	select {}
+	// Wait for the stop signal. (A bare select{} can end the process as a
+	// deadlock when no other goroutine exists.)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
+	<-stop
+	return 0
 }
 
 // TestSystemSystemdBackend boots a Debian test host with systemd as PID 1
