@@ -14,7 +14,8 @@ func TestParseSignal(t *testing.T) {
 		ok   bool
 	}{
 		{"SIGTERM", 15, true},
-		{"term", 15, true},
+		{"TERM", 15, true},
+		{"term", 0, false},
 		{"9", 9, true},
 		{"SIGRTMIN+4", 38, true},
 		{"RTMIN+3", 37, true},
@@ -44,8 +45,9 @@ func TestClientImportsNoKernelOrDaemonCode(t *testing.T) {
 		"github.com/google/nftables", "github.com/insomniacslk/", "github.com/berth-dev/berth/daemon/",
 	}
 	allowedInternal := map[string]bool{
-		"github.com/berth-dev/berth/internal/ctl":   true,
-		"github.com/berth-dev/berth/internal/names": true,
+		"github.com/berth-dev/berth/internal/ctl":     true,
+		"github.com/berth-dev/berth/internal/names":   true,
+		"github.com/berth-dev/berth/internal/signame": true,
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		for _, f := range forbidden {

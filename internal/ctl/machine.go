@@ -3,11 +3,11 @@ package ctl
 import (
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/signame"
 )
 
 func statusCommand(o *options) *cobra.Command {
@@ -107,25 +107,9 @@ func killCommand(o *options) *cobra.Command {
 	return cmd
 }
 
-// signalNumbers maps the signal names berthctl accepts to their numbers.
-var signalNumbers = map[string]int32{
-	"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15,
-	"CONT": 18, "STOP": 19, "WINCH": 28, "RTMIN": 34,
-}
-
-// parseSignal accepts "SIGTERM", "TERM", "15" and "RTMIN+N".
+// parseSignal reads a signal as machinectl does ("SIGTERM", "TERM",
+// "SIGRTMIN+4", a number) for the bus's int32.
 func parseSignal(s string) (int32, error) {
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	if n, ok := signalNumbers[name]; ok {
-		return n, nil
-	}
-	if off, ok := strings.CutPrefix(name, "RTMIN+"); ok {
-		if n, err := strconv.Atoi(off); err == nil && n >= 0 && n <= 30 {
-			return 34 + int32(n), nil
-		}
-	}
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return int32(n), nil
-	}
-	return 0, fmt.Errorf("unknown signal %q", s)
+	n, err := signame.Parse(s)
+	return int32(n), err
 }

@@ -4,57 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-dev/berth/internal/signame"
 )
 
 // SigRTMin is the first real-time signal number as the C library reports
 // it (glibc reserves 32 and 33), which is what "SIGRTMIN+N" means to nspawn.
-const SigRTMin = 34
-
-// ParseSignal reads a signal as "SIGTERM", "TERM", "SIGRTMIN+3",
-// "RTMIN+3", "SIGRTMAX-1" or a number.
-func ParseSignal(s string) (int, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return n, nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if n, ok := rtSignal(name); ok {
-		return n, nil
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return int(sig), nil
-	}
-	return 0, fmt.Errorf("invalid signal %q", s)
-}
-
-// rtSignal parses SIGRTMIN[+N] and SIGRTMAX[-N].
-func rtSignal(name string) (int, bool) {
-	const rtMax = 64
-	if rest, ok := strings.CutPrefix(name, "SIGRTMIN"); ok {
-		off, ok := rtOffset(rest, "+")
-		return SigRTMin + off, ok && SigRTMin+off <= rtMax
-	}
-	if rest, ok := strings.CutPrefix(name, "SIGRTMAX"); ok {
-		off, ok := rtOffset(rest, "-")
-		return rtMax - off, ok && rtMax-off >= SigRTMin
-	}
-	return 0, false
-}
-
-func rtOffset(rest, sign string) (int, bool) {
-	if rest == "" {
-		return 0, true
-	}
-	num, ok := strings.CutPrefix(rest, sign)
-	n, err := strconv.Atoi(num)
-	return n, ok && err == nil && n >= 0
-}
+const SigRTMin = signame.RTMin
 
 var (
 	resolvConfModes = []string{"off", "auto", "delete", "copy-host", "copy-static", "copy-uplink",

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/internal/capset"
 	"github.com/berth-dev/berth/internal/names"
 	"github.com/berth-dev/berth/internal/nspawnsettings"
+	"github.com/berth-dev/berth/internal/signame"
 	"github.com/spf13/pflag"
 )
 
@@ -339,9 +340,9 @@ func (r *raw) exec(c *Config) error {
 // lifecycle sets the kill signal, readiness and registration.
 func (r *raw) lifecycle(c *Config) error {
 	if r.killSignal != "" {
-		sig, err := ParseSignal(r.killSignal)
+		sig, err := signame.Parse(r.killSignal)
 		if err != nil {
-			return err
+			return fmt.Errorf("invalid signal for --kill-signal: %w", err)
 		}
 		c.KillSignal = sig
 	} else if c.Boot {

@@ -168,15 +168,6 @@ func TestEphemeralName(t *testing.T) {
 	}
 }
 
-func TestParseSignal(t *testing.T) {
-	tests := map[string]int{"SIGTERM": 15, "term": 15, "9": 9, "SIGRTMIN+3": 37, "RTMIN": 34, "SIGRTMAX-1": 63}
-	for in, want := range tests {
-		if got, err := ParseSignal(in); err != nil || got != want {
-			t.Errorf("ParseSignal(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-}
-
 func FuzzParseBind(f *testing.F) {
 	for _, s := range []string{"/a", "/a:/b", "+/a:/b:norbind", ":/x", `/a\:b:/c`, "/a:/b:rbind,noidmap"} {
 		f.Add(s)

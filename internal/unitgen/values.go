@@ -2,13 +2,14 @@ package unitgen
 
 import (
 	"fmt"
-	"github.com/berth-dev/berth/internal/signame"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/signame"
 )
 
 // Infinity is the value of a limit set to "infinity".
