@@ -1,6 +1,7 @@
 package nspawnopts
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -128,7 +129,7 @@ func applyExec(c *Config, s *nspawnsettings.Settings) error {
 		c.Command = s.Parameters.Value
 	}
 	if c.Boot && c.AsPID2 {
-		return fmt.Errorf("Boot= and ProcessTwo= may not be combined")
+		return errors.New("settings: Boot= and ProcessTwo= may not be combined")
 	}
 	if fromFile(s.Environment) {
 		c.Env = s.Environment.Value
