@@ -18,7 +18,7 @@ const (
 
 // Serve answers requests read from conn until conn is closed, then saves
 // the lease file one last time. Lease file writes happen in the
-// background, coalesced over Config.SaveDelay.
+// background, at most one per Config.SaveDelay (see saver).
 func (s *Server) Serve(conn net.PacketConn) error {
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -47,8 +47,11 @@ func (s *Server) Serve(conn net.PacketConn) error {
 	}
 }
 
-// saver writes the lease file when the table changed, at most once per
-// SaveDelay, and once more when stop closes.
+// saver writes the lease file when the table changed: at once for the
+// first change after a quiet SaveDelay, so a new binding reaches the disk
+// before a crash can lose it, and at most once per SaveDelay while changes
+// keep coming (a change during the pause is written after it). It writes
+// once more when stop closes.
 func (s *Server) saver(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	for {
@@ -58,11 +61,13 @@ func (s *Server) saver(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		case <-s.dirty:
 		}
+		s.saveLogged()
 		select {
 		case <-stop:
+			s.saveLogged()
+			return
 		case <-time.After(s.cfg.SaveDelay):
 		}
-		s.saveLogged()
 	}
 }
 
