@@ -36,6 +36,7 @@ func NewCommand(out io.Writer) *cobra.Command {
 	root.AddCommand(lifecycleCommands(o)...)
 	root.AddCommand(imageCommands(o)...)
 	root.AddCommand(settingsCommands(o)...)
+	root.AddCommand(networkCommands(o)...)
 	return root
 }
 
