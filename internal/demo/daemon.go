@@ -16,7 +16,6 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/berth-dev/berth/internal/imagebuild"
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
 )
@@ -129,8 +128,14 @@ func (d *demo) installUnits() error {
 		}
 		fmt.Printf("installed %s\n", filepath.Join(dir, name))
 	}
-	d.machine = "web-" + d.ns[len(d.ns)-4:]
-	return imagebuild.Busybox(filepath.Join(d.paths.Pool, d.machine))
+	d.machine, d.peer = "web-"+d.ns[len(d.ns)-4:], "db-"+d.ns[len(d.ns)-4:]
+	for _, name := range []string{d.machine, d.peer} {
+		if err := d.dhcpImage(name); err != nil {
+			return err
+		}
+		fmt.Printf("image %s (busybox; its rcS runs udhcpc on host0)\n", filepath.Join(d.paths.Pool, name))
+	}
+	return nil
 }
 
 // startBerthd runs berthd in the demo's network namespace, on the private
@@ -196,17 +201,17 @@ func (d *demo) ctl(args ...string) (string, error) {
 }
 
 func (d *demo) startMachine() error {
-	d.defer_(func() { _, _ = d.quietCtl("poweroff", "--force", d.machine) })
-	if _, err := d.ctl("start", d.machine); err != nil {
+	d.defer_(func() { _, _ = d.quietCtl("poweroff", "--force", d.machine, d.peer) })
+	if _, err := d.ctl("start", d.machine, d.peer); err != nil {
 		return err
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if out, _ := d.quietCtl("list"); strings.Contains(out, d.machine+" ") {
+		if out, _ := d.quietCtl("list"); strings.Contains(out, d.machine+" ") && strings.Contains(out, d.peer+" ") {
 			_, err := d.ctl("list")
 			return err
 		}
 	}
-	return fmt.Errorf("%s never registered", d.machine)
+	return fmt.Errorf("%s and %s never both registered", d.machine, d.peer)
 }
 
 // quietCtl runs berthctl without showing it.
@@ -248,13 +253,13 @@ func (d *demo) status() error {
 
 func (d *demo) powerOff() error {
 	start := time.Now()
-	if _, err := d.ctl("poweroff", d.machine); err != nil {
+	if _, err := d.ctl("poweroff", d.machine, d.peer); err != nil {
 		return err
 	}
 	fmt.Printf("powered off in %v\n", time.Since(start).Round(10*time.Millisecond))
 	out, err := d.ctl("list")
-	if err == nil && strings.Contains(out, d.machine) {
-		err = errors.New("the machine is still listed")
+	if err == nil && (strings.Contains(out, d.machine) || strings.Contains(out, d.peer)) {
+		err = errors.New("a machine is still listed")
 	}
 	return err
 }

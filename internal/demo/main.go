@@ -23,10 +23,10 @@ type demo struct {
 	// image is the busybox image directory.
 	image string
 	// bus is the private bus's address, ns the network namespace berthd
-	// runs in, paths berthd's layout under root, machine the machine it
-	// starts.
-	bus, ns, machine string
-	paths            paths.Paths
+	// runs in, paths berthd's layout under root, machine and peer the
+	// machines it starts.
+	bus, ns, machine, peer string
+	paths                  paths.Paths
 	// cleanups undo what the steps made, last first.
 	cleanups []func()
 }
@@ -56,12 +56,14 @@ var steps = []step{
 	{"a bad option fails before anything is created", (*demo).badOption},
 	{"a private system bus (dbus-daemon with berth's policy)", (*demo).startBus},
 	{"a network namespace for berthd and its machines", (*demo).netns},
-	{"install the unit template under the private root, and an image", (*demo).installUnits},
+	{"install the unit template under the private root, and two images", (*demo).installUnits},
 	{"berthd: the machine manager, embedded backend (no systemd needed)", (*demo).startBerthd},
-	{"berthctl start: the machine runs as a unit and registers", (*demo).startMachine},
-	{"the real machinectl sees it too", (*demo).machinectl},
+	{"berthctl start: two machines run as units and register", (*demo).startMachine},
+	{"berthd's DHCP server gives both an address: list, leases, links, diagnose", (*demo).addresses},
+	{"each machine reaches the host side and the other machine", (*demo).ping},
+	{"the real machinectl sees them too", (*demo).machinectl},
 	{"berthctl status", (*demo).status},
-	{"berthctl poweroff: busybox init shuts down on its own signal", (*demo).powerOff},
+	{"berthctl poweroff: busybox init shuts both down on its own signal", (*demo).powerOff},
 	{"berthctl enable and disable: the boot-time link", (*demo).enable},
 	{"starting a missing image fails clearly", (*demo).badStart},
 }
