@@ -102,6 +102,7 @@ func TestIntegrationIdmapMount(t *testing.T) {
 	tests := []struct {
 		name      string
 		bind      Bind
+		dirOwner  [2]int               // on-disk owner of the bind source
 		files     map[string][2]int    // on-disk owners before
 		wantSeen  map[string][2]uint32 // owners through the mount
 		creator   uint32               // host ID that creates "new" through the mount
@@ -110,6 +111,7 @@ func TestIntegrationIdmapMount(t *testing.T) {
 		{
 			name:      "machine root",
 			bind:      Bind{Kind: BindIdmap},
+			dirOwner:  [2]int{0, 0},
 			files:     map[string][2]int{"root": {0, 0}, "user": {1000, 100}},
 			wantSeen:  map[string][2]uint32{"root": {0x80000, 0x80000}, "user": {0x80000 + 1000, 0x80000 + 100}},
 			creator:   0x80000,
@@ -118,6 +120,7 @@ func TestIntegrationIdmapMount(t *testing.T) {
 		{
 			name:      "host 1000 is container 5",
 			bind:      Bind{Kind: BindCustom, Host: 1000, Container: 5, Size: 1},
+			dirOwner:  [2]int{1000, 1000},
 			files:     map[string][2]int{"mine": {1000, 1000}},
 			wantSeen:  map[string][2]uint32{"mine": {0x80005, 0x80005}},
 			creator:   0x80005,
@@ -127,7 +130,7 @@ func TestIntegrationIdmapMount(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := openDir(t)
-			src := mkdir(t, filepath.Join(dir, "src"), int(tc.files[firstKey(tc.files)][0]), tc.files[firstKey(tc.files)][1])
+			src := mkdir(t, filepath.Join(dir, "src"), tc.dirOwner[0], tc.dirOwner[1])
 			for name, o := range tc.files {
 				p := filepath.Join(src, name)
 				if err := os.WriteFile(p, nil, 0o644); err != nil {
@@ -158,13 +161,6 @@ func TestIntegrationIdmapMount(t *testing.T) {
 			}
 		})
 	}
-}
-
-func firstKey(m map[string][2]int) string {
-	for k := range m {
-		return k
-	}
-	return ""
 }
 
 func TestIntegrationUserNSBinds(t *testing.T) {
