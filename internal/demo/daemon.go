@@ -24,32 +24,6 @@ import (
 // (make demo runs from there).
 const policyFile = "units/dbus/system.d/org.freedesktop.machine1.conf"
 
-// busConfig is a system-bus-like dbus-daemon configuration (everything
-// denied but what the included policy allows), as internal/testbed uses.
-const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>%s</include>
-</busconfig>
-`
-
 // startBus starts a private dbus-daemon like the system bus.
 func (d *demo) startBus() error {
 	policy, err := filepath.Abs(policyFile)
@@ -61,7 +35,7 @@ func (d *demo) startBus() error {
 		return err
 	}
 	conf := filepath.Join(dir, "system.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, busConfig, filepath.Join(dir, "socket"), policy), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(testbed.BusConfig(filepath.Join(dir, "socket"), []string{policy})), 0o644); err != nil {
 		return err
 	}
 	cmd := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")

@@ -39,7 +39,7 @@ func StartBus(t testing.TB, extraPolicies ...string) *Bus {
 	b := &Bus{Socket: filepath.Join(dir, "system_bus_socket")}
 	includes := append([]string{filepath.Join(RepoRoot(t), PolicyFile)}, extraPolicies...)
 	conf := filepath.Join(dir, "system.conf")
-	if err := os.WriteFile(conf, []byte(busConfig(b.Socket, includes)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(BusConfig(b.Socket, includes)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")
@@ -109,10 +109,11 @@ func (b *Bus) WaitName(t testing.TB, name string, timeout time.Duration) {
 	}
 }
 
-// busConfig returns a dbus-daemon configuration equivalent to Debian's
-// system bus: everything denied by default, replies and signals allowed,
-// and the given policy files included.
-func busConfig(socket string, includes []string) string {
+// BusConfig returns a dbus-daemon configuration equivalent to Debian's
+// system bus listening on socket: everything denied by default, replies
+// and signals allowed, and the given policy files included. The demo uses
+// it too.
+func BusConfig(socket string, includes []string) string {
 	var inc strings.Builder
 	for _, f := range includes {
 		fmt.Fprintf(&inc, "  <include>%s</include>\n", f)
