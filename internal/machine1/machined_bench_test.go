@@ -1,0 +1,351 @@
+package machine1_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/internal/machine1"
+	"github.com/berth-dev/berth/internal/testbed"
+)
+
+// Inside the booted test host, the test binary runs the benchmark's inner
+// part when hostBenchEnv is set.
+const (
+	hostBenchEnv    = "BERTH_MACHINED_BENCH_INSIDE"
+	hostBenchBin    = "/usr/local/bin/berth-machine1.test"
+	hostBerthd      = "/usr/local/bin/berthd"
+	hostBenchMetric = "berth-metric"
+)
+
+// machinedFiles are systemd-container's files systemd-machined needs; the
+// cached Debian image lacks that package, so they come from this host
+// (the same systemd version).
+var machinedFiles = []string{
+	"/lib/systemd/systemd-machined",
+	"/lib/systemd/system/systemd-machined.service",
+	"/usr/share/dbus-1/system.d/org.freedesktop.machine1.conf",
+	"/usr/share/dbus-1/system-services/org.freedesktop.machine1.service",
+}
+
+// hostMetrics are the numbers measured for each implementation, in order.
+var hostMetrics = []string{
+	"list-median-µs", "list-p99-µs", "get-median-µs", "get-p99-µs",
+	"register/s", "unregister/s", "idle-RSS-KiB", "RSS-B/machine",
+}
+
+// BenchmarkCompareMachinedInTestHost boots a Debian test host with systemd
+// as PID 1 (systemd-nspawn --boot, private network), and inside it
+// measures systemd-machined and then berthd on the real system bus with
+// the same workload as BenchmarkCompareMachined: 1,000 machines, each led
+// by a sleep process in its own scope (machined takes a machine's unit
+// from its leader's cgroup and refuses two machines in one unit). It
+// reports both implementations' numbers and berthd ÷ machined ratios.
+// One run does a fixed amount of work whatever b.N is.
+func BenchmarkCompareMachinedInTestHost(b *testing.B) {
+	testbed.RequireRoot(b)
+	if os.Getenv(hostBenchEnv) != "" {
+		hostBenchInside(b)
+		return
+	}
+	nspawn := testbed.RequireTool(b, "systemd-nspawn")
+	nsenter := testbed.RequireTool(b, "nsenter")
+	root := testbed.CloneDebianImage(b)
+	for _, f := range machinedFiles {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		benchCopy(b, f, filepath.Join(root, f))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCopy(b, self, filepath.Join(root, hostBenchBin))
+	benchCopy(b, testbed.Binary(b, "berthd"), filepath.Join(root, hostBerthd))
+	h := &benchHost{b: b, nspawn: nspawn, nsenter: nsenter, root: root}
+	h.boot()
+	h.waitRunning()
+	out, err := h.run(hostBenchEnv+"=1", hostBenchBin, "-test.run", "^$",
+		"-test.bench", "^BenchmarkCompareMachinedInTestHost$", "-test.benchtime", "1x", "-test.count", "1")
+	if err != nil {
+		b.Fatalf("inside the test host: %v:\n%s", err, out)
+	}
+	reportHostMetrics(b, out)
+}
+
+// reportHostMetrics reports the inner part's metric lines and the ratios.
+func reportHostMetrics(b *testing.B, out string) {
+	got := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 4 && f[0] == hostBenchMetric {
+			v, err := strconv.ParseFloat(f[3], 64)
+			if err != nil {
+				b.Fatalf("metric line %q: %v", sc.Text(), err)
+			}
+			got[f[1]+"-"+f[2]] = v
+		}
+	}
+	for _, m := range hostMetrics {
+		md, bd := got["machined-"+m], got["berthd-"+m]
+		b.ReportMetric(md, "machined-"+m)
+		b.ReportMetric(bd, "berthd-"+m)
+		if md != 0 {
+			b.ReportMetric(bd/md, "ratio-"+m)
+		}
+	}
+	if len(got) != 2*len(hostMetrics) {
+		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), 2*len(hostMetrics), out)
+	}
+}
+
+// benchHost is the booted test host.
+type benchHost struct {
+	b                     *testing.B
+	nspawn, nsenter, root string
+	leader                int
+}
+
+// run runs a command inside the test host.
+func (h *benchHost) run(env string, args ...string) (string, error) {
+	cmd := exec.Command(h.nsenter, append([]string{"-t", strconv.Itoa(h.leader), "-a"}, args...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", env}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// waitRunning waits for the test host to finish booting.
+func (h *benchHost) waitRunning() {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, _ := h.run("", "systemctl", "is-system-running", "--wait")
+		if s := strings.TrimSpace(out); s == "running" || s == "degraded" {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.b.Fatalf("test host never finished booting: %s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// boot starts the test host and finds its PID 1 (as a host PID); the
+// host is halted (or killed) when the benchmark ends.
+func (h *benchHost) boot() {
+	b := h.b
+	cmd := exec.Command(h.nspawn, "--quiet", "--register=no", "--keep-unit", "--private-network", "--boot",
+		"-D", h.root, "--machine="+filepath.Base(filepath.Dir(filepath.Dir(h.root))))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if pid := benchFindInit(cmd.Process.Pid); pid != 0 {
+			h.leader = pid
+			return
+		}
+		select {
+		case <-exited:
+			b.Fatalf("test host exited: %s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("test host has no init: %s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// benchFindInit returns the descendant of pid that is PID 1 of a PID
+// namespace and runs systemd, or 0.
+func benchFindInit(pid int) int {
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, f := range strings.Fields(string(kids)) {
+		child, _ := strconv.Atoi(f)
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child))
+		if strings.Contains(string(status), "NSpid:\t"+f+"\t1\n") && strings.TrimSpace(string(comm)) == "systemd" {
+			return child
+		}
+		if found := benchFindInit(child); found != 0 {
+			return found
+		}
+	}
+	return 0
+}
+
+func benchCopy(b *testing.B, src, dst string) {
+	b.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		b.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// hostBenchInside is the inner part, run inside the test host: the same
+// leaders serve systemd-machined, then berthd.
+func hostBenchInside(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	leaders := scopedSleepers(ctx, b, benchMachines)
+	conn, err := dbus.SystemBus()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command("systemctl", "start", "systemd-machined").CombinedOutput(); err != nil {
+		b.Fatalf("start systemd-machined: %v: %s", err, out)
+	}
+	pid := unitMainPID(b, "systemd-machined.service")
+	measureInHost(b, conn, "machined", pid, leaders)
+	if out, err := exec.Command("systemctl", "stop", "systemd-machined").CombinedOutput(); err != nil {
+		b.Fatalf("stop systemd-machined: %v: %s", err, out)
+	}
+	root := b.TempDir()
+	d := exec.Command(hostBerthd, "--root", root, "--stop-timeout", "5s", "--network=no")
+	d.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	var stderr syncBuffer
+	d.Stderr = &stderr
+	if err := d.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = d.Process.Kill(); _ = d.Wait() })
+	waitName(b, conn, &stderr)
+	measureInHost(b, conn, "berthd", uint32(d.Process.Pid), leaders)
+}
+
+// waitName waits until the bus name has an owner.
+func waitName(b *testing.B, conn *dbus.Conn, stderr *syncBuffer) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var has bool
+		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, busName).Store(&has)
+		if has {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("berthd never owned %s: %s", busName, stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// measureInHost runs the workload against whichever daemon owns the bus
+// name (process pid) and prints its metric lines.
+func measureInHost(b *testing.B, conn *dbus.Conn, impl string, pid uint32, leaders []uint32) {
+	manager := conn.Object(busName, machine1.ManagerPath)
+	time.Sleep(time.Second)
+	idle := pidRSSKiB(b, pid)
+	start := time.Now()
+	for i, l := range leaders {
+		mcall(b, manager, "RegisterMachine", fmt.Sprintf("bench-%d", i), []byte{}, "bench", "container", l, "")
+	}
+	regRate := float64(len(leaders)) / time.Since(start).Seconds()
+	full := pidRSSKiB(b, pid)
+	list := latencies(200, func(int) { mcall(b, manager, "ListMachines") })
+	get := latencies(5000, func(i int) { mcall(b, manager, "GetMachine", fmt.Sprintf("bench-%d", i%len(leaders))) })
+	start = time.Now()
+	for i := range leaders {
+		mcall(b, manager, "UnregisterMachine", fmt.Sprintf("bench-%d", i))
+	}
+	unregRate := float64(len(leaders)) / time.Since(start).Seconds()
+	values := []float64{list[0], list[1], get[0], get[1], regRate, unregRate,
+		float64(idle), float64(full-idle) * 1024 / float64(len(leaders))}
+	for i, m := range hostMetrics {
+		fmt.Printf("%s %s %s %g\n", hostBenchMetric, impl, m, values[i])
+	}
+}
+
+// scopedSleepers starts n sleep processes, each moved into its own
+// transient scope.
+func scopedSleepers(ctx context.Context, b *testing.B, n int) []uint32 {
+	sys, err := sd.NewSystemdConnectionContext(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sys.Close()
+	pids := sleepers(b, n)
+	for i, pid := range pids {
+		done := make(chan string, 1)
+		props := []sd.Property{sd.PropPids(pid)}
+		if _, err := sys.StartTransientUnitContext(ctx, fmt.Sprintf("bench-leader-%d.scope", i), "fail", props, done); err != nil {
+			b.Fatalf("scope for leader %d: %v", i, err)
+		}
+		if res := <-done; res != "done" {
+			b.Fatalf("scope for leader %d: %s", i, res)
+		}
+	}
+	return pids
+}
+
+// unitMainPID returns a service's main PID.
+func unitMainPID(b *testing.B, unit string) uint32 {
+	out, err := exec.Command("systemctl", "show", "-p", "MainPID", "--value", unit).Output()
+	if err != nil {
+		b.Fatalf("MainPID of %s: %v", unit, err)
+	}
+	pid, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 32)
+	if err != nil || pid == 0 {
+		b.Fatalf("MainPID of %s: %q %v", unit, out, err)
+	}
+	return uint32(pid)
+}
+
+// pidRSSKiB returns a process's resident set size.
+func pidRSSKiB(b *testing.B, pid uint32) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
