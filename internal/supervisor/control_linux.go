@@ -160,7 +160,9 @@ func (s *Supervisor) stopLocked(ctx context.Context, dir, unit string, o StopOpt
 	if err != nil {
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
-	if !on {
+	if !on || st.State == Inactive || st.State == Failed {
+		// An ended unit whose monitor is still finishing up is not
+		// running either.
 		return fmt.Errorf("stop %s: %w", unit, ErrNotRunning)
 	}
 	if !alive(st.MonitorPID, st.MonitorStart) {
