@@ -139,6 +139,13 @@ func (m *monitor) run() {
 			m.log.Printf("%s exited with %s: restarting", u.Name, describe(ex))
 			m.set(Restarting)
 			time.Sleep(restartDelay)
+			// The group may have been removed meanwhile (by a cleanup
+			// of an administrator or of the payload's own manager);
+			// creating it again is a no-op when it is there.
+			if err := m.g.create(u.Limits); err != nil {
+				m.finish("resources", err)
+				return
+			}
 			continue
 		}
 		if stopped || ex.sig == 0 && ex.code == 0 || u.SuccessExitStatus.Has(ex.code, ex.sig) {
