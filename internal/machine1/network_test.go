@@ -298,22 +298,7 @@ func (c *dhcpClient) wait(t *testing.T, event string) string {
 
 // serveIn answers every TCP connection to addr in ns with "hello".
 func serveIn(t *testing.T, ns *testbed.NetNS, addr string) {
-	t.Helper()
-	var ln net.Listener
-	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, "hello")
-			c.Close()
-		}
-	}()
+	ns.Serve(t, addr, func(string) string { return "hello" })
 }
 
 // dialIn connects from ns to addr and returns what the server said.

@@ -47,25 +47,7 @@ func newTopology(t *testing.T) *topology {
 
 // peerServer listens on addr in ns and answers every connection with the
 // address it came from.
-func peerServer(t *testing.T, ns *testbed.NetNS, addr string) {
-	t.Helper()
-	var ln net.Listener
-	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			_, _ = io.WriteString(c, host)
-			c.Close()
-		}
-	}()
-}
+func peerServer(t *testing.T, ns *testbed.NetNS, addr string) { ns.Serve(t, addr, testbed.EchoPeer) }
 
 // dialFrom connects from ns to addr and returns what the server said.
 func dialFrom(t *testing.T, ns *testbed.NetNS, addr string) (string, error) {

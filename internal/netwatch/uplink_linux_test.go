@@ -43,25 +43,7 @@ func TestIntegrationContainerReachesUplinkAndForward(t *testing.T) {
 }
 
 // echoPeer answers every connection to addr in ns with the peer's address.
-func echoPeer(t *testing.T, ns *testbed.NetNS, addr string) {
-	t.Helper()
-	var ln net.Listener
-	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			_, _ = io.WriteString(c, host)
-			c.Close()
-		}
-	}()
-}
+func echoPeer(t *testing.T, ns *testbed.NetNS, addr string) { ns.Serve(t, addr, testbed.EchoPeer) }
 
 // dial connects from ns to addr and returns what the peer said.
 func dial(t *testing.T, ns *testbed.NetNS, addr string) string {

@@ -3,6 +3,8 @@ package testbed
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"net"
 	"os/exec"
 	"runtime"
 	"testing"
@@ -72,3 +74,28 @@ func (n *NetNS) Do(fn func() error) error {
 	}()
 	return <-errc
 }
+
+// Serve listens on the TCP address addr inside n until t ends and answers
+// every connection with reply(the peer's host address), then closes it.
+func (n *NetNS) Serve(t testing.TB, addr string, reply func(peer string) string) {
+	t.Helper()
+	var ln net.Listener
+	if err := n.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			_, _ = io.WriteString(c, reply(host))
+			c.Close()
+		}
+	}()
+}
+
+// EchoPeer is a Serve reply that answers with the peer's address.
+func EchoPeer(peer string) string { return peer }
