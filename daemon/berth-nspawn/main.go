@@ -25,7 +25,11 @@ func main() {
 }
 
 func run(args []string) int {
-	p := paths.Default()
+	p, err := hostPaths(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth-nspawn: %v\n", err)
+		return 1
+	}
 	c, err := nspawnopts.Parse(args, nspawnopts.Env{
 		StdinTTY:  term.IsTerminal(0),
 		StdoutTTY: term.IsTerminal(1),
@@ -37,6 +41,7 @@ func run(args []string) int {
 		Usage:     os.Stdout,
 	})
 	if errors.Is(err, nspawnopts.ErrHelp) {
+		printEnvHelp(os.Stdout)
 		return 0
 	}
 	if err == nil {
