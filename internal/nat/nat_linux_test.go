@@ -1,8 +1,6 @@
 package nat
 
 import (
-	"context"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -14,61 +12,30 @@ import (
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
-// topology is a host namespace with a container on ve-nat and an uplink
-// namespace on up0, neither of which routes to the other.
+// topology is a host namespace with a container on ve-nat and a fake
+// uplink on up0, neither of which routes to the other.
 type topology struct {
 	host, ctr, uplink *testbed.NetNS
 }
 
 func newTopology(t *testing.T) *topology {
 	t.Helper()
-	tp := &topology{host: testbed.NewNetNS(t), ctr: testbed.NewNetNS(t), uplink: testbed.NewNetNS(t)}
-	h, c, u := tp.host, tp.ctr, tp.uplink
-	h.Exec(t, "ip", "link", "add", "ve-nat", "type", "veth", "peer", "name", "host0", "netns", c.Name)
-	h.Exec(t, "ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", u.Name)
-	for _, a := range [][]string{
-		{"10.60.0.1/28", "ve-nat"}, {"fd60::1/64", "ve-nat"},
-		{"198.51.100.1/24", "up0"}, {"2001:db8::1/64", "up0"},
-	} {
-		h.Exec(t, "ip", "addr", "add", a[0], "dev", a[1], "nodad")
-	}
+	h, c := testbed.NewNetNS(t), testbed.NewNetNS(t)
+	tp := &topology{host: h, ctr: c, uplink: testbed.NewUplink(t, h).NS}
+	h.Veth(t, "ve-nat", c, "host0")
+	h.Exec(t, "ip", "addr", "add", "10.60.0.1/28", "dev", "ve-nat")
+	h.Exec(t, "ip", "addr", "add", "fd60::1/64", "dev", "ve-nat", "nodad")
 	h.Exec(t, "ip", "link", "set", "ve-nat", "up")
-	h.Exec(t, "ip", "link", "set", "up0", "up")
 	c.Exec(t, "ip", "addr", "add", "10.60.0.2/28", "dev", "host0")
 	c.Exec(t, "ip", "addr", "add", "fd60::2/64", "dev", "host0", "nodad")
-	c.Exec(t, "ip", "link", "set", "host0", "up")
 	c.Exec(t, "ip", "route", "add", "default", "via", "10.60.0.1")
 	c.Exec(t, "ip", "-6", "route", "add", "default", "via", "fd60::1")
-	u.Exec(t, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0")
-	u.Exec(t, "ip", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
-	u.Exec(t, "ip", "link", "set", "eth0", "up")
 	return tp
 }
 
 // peerServer listens on addr in ns and answers every connection with the
 // address it came from.
 func peerServer(t *testing.T, ns *testbed.NetNS, addr string) { ns.Serve(t, addr, testbed.EchoPeer) }
-
-// dialFrom connects from ns to addr and returns what the server said.
-func dialFrom(t *testing.T, ns *testbed.NetNS, addr string) (string, error) {
-	t.Helper()
-	var got string
-	err := ns.Do(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		b, err := io.ReadAll(c)
-		got = string(b)
-		return err
-	})
-	return got, err
-}
 
 func TestIntegrationMasquerade(t *testing.T) {
 	testbed.RequireRoot(t)
@@ -85,7 +52,7 @@ func TestIntegrationMasquerade(t *testing.T) {
 		{"[2001:db8::2]:8000", "2001:db8::1"},
 	}
 	for _, tt := range tests {
-		got, err := dialFrom(t, tp.ctr, tt.dst)
+		got, err := tp.ctr.Dial(tt.dst)
 		if err != nil || strings.TrimPrefix(got, "::ffff:") != tt.want {
 			t.Fatalf("container to %s: server saw %q (%v), want %s", tt.dst, got, err, tt.want)
 		}
@@ -126,7 +93,7 @@ func TestIntegrationPortForward(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := dialFrom(t, tt.from, tt.dst)
+			got, err := tt.from.Dial(tt.dst)
 			if err != nil || got == "" {
 				t.Fatalf("%s: %q %v", tt.dst, got, err)
 			}

@@ -33,15 +33,10 @@ func slaacAddr(t *testing.T, ctr *testbed.NetNS, p netip.Prefix) netip.Addr {
 
 func TestIntegrationIPv6ThroughUplink(t *testing.T) {
 	testbed.RequireRoot(t)
-	host, ctr, up := testbed.NewNetNS(t), testbed.NewNetNS(t), testbed.NewNetNS(t)
-	host.Exec(t, "ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", up.Name)
-	host.Exec(t, "ip", "addr", "add", "2001:db8::1/64", "dev", "up0", "nodad")
-	host.Exec(t, "ip", "link", "set", "up0", "up")
-	up.Exec(t, "ip", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
-	up.Exec(t, "ip", "link", "set", "eth0", "up")
+	host, ctr := testbed.NewNetNS(t), testbed.NewNetNS(t)
+	up := testbed.NewUplink(t, host).NS
 	w, _ := startWatcher(t, host, t.TempDir())
-	host.Exec(t, "ip", "link", "add", "ve-six", "type", "veth", "peer", "name", "host0", "netns", ctr.Name)
-	ctr.Exec(t, "ip", "link", "set", "host0", "up")
+	host.Veth(t, "ve-six", ctr, "host0")
 	eventually(t, "the link to be configured", func() bool { _, ok := linkNamed(w, "ve-six"); return ok })
 	l, _ := linkNamed(w, "ve-six")
 	if l.Subnet6.Bits() != 64 || !l.Subnet6.Contains(l.HostAddr6) {

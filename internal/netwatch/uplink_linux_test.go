@@ -1,11 +1,7 @@
 package netwatch
 
 import (
-	"context"
-	"io"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/berth-dev/berth/internal/nat"
 	"github.com/berth-dev/berth/internal/testbed"
@@ -13,15 +9,10 @@ import (
 
 func TestIntegrationContainerReachesUplinkAndForward(t *testing.T) {
 	testbed.RequireRoot(t)
-	host, ctr, up := testbed.NewNetNS(t), testbed.NewNetNS(t), testbed.NewNetNS(t)
-	host.Exec(t, "ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", up.Name)
-	host.Exec(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "up0")
-	host.Exec(t, "ip", "link", "set", "up0", "up")
-	up.Exec(t, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0")
-	up.Exec(t, "ip", "link", "set", "eth0", "up")
+	host, ctr := testbed.NewNetNS(t), testbed.NewNetNS(t)
+	up := testbed.NewUplink(t, host).NS
 	w, _ := startWatcher(t, host, t.TempDir())
-	host.Exec(t, "ip", "link", "add", "ve-up", "type", "veth", "peer", "name", "host0", "netns", ctr.Name)
-	ctr.Exec(t, "ip", "link", "set", "host0", "up")
+	host.Veth(t, "ve-up", ctr, "host0")
 	addr := udhcpc(t, ctr, "host0")
 
 	echoPeer(t, up, "198.51.100.2:7000")
@@ -48,21 +39,9 @@ func echoPeer(t *testing.T, ns *testbed.NetNS, addr string) { ns.Serve(t, addr, 
 // dial connects from ns to addr and returns what the peer said.
 func dial(t *testing.T, ns *testbed.NetNS, addr string) string {
 	t.Helper()
-	var got string
-	err := ns.Do(func() error {
-		d := net.Dialer{Timeout: 10 * time.Second}
-		c, err := d.DialContext(context.Background(), "tcp", addr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		b, err := io.ReadAll(c)
-		got = string(b)
-		return err
-	})
+	got, err := ns.Dial(addr)
 	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+		t.Fatal(err)
 	}
 	return got
 }
