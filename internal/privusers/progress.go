@@ -1,11 +1,12 @@
 package privusers
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/internal/chownshift"
@@ -21,31 +22,45 @@ func TerminalProgress(out *os.File) (func(chownshift.Progress), func()) {
 	return progressOn(out)
 }
 
-// progressOn draws on any writer. The estimate (inodes in use on the file
-// system) is an upper bound, so the bar's end is the estimate and the bar
-// is completed by the final call.
+// barWidth is the number of cells of the drawn bar.
+const barWidth = 30
+
+// progressOn draws on any writer, at most every 100 ms, on one line that
+// is cleared at the end. The estimate (inodes in use on the file system)
+// is an upper bound, so the bar's end is the larger of the estimate and
+// the count, and the final call completes it. (A small drawing of our own:
+// a progress bar library would pull net/http and crypto into the spawner,
+// and their initialisation into every container start.)
 func progressOn(w io.Writer) (func(chownshift.Progress), func()) {
-	var bar *progressbar.ProgressBar
+	start := time.Now()
+	var last time.Time
+	drawn := false
 	report := func(p chownshift.Progress) {
-		if bar == nil {
-			bar = progressbar.NewOptions64(int64(max(p.Estimate, p.Done)),
-				progressbar.OptionSetWriter(w),
-				progressbar.OptionSetDescription("Shifting ownership"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionSetItsString("files"),
-				progressbar.OptionShowIts(),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionClearOnFinish())
+		now := time.Now()
+		if drawn && now.Sub(last) < 100*time.Millisecond && p.Done < p.Estimate {
+			return
 		}
-		if p.Done > p.Estimate {
-			bar.ChangeMax64(int64(p.Done))
-		}
-		_ = bar.Set64(int64(p.Done))
+		last, drawn = now, true
+		fmt.Fprint(w, "\r"+progressLine(p, now.Sub(start)))
 	}
 	done := func() {
-		if bar != nil {
-			_ = bar.Finish()
+		if drawn {
+			fmt.Fprint(w, "\r\x1b[K")
 		}
 	}
 	return report, done
+}
+
+// progressLine renders one state of the bar, for example
+// "Shifting ownership  40% [============                  ] (4096/10000 files, 2048 files/s)".
+func progressLine(p chownshift.Progress, elapsed time.Duration) string {
+	total := max(p.Estimate, p.Done, 1)
+	filled := int(p.Done * barWidth / total)
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", barWidth-filled)
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(p.Done) / s
+	}
+	return fmt.Sprintf("Shifting ownership %3d%% [%s] (%d/%d files, %.0f files/s)",
+		p.Done*100/total, bar, p.Done, total, rate)
 }
