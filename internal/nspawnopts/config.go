@@ -145,6 +145,9 @@ type Config struct {
 	// CommandLine are the options given, as .nspawn settings, for
 	// ApplySettings.
 	CommandLine *nspawnsettings.Settings `json:"-"`
+	// Process are the .nspawn settings applied to the payload's process
+	// (resource limits, personality, OOM score, CPU affinity).
+	Process nspawnsettings.Process `json:"process"`
 	// PrivateNetwork gives the container a network namespace with only lo.
 	PrivateNetwork bool `json:"private_network,omitempty"`
 	// Network are the network options beyond --private-network.

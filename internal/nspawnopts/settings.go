@@ -24,6 +24,7 @@ var settingKeys = map[string]string{
 	"hostname": "Hostname", "private-network": "Private", "private-users": "PrivateUsers",
 	"private-users-ownership": "PrivateUsersOwnership", "private-users-chown": "PrivateUsersChown",
 	"network-veth": "VirtualEthernet", "network-bridge": "Bridge", "network-zone": "Zone",
+	"uuid": "MachineID",
 }
 
 // listKeys maps list options to their keys.
@@ -100,6 +101,10 @@ func ApplySettings(c *Config, p paths.Paths, warn io.Writer) error {
 		return nil
 	}
 	s := &eff.Settings
+	if err := s.CheckSupported(); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	c.Process = s.Process()
 	steps := []func(*Config, *nspawnsettings.Settings) error{applyExec, applyIdentity, applyFiles, applyMounts, applyUsers, applyNetwork}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
@@ -121,6 +126,9 @@ func applyExec(c *Config, s *nspawnsettings.Settings) error {
 		if c.Boot && !s.KillSignal.Set {
 			c.KillSignal = SigRTMin + 3
 		}
+	}
+	if fromFile(s.Ephemeral) {
+		c.Ephemeral = s.Ephemeral.Value
 	}
 	if fromFile(s.ProcessTwo) {
 		c.AsPID2 = s.ProcessTwo.Value
@@ -165,6 +173,9 @@ func applyIdentity(c *Config, s *nspawnsettings.Settings) error {
 			return fmt.Errorf("invalid Hostname= %q", s.Hostname.Value)
 		}
 		c.Hostname = s.Hostname.Value
+	}
+	if fromFile(s.MachineID) {
+		c.UUID, _ = ParseUUID(s.MachineID.Value.String())
 	}
 	if fromFile(s.Private) && s.Private.Value && !c.PrivateNetwork {
 		c.PrivateNetwork = true

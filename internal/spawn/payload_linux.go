@@ -42,6 +42,9 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 			return err
 		}
 	}
+	if err := applyProcess(c.Process); err != nil {
+		return err
+	}
 	if err := capset.Apply(c.Caps); err != nil {
 		return err
 	}

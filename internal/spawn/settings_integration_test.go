@@ -3,6 +3,8 @@ package spawn_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,5 +83,77 @@ func TestIntegrationSettingsPrivateUsers(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, manifest(t, img)); diff != "" {
 		t.Errorf("map from the file changed the image (-before +after):\n%s", diff)
+	}
+}
+
+func TestIntegrationSettingsProcess(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.BusyboxImage(t)
+	const id = "0123456789abcdef0123456789abcdef"
+	file := "[Exec]\nLimitNOFILE=1234:5678\nLimitCORE=4K\nPersonality=x86\nOOMScoreAdjust=321\nCPUAffinity=0\nMachineID=" + id + "\n"
+	const script = `grep -E '^Max (open files|core file size)' /proc/self/limits | tr -s ' ' | sed 's/ $//'; uname -m; cat /proc/self/oom_score_adj; ` +
+		`grep Cpus_allowed_list /proc/self/status | tr -d '\t'; echo "$container_uuid"`
+	tests := []struct {
+		name    string
+		trusted bool
+		want    []string
+		warn    string
+	}{
+		{
+			name: "trusted", trusted: true,
+			want: []string{"Max core file size 4096 4096 bytes", "Max open files 1234 5678 files", "i686", "321",
+				"Cpus_allowed_list:0", "01234567-89ab-cdef-0123-456789abcdef"},
+		},
+		{name: "untrusted applies Personality= only", want: []string{"i686", "0"}, warn: "ignoring LimitNOFILE="},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if runtime.GOARCH != "amd64" {
+				testbed.Unavailable(t, "Personality=x86 needs an x86-64 host")
+			}
+			name := machineName(t, "process")
+			path := filepath.Join(filepath.Dir(img), name+".nspawn")
+			if tc.trusted {
+				path = filepath.Join("/run/systemd/nspawn", name+".nspawn")
+			}
+			writeFile(t, path, file)
+			t.Cleanup(func() { os.Remove(path) })
+			r := nspawn(t, nil, "-q", "--pipe", "--register=no", "-D", img, "-M", name, "/bin/sh", "-c", script)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+			}
+			got := strings.Split(strings.TrimSpace(r.stdout), "\n")
+			for _, w := range tc.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("output %q lacks the line %q", got, w)
+				}
+			}
+			if !strings.Contains(r.stderr, tc.warn) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tc.warn)
+			}
+		})
+	}
+}
+
+func TestIntegrationSettingsUnsupported(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.BusyboxImage(t)
+	tests := []struct{ name, line, want string }{
+		{name: "suppress sync", line: "[Exec]\nSuppressSync=yes\n", want: ".nspawn:2: SuppressSync=yes"},
+		{name: "deny list", line: "[Exec]\nSystemCallFilter=~@clock\n", want: ".nspawn:2: SystemCallFilter=~@clock"},
+		{name: "bind user", line: "[Files]\nBindUser=root\n", want: ".nspawn:2: BindUser=root"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			name := machineName(t, "unsupported")
+			path := filepath.Join("/run/systemd/nspawn", name+".nspawn")
+			writeFile(t, path, tc.line)
+			t.Cleanup(func() { os.Remove(path) })
+			r := nspawn(t, nil, "-q", "--pipe", "--register=no", "-D", img, "-M", name, "/bin/sh", "-c", "echo started")
+			if r.code != 1 || strings.Contains(r.stdout, "started") || !strings.Contains(r.stderr, tc.want) ||
+				!strings.Contains(r.stderr, "not supported") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want a refusal naming %q", r.code, r.stdout, r.stderr, tc.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,88 @@
+package nspawnsettings
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnsupported is wrapped by CheckSupported's error: a file asks for
+// something berth-nspawn reads but cannot do.
+var ErrUnsupported = errors.New("setting not supported by berth-nspawn")
+
+// Process are the settings that act on the payload's process itself and
+// have no field of their own in the spawner's configuration: they are
+// applied in the container just before the payload is executed, and the
+// payload inherits them.
+type Process struct {
+	// Limits are the resource limits to set, indexed by Rlimit*; nil
+	// keeps the limit the spawner had.
+	Limits [RlimitCount]*Rlimit `json:"limits,omitempty"`
+	// Personality is the Personality= architecture; empty keeps the
+	// host's.
+	Personality string `json:"personality,omitempty"`
+	// OOMScoreAdjust is the OOMScoreAdjust= value; nil keeps the
+	// spawner's.
+	OOMScoreAdjust *int `json:"oom_score_adjust,omitempty"`
+	// CPUAffinity are the CPUs the payload may run on; empty keeps the
+	// spawner's.
+	CPUAffinity CPUSet `json:"cpu_affinity,omitempty"`
+}
+
+// IsZero reports whether p changes nothing.
+func (p Process) IsZero() bool {
+	return p.Limits == [RlimitCount]*Rlimit{} && p.Personality == "" && p.OOMScoreAdjust == nil && len(p.CPUAffinity) == 0
+}
+
+// Process returns the process settings set in s, from the file or the
+// command line.
+func (s *Settings) Process() Process {
+	var p Process
+	for i, f := range s.Limits {
+		if f.Set {
+			v := f.Value
+			p.Limits[i] = &v
+		}
+	}
+	if s.Personality.Set {
+		p.Personality = s.Personality.Value
+	}
+	if s.OOMScoreAdjust.Set {
+		v := s.OOMScoreAdjust.Value
+		p.OOMScoreAdjust = &v
+	}
+	if s.CPUAffinity.Set {
+		p.CPUAffinity = s.CPUAffinity.Value
+	}
+	return p
+}
+
+// unsupported are the keys berth-nspawn parses but cannot apply, each
+// with the test of whether a value asks for something: the default, and
+// values that change nothing where berth runs no system call filter (an
+// allow list), are fine.
+var unsupported = []struct {
+	key string
+	// asks reports whether s's value of key would need the feature.
+	asks func(s *Settings) bool
+}{
+	{"AmbientCapability", func(s *Settings) bool { return s.AmbientCapability.Value != 0 }},
+	{"SystemCallFilter", func(s *Settings) bool { return len(s.SystemCallFilter.Value.Deny) > 0 }},
+	{"SuppressSync", func(s *Settings) bool { return s.SuppressSync.Value }},
+	{"PivotRoot", func(s *Settings) bool { return s.PivotRoot.Value.New != "" }},
+	{"BindUser", func(s *Settings) bool { return len(s.BindUser.Value) > 0 }},
+}
+
+// CheckSupported refuses settings berth-nspawn cannot apply: an ambient
+// capability set, a system call deny list, SuppressSync=yes, PivotRoot=
+// and BindUser=. The error names each key with the file and line that
+// set it and wraps ErrUnsupported; nil when s asks for none of them.
+func (s *Settings) CheckSupported() error {
+	var errs []error
+	for _, u := range unsupported {
+		e, _ := s.Lookup(u.key)
+		if e.Origin.Kind != FromDefault && u.asks(s) {
+			errs = append(errs, fmt.Errorf("%s: %s=%s: %w", e.Origin, u.key, e.Value, ErrUnsupported))
+		}
+	}
+	return errors.Join(errs...)
+}
