@@ -54,12 +54,13 @@ func setupLifecycle(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*
 		return nil, err
 	}
 	logger.Printf("lifecycle backend: %s", backend)
+	env := lifecycle.WithEnvironment(unitEnvironment(p, os.Getenv)...)
 	if backend == backendEmbedded {
 		sup, err := supervisor.New(p)
 		if err != nil {
 			return nil, err
 		}
-		return &lifecycleService{m: lifecycle.New(p, lifecycle.Embedded{S: sup}), backend: backend, close: func() {}}, nil
+		return &lifecycleService{m: lifecycle.New(p, lifecycle.Embedded{S: sup}, env), backend: backend, close: func() {}}, nil
 	}
 	b, err := sysdbackend.New(context.Background())
 	if err != nil {
@@ -72,7 +73,22 @@ func setupLifecycle(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*
 		}
 		return int(m.Leader), nil
 	}
-	return &lifecycleService{m: lifecycle.New(p, lifecycle.Systemd{B: b, LeaderOf: leaderOf}), backend: backend, close: b.Close}, nil
+	return &lifecycleService{m: lifecycle.New(p, lifecycle.Systemd{B: b, LeaderOf: leaderOf}, env), backend: backend, close: b.Close}, nil
+}
+
+// unitEnvironment is what berthd adds to every machine unit's
+// environment: with --root, the root for berth-nspawn (so -M finds the
+// images in the root's pools); with DBUS_SYSTEM_BUS_ADDRESS, that bus (so
+// the machine registers with this berthd).
+func unitEnvironment(p paths.Paths, getenv func(string) string) []string {
+	var env []string
+	if p.Root != "/" {
+		env = append(env, lifecycle.RootEnv+"="+p.Root)
+	}
+	if bus := getenv("DBUS_SYSTEM_BUS_ADDRESS"); bus != "" {
+		env = append(env, "DBUS_SYSTEM_BUS_ADDRESS="+bus)
+	}
+	return env
 }
 
 // startEnabled starts the enabled machines in the background, as the

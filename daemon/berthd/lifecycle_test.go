@@ -99,7 +99,12 @@ func TestIntegrationStartPowerOffOverBus(t *testing.T) {
 	}
 	got := map[string]int{}
 	for range n {
-		got[errName(<-errs)]++
+		err := <-errs
+		if name := errName(err); name != "org.freedesktop.machine1.MachineExists" && name != "" {
+			log, _ := os.ReadFile(filepath.Join(b.p.Log, b.machine+".log"))
+			t.Logf("start: %v\n%s", err, log)
+		}
+		got[errName(err)]++
 	}
 	want := map[string]int{"": 1, "org.freedesktop.machine1.MachineExists": n - 1}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -74,8 +74,8 @@ func (d *demo) netns() error {
 
 // installUnits installs the unit template and target under the private
 // root as `make install` would, adapted to the private root and bus (see
-// testbed.AdaptTemplate): ExecStart gets -D with the image in the private
-// pool, the unit gets the bus address, and options the spawner does not
+// testbed.AdaptTemplate): the unit gets the bus address (berthd --root
+// points berth-nspawn at the private pool), and options the spawner does not
 // offer yet are left out (and named).
 func (d *demo) installUnits() error {
 	d.paths = paths.Under(d.root)
@@ -88,12 +88,19 @@ func (d *demo) installUnits() error {
 		return err
 	}
 	help, _ := exec.Command(filepath.Join(d.bin, "berth-nspawn"), "--help").CombinedOutput()
-	unit, dropped := testbed.AdaptTemplate(string(tmpl), d.bin, d.paths.Pool, string(help), d.bus)
+	unit, dropped := testbed.AdaptTemplate(string(tmpl), d.bin, string(help), d.bus)
 	if len(dropped) > 0 {
 		fmt.Printf("(berth-nspawn does not offer %s yet: left out of the template)\n", strings.Join(dropped, " "))
 	}
 	dir := filepath.Join(d.root, "etc/systemd/system")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	id, err := os.ReadFile("/etc/machine-id") // berth-nspawn reads it below BERTH_ROOT
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d.root, "etc/machine-id"), id, 0o444); err != nil {
 		return err
 	}
 	for name, body := range map[string][]byte{"berth-nspawn@.service": []byte(unit), "berth-machines.target": target} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +52,7 @@ type Manager struct {
 	backend Backend
 	tmpl    string
 	host    unitgen.Host
+	env     []string
 	images  *images.Manager
 }
 
@@ -63,6 +65,16 @@ func WithTemplate(path string) Option { return func(m *Manager) { m.tmpl = path 
 
 // WithHost sets the values of the host specifiers of the template.
 func WithHost(h unitgen.Host) Option { return func(m *Manager) { m.host = h } }
+
+// WithEnvironment adds KEY=value assignments to every machine unit's
+// environment, before the machine's own (berthd --root: RootEnv and its
+// bus address, so berth-nspawn finds the images below the root and
+// registers with that berthd).
+func WithEnvironment(env ...string) Option { return func(m *Manager) { m.env = env } }
+
+// RootEnv is the environment variable that places berth-nspawn's host
+// paths below a directory (see berth-nspawn --help).
+const RootEnv = "BERTH_ROOT"
 
 // New returns a Manager over backend.
 func New(p paths.Paths, backend Backend, opts ...Option) *Manager {
@@ -117,7 +129,9 @@ func (m *Manager) StartMachine(ctx context.Context, machine string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", machine, err)
 	}
-	u, err := unitgen.Generate(tmpl, s.unitSettings(machine, m.signals(img, s).PowerOff, m.host))
+	us := s.unitSettings(machine, m.signals(img, s).PowerOff, m.host)
+	us.Environment = append(slices.Clip(m.env), us.Environment...)
+	u, err := unitgen.Generate(tmpl, us)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", machine, err)
 	}

@@ -13,11 +13,14 @@ import (
 // InstallUnits installs the repository's unit template and machines target
 // under p.Root's /etc/systemd/system, as `make install` would, adapted to a
 // private root and bus: @BINDIR@ is the freshly built berth-nspawn's
-// directory, ExecStart gets -D with the image below p.Pool (berth-nspawn
-// itself looks in the host's pools), the unit's environment gets the test
-// bus's address (so the machine registers with the test's berthd), and
+// directory (berthd --root sets BERTH_ROOT in the machines' units, so
+// berth-nspawn -M finds the images below p.Root), the unit's environment
+// gets the test bus's address (so the machine registers with the test's
+// berthd), and
 // options berth-nspawn's --help does not list yet are dropped and
-// returned, so a test can say what it ran without.
+// returned, so a test can say what it ran without. The root also gets
+// this host's machine ID, which berth-nspawn reads below BERTH_ROOT (for
+// veth MACs and journal links).
 func InstallUnits(t testing.TB, p paths.Paths, busAddress string) (dropped []string) {
 	t.Helper()
 	bin := Binary(t, "berth-nspawn")
@@ -27,13 +30,20 @@ func InstallUnits(t testing.TB, p paths.Paths, busAddress string) (dropped []str
 		t.Fatal(err)
 	}
 	help, _ := exec.Command(bin, "--help").CombinedOutput()
-	out, dropped := AdaptTemplate(string(tmpl), filepath.Dir(bin), p.Pool, string(help), busAddress)
+	out, dropped := AdaptTemplate(string(tmpl), filepath.Dir(bin), string(help), busAddress)
 	target, err := os.ReadFile(filepath.Join(repo, "units/berth-machines.target"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(p.Root, "etc/systemd/system")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, err := os.ReadFile("/etc/machine-id")
+	if err != nil {
+		Unavailable(t, "no host machine ID: "+err.Error())
+	}
+	if err := os.WriteFile(filepath.Join(p.Root, "etc/machine-id"), id, 0o444); err != nil && !os.IsExist(err) {
 		t.Fatal(err)
 	}
 	for name, body := range map[string]string{"berth-nspawn@.service": out, "berth-machines.target": string(target)} {
@@ -46,7 +56,7 @@ func InstallUnits(t testing.TB, p paths.Paths, busAddress string) (dropped []str
 
 // AdaptTemplate rewrites the unit template tmpl for a private root, as
 // InstallUnits describes; help is berth-nspawn's --help output. It is pure.
-func AdaptTemplate(tmpl, bindir, pool, help, busAddress string) (string, []string) {
+func AdaptTemplate(tmpl, bindir, help, busAddress string) (string, []string) {
 	var out []string
 	var dropped []string
 	for _, line := range strings.Split(strings.ReplaceAll(tmpl, "@BINDIR@", bindir), "\n") {
@@ -60,7 +70,7 @@ func AdaptTemplate(tmpl, bindir, pool, help, busAddress string) (string, []strin
 				}
 				kept = append(kept, a)
 			}
-			line = "ExecStart=" + strings.Join(append(kept, "-D", pool+"/%i"), " ")
+			line = "ExecStart=" + strings.Join(kept, " ")
 			if busAddress != "" {
 				line = "Environment=DBUS_SYSTEM_BUS_ADDRESS=" + strings.ReplaceAll(busAddress, "%", "%%") + "\n" + line
 			}
