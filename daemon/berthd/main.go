@@ -78,6 +78,7 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	}
 	defer lc.close()
 	opts.Lifecycle = lc.m
+	opts.Settings = &machine1.SettingsSource{Paths: p, UnitCommand: lc.m.Command}
 	srv := machine1.New(opts)
 	conn, err := dbus.ConnectSystemBus(dbus.WithHandler(srv))
 	if err != nil {

@@ -155,5 +155,5 @@ func signalSetting(key, value string) (string, dbus.Variant, error) {
 
 // settingsCommands are the settings verbs over dev.berth.Manager1.
 func settingsCommands(o *options) []*cobra.Command {
-	return []*cobra.Command{showSettingsCommand(o), setCommand(o)}
+	return []*cobra.Command{showSettingsCommand(o), setCommand(o), effectiveSettingsCommand(o)}
 }

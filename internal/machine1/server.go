@@ -67,6 +67,9 @@ type Options struct {
 	Lifecycle Lifecycle
 	// Network is berthd's container networking; nil if it is off.
 	Network Network
+	// Settings resolves machines' effective .nspawn settings; nil makes
+	// GetEffectiveSettings NotSupported.
+	Settings *SettingsSource
 }
 
 // Server is the bus adapter. It is a dbus.Handler: pass it to
@@ -87,7 +90,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts}
 	s.manager = object{
 		dbusinterfaces.Manager:                s.managerMethods(),
-		dbusinterfaces.BerthManager:           merge(s.lifecycleMethods(), s.networkMethods()),
+		dbusinterfaces.BerthManager:           merge(s.lifecycleMethods(), s.networkMethods(), s.settingsMethods()),
 		"org.freedesktop.DBus.Properties":     s.propertyMethods(s.managerProps),
 		"org.freedesktop.DBus.Introspectable": s.introspectMethods(s.introspectManager),
 	}
