@@ -11,7 +11,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log"
 	"os"
 	"os/exec"
@@ -80,12 +79,11 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	opts.Lifecycle = lc.m
 	opts.Settings = &machine1.SettingsSource{Paths: p, UnitCommand: lc.m.Command}
 	srv := machine1.New(opts)
-	conn, err := dbus.ConnectSystemBus(dbus.WithHandler(srv))
+	conn, err := machine1.ConnectSystemBus(srv)
 	if err != nil {
-		return fmt.Errorf("connect to the system bus: %w", err)
+		return err
 	}
 	defer conn.Close()
-	srv.Attach(conn)
 	signals.Attach(conn)
 	if err := machine1.Claim(conn, busName); err != nil {
 		return err

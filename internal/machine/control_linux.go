@@ -89,6 +89,7 @@ func (r *Registry) setState(e *entry, s State) (Machine, bool) {
 	changed := r.machines[e.m.Name] == e && e.m.State != s
 	if changed {
 		e.m.State = s
+		r.generation++
 	}
 	return e.m, changed
 }

@@ -9,7 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -31,14 +31,17 @@ type Identity struct {
 }
 
 // Process is a process held by a pidfd. Its methods may run concurrently
-// with Close: the pidfd is only used through the os.File's raw
-// connection, which holds it open for the call (so its number can never
-// be reused under a signal).
+// with Close: the pidfd is used only under mu's read lock, so its number
+// can never be closed and reused under a signal. The pidfd is a plain
+// file descriptor (no Go poller registration, no goroutine): the
+// registry's watcher waits for all leaders in one epoll set.
 type Process struct {
 	PID uint32
 	ID  Identity
-	fd  *os.File
-	rc  syscall.RawConn
+
+	mu sync.RWMutex
+	// fd is the pidfd, -1 after Close; guarded by mu.
+	fd int
 }
 
 // OpenProcess opens a pidfd for pid and records its identity. It fails
@@ -53,11 +56,8 @@ func OpenProcess(pid uint32) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open process %d: %w", pid, err)
 	}
-	p := &Process{PID: pid, fd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(int(pid)))}
-	if p.rc, err = p.fd.SyscallConn(); err != nil {
-		p.Close()
-		return nil, fmt.Errorf("open process %d: %w", pid, err)
-	}
+	unix.CloseOnExec(fd)
+	p := &Process{PID: pid, fd: fd}
 	if p.ID, err = p.identity(); err != nil {
 		p.Close()
 		return nil, err
@@ -65,17 +65,28 @@ func OpenProcess(pid uint32) (*Process, error) {
 	return p, nil
 }
 
+// withFD runs fn with the pidfd held open; EBADF after Close.
+func (p *Process) withFD(fn func(fd int) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.fd < 0 {
+		return unix.EBADF
+	}
+	return fn(p.fd)
+}
+
 // identity reads the pidfs id and start time, then checks the pidfd still
 // refers to a live process, so the start time read through /proc is that
 // process's.
 func (p *Process) identity() (Identity, error) {
 	var id Identity
-	_ = p.rc.Control(func(fd uintptr) {
+	_ = p.withFD(func(fd int) error {
 		var fs unix.Statfs_t
 		var st unix.Stat_t
-		if unix.Fstatfs(int(fd), &fs) == nil && fs.Type == pidfsMagic && unix.Fstat(int(fd), &st) == nil {
+		if unix.Fstatfs(fd, &fs) == nil && fs.Type == pidfsMagic && unix.Fstat(fd, &st) == nil {
 			id.PidfdID = st.Ino
 		}
+		return nil
 	})
 	start, err := startTime(p.PID)
 	if err != nil {
@@ -111,31 +122,24 @@ func (p *Process) Alive() bool { return p.Signal(0) == nil }
 // Signal sends sig to the process through its pidfd: never to a process
 // that reuses its PID.
 func (p *Process) Signal(sig unix.Signal) error {
-	var err error = unix.EBADF
-	cerr := p.rc.Control(func(fd uintptr) {
-		err = kernel.Retry("pidfd_send_signal", func() error { return unix.PidfdSendSignal(int(fd), sig, nil, 0) })
+	err := p.withFD(func(fd int) error {
+		return kernel.Retry("pidfd_send_signal", func() error { return unix.PidfdSendSignal(fd, sig, nil, 0) })
 	})
-	if cerr != nil {
-		return fmt.Errorf("signal process %d: %w", p.PID, cerr)
+	if errors.Is(err, unix.EBADF) {
+		return fmt.Errorf("signal process %d: closed: %w", p.PID, err)
 	}
 	return err
 }
 
-// Wait blocks until the process exits, and returns true, or until Close,
-// and returns false. It parks in the Go poller and holds no thread.
-func (p *Process) Wait() bool {
-	exited := false
-	err := p.rc.Read(func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, _ := unix.Poll(fds, 0)
-		exited = n > 0
-		return exited
-	})
-	return err == nil && exited
+// Close releases the pidfd; it also leaves the watcher's epoll set.
+func (p *Process) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fd >= 0 {
+		_ = unix.Close(p.fd)
+		p.fd = -1
+	}
 }
-
-// Close releases the pidfd and wakes Wait.
-func (p *Process) Close() { _ = p.fd.Close() }
 
 // nsInode returns the inode of the process's namespace of the given kind
 // ("pid", "net", "mnt", ...), checked against PID reuse.

@@ -39,9 +39,10 @@ type Options struct {
 
 // Registry holds the registered machines.
 type Registry struct {
-	opts  Options
-	store store
-	host  Machine
+	opts    Options
+	store   store
+	host    Machine
+	watcher *watcher
 	// hostPidNS and hostNetNS are the daemon's own namespace inodes.
 	hostPidNS, hostNetNS uint64
 
@@ -52,11 +53,16 @@ type Registry struct {
 	leaders map[uint32]*entry
 	// closed is set by Close; guarded by mu.
 	closed bool
+	// generation counts changes to machines and their states; guarded
+	// by mu.
+	generation uint64
 }
 
 // entry is one registered machine.
 type entry struct {
 	leader *Process
+	// token identifies e in the watcher.
+	token uint64
 	// pidNS is the inode of the leader's PID namespace.
 	pidNS uint64
 	// m is guarded by Registry.mu.
@@ -81,9 +87,14 @@ func New(opts Options) (*Registry, error) {
 		return nil, fmt.Errorf("new registry: %w", err)
 	}
 	r.host = hostMachine()
-	if err := r.reload(); err != nil {
+	if r.watcher, err = newWatcher(); err != nil {
 		return nil, err
 	}
+	if err := r.reload(); err != nil {
+		r.watcher.close()
+		return nil, err
+	}
+	go r.watcher.run(func(e *entry) { r.remove(e) })
 	return r, nil
 }
 
@@ -126,7 +137,10 @@ func (r *Registry) Register(s Spec) (Machine, error) {
 		return Machine{}, fmt.Errorf("register machine %s: %w", s.Name, err)
 	}
 	r.opts.Observer.MachineNew(m)
-	go r.watch(e)
+	if err := r.watcher.add(e); err != nil {
+		r.remove(e)
+		return Machine{}, fmt.Errorf("register machine %s: %w", s.Name, err)
+	}
 	return m, nil
 }
 
@@ -167,13 +181,7 @@ func (r *Registry) insert(e *entry) (Machine, error) {
 func (r *Registry) addLocked(e *entry) {
 	r.machines[e.m.Name] = e
 	r.leaders[e.m.Leader] = e
-}
-
-// watch removes e when its leader exits.
-func (r *Registry) watch(e *entry) {
-	if e.leader.Wait() {
-		r.remove(e)
-	}
+	r.generation++
 }
 
 // remove drops e if it is still registered, deletes its state file and
@@ -186,11 +194,13 @@ func (r *Registry) remove(e *entry) bool {
 	}
 	delete(r.machines, e.m.Name)
 	delete(r.leaders, e.m.Leader)
+	r.generation++
 	if err := r.store.remove(e.m.Name); err != nil {
 		r.opts.Log.Printf("warning: %v", err)
 	}
 	m := e.m
 	r.mu.Unlock()
+	r.watcher.drop(e)
 	e.leader.Close()
 	r.opts.Observer.MachineRemoved(m)
 	return true
@@ -246,6 +256,14 @@ func (r *Registry) List() []Machine {
 	return out
 }
 
+// Generation changes whenever a machine is added or removed or changes
+// state, so a caller may cache what it derives from List.
+func (r *Registry) Generation() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.generation
+}
+
 // Len returns how many machines are registered (the host not counted).
 func (r *Registry) Len() int {
 	r.mu.RLock()
@@ -263,7 +281,9 @@ func (r *Registry) Close() {
 		es = append(es, e)
 	}
 	r.machines, r.leaders = map[string]*entry{}, map[uint32]*entry{}
+	r.generation++
 	r.mu.Unlock()
+	r.watcher.close()
 	for _, e := range es {
 		e.leader.Close()
 	}

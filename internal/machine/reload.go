@@ -33,7 +33,9 @@ func (r *Registry) reload() error {
 		live = append(live, e)
 	}
 	for _, e := range live {
-		go r.watch(e)
+		if err := r.watcher.add(e); err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
 	}
 	return nil
 }

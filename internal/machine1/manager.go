@@ -1,6 +1,8 @@
 package machine1
 
 import (
+	"sync"
+
 	"github.com/godbus/dbus/v5"
 
 	"github.com/berth-dev/berth/internal/machine"
@@ -90,13 +92,35 @@ func (s *Server) getMachineByPID(msg dbus.Message, pid uint32) (dbus.ObjectPath,
 	return MachinePath(m.Name), nil
 }
 
+// listMachines answers from the rows of the registry's current
+// generation, built once per change.
 func (s *Server) listMachines(dbus.Message) ([]machineRow, *dbus.Error) {
-	ms := s.opts.Machines.List()
-	out := make([]machineRow, len(ms))
-	for i, m := range ms {
-		out[i] = machineRow{m.Name, string(m.Class), m.Service, MachinePath(m.Name)}
+	return s.rows.get(s.opts.Machines), nil
+}
+
+// rowCache holds the ListMachines rows of one registry generation.
+type rowCache struct {
+	mu sync.Mutex
+	// gen and rows are the cached generation and its rows (read-only
+	// once stored); guarded by mu.
+	gen  uint64
+	rows []machineRow
+}
+
+func (c *rowCache) get(ms Machines) []machineRow {
+	gen := ms.Generation()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rows != nil && c.gen == gen {
+		return c.rows
 	}
-	return out, nil
+	list := ms.List()
+	rows := make([]machineRow, len(list))
+	for i, m := range list {
+		rows[i] = machineRow{m.Name, string(m.Class), m.Service, MachinePath(m.Name)}
+	}
+	c.gen, c.rows = gen, rows
+	return rows
 }
 
 func (s *Server) createMachine(msg dbus.Message, name string, id []byte, service, class string, leader uint32,

@@ -93,21 +93,66 @@ func (m method) ArgumentValue(i int) any { return reflect.Zero(m.fn.Type().In(i)
 // ReturnValue implements dbus.Method.
 func (m method) ReturnValue(i int) any { return reflect.Zero(m.fn.Type().Out(i)).Interface() }
 
-// iface is a bus interface: its methods by name.
-type iface map[string]method
+// boundMethod is a method of a Server: when the server has its own
+// socket, Call writes the reply itself (see wire.go) and tells godbus not
+// to.
+type boundMethod struct {
+	method
+	s *Server
+}
+
+// Call runs the method and replies.
+func (b boundMethod) Call(args ...any) ([]any, error) {
+	out, err := b.method.Call(args...)
+	if err != nil || b.s.sock == nil {
+		return out, err
+	}
+	msg := args[0].(*dbus.Message)
+	if msg.Flags&dbus.FlagNoReplyExpected != 0 {
+		return nil, nil
+	}
+	if err := b.s.sock.reply(msg, b.out, out); err != nil {
+		b.s.opts.Log.Printf("warning: reply: %v", err)
+		return nil, busError(err)
+	}
+	// Replied: godbus sends no reply to a call that expects none.
+	msg.Flags |= dbus.FlagNoReplyExpected
+	return nil, nil
+}
+
+// boundIface is an iface of a Server.
+type boundIface struct {
+	i iface
+	s *Server
+}
 
 // LookupMethod implements dbus.Interface.
-func (i iface) LookupMethod(name string) (dbus.Method, bool) {
-	m, ok := i[name]
-	return m, ok
+func (b boundIface) LookupMethod(name string) (dbus.Method, bool) {
+	m, ok := b.i[name]
+	return boundMethod{m, b.s}, ok
 }
+
+// boundObject is an object of a Server.
+type boundObject struct {
+	o object
+	s *Server
+}
+
+// LookupInterface implements dbus.ServerObject.
+func (b boundObject) LookupInterface(name string) (dbus.Interface, bool) {
+	i, ok := b.o.lookup(name)
+	return boundIface{i, b.s}, ok
+}
+
+// iface is a bus interface: its methods by name.
+type iface map[string]method
 
 // object is a bus object: its interfaces by name.
 type object map[string]iface
 
-// LookupInterface implements dbus.ServerObject. The empty name (a call
+// lookup returns the interface called name. The empty name (a call
 // without interface) searches every interface.
-func (o object) LookupInterface(name string) (dbus.Interface, bool) {
+func (o object) lookup(name string) (iface, bool) {
 	if name != "" {
 		i, ok := o[name]
 		return i, ok

@@ -37,6 +37,8 @@ type Machines interface {
 	Unregister(name string) error
 	Get(name string) (machine.Machine, error)
 	List() []machine.Machine
+	// Generation changes whenever List would change.
+	Generation() uint64
 	ByPID(pid uint32) (machine.Machine, error)
 	Terminate(name string) error
 	Kill(name, who string, signal int32) error
@@ -77,7 +79,11 @@ type Options struct {
 type Server struct {
 	opts Options
 	conn *dbus.Conn
+	// sock is the connection's socket when ConnectSystemBus made it: the
+	// server then writes its replies itself.
+	sock *busSocket
 	uids uidCache
+	rows rowCache
 	// objects by kind.
 	manager, machines, images, machineObj, imageObj object
 }
@@ -114,12 +120,21 @@ func (s *Server) directory(intro func(dbus.Message) (string, error)) object {
 	return object{"org.freedesktop.DBus.Introspectable": s.introspectMethods(intro)}
 }
 
-// Attach gives the server the connection it serves on; call it before
-// requesting the bus name.
+// Attach gives the server a connection it serves on, made with
+// dbus.WithHandler(s); call it before requesting the bus name.
+// ConnectSystemBus does this itself.
 func (s *Server) Attach(conn *dbus.Conn) { s.conn = conn }
 
 // LookupObject implements dbus.Handler.
 func (s *Server) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
+	o, ok := s.lookupObject(path)
+	if o == nil {
+		return missing{path: path}, true
+	}
+	return boundObject{o, s}, ok
+}
+
+func (s *Server) lookupObject(path dbus.ObjectPath) (object, bool) {
 	p := string(path)
 	switch p {
 	case string(ManagerPath):
@@ -137,7 +152,7 @@ func (s *Server) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
 	if label, ok := strings.CutPrefix(p, imageDir+"/"); ok && !strings.Contains(label, "/") {
 		return s.imageObj, true
 	}
-	return missing{path: path}, true
+	return nil, true
 }
 
 // path returns the object path a call was made on.

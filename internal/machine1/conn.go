@@ -1,0 +1,189 @@
+package machine1
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// defaultSystemBus is the system bus socket when DBUS_SYSTEM_BUS_ADDRESS
+// is not set.
+const defaultSystemBus = "unix:path=/var/run/dbus/system_bus_socket"
+
+// busSocket is berthd's socket to the bus. godbus reads and dispatches
+// every message and writes its own (calls, signals, errors) through it;
+// the Server writes method replies itself, encoded by the wire encoder.
+// Each message goes out in one locked write, so the two never interleave.
+type busSocket struct {
+	c *net.UnixConn
+	r *bufio.Reader
+
+	mu sync.Mutex
+	// authDone is set once the SASL exchange has ended; guarded by mu.
+	authDone bool
+
+	// serial numbers the replies berthd writes itself, which always have
+	// the top bit set: godbus's serials count up from 1.
+	serial atomic.Uint32
+}
+
+// ConnectSystemBus connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS,
+// a unix: address, chooses another) with s handling method calls,
+// authenticates, says Hello and attaches the connection to s.
+func ConnectSystemBus(s *Server) (*dbus.Conn, error) {
+	addr := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS")
+	if addr == "" {
+		addr = defaultSystemBus
+	}
+	sock, err := dialBus(addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the system bus: %w", err)
+	}
+	conn, err := dbus.NewConn(sock, dbus.WithHandler(s))
+	if err == nil {
+		err = conn.Auth([]dbus.Auth{dbus.AuthExternal(fmt.Sprint(os.Geteuid()))})
+	}
+	if err == nil {
+		err = conn.Hello()
+	}
+	if err != nil {
+		_ = sock.Close()
+		return nil, fmt.Errorf("connect to the system bus: %w", err)
+	}
+	s.conn, s.sock = conn, sock
+	return conn, nil
+}
+
+// dialBus connects to the first unix: path or abstract socket of a bus
+// address.
+func dialBus(address string) (*busSocket, error) {
+	var last error = fmt.Errorf("no unix socket in bus address %q", address)
+	for _, a := range strings.Split(address, ";") {
+		addr, ok := unixAddr(a)
+		if !ok {
+			continue
+		}
+		c, err := net.DialUnix("unix", nil, addr)
+		if err != nil {
+			last = err
+			continue
+		}
+		return &busSocket{c: c, r: bufio.NewReaderSize(c, 64<<10)}, nil
+	}
+	return nil, last
+}
+
+// unixAddr parses "unix:path=P" or "unix:abstract=A" (other keys are
+// ignored; values are %-escaped).
+func unixAddr(a string) (*net.UnixAddr, bool) {
+	rest, ok := strings.CutPrefix(a, "unix:")
+	if !ok {
+		return nil, false
+	}
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		v, err := unescapeAddr(v)
+		if err != nil {
+			return nil, false
+		}
+		switch k {
+		case "path":
+			return &net.UnixAddr{Name: v, Net: "unix"}, true
+		case "abstract":
+			return &net.UnixAddr{Name: "@" + v, Net: "unix"}, true
+		}
+	}
+	return nil, false
+}
+
+// unescapeAddr undoes the %XX escaping of bus address values.
+func unescapeAddr(v string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+2 >= len(v) {
+			return "", errors.New("bad escape in bus address")
+		}
+		var c byte
+		if _, err := fmt.Sscanf(v[i+1:i+3], "%02x", &c); err != nil {
+			return "", fmt.Errorf("bad escape in bus address: %w", err)
+		}
+		b.WriteByte(c)
+		i += 2
+	}
+	return b.String(), nil
+}
+
+// Read implements io.Reader for godbus. File descriptors a peer sends
+// are discarded (closed) by the kernel: no method of ours takes any.
+func (s *busSocket) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// Write implements io.Writer for godbus: one message (or SASL line) per
+// call. The SASL exchange is godbus's, except that berthd asks for file
+// descriptor passing (for OpenPTY, OpenShell, OpenLogin and
+// OpenRootDirectory replies) before godbus's BEGIN.
+func (s *busSocket) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.authDone && string(p) == "BEGIN\r\n" {
+		if err := s.negotiateFDsLocked(); err != nil {
+			return 0, err
+		}
+		s.authDone = true
+	}
+	return s.c.Write(p)
+}
+
+// negotiateFDsLocked asks the bus for file descriptor passing.
+func (s *busSocket) negotiateFDsLocked() error {
+	if _, err := s.c.Write([]byte("NEGOTIATE_UNIX_FD\r\n")); err != nil {
+		return err
+	}
+	line, err := s.r.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("negotiate file descriptor passing: %w", err)
+	}
+	if !strings.HasPrefix(line, "AGREE_UNIX_FD") {
+		return fmt.Errorf("negotiate file descriptor passing: bus answered %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// Close implements io.Closer.
+func (s *busSocket) Close() error { return s.c.Close() }
+
+// reply writes the METHOD_RETURN for call with values (of signature sig).
+func (s *busSocket) reply(call *dbus.Message, sig dbus.Signature, values []any) error {
+	body, fds, err := encodeBody(values)
+	if err != nil {
+		return err
+	}
+	dest, _ := call.Headers[dbus.FieldSender].Value().(string)
+	serial := 1<<31 | s.serial.Add(1)&(1<<31-1)
+	msg, err := replyMessage(serial, call.Serial(), dest, sig, body, len(fds))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(fds) == 0 {
+		_, err = s.c.Write(msg)
+		return err
+	}
+	n, _, err := s.c.WriteMsgUnix(msg, syscall.UnixRights(fds...), nil)
+	if err == nil && n < len(msg) {
+		_, err = s.c.Write(msg[n:])
+	}
+	return err
+}
