@@ -70,7 +70,7 @@ func (r *Root) bindReadOnly(p string) error {
 		return err
 	}
 	defer g.Close()
-	return remountRO(g, p, nosuidNodevNoexec)
+	return remountRO(g, p, attrLocked)
 }
 
 // isFS fails unless f lies on a file system of type magic.
@@ -85,22 +85,35 @@ func isFS(f *os.File, what string, magic int64) error {
 	return nil
 }
 
-// mountSys mounts a read-only sysfs at /sys (for a private network, a
-// read-only tmpfs with the sysfs directories bound in, as nspawn does)
-// and, when asked, cgroup2 at /sys/fs/cgroup.
-func (r *Root) mountSys(s *Spec) error {
+// hostSys mounts, without a private network, a read-only sysfs of the
+// host's network namespace at /sys. It runs as host root: a user
+// namespace may not mount the host network's sysfs.
+func (r *Root) hostSys(s *Spec) error {
+	if s.PrivateNetwork {
+		return nil
+	}
 	f, err := r.apiDir("/sys")
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	return mountOn(f, "/sys", "sysfs", "sysfs", nosuidNodevNoexec|unix.MS_RDONLY, "")
+}
+
+// mountSys mounts, for a private network, a read-only tmpfs at /sys with
+// the container network's sysfs directories bound in (as nspawn does)
+// and, when asked, cgroup2 at /sys/fs/cgroup.
+func (r *Root) mountSys(s *Spec) error {
 	if s.PrivateNetwork {
+		f, err := r.apiDir("/sys")
+		if err != nil {
+			return err
+		}
 		err = r.sysForNetNS(f)
-	} else {
-		err = mountOn(f, "/sys", "sysfs", "sysfs", nosuidNodevNoexec|unix.MS_RDONLY, "")
-	}
-	if err != nil {
-		return err
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
 	if !s.Cgroup {
 		return nil
@@ -150,7 +163,7 @@ func (r *Root) sysForNetNS(sys *os.File) error {
 		return err
 	}
 	defer top.Close()
-	return remountRO(top, "/sys", nosuidNodevNoexec)
+	return remountRO(top, "/sys", attrNoDevSUID|unix.MOUNT_ATTR_NOEXEC)
 }
 
 // detachedMount creates a new, unattached mount of fstype (fsopen and
@@ -196,9 +209,11 @@ func (r *Root) mountTmp(p string, flags uintptr, data string) error {
 	return mountOn(f, p, "tmpfs", "tmpfs", flags, data)
 }
 
-// mountRun mounts tmpfs /run with the /run/host files, read-only.
+// mountRun mounts tmpfs /run with the /run/host files (sealed read-only
+// later, by SealRunHost). /run/host belongs to the container's root, which
+// creates the notify socket in it.
 func (r *Root) mountRun(s *Spec) error {
-	if err := r.mountTmp("/run", tmpfsFlags, "mode=0755"); err != nil {
+	if err := r.mountTmp("/run", tmpfsFlags, s.tmpfsData("mode=0755")); err != nil {
 		return err
 	}
 	host, err := r.apiDir("/run/host")
@@ -211,6 +226,9 @@ func (r *Root) mountRun(s *Spec) error {
 		return err
 	}
 	defer dir.Close()
+	if err := s.chownAt(dir, ""); err != nil {
+		return err
+	}
 	for name, data := range s.Host {
 		if err := writeAt(dir, name, data, 0o444); err != nil {
 			return err
@@ -339,17 +357,19 @@ func makeInaccessible(host *os.File) error {
 	return nil
 }
 
-// SealRunHost makes /run/host read-only. It runs after pivot_root, once
-// the notify socket exists.
+// SealRunHost makes /run/host read-only (a recursive bind onto itself, so
+// it works below mounts a user namespace may not split). It runs after
+// pivot_root, once the notify socket exists.
 func SealRunHost() error {
-	if err := mount("/run/host", "/run/host", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind /run/host: %w", err)
+	fd, err := kernel.RetryInt("open", func() (int, error) {
+		return unix.Open("/run/host", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("open /run/host: %w", err)
 	}
-	flags := unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_STRICTATIME | nosuidNodevNoexec
-	if err := mount("", "/run/host", "", uintptr(flags), ""); err != nil {
-		return fmt.Errorf("remount /run/host read-only: %w", err)
-	}
-	return nil
+	host := os.NewFile(uintptr(fd), "/run/host")
+	defer host.Close()
+	return bindTree(host, host, "/run/host", true, attrLocked)
 }
 
 // reopenDir turns an O_PATH directory handle into one usable with *at

@@ -20,17 +20,17 @@ func (r *Root) customMounts(s *Spec) error {
 			}
 			continue
 		}
-		if err := r.bind(b); err != nil {
+		if err := r.bind(b, s); err != nil {
 			return err
 		}
 	}
 	for _, t := range s.TmpFS {
-		if err := r.tmpfs(t); err != nil {
+		if err := r.tmpfs(t, s); err != nil {
 			return err
 		}
 	}
 	for _, o := range s.Overlays {
-		if err := r.overlay(o); err != nil {
+		if err := r.overlay(o, s); err != nil {
 			return err
 		}
 	}
@@ -43,7 +43,7 @@ func (r *Root) customMounts(s *Spec) error {
 }
 
 // bind applies one --bind or --bind-ro.
-func (r *Root) bind(b nspawnopts.Bind) error {
+func (r *Root) bind(b nspawnopts.Bind, s *Spec) error {
 	if b.Source == "" {
 		target, err := r.mkdirAll(b.Dest)
 		if err != nil {
@@ -54,7 +54,7 @@ func (r *Root) bind(b nspawnopts.Bind) error {
 		if b.ReadOnly {
 			flags |= unix.MS_RDONLY
 		}
-		return mountOn(target, b.Dest, "tmpfs", "tmpfs", flags, "mode=0755")
+		return mountOn(target, b.Dest, "tmpfs", "tmpfs", flags, s.tmpfsData("mode=0755"))
 	}
 	src, err := r.bindSource(b)
 	if err != nil {
@@ -70,11 +70,13 @@ func (r *Root) bind(b nspawnopts.Bind) error {
 }
 
 // bindDetached attaches the detached (idmapped) mount tree, made by the
-// spawner from b's source, at b's destination.
+// spawner from b's source, at b's destination. The caller keeps tree.
 func (r *Root) bindDetached(b nspawnopts.Bind, tree int) error {
-	src := os.NewFile(uintptr(tree), b.Source)
-	defer src.Close()
-	target, err := r.targetLike(src, b.Dest)
+	var st unix.Stat_t
+	if err := kernel.Retry("fstat", func() error { return unix.Fstat(tree, &st) }); err != nil {
+		return fmt.Errorf("stat %s: %w", b.Source, err)
+	}
+	target, err := r.targetFor(st, b.Dest)
 	if err != nil {
 		return err
 	}
@@ -126,6 +128,12 @@ func (r *Root) targetLike(src *os.File, dest string) (*os.File, error) {
 	if err := kernel.Retry("fstat", func() error { return unix.Fstat(int(src.Fd()), &st) }); err != nil {
 		return nil, fmt.Errorf("stat %s: %w", src.Name(), err)
 	}
+	return r.targetFor(st, dest)
+}
+
+// targetFor opens (creating it when missing) the mount target dest for a
+// source with the status st.
+func (r *Root) targetFor(st unix.Stat_t, dest string) (*os.File, error) {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return r.mkdirAll(dest)
 	}
@@ -180,19 +188,19 @@ func bindTree(src, target *os.File, what string, recursive bool, attrs uint64) e
 }
 
 // tmpfs applies one --tmpfs.
-func (r *Root) tmpfs(t nspawnopts.TmpFS) error {
+func (r *Root) tmpfs(t nspawnopts.TmpFS, s *Spec) error {
 	target, err := r.mkdirAll(t.Dest)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
-	return mountOn(target, t.Dest, "tmpfs", "tmpfs", unix.MS_NODEV|unix.MS_STRICTATIME, t.Options)
+	return mountOn(target, t.Dest, "tmpfs", "tmpfs", unix.MS_NODEV|unix.MS_STRICTATIME, s.tmpfsData(t.Options))
 }
 
 // overlay applies one --overlay or --overlay-ro. A writable overlay
 // without an upper directory gets a throw-away one on a tmpfs mounted at
 // the destination first.
-func (r *Root) overlay(o nspawnopts.Overlay) error {
+func (r *Root) overlay(o nspawnopts.Overlay, s *Spec) error {
 	lowers, opts, err := r.overlayLowers(o)
 	defer closeFiles(lowers)
 	if err != nil {
@@ -206,7 +214,7 @@ func (r *Root) overlay(o nspawnopts.Overlay) error {
 	if o.ReadOnly {
 		return mountOn(target, o.Dest, "overlay", "overlay", unix.MS_RDONLY, opts)
 	}
-	upper, work, scratch, err := r.overlayUpper(o, target)
+	upper, work, scratch, err := r.overlayUpper(o, target, s)
 	if err != nil {
 		return err
 	}
@@ -246,14 +254,14 @@ func (r *Root) overlayLowers(o nspawnopts.Overlay) ([]*os.File, string, error) {
 // overlayUpper returns the upperdir and workdir options: the spawner's
 // host directories, or a tmpfs mounted at the destination (scratch, which
 // the caller closes after the overlay covers it).
-func (r *Root) overlayUpper(o nspawnopts.Overlay, target *os.File) (upper, work string, scratch *os.File, err error) {
+func (r *Root) overlayUpper(o nspawnopts.Overlay, target *os.File, s *Spec) (upper, work string, scratch *os.File, err error) {
 	if o.Upper != "" {
 		if strings.HasPrefix(o.Upper, "+") || o.Work == "" {
 			return "", "", nil, fmt.Errorf("overlay %s: an upper directory inside the container is not supported", o.Dest)
 		}
 		return o.Upper, o.Work, nil, nil
 	}
-	if err := mountOn(target, o.Dest, "tmpfs", "tmpfs", nosuidNodev, "mode=0755"); err != nil {
+	if err := mountOn(target, o.Dest, "tmpfs", "tmpfs", nosuidNodev, s.tmpfsData("mode=0755")); err != nil {
 		return "", "", nil, err
 	}
 	scratchPath, err := r.openIn(o.Dest, false)
@@ -269,6 +277,10 @@ func (r *Root) overlayUpper(o nspawnopts.Overlay, target *os.File) (upper, work 
 			scratch.Close()
 			return "", "", nil, fmt.Errorf("overlay %s: %w", o.Dest, err)
 		}
+	}
+	if err := s.chownAt(scratch, "upper"); err != nil {
+		scratch.Close()
+		return "", "", nil, err
 	}
 	return fdPath(scratch) + "/upper", fdPath(scratch) + "/work", scratch, nil
 }

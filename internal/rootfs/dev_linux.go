@@ -27,10 +27,11 @@ var devLinks = [][2]string{
 	{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
 }
 
-// mountDev mounts the container's /dev: a tmpfs with the standard nodes and
-// links, a new devpts instance, /dev/shm and /dev/mqueue. The image's own
+// mountDev mounts the container's /dev as host root: a tmpfs with the
+// standard nodes (which a user namespace may not create) and links, and
+// /dev/shm; Finish adds devpts and mqueue (devSubMounts). The image's own
 // /dev, /dev/pts, /dev/console and /dev/null must not be symlinks.
-func (r *Root) mountDev() error {
+func (r *Root) mountDev(s *Spec) error {
 	f, err := r.apiDir("/dev")
 	if err != nil {
 		return err
@@ -39,7 +40,7 @@ func (r *Root) mountDev() error {
 	if err := noSymlinks(f, "pts", "console", "null"); err != nil {
 		return err
 	}
-	if err := mountOn(f, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=0755,size=4m"); err != nil {
+	if err := mountOn(f, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, s.tmpfsData("mode=0755,size=4m")); err != nil {
 		return err
 	}
 	devPath, err := r.openIn("/dev", true)
@@ -52,10 +53,10 @@ func (r *Root) mountDev() error {
 		return err
 	}
 	defer dev.Close()
-	if err := populateDev(dev); err != nil {
+	if err := populateDev(dev, s); err != nil {
 		return err
 	}
-	return r.devSubMounts()
+	return r.mountTmp("/dev/shm", tmpfsFlags, s.tmpfsData("mode=1777"))
 }
 
 // noSymlinks fails if any of names in the directory f is a symlink.
@@ -73,11 +74,14 @@ func noSymlinks(f *os.File, names ...string) error {
 }
 
 // populateDev creates the nodes, links and mount point directories in the
-// fresh tmpfs dev.
-func populateDev(dev *os.File) error {
+// fresh tmpfs dev, owned by the container's root.
+func populateDev(dev *os.File, s *Spec) error {
 	for _, d := range []string{"pts", "shm", "mqueue", "net"} {
 		if err := kernel.Retry("mkdirat", func() error { return unix.Mkdirat(int(dev.Fd()), d, 0o755) }); err != nil {
 			return fmt.Errorf("create /dev/%s: %w", d, err)
+		}
+		if err := s.chownAt(dev, d); err != nil {
+			return err
 		}
 	}
 	old := unix.Umask(0)
@@ -89,6 +93,9 @@ func populateDev(dev *os.File) error {
 		if err != nil {
 			return fmt.Errorf("create /dev/%s: %w", n.name, err)
 		}
+		if err := s.chownAt(dev, n.name); err != nil {
+			return err
+		}
 	}
 	for _, l := range devLinks {
 		if err := kernel.Retry("symlinkat", func() error { return unix.Symlinkat(l[1], int(dev.Fd()), l[0]) }); err != nil {
@@ -98,7 +105,8 @@ func populateDev(dev *os.File) error {
 	return nil
 }
 
-// devSubMounts mounts devpts, shm and mqueue below the fresh /dev.
+// devSubMounts mounts devpts and mqueue below /dev, from inside the
+// container's user and IPC namespaces.
 func (r *Root) devSubMounts() error {
 	mounts := []struct {
 		path, fstype string
@@ -106,7 +114,6 @@ func (r *Root) devSubMounts() error {
 		data         string
 	}{
 		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620,gid=5"},
-		{"/dev/shm", "tmpfs", tmpfsFlags, "mode=1777"},
 		{"/dev/mqueue", "mqueue", nosuidNodevNoexec, ""},
 	}
 	for _, m := range mounts {

@@ -1,9 +1,15 @@
-// Package rootfs builds a container's file system tree inside a private
-// mount namespace: the root bind mount (read-only, volatile or ephemeral
-// variants), the API file systems (/proc, /sys, /sys/fs/cgroup, /dev with
-// its nodes, devpts, shm and mqueue, /run with /run/host, /tmp), the custom
-// mounts of --bind, --tmpfs, --overlay and --inaccessible, and finally the
-// pivot_root into it.
+// Package rootfs builds a container's file system tree in two halves, as
+// systemd-nspawn does. Prepare runs as host root in the spawner's private
+// mount namespace: the root bind mount (idmapped, read-only, volatile or
+// ephemeral variants), /dev with its nodes and /dev/shm, /run with
+// /run/host, /tmp, the host network's /sys, and the custom mounts of
+// --bind, --tmpfs, --overlay and --inaccessible. Finish runs in the
+// container's own namespaces (its user namespace included, which owns
+// them all), on a copy of that mount namespace: /proc, a private
+// network's /sys, /sys/fs/cgroup, devpts, mqueue, the boot ID, the /etc
+// files, the read-only root, and finally the pivot_root into it. With a
+// user namespace, what Prepare creates belongs to the namespace's root
+// (tmpfs uid=/gid=, chown).
 //
 // Every mount target is resolved inside the container root, never through a
 // symlink leading out of it: the root is opened once as an O_PATH handle,
@@ -13,6 +19,7 @@
 // opened handle through /proc/self/fd. A procfs mount is verified with
 // fstatfs after it was made.
 //
-// Everything here needs root (CAP_SYS_ADMIN) and must run in a mount
-// namespace of its own; only the Linux build does anything.
+// Prepare needs host root (CAP_SYS_ADMIN in the initial user namespace)
+// and Finish CAP_SYS_ADMIN in the container's user namespace; both must run
+// in a mount namespace of their own. Only the Linux build does anything.
 package rootfs

@@ -23,6 +23,10 @@ type Root struct {
 	// Dir is the root directory's path in the spawner's mount namespace.
 	Dir string
 	f   *os.File
+	// base is the image directory and stacked the number of mounts
+	// Prepare stacked on it (Detach removes them).
+	base    string
+	stacked int
 }
 
 // openRoot opens dir as a Root.
@@ -158,11 +162,47 @@ func mountOn(f *os.File, what, src, fstype string, flags uintptr, data string) e
 	return nil
 }
 
-// remountRO makes the mount at f read-only, keeping its other flags.
-func remountRO(f *os.File, what string, extra uintptr) error {
-	flags := unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | extra
-	if err := mount("", fdPath(f), "", uintptr(flags), ""); err != nil {
+// remountRO makes the mount at f read-only, adds the MOUNT_ATTR_* bits
+// extra and keeps its other flags (mount_setattr changes only what it is
+// told, which a user namespace may do on mounts it inherited locked).
+func remountRO(f *os.File, what string, extra uint64) error {
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | extra}
+	err := kernel.Retry("mount_setattr", func() error {
+		return unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH, &attr)
+	})
+	if err != nil {
 		return fmt.Errorf("remount %s read-only: %w", what, err)
+	}
+	return nil
+}
+
+// chown gives the file at p to the user namespace's root (nothing without
+// a user namespace).
+func (s *Spec) chown(p string) error {
+	if !s.UserNS {
+		return nil
+	}
+	if err := kernel.Retry("lchown", func() error { return unix.Lchown(p, int(s.Shift), int(s.Shift)) }); err != nil {
+		return fmt.Errorf("chown %s: %w", p, err)
+	}
+	return nil
+}
+
+// chownAt gives the entry name of the directory dir (dir itself when name
+// is empty) to the user namespace's root.
+func (s *Spec) chownAt(dir *os.File, name string) error {
+	if !s.UserNS {
+		return nil
+	}
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if name == "" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	err := kernel.Retry("fchownat", func() error {
+		return unix.Fchownat(int(dir.Fd()), name, int(s.Shift), int(s.Shift), flags)
+	})
+	if err != nil {
+		return fmt.Errorf("chown %s/%s: %w", dir.Name(), name, err)
 	}
 	return nil
 }

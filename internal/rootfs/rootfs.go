@@ -1,6 +1,10 @@
 package rootfs
 
-import "github.com/berth-dev/berth/internal/nspawnopts"
+import (
+	"strconv"
+
+	"github.com/berth-dev/berth/internal/nspawnopts"
+)
 
 // Spec says what to build. It is plain data, filled from the validated
 // command line by the spawner.
@@ -38,6 +42,11 @@ type Spec struct {
 	// LinkJournal is the --link-journal mode; MachineID names the journal
 	// directory (32 hex digits) and may be empty.
 	LinkJournal, MachineID string
+	// UserNS says the container runs in a user namespace whose root is
+	// host UID and GID Shift: the file systems and directories Prepare
+	// makes as host root are given to that user.
+	UserNS bool
+	Shift  uint32
 }
 
 // Host file names in /run/host.
@@ -48,7 +57,16 @@ const (
 )
 
 // StagingDir is the directory, in the spawner's private mount namespace,
-// where a volatile or ephemeral root is assembled. It is a tmpfs mounted
-// over a directory that exists on every host; nothing is written to the
-// host.
+// where a raw image's file system is attached. It exists on every host and
+// is covered only in that namespace; nothing is written to the host.
 const StagingDir = "/tmp"
+
+// tmpfsData returns the mount options data of a tmpfs Prepare mounts: with
+// a user namespace, its root directory belongs to the namespace's root.
+func (s *Spec) tmpfsData(data string) string {
+	if !s.UserNS {
+		return data
+	}
+	id := strconv.FormatUint(uint64(s.Shift), 10)
+	return data + ",uid=" + id + ",gid=" + id
+}

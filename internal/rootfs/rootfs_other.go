@@ -13,8 +13,17 @@ var errUnsupported = errors.New("rootfs: only supported on Linux")
 // Root is a container root; only the Linux build has one.
 type Root struct{}
 
-// Build is only implemented on Linux.
-func Build(s *Spec) (*Root, error) { return nil, errUnsupported }
+// Prepare is only implemented on Linux.
+func Prepare(s *Spec) (*Root, error) { return nil, errUnsupported }
+
+// Finish is only implemented on Linux.
+func Finish(s *Spec) (*Root, error) { return nil, errUnsupported }
+
+// Enter is only implemented on Linux.
+func (r *Root) Enter() error { return errUnsupported }
+
+// Detach is only implemented on Linux.
+func (r *Root) Detach() error { return errUnsupported }
 
 // Pivot is only implemented on Linux.
 func (r *Root) Pivot() error { return errUnsupported }

@@ -32,8 +32,8 @@ type container struct {
 }
 
 // runOnce runs the container once, from the stage's start to PID 1's end.
-func runOnce(sc *stageConfig, o Options) (outcome, error) {
-	cmd, sync, pidfd, err := startStage(&sc.Config, o, sc.trees)
+func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
+	cmd, sync, pidfd, err := ns.startStage(sc, o)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -62,8 +62,20 @@ func (ct *container) start() error {
 }
 
 // place registers the machine and puts the stage into its own cgroup
-// (unless the machine manager already moved it into a scope).
+// (unless the machine manager already moved it into a scope), which the
+// container's root then owns.
 func (ct *container) place() error {
+	if err := ct.placeCgroup(); err != nil {
+		return err
+	}
+	if !ct.sc.Cgroup {
+		return nil
+	}
+	return ct.sc.users.ownCgroup(ct.o.Paths.Cgroup, ct.cmd.Process.Pid)
+}
+
+// placeCgroup registers the machine and puts the stage into its cgroup.
+func (ct *container) placeCgroup() error {
 	c, pid := &ct.sc.Config, ct.cmd.Process.Pid
 	before, _ := containercgroup.PathOf(pid)
 	if err := ct.setupNetwork(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 
 	"github.com/berth-dev/berth/internal/containernet"
-	"github.com/berth-dev/berth/internal/nspawnopts"
 )
 
 // setupNetwork builds the host side of the container's network (package
@@ -39,13 +38,4 @@ func (ct *container) ifIndices() []int {
 		return nil
 	}
 	return ct.net.IfIndices
-}
-
-// startInNetNS runs start (which starts the stage) in the network
-// namespace of --network-namespace-path, if given.
-func startInNetNS(c *nspawnopts.Config, start func() error) error {
-	if c.Network.NamespacePath == "" {
-		return start()
-	}
-	return containernet.StartIn(c.Network.NamespacePath, start)
 }

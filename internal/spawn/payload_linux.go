@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/internal/capset"
-	"github.com/berth-dev/berth/internal/idmap"
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/passwd"
@@ -36,7 +35,7 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 	if err := enterDir(c, u); err != nil {
 		return err
 	}
-	goStub := (c.AsPID2 && !pid1.NativeStub) || len(sc.UIDMap) > 0
+	goStub := c.AsPID2 && !pid1.NativeStub
 	if console != nil && !goStub {
 		if err := takeTerminal(console); err != nil {
 			return err
@@ -54,7 +53,7 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 		}
 	}
 	if goStub {
-		return runStub(argv, env, u, console, sync, sc.UIDMap)
+		return runStub(argv, env, u, console, sync)
 	}
 	if err := becomeUser(u); err != nil {
 		return err
@@ -215,10 +214,9 @@ func closeExtraFDs() error {
 	})
 }
 
-// runStub runs the stub init with the payload as PID 2 (in a user
-// namespace with the mapping uidMap, if not empty) and exits with the
+// runStub runs the stub init with the payload as PID 2 and exits with the
 // payload's status.
-func runStub(argv, env []string, u passwd.User, console, sync *os.File, uidMap []idmap.Mapping) error {
+func runStub(argv, env []string, u passwd.User, console, sync *os.File) error {
 	attr := &syscall.SysProcAttr{}
 	files := []uintptr{0, 1, 2}
 	if console != nil {
@@ -227,9 +225,6 @@ func runStub(argv, env []string, u passwd.User, console, sync *os.File, uidMap [
 	}
 	if u.UID != 0 || u.GID != 0 {
 		attr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups}
-	}
-	if len(uidMap) > 0 {
-		userNSAttr(attr, uidMap)
 	}
 	if err := closeExtraFDs(); err != nil {
 		return err

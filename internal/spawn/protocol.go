@@ -1,11 +1,6 @@
 package spawn
 
-import (
-	"os"
-
-	"github.com/berth-dev/berth/internal/idmap"
-	"github.com/berth-dev/berth/internal/nspawnopts"
-)
+import "github.com/berth-dev/berth/internal/nspawnopts"
 
 // StageArg is the first argument that makes the binary run StageMain.
 const StageArg = "__berth-nspawn-stage"
@@ -25,15 +20,8 @@ type stageConfig struct {
 	Env []string `json:"env"`
 	// Cgroup says a cgroup2 hierarchy can be mounted for the container.
 	Cgroup bool `json:"cgroup"`
-	// UIDMap is the uid_map and gid_map of the payload's user namespace;
-	// empty for a privileged machine.
-	UIDMap []idmap.Mapping `json:"uid_map,omitempty"`
-	// RootTree and BindTrees are the stage's descriptors of the idmapped
-	// root and binds (rootfs.Spec's fields of the same names).
-	RootTree  int   `json:"root_tree,omitempty"`
-	BindTrees []int `json:"bind_trees,omitempty"`
-	// trees are the spawner's files behind RootTree and BindTrees.
-	trees []*os.File
+	// users is the spawner's side of the user namespace (nil without).
+	users *users
 }
 
 // Message kinds the stage sends.

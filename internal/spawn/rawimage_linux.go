@@ -16,7 +16,7 @@ var rawTypes = []string{"ext4", "btrfs", "xfs", "erofs", "squashfs", "vfat"}
 
 // mountRaw attaches the raw image at path to a loop device (freed when the
 // last user goes) and returns a detached mount of its file system, for the
-// stage to attach as the root.
+// spawner to attach in its mount namespace (attachRaw).
 func mountRaw(path string, ro bool) (*os.File, error) {
 	loop, dev, err := attachLoop(path, ro)
 	if err != nil {

@@ -56,10 +56,12 @@ type Machine struct {
 // status 1).
 func Run(c nspawnopts.Config, o Options) (int, error) {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	if c.Image != "" {
-		c.Directory = rootfs.StagingDir // the raw image's file system is attached here
+	ns, err := newMountNS()
+	if err != nil {
+		return 1, err
 	}
-	sc, err := prepare(&c, o)
+	defer ns.close()
+	sc, err := setup(&c, o, ns)
 	if err != nil {
 		return 1, err
 	}
@@ -69,24 +71,13 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer lock.Release()
-	us, err := setupUsers(sc, o)
-	if err != nil {
+	if sc.users, err = setupUsers(sc, o, ns); err != nil {
 		return 1, err
 	}
-	defer us.release()
-	sc.trees = us.extraFiles()
-	if c.Image != "" {
-		root, err := mountRaw(c.Image, c.ReadOnly)
-		if err != nil {
-			return 1, err
-		}
-		defer root.Close()
-		sc.trees = append(sc.trees, root)
-		sc.RootTree = syncFD + len(sc.trees)
-	}
+	defer sc.users.release()
 	logf(o, c.Quiet, "Spawning container %s on %s.\n", c.Machine, c.Directory)
 	for {
-		out, err := runOnce(sc, o)
+		out, err := runOnce(sc, o, ns)
 		if err != nil {
 			return 1, err
 		}
@@ -98,6 +89,24 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 			return ExitReboot, nil
 		}
 	}
+}
+
+// setup attaches a raw image (-i) in the spawner's mount namespace, where
+// it is seen at rootfs.StagingDir, and prepares the configuration there.
+func setup(c *nspawnopts.Config, o Options, ns *mountNS) (*stageConfig, error) {
+	var sc *stageConfig
+	err := ns.do(func() error {
+		if c.Image != "" {
+			c.Directory = rootfs.StagingDir
+			if err := attachRaw(c.Image, c.ReadOnly, c.Directory); err != nil {
+				return err
+			}
+		}
+		var err error
+		sc, err = prepare(c, o)
+		return err
+	})
+	return sc, err
 }
 
 // logf writes an informational message unless quiet.
@@ -207,9 +216,13 @@ func stripDashes(s string) string {
 	return string(out)
 }
 
-// startStage starts the second stage in its new namespaces and returns it
-// with the spawner's end of the sync socket.
-func startStage(c *nspawnopts.Config, o Options, extra []*os.File) (*exec.Cmd, *os.File, int, error) {
+// startStage starts the second stage in its new namespaces (the user
+// namespace among them, owning the others, when the machine has one) and
+// returns it with the spawner's end of the sync socket. It runs on the
+// thread of the spawner's mount namespace, working in the container's
+// root.
+func startStage(sc *stageConfig, o Options) (*exec.Cmd, *os.File, int, error) {
+	c := &sc.Config
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, -1, fmt.Errorf("socketpair: %w", err)
@@ -221,19 +234,21 @@ func startStage(c *nspawnopts.Config, o Options, extra []*os.File) (*exec.Cmd, *
 		flags |= unix.CLONE_NEWNET
 	}
 	pidfd := -1
+	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: unix.SIGKILL, PidFD: &pidfd}
+	if m := sc.users.mappings(); len(m) > 0 {
+		userNSAttr(attr, m)
+	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"berth-nspawn", StageArg},
-		Env:        []string{},
-		ExtraFiles: append([]*os.File{child}, extra...),
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: flags, Pdeathsig: unix.SIGKILL, PidFD: &pidfd,
-		},
+		Path:        "/proc/self/exe",
+		Args:        []string{"berth-nspawn", StageArg},
+		Env:         []string{},
+		ExtraFiles:  []*os.File{child},
+		SysProcAttr: attr,
 	}
 	if c.Console == nspawnopts.ConsolePipe {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
 	}
-	if err := startInNetNS(c, cmd.Start); err != nil {
+	if err := cmd.Start(); err != nil {
 		parent.Close()
 		return nil, nil, -1, fmt.Errorf("start container: %w", err)
 	}

@@ -74,7 +74,7 @@ func TestIntegrationSettingsPrivateUsers(t *testing.T) {
 	writeFile(t, path, "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=map\n")
 	t.Cleanup(func() { os.Remove(path) })
 	before := manifest(t, img)
-	r := nspawn(t, nil, "-q", "--pipe", "--register=no", "-D", img, "-M", name, "/bin/cat", "/proc/self/uid_map")
+	r := nspawn(t, nil, "-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", name, "/bin/cat", "/proc/self/uid_map")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}

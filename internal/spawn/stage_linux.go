@@ -17,9 +17,10 @@ import (
 const maxMsg = 1 << 20
 
 // StageMain is the second stage, run as PID 1 of the new PID namespace
-// when the binary is started with StageArg. It returns the exit status for
-// a failure before the payload was executed (the payload replaces the
-// process otherwise).
+// (as root of the container's user namespace, if it has one) when the
+// binary is started with StageArg, in the container's root that the
+// spawner prepared. It returns the exit status for a failure before the
+// payload was executed (the payload replaces the process otherwise).
 func StageMain() int {
 	runtime.LockOSThread() // namespaces, capabilities and execve are per thread
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -34,7 +35,7 @@ func StageMain() int {
 	return 1
 }
 
-// runStage builds the container and runs the payload; it only returns
+// runStage finishes the container and runs the payload; it only returns
 // with an error.
 func runStage(sc *stageConfig, sync *os.File) error {
 	c := &sc.Config
@@ -46,7 +47,7 @@ func runStage(sc *stageConfig, sync *os.File) error {
 	if err := kernel.Retry("sethostname", func() error { return unix.Sethostname([]byte(c.Hostname)) }); err != nil {
 		return fmt.Errorf("set hostname: %w", err)
 	}
-	root, err := rootfs.Build(rootSpec(sc))
+	root, err := rootfs.Finish(rootSpec(sc))
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,8 @@ func runStage(sc *stageConfig, sync *os.File) error {
 	return startPayload(sc, console, sync)
 }
 
-// rootSpec turns the configuration into the rootfs specification.
+// rootSpec turns the configuration into the rootfs specification (the
+// user namespace part is the spawner's, see users.trees).
 func rootSpec(sc *stageConfig) *rootfs.Spec {
 	c := &sc.Config
 	return &rootfs.Spec{
@@ -69,7 +71,6 @@ func rootSpec(sc *stageConfig) *rootfs.Spec {
 		Cgroup: sc.Cgroup, WritableCgroup: c.Boot, Host: sc.Host,
 		ResolvConf: c.ResolvConf, Timezone: c.Timezone, PrivateNetwork: c.PrivateNetwork,
 		LinkJournal: c.LinkJournal, MachineID: stripDashes(sc.UUID),
-		RootTree: sc.RootTree, BindTrees: sc.BindTrees,
 	}
 }
 

@@ -3,82 +3,99 @@ package spawn
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 
+	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/idmap"
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/privusers"
+	"github.com/berth-dev/berth/internal/rootfs"
 	"golang.org/x/sys/unix"
 )
 
 // users is the spawner's side of a user-namespaced machine: the prepared
-// range (held until the machine ends) and the detached idmapped mounts
-// handed to the stage.
+// range, held until the machine ends. A nil *users is a privileged
+// machine.
 type users struct {
-	p     *privusers.Prepared
-	trees []*os.File
+	p *privusers.Prepared
 }
 
-// setupUsers prepares the machine's user namespace (range, ownership,
-// idmapped root and binds) and records it in sc. It returns nil without a
-// user namespace.
-func setupUsers(sc *stageConfig, o Options) (*users, error) {
+// setupUsers prepares the machine's user namespace (range and ownership)
+// in the spawner's mount namespace, where a raw image is attached. It
+// returns nil without a user namespace.
+func setupUsers(sc *stageConfig, o Options, ns *mountNS) (*users, error) {
 	c := &sc.Config
 	if c.PrivateUsers.Mode == privusers.ModeNo {
 		return nil, nil
 	}
-	if c.Boot || c.Ephemeral || c.Volatile != nspawnopts.VolatileNo {
-		return nil, errors.New("--private-users= cannot be combined with --boot, --ephemeral or --volatile yet")
-	}
-	bar, endBar := privusers.TerminalProgress(o.Stderr)
-	p, err := privusers.Prepare(privusers.Config{
-		Paths: o.Paths, Machine: c.Machine, Root: c.Directory,
-		Users: c.PrivateUsers, Ownership: c.PrivateUsersOwnership, ReadOnly: c.ReadOnly, Progress: bar,
+	var p *privusers.Prepared
+	err := ns.do(func() error {
+		bar, endBar := privusers.TerminalProgress(o.Stderr)
+		defer endBar()
+		var err error
+		p, err = privusers.Prepare(privusers.Config{
+			Paths: o.Paths, Machine: c.Machine, Root: c.Directory,
+			Users: c.PrivateUsers, Ownership: c.PrivateUsersOwnership, ReadOnly: c.ReadOnly,
+			Volatile: c.Ephemeral || c.Volatile != nspawnopts.VolatileNo, Progress: bar,
+		})
+		return err
 	})
-	endBar()
 	if err != nil {
 		return nil, err
 	}
-	u := &users{p: p}
 	logf(o, c.Quiet, "Private users: UID range %d-%d, ownership %s (%s).\n",
 		p.Range.Base, p.Range.Base+p.Range.Size-1, p.Ownership, p.Reason)
-	if err := u.mounts(sc); err != nil {
-		u.release()
-		return nil, err
-	}
-	sc.UIDMap = p.Mappings()
-	return u, nil
+	return &users{p: p}, nil
 }
 
-// mounts makes the idmapped root (ownership map) and binds and gives each
-// its descriptor number in the stage (fd 3 is the sync socket).
-func (u *users) mounts(sc *stageConfig) error {
+// mappings returns the uid_map and gid_map of the container's user
+// namespace (nil without one).
+func (u *users) mappings() []idmap.Mapping {
+	if u == nil {
+		return nil
+	}
+	return u.p.Mappings()
+}
+
+// trees fills in the user namespace part of spec: the shift, and the
+// detached idmapped mounts of the root (ownership map) and of the binds
+// that ask for one, made afresh for each start. The returned func closes
+// them once rootfs.Prepare attached them.
+func (u *users) trees(spec *rootfs.Spec, binds []nspawnopts.Bind) (func(), error) {
+	var files []*os.File
+	done := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	if u == nil {
+		return done, nil
+	}
+	spec.UserNS, spec.Shift = true, u.p.Range.Base
 	if u.p.Ownership == privusers.OwnershipMap {
 		t, err := u.p.RootTree()
 		if err != nil {
-			return err
+			return done, err
 		}
-		sc.RootTree = u.add(t.File())
+		files = append(files, t.File())
+		spec.RootTree = int(t.File().Fd())
 	}
-	sc.BindTrees = make([]int, len(sc.Config.Binds))
-	for i, b := range sc.Config.Binds {
+	spec.BindTrees = make([]int, len(binds))
+	for i, b := range binds {
 		if b.IDMap.Kind == idmap.BindPlain || b.SourceInRoot {
 			continue
 		}
 		f, err := bindTree(u.p, b)
 		if err != nil {
-			return err
+			return done, err
 		}
-		sc.BindTrees[i] = u.add(f)
+		files = append(files, f)
+		spec.BindTrees[i] = int(f.Fd())
 	}
-	return nil
-}
-
-// add keeps f for the stage and returns its descriptor number there.
-func (u *users) add(f *os.File) int {
-	u.trees = append(u.trees, f)
-	return syncFD + len(u.trees)
+	return done, nil
 }
 
 // bindTree returns a detached clone of b's source idmapped as b asks.
@@ -111,49 +128,49 @@ func bindTree(p *privusers.Prepared, b nspawnopts.Bind) (*os.File, error) {
 	return t.File(), nil
 }
 
-// closeTrees closes the spawner's copies of the trees once the stage has
-// its own.
-func (u *users) closeTrees() {
-	if u == nil {
-		return
-	}
-	for _, f := range u.trees {
-		f.Close()
-	}
-	u.trees = nil
-}
-
-// release closes the trees and frees the range when the machine ended.
+// release frees the range when the machine ended.
 func (u *users) release() {
-	if u == nil {
-		return
+	if u != nil {
+		_ = u.p.Release()
 	}
-	u.closeTrees()
-	_ = u.p.Release()
 }
 
-// extraFiles returns the trees to pass to the stage after the sync socket.
-func (u *users) extraFiles() []*os.File {
-	if u == nil {
-		return nil
-	}
-	return u.trees
-}
-
-// userNSAttr sets the process attributes that put the payload into the
-// machine's user namespace: its IDs 0..n-1 on the range, setgroups denied.
-// The payload becomes the namespace's root (or attr's user, without
-// supplementary groups).
+// userNSAttr sets the process attributes that start the stage in the
+// machine's user namespace, created together with (and owning) its other
+// namespaces: IDs 0..n-1 on the range, setgroups allowed (the spawner
+// writes the maps as host root, as nspawn does), and the stage becomes
+// the namespace's root.
 func userNSAttr(attr *syscall.SysProcAttr, m []idmap.Mapping) {
-	if attr.Credential == nil {
-		attr.Credential = &syscall.Credential{}
-	}
-	attr.Credential.Groups, attr.Credential.NoSetGroups = nil, true
 	ids := make([]syscall.SysProcIDMap, len(m))
 	for i, x := range m {
 		ids[i] = syscall.SysProcIDMap{ContainerID: int(x.Inner), HostID: int(x.Outer), Size: int(x.Size)}
 	}
 	attr.Cloneflags |= unix.CLONE_NEWUSER
 	attr.UidMappings, attr.GidMappings = ids, ids
-	attr.GidMappingsEnableSetgroups = false
+	attr.GidMappingsEnableSetgroups = true
+	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+}
+
+// cgroupFiles are the files of the container's cgroup its root needs to
+// own to manage its subtree (a booted init), as nspawn chowns them.
+var cgroupFiles = []string{"", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"}
+
+// ownCgroup gives the cgroup of process pid to the user namespace's root.
+func (u *users) ownCgroup(cgroupRoot string, pid int) error {
+	if u == nil {
+		return nil
+	}
+	_, mnt := containercgroup.Detect(cgroupRoot)
+	rel, err := containercgroup.PathOf(pid)
+	if mnt == "" || err != nil {
+		return err
+	}
+	base := int(u.p.Range.Base)
+	for _, name := range cgroupFiles {
+		p := filepath.Join(mnt, rel, name)
+		if err := os.Lchown(p, base, base); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cgroup: give %s to the container: %w", p, err)
+		}
+	}
+	return nil
 }

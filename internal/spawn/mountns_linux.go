@@ -1,0 +1,135 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"github.com/berth-dev/berth/internal/rootfs"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// mountNS is the spawner's private mount namespace: one OS thread, locked
+// and never handed back to the Go scheduler, that unshared its mount
+// namespace (and with it its root, working directory and umask) and made
+// every mount a slave of the host's. Whatever builds mounts as host root
+// runs on it (do): the raw image, the idmapped trees, rootfs.Prepare. The
+// stage is started from it too, so the stage's new mount namespace (owned
+// by the container's user namespace, if any) is a copy of this one with
+// its working directory on the container's root. The thread lives until
+// close: the stage's parent-death signal belongs to the thread that
+// started it.
+type mountNS struct {
+	fns chan func()
+}
+
+// newMountNS starts the thread and its namespace.
+func newMountNS() (*mountNS, error) {
+	m := &mountNS{fns: make(chan func())}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		err := kernel.Retry("unshare", func() error { return unix.Unshare(unix.CLONE_NEWNS) })
+		if err == nil {
+			err = kernel.Retry("mount", func() error { return unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, "") })
+		}
+		errc <- err
+		if err != nil {
+			return
+		}
+		for fn := range m.fns {
+			fn()
+		}
+	}()
+	if err := <-errc; err != nil {
+		return nil, fmt.Errorf("private mount namespace: %w", err)
+	}
+	return m, nil
+}
+
+// do runs fn on the namespace's thread and returns its error.
+func (m *mountNS) do(fn func() error) error {
+	errc := make(chan error, 1)
+	m.fns <- func() { errc <- fn() }
+	return <-errc
+}
+
+// close ends the thread, and with it the namespace once the stage is gone.
+func (m *mountNS) close() { close(m.fns) }
+
+// startStage builds the host half of the container's tree (rootfs.Prepare)
+// and starts the stage on it, then takes the tree out of the spawner's
+// namespace again (the stage has its copy).
+func (m *mountNS) startStage(sc *stageConfig, o Options) (cmd *exec.Cmd, sync *os.File, pidfd int, err error) {
+	err = m.do(func() error {
+		spec := rootSpec(sc)
+		closeTrees, err := sc.users.trees(spec, sc.Config.Binds)
+		defer closeTrees()
+		if err != nil {
+			return err
+		}
+		root, err := rootfs.Prepare(spec)
+		if err != nil {
+			return err
+		}
+		err = root.Enter()
+		if err == nil {
+			cmd, sync, pidfd, err = startInNetNS(sc, o)
+		}
+		return errors.Join(err, root.Detach())
+	})
+	if err != nil && cmd != nil {
+		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		_ = cmd.Wait()
+		sync.Close()
+		unix.Close(pidfd)
+		cmd = nil
+	}
+	return cmd, sync, pidfd, err
+}
+
+// startInNetNS starts the stage, in the network namespace of
+// --network-namespace-path if given. It runs on the namespace's thread.
+func startInNetNS(sc *stageConfig, o Options) (*exec.Cmd, *os.File, int, error) {
+	path := sc.Config.Network.NamespacePath
+	if path == "" {
+		return startStage(sc, o)
+	}
+	target, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, nil, -1, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	defer target.Close()
+	self, err := netns.Get()
+	if err != nil {
+		return nil, nil, -1, fmt.Errorf("network namespace: %w", err)
+	}
+	defer self.Close()
+	if err := netns.Set(target); err != nil {
+		return nil, nil, -1, fmt.Errorf("join network namespace %s: %w", path, err)
+	}
+	defer netns.Set(self)
+	return startStage(sc, o)
+}
+
+// attachRaw attaches the file system of the raw image at path (a loop
+// device freed when the last mount goes) on dir, in the spawner's mount
+// namespace.
+func attachRaw(path string, ro bool, dir string) error {
+	tree, err := mountRaw(path, ro)
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	err = kernel.Retry("move_mount", func() error {
+		return unix.MoveMount(int(tree.Fd()), "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	})
+	if err != nil {
+		return fmt.Errorf("image %s: attach: %w", path, err)
+	}
+	return nil
+}
