@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"syscall"
 
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nspawnopts"
@@ -59,6 +60,13 @@ func run(args []string) int {
 	}
 	if reg != nil {
 		defer reg.Close()
+		if err := reg.AllowDevices(c.Binds); err != nil {
+			fmt.Fprintf(os.Stderr, "berth-nspawn: %v\n", err)
+			return 1
+		}
+		// systemd's RequestStop is handled as SIGTERM is: forwarded to
+		// the container as the kill signal.
+		reg.OnRequestStop(func() { _ = syscall.Kill(os.Getpid(), syscall.SIGTERM) })
 		o.Registrar = reg
 	}
 	code, err := spawn.Run(c, o)

@@ -4,6 +4,14 @@
 // caller's unit is the machine's), CreateMachineWithNetwork otherwise (the
 // manager makes a scope for the leader), and UnregisterMachine at the end.
 //
+// The scope properties are systemd-nspawn's: Controller (this connection),
+// DevicePolicy=closed with DeviceAllow for /dev/net/tun, ptys and every
+// bound device node, and KillSignal with KillMode=mixed when a kill signal
+// is set. systemd asks a scope's controller to stop it with the
+// org.freedesktop.systemd1.Scope.RequestStop signal; the client hands it
+// to the spawner (OnRequestStop) when it comes from the owner of
+// org.freedesktop.systemd1, and ignores it from anybody else.
+//
 // The bus comes from $DBUS_SYSTEM_BUS_ADDRESS or the default system bus
 // socket. Registering needs the bus policy to let the caller (root) call
 // the Manager.

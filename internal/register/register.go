@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/spawn"
 	"github.com/godbus/dbus/v5"
 )
@@ -33,6 +34,10 @@ type Client struct {
 	service string
 	// optional makes a missing machine manager a no-op (--register=auto).
 	optional bool
+	// devices are the DeviceAllow entries of bound device nodes.
+	devices []deviceAllow
+	// stop is called when the scope's manager asks the machine to stop.
+	stop func()
 }
 
 // Dial connects to the system bus for mode: nil for "no"; for "auto" nil
@@ -60,6 +65,47 @@ func New(conn *dbus.Conn, service string) *Client {
 	return &Client{conn: conn, service: service}
 }
 
+// AllowDevices adds a DeviceAllow scope property for every bind whose
+// source is a host device node ("r" for --bind-ro, "rw" otherwise), as
+// systemd-nspawn does. A source that does not exist (yet) is skipped.
+func (c *Client) AllowDevices(binds []nspawnopts.Bind) error {
+	for _, b := range binds {
+		if b.Source == "" || b.SourceInRoot {
+			continue
+		}
+		dev, err := isDevice(b.Source)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("register: %w", err)
+		}
+		if dev {
+			access := "rw"
+			if b.ReadOnly {
+				access = "r"
+			}
+			c.devices = append(c.devices, deviceAllow{b.Source, access})
+		}
+	}
+	return nil
+}
+
+// isDevice reports whether p is a character or block device node.
+func isDevice(p string) (bool, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return false, err
+	}
+	return st.Mode()&os.ModeDevice != 0, nil
+}
+
+// OnRequestStop sets what to do when the machine's scope is stopped:
+// systemd sends RequestStop to the scope's Controller, which is this
+// client's bus connection. The spawner forwards it as it forwards
+// SIGTERM. Set it before Register.
+func (c *Client) OnRequestStop(stop func()) { c.stop = stop }
+
 // Close closes the bus connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
@@ -75,7 +121,10 @@ func (c *Client) Register(m spawn.Machine) error {
 	method := Interface + ".RegisterMachineWithNetwork"
 	if !m.KeepUnit {
 		method = Interface + ".CreateMachineWithNetwork"
-		args = append(args, scopeProperties(m.KillSignal))
+		args = append(args, scopeProperties(c.conn.Names()[0], c.devices, m.KillSignal))
+	}
+	if err := c.watchRequestStop(); err != nil {
+		return err
 	}
 	var path dbus.ObjectPath
 	err := obj.Call(method, 0, args...).Store(&path)
@@ -99,16 +148,23 @@ func noManager(err error) bool {
 }
 
 // scopeProperties are the unit properties of the scope CreateMachine
-// makes, as systemd-nspawn sends them.
-func scopeProperties(killSignal int) []property {
+// makes, in the order systemd-nspawn sends them: the controller (the
+// registering connection, to which systemd sends RequestStop), the device
+// policy with the API devices and one entry per bound device node, and the
+// kill signal.
+func scopeProperties(controller string, devices []deviceAllow, killSignal int) []property {
 	props := []property{
+		{"Controller", dbus.MakeVariant(controller)},
 		{"DevicePolicy", dbus.MakeVariant("closed")},
 		{"DeviceAllow", dbus.MakeVariant([]deviceAllow{{"/dev/net/tun", "rwm"}, {"char-pts", "rw"}})},
 	}
+	for _, d := range devices {
+		props = append(props, property{"DeviceAllow", dbus.MakeVariant([]deviceAllow{d})})
+	}
 	if killSignal > 0 {
 		props = append(props,
-			property{"KillMode", dbus.MakeVariant("mixed")},
-			property{"KillSignal", dbus.MakeVariant(int32(killSignal))})
+			property{"KillSignal", dbus.MakeVariant(int32(killSignal))},
+			property{"KillMode", dbus.MakeVariant("mixed")})
 	}
 	return props
 }

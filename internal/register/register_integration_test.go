@@ -3,6 +3,7 @@ package register_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -25,18 +26,30 @@ type call struct {
 
 // manager is a test-only machine1 Manager exporting the registration
 // methods berth-nspawn calls.
-type manager struct{ calls chan call }
+type manager struct {
+	calls chan call
+	// senders are the callers of CreateMachineWithNetwork.
+	senders chan string
+}
 
-func (m *manager) CreateMachineWithNetwork(name string, id []byte, service, class string, leader uint32, root string,
+func (m *manager) CreateMachineWithNetwork(sender dbus.Sender, name string, id []byte, service, class string, leader uint32, root string,
 	ifindices []int32, props []struct {
 		Name  string
 		Value dbus.Variant
 	}) (dbus.ObjectPath, *dbus.Error) {
-	var names []string
+	var list []string
 	for _, p := range props {
-		names = append(names, p.Name)
+		v := fmt.Sprint(p.Value.Value())
+		if p.Name == "Controller" && v == string(sender) {
+			v = "SENDER" // the caller's own connection
+		}
+		list = append(list, p.Name+"="+v)
 	}
-	m.calls <- call{"Create", name, service, class, root, id, leader, names}
+	select {
+	case m.senders <- string(sender):
+	default:
+	}
+	m.calls <- call{"Create", name, service, class, root, id, leader, list}
 	return "/org/freedesktop/machine1/machine/test", nil
 }
 
@@ -55,7 +68,7 @@ func (m *manager) UnregisterMachine(name string) *dbus.Error {
 func startManager(t *testing.T, b *testbed.Bus) *manager {
 	t.Helper()
 	conn := b.Conn(t)
-	m := &manager{calls: make(chan call, 16)}
+	m := &manager{calls: make(chan call, 16), senders: make(chan string, 16)}
 	if err := conn.Export(m, register.Path, register.Interface); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +90,9 @@ func next(t *testing.T, m *manager) call {
 	}
 }
 
+// baseProps are the scope properties systemd-nspawn always sends.
+var baseProps = []string{"Controller=SENDER", "DevicePolicy=closed", "DeviceAllow=[[/dev/net/tun rwm] [char-pts rw]]"}
+
 func TestIntegrationClient(t *testing.T) {
 	testbed.RequireRoot(t)
 	b := testbed.StartBus(t)
@@ -88,8 +104,9 @@ func TestIntegrationClient(t *testing.T) {
 		killSignal int
 		want       call
 	}{
-		{false, 0, call{"Create", "m1", "test-service", "container", "/srv/m1", id[:], 42, []string{"DevicePolicy", "DeviceAllow"}}},
-		{false, 37, call{"Create", "m1", "test-service", "container", "/srv/m1", id[:], 42, []string{"DevicePolicy", "DeviceAllow", "KillMode", "KillSignal"}}},
+		{false, 0, call{"Create", "m1", "test-service", "container", "/srv/m1", id[:], 42, baseProps}},
+		{false, 37, call{"Create", "m1", "test-service", "container", "/srv/m1", id[:], 42,
+			append(baseProps[:3:3], "KillSignal=37", "KillMode=mixed")}},
 		{true, 0, call{"Register", "m1", "test-service", "container", "/srv/m1", id[:], 42, nil}},
 	}
 	for _, tc := range tests {
