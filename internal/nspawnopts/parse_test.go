@@ -231,7 +231,7 @@ func TestParseImage(t *testing.T) {
 		{[]string{"--image=/srv/x.img", "-M", "m"}, "m", "/srv/x.img", ""},
 		{[]string{"-i", "/srv/a.raw", "-D", "/srv/a"}, "", "", "may not be combined"},
 		{[]string{"-i", "/srv/a.raw", "-x"}, "", "", "not supported yet"},
-		{[]string{"-i", "/srv/a.raw", "-U"}, "", "", "not supported yet"},
+		{[]string{"-i", "/srv/a.raw", "-U"}, "a", "/srv/a.raw", ""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

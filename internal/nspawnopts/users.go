@@ -44,9 +44,6 @@ func (u *usersFlags) privateUsers(c *Config) error {
 	case u.chown:
 		c.PrivateUsersOwnership = privusers.OwnershipChown
 	}
-	if c.Image != "" && c.PrivateUsers.Mode != privusers.ModeNo {
-		return errors.New("--private-users= with --image= is not supported yet")
-	}
 	volatile := c.Volatile != VolatileNo || c.Ephemeral
 	if err := privusers.Validate(c.PrivateUsers, c.PrivateUsersOwnership, c.ReadOnly, volatile); err != nil {
 		return err
