@@ -6,6 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -22,14 +23,28 @@ type network struct {
 	done   chan struct{} // closed when the watcher has stopped
 }
 
+// acceptRelaysEnv, set to yes, makes the links' DHCP servers answer
+// packets relayed from inside a link's subnet: what DHCP load generators
+// such as perfdhcp send. Only for benchmarks; off otherwise.
+const acceptRelaysEnv = "BERTH_DHCP_ACCEPT_RELAYS"
+
 // startNetwork configures ve-*/vz-* links in berthd's own network
 // namespace and applies port forwards to reg's machines, until stop.
 func startNetwork(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*network, error) {
 	nlog := log.New(logger.Writer(), logger.Prefix()+"network: ", 0)
+	relays := false
+	if v, ok := os.LookupEnv(acceptRelaysEnv); ok {
+		var err error
+		if relays, err = yesNo(acceptRelaysEnv, v); err != nil {
+			return nil, err
+		}
+		nlog.Printf("%s=%s: DHCP answers relays inside the links' subnets", acceptRelaysEnv, v)
+	}
 	w, err := netwatch.New(netwatch.Config{
-		StateDir: filepath.Join(p.State, "network"),
-		DNS:      netwatch.ResolvConfDNS(filepath.Join(p.Root, "etc/resolv.conf"), filepath.Join(p.Root, "run/systemd/resolve/resolv.conf")),
-		Logger:   slog.New(slog.NewTextHandler(lineWriter{nlog}, &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		StateDir:         filepath.Join(p.State, "network"),
+		DNS:              netwatch.ResolvConfDNS(filepath.Join(p.Root, "etc/resolv.conf"), filepath.Join(p.Root, "run/systemd/resolve/resolv.conf")),
+		Logger:           slog.New(slog.NewTextHandler(lineWriter{nlog}, &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		AcceptLinkRelays: relays,
 	})
 	if err != nil {
 		return nil, err

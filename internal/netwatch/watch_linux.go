@@ -199,6 +199,7 @@ func (w *Watcher) serve(name string, subnet netip.Prefix) (*managed, error) {
 	s, err := dhcpserver.New(dhcpserver.Config{
 		Prefix: subnet, ServerAddr: addrpool.HostAddr(subnet), DNS: w.cfg.DNS,
 		LeaseFile: w.leaseFile(name), Logger: w.log.With("link", name),
+		AcceptLinkRelays: w.cfg.AcceptLinkRelays,
 	})
 	if err != nil {
 		return nil, err

@@ -39,6 +39,11 @@ type Config struct {
 	NAT *nat.Manager
 	// Pool hands out subnets (a new one if nil).
 	Pool *addrpool.Allocator
+	// AcceptLinkRelays makes the links' DHCP servers answer relayed
+	// packets whose relay address lies in the link's subnet, as load
+	// generators such as perfdhcp send (dhcpserver.Config.AcceptLinkRelays).
+	// Off in normal use.
+	AcceptLinkRelays bool
 }
 
 // Link describes a managed link.
