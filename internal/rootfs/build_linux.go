@@ -337,6 +337,9 @@ func (r *Root) apiUncovered(s *Spec) error {
 	}
 	for _, p := range []string{"/proc", "/sys"} {
 		f, err := r.openIn(p, true)
+		if errors.Is(err, unix.ENOENT) {
+			continue // Finish creates it
+		}
 		if err != nil {
 			return err
 		}

@@ -12,44 +12,66 @@ import (
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
-// TestIntegrationBoot boots the Debian image with -b on a throw-away layer
-// (-x), waits for the guest's own READY=1 (--notify-ready=yes), asks
-// systemctl inside whether the system is running, and powers it off with
-// SIGTERM (forwarded as SIGRTMIN+3).
+// TestIntegrationBoot boots the Debian image with -b, privileged on a
+// throw-away layer (-x) and as an unprivileged container (-U, on a private
+// copy with an idmapped root, the managed template's way), waits for the
+// guest's own READY=1 (--notify-ready=yes), asks systemctl inside whether
+// the system is running, and powers it off with SIGTERM (forwarded as
+// SIGRTMIN+3).
 func TestIntegrationBoot(t *testing.T) {
 	testbed.RequireRoot(t)
 	testbed.RequireTool(t, "nsenter")
-	img := testbed.DebianImage(t)
-	sock, ready := notifySocket(t)
-	cmd, out := startNspawn(t, []string{"NOTIFY_SOCKET=" + sock},
-		"--register=no", "-D", img, "-x", "-M", "t-boot", "-b", "--notify-ready=yes")
-	msg := recvNotify(t, ready, cmd, out)
-	if !strings.Contains(msg, "READY=1") {
-		t.Fatalf("notify message %q", msg)
+	tests := []struct {
+		name  string
+		image func(testing.TB) string
+		args  []string
+	}{
+		{"privileged ephemeral", testbed.DebianImage, []string{"-x"}},
+		{"private users", testbed.CloneDebianImage, []string{"-U"}},
 	}
-	leader := msg[strings.Index(msg, "X_NSPAWN_LEADER_PID=")+len("X_NSPAWN_LEADER_PID="):]
-	if _, err := strconv.Atoi(strings.TrimSpace(leader)); err != nil {
-		t.Fatalf("bad leader PID in %q", msg)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, env := privateRoot(t)
+			sock, ready := notifySocket(t)
+			args := append([]string{"--register=no", "-D", tc.image(t), "-M", "t-boot", "-b", "--notify-ready=yes"}, tc.args...)
+			cmd, out := startNspawn(t, append(env, "NOTIFY_SOCKET="+sock), args...)
+			msg := recvNotify(t, ready, cmd, out)
+			if !strings.Contains(msg, "READY=1") {
+				t.Fatalf("notify message %q", msg)
+			}
+			leader := strings.TrimSpace(msg[strings.Index(msg, "X_NSPAWN_LEADER_PID=")+len("X_NSPAWN_LEADER_PID="):])
+			if _, err := strconv.Atoi(leader); err != nil {
+				t.Fatalf("bad leader PID in %q", msg)
+			}
+			systemRunning(t, leader)
+			start := time.Now()
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			if code := waitExit(t, cmd); code != 0 {
+				t.Errorf("exit status %d after SIGTERM, want 0 (clean poweroff)\n%s", code, out)
+			}
+			t.Logf("powered off in %v", time.Since(start))
+			if !strings.Contains(out.String(), "has been shut down") {
+				t.Errorf("no shutdown message in the output:\n%s", out)
+			}
+			if left := cgroupLeftovers(t, "t-boot"); len(left) > 0 {
+				t.Errorf("cgroups left: %v", left)
+			}
+		})
 	}
+}
+
+// systemRunning asks the guest's systemd, through the leader's
+// namespaces, to wait until the system is up, and fails t unless it is
+// running.
+func systemRunning(t *testing.T, leader string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	state, _ := exec.CommandContext(ctx, "nsenter", "-t", strings.TrimSpace(leader), "-a",
+	state, _ := exec.CommandContext(ctx, "nsenter", "-t", leader, "-a",
 		"systemctl", "is-system-running", "--wait").Output()
 	if got := strings.TrimSpace(string(state)); got != "running" {
-		failed, _ := exec.Command("nsenter", "-t", strings.TrimSpace(leader), "-a", "systemctl", "--failed", "--no-pager").CombinedOutput()
+		failed, _ := exec.Command("nsenter", "-t", leader, "-a", "systemctl", "--failed", "--no-pager").CombinedOutput()
 		t.Errorf("is-system-running = %q, want running\n%s", got, failed)
-	}
-	start := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if code := waitExit(t, cmd); code != 0 {
-		t.Errorf("exit status %d after SIGTERM, want 0 (clean poweroff)\n%s", code, out)
-	}
-	t.Logf("powered off in %v", time.Since(start))
-	if !strings.Contains(out.String(), "has been shut down") {
-		t.Errorf("no shutdown message in the output:\n%s", out)
-	}
-	if left := cgroupLeftovers(t, "t-boot"); len(left) > 0 {
-		t.Errorf("cgroups left: %v", left)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -76,4 +77,13 @@ func cgroupLeftovers(t *testing.T, prefix string) []string {
 		out = append(out, m...)
 	}
 	return out
+}
+
+// privateRoot returns the environment that puts berth-nspawn's host state
+// (UID range records and locks, .nspawn directories, pools) below a
+// temp root of t, so -U runs leave nothing under the real /var/lib/berth.
+func privateRoot(t *testing.T) (paths.Paths, []string) {
+	t.Helper()
+	p := testbed.Paths(t)
+	return p, []string{"BERTH_ROOT=" + p.Root}
 }

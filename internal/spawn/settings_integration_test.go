@@ -70,11 +70,10 @@ func TestIntegrationSettingsPrivateUsers(t *testing.T) {
 	testbed.RequireRoot(t)
 	img := testbed.BusyboxImage(t)
 	name := machineName(t, "settingsusers")
-	path := filepath.Join("/run/systemd/nspawn", name+".nspawn")
-	writeFile(t, path, "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=map\n")
-	t.Cleanup(func() { os.Remove(path) })
+	p, env := privateRoot(t)
+	writeFile(t, filepath.Join(p.Root, "run/systemd/nspawn", name+".nspawn"), "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=map\n")
 	before := manifest(t, img)
-	r := nspawn(t, nil, "-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", name, "/bin/cat", "/proc/self/uid_map")
+	r := nspawn(t, env, "-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", name, "/bin/cat", "/proc/self/uid_map")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}

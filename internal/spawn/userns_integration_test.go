@@ -98,7 +98,8 @@ func TestIntegrationPrivateUsersBindOwnership(t *testing.T) {
 			}
 			args := append([]string{"-q", "--pipe", "--register=no", "-D", img,
 				"-M", machineName(t, "bind"+strconv.Itoa(i)), "--bind=" + dir + ":/mnt" + tc.bindOpt}, tc.args...)
-			r := nspawn(t, nil, append(args, "/bin/sh", "-c", script)...)
+			_, env := privateRoot(t)
+			r := nspawn(t, env, append(args, "/bin/sh", "-c", script)...)
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 			}
@@ -124,7 +125,8 @@ func TestIntegrationPrivateUsersMapLeavesImage(t *testing.T) {
 	testbed.RequireRoot(t)
 	img := testbed.BusyboxImage(t)
 	before := manifest(t, img)
-	r := nspawn(t, nil, "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", machineName(t, "map"),
+	_, env := privateRoot(t)
+	r := nspawn(t, env, "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", machineName(t, "map"),
 		"-U", "--private-users-ownership=map", "/bin/sh", "-c", "touch /root/x && stat -c %u /root/x")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "0" {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
@@ -148,7 +150,8 @@ func TestIntegrationPrivateUsersChownRoundTrip(t *testing.T) {
 	before := manifest(t, img)
 	name := machineName(t, "chown")
 	quiet := []string{"-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", name}
-	r := nspawn(t, nil, append(quiet,
+	_, env := privateRoot(t)
+	r := nspawn(t, env, append(quiet,
 		"-U", "--private-users-ownership=chown", "/bin/cat", "/proc/self/uid_map")...)
 	if r.code != 0 {
 		t.Fatalf("chown: exit %d: %s%s", r.code, r.stdout, r.stderr)
@@ -157,7 +160,7 @@ func TestIntegrationPrivateUsersChownRoundTrip(t *testing.T) {
 	if got := owner(t, filepath.Join(img, "bin")); got != [2]uint32{base, base} {
 		t.Fatalf("after chown /bin is %v, want %d", got, base)
 	}
-	r = nspawn(t, nil, append(quiet, "--private-users=0", "--private-users-chown", "/bin/true")...)
+	r = nspawn(t, env, append(quiet, "--private-users=0", "--private-users-chown", "/bin/true")...)
 	if r.code != 0 {
 		t.Fatalf("undo: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
@@ -184,7 +187,8 @@ func TestIntegrationPrivateUsersBadValues(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := append([]string{"--pipe", "--register=no", "-D", img, "-M", machineName(t, "bad")}, tc.args...)
-			r := nspawn(t, nil, append(args, "/bin/true")...)
+			_, env := privateRoot(t)
+			r := nspawn(t, env, append(args, "/bin/true")...)
 			if r.code != 1 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Errorf("exit %d, stderr %q; want 1 and one line with %q", r.code, r.stderr, tc.want)
 			}

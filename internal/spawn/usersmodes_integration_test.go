@@ -1,0 +1,94 @@
+package spawn_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/testbed"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestIntegrationPrivateUsersRoot runs payloads as root of their own user
+// namespace (-U), which owns the container's other namespaces: container
+// root mounts, sets the hostname, is PID 1 (PID 2 under -a), may call
+// setgroups, and -U works with -x and every --volatile mode. The image
+// is not changed by the modes that must not write it.
+func TestIntegrationPrivateUsersRoot(t *testing.T) {
+	img, common := busybox(t)
+	before := manifest(t, img)
+	tests := []struct {
+		name   string
+		args   []string
+		script string
+		want   string
+	}{
+		{"mount", nil, "mount -t tmpfs tmpfs /mnt && touch /mnt/x && ls /mnt", "x"},
+		{"hostname", nil, "hostname inside && hostname", "inside"},
+		{"pid 1", nil, "echo $$", "1"},
+		{"pid 2", []string{"-a"}, "echo $$", "2"},
+		{"setgroups", nil, "cat /proc/self/setgroups", "allow"},
+		{"devices", nil, "echo x > /dev/null && stat -c %u /dev/null", "0"},
+		{"proc and sys read-only", nil, "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || touch /sys/x 2>/dev/null || echo refused", "refused"},
+		{"ephemeral", []string{"-x"}, "touch /e && stat -c %u /e", "0"},
+		{"volatile overlay", []string{"--volatile=overlay"}, "touch /e && stat -c %u /e", "0"},
+		{"volatile state", []string{"--volatile=state"}, "touch /var/v && stat -c %u /var/v; touch /e 2>/dev/null || echo ro", "0\nro"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, env := privateRoot(t)
+			args := append(append(common, "-U", "--resolv-conf=off", "--timezone=off", "-M", "t-usersroot"), tc.args...)
+			r := nspawn(t, env, append(args, "/bin/sh", "-c", "cat /proc/self/uid_map; "+tc.script)...)
+			lines := strings.SplitN(strings.TrimSpace(r.stdout), "\n", 2)
+			if r.code != 0 || len(lines) != 2 {
+				t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			if rangeBase(t, lines[0]) == 0 {
+				t.Errorf("uid_map %q: no user namespace", lines[0])
+			}
+			if lines[1] != tc.want {
+				t.Errorf("output %q, want %q", lines[1], tc.want)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, manifest(t, img)); diff != "" {
+		t.Errorf("the image changed (-before +after):\n%s", diff)
+	}
+}
+
+// TestIntegrationPrivateUsersVolatileYes runs -U --volatile=yes on the
+// Debian image: a tmpfs root owned by container root with the image's
+// /usr, idmapped, bound in read-only.
+func TestIntegrationPrivateUsersVolatileYes(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.DebianImage(t)
+	_, env := privateRoot(t)
+	r := nspawn(t, env, "-q", "--pipe", "--register=no", "-D", img, "-M", "t-usersvolyes", "-U", "--volatile=yes",
+		"/bin/sh", "-c", "touch /x && stat -c %u /x /usr/bin/env; touch /usr/x 2>/dev/null || echo usr-ro")
+	if diff := cmp.Diff("0\n0\nusr-ro\n", r.stdout); r.code != 0 || diff != "" {
+		t.Errorf("exit %d, stderr %q, output (-want +got):\n%s", r.code, r.stderr, diff)
+	}
+}
+
+// TestIntegrationPrivateUsersRawImage runs a raw ext4 image (-i) with -U:
+// the loop-mounted file system is idmapped onto the range.
+func TestIntegrationPrivateUsersRawImage(t *testing.T) {
+	testbed.RequireRoot(t)
+	mkfs := testbed.RequireTool(t, "mkfs.ext4")
+	raw := filepath.Join(t.TempDir(), "img.raw")
+	if out, err := exec.Command(mkfs, "-q", "-d", testbed.BusyboxImage(t), raw, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs: %v: %s", err, out)
+	}
+	_, env := privateRoot(t)
+	for _, tc := range []struct{ script, want string }{
+		{"echo kept > /kept; stat -c %u /kept", "0\n"},
+		{"cat /kept", "kept\n"},
+	} {
+		r := nspawn(t, env, "-q", "--pipe", "--register=no", "-i", raw, "-M", "t-usersraw", "-U",
+			"--resolv-conf=off", "--timezone=off", "/bin/sh", "-c", tc.script)
+		if r.code != 0 || r.stdout != tc.want {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", tc.script, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+}
