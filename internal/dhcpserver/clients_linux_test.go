@@ -29,10 +29,9 @@ func newServedLink(t *testing.T, prefix string, mod ...func(*Config)) *testLink 
 	l := &testLink{host: testbed.NewNetNS(t), ctr: testbed.NewNetNS(t), name: "ve-test"}
 	p := netip.MustParsePrefix(prefix)
 	srvAddr := p.Addr().Next()
-	l.host.Exec(t, "ip", "link", "add", l.name, "type", "veth", "peer", "name", "host0", "netns", l.ctr.Name)
+	l.host.Veth(t, l.name, l.ctr, "host0")
 	l.host.Exec(t, "ip", "addr", "add", fmt.Sprintf("%v/%d", srvAddr, p.Bits()), "dev", l.name)
 	l.host.Exec(t, "ip", "link", "set", l.name, "up")
-	l.ctr.Exec(t, "ip", "link", "set", "host0", "up")
 	cfg := Config{Prefix: p, ServerAddr: srvAddr, DNS: []netip.Addr{srvAddr}}
 	for _, m := range mod {
 		m(&cfg)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ func TestIntegrationGather(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-errc })
-	host.Exec(t, "ip", "link", "add", "ve-diag", "type", "veth", "peer", "name", "host0", "netns", ctr.Name)
+	idx := strconv.Itoa(host.Veth(t, "ve-diag", ctr, "host0"))
 	for deadline := time.Now().Add(30 * time.Second); len(w.Links()) == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("link not configured")
@@ -52,10 +51,6 @@ func TestIntegrationGather(t *testing.T) {
 	host.Exec(t, "nft", "add table ip filter")
 	host.Exec(t, "nft", "add chain ip filter FORWARD { type filter hook forward priority 0 ; policy drop ; }")
 	host.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=0")
-	idx := strings.TrimSpace(host.Exec(t, "cat", "/sys/class/net/ve-diag/ifindex"))
-	if _, err := strconv.Atoi(idx); err != nil {
-		t.Fatal(err)
-	}
 	links := filepath.Join(run, "systemd/netif/links")
 	_ = os.MkdirAll(links, 0o755)
 	_ = os.WriteFile(filepath.Join(links, idx), []byte("ADMIN_STATE=configured\n"), 0o644)

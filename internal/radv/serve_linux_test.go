@@ -12,11 +12,10 @@ import (
 func TestIntegrationSLAAC(t *testing.T) {
 	testbed.RequireRoot(t)
 	host, ctr := testbed.NewNetNS(t), testbed.NewNetNS(t)
-	host.Exec(t, "ip", "link", "add", "ve-ra", "type", "veth", "peer", "name", "host0", "netns", ctr.Name)
+	host.Veth(t, "ve-ra", ctr, "host0")
 	host.Exec(t, "sysctl", "-qw", "net.ipv6.conf.ve-ra.accept_dad=0")
 	host.Exec(t, "ip", "addr", "add", "fd00:1::1/64", "dev", "ve-ra", "nodad")
 	host.Exec(t, "ip", "link", "set", "ve-ra", "up")
-	ctr.Exec(t, "ip", "link", "set", "host0", "up")
 	var c *Conn
 	if err := host.Do(func() (err error) { c, err = Listen("ve-ra"); return err }); err != nil {
 		t.Fatal(err)
