@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	dbus busybox-static gcc libc6-dev systemd systemd-container iproute2 nftables util-linux
 	isc-dhcp-client udhcpc kea-admin debootstrap acl attr libcap2-bin e2fsprogs btrfs-progs
-	procps mount bsdutils
+	procps mount bsdutils fdisk
 )
 if [ "${1:-}" = "--bench" ]; then
 	packages+=(dnsmasq-base kea-dhcp4-server hyperfine)
