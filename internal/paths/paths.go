@@ -23,6 +23,9 @@ type Paths struct {
 	RuntimeUnitDir string
 	// Log is where the embedded supervisor writes one log per machine.
 	Log string
+	// Journal is the host's journal directory, where --link-journal links
+	// or binds a guest's /var/log/journal/MACHINE-ID.
+	Journal string
 	// Cgroup is the cgroup file system root.
 	Cgroup string
 }
@@ -48,6 +51,7 @@ func Under(root string) Paths {
 		UnitDir:         j("/etc/systemd/system"),
 		RuntimeUnitDir:  j("/run/systemd/transient"),
 		Log:             j("/var/log/berth"),
+		Journal:         j("/var/log/journal"),
 		Cgroup:          "/sys/fs/cgroup",
 	}
 }

@@ -211,32 +211,3 @@ func (r *Root) bindFile(src, dst string, create bool) error {
 	defer target.Close()
 	return bindTree(source, target, dst, false, attrRO|attrNoDevSUID)
 }
-
-// linkJournal applies --link-journal: host and try-host bind the host's
-// /var/log/journal/MACHINE-ID into the guest (host fails when it is
-// missing); auto, no, and the guest modes (which would need a link
-// in the host's /var/log/journal) leave the journal in the guest.
-func (r *Root) linkJournal(s *Spec) error {
-	if s.LinkJournal != "host" && s.LinkJournal != "try-host" {
-		return nil
-	}
-	dir := "/var/log/journal/" + s.MachineID
-	if s.MachineID == "" || !exists(dir) {
-		if s.LinkJournal == "host" {
-			return fmt.Errorf("--link-journal=host: %s does not exist on the host (or the image has no machine ID)", dir)
-		}
-		return nil
-	}
-	fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) })
-	if err != nil {
-		return err
-	}
-	source := os.NewFile(uintptr(fd), dir)
-	defer source.Close()
-	target, err := r.mkdirAll(dir)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	return bindTree(source, target, dir, false, 0)
-}

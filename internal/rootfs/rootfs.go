@@ -42,6 +42,9 @@ type Spec struct {
 	// LinkJournal is the --link-journal mode; MachineID names the journal
 	// directory (32 hex digits) and may be empty.
 	LinkJournal, MachineID string
+	// HostJournal is the host's journal directory, /var/log/journal when
+	// empty (paths.Paths.Journal).
+	HostJournal string
 	// UserNS says the container runs in a user namespace whose root is
 	// host UID and GID Shift: the file systems and directories Prepare
 	// makes as host root are given to that user.

@@ -67,6 +67,7 @@ func (m *mountNS) close() { close(m.fns) }
 func (m *mountNS) startStage(sc *stageConfig, o Options) (cmd *exec.Cmd, sync *os.File, pidfd int, err error) {
 	err = m.do(func() error {
 		spec := rootSpec(sc)
+		spec.HostJournal = o.Paths.Journal
 		closeTrees, err := sc.users.trees(spec, sc.Config.Binds)
 		defer closeTrees()
 		if err != nil {
