@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/gpt"
 	"github.com/berth-dev/berth/internal/kernel"
 )
 
@@ -75,13 +76,16 @@ func readMounted(img Image, dir string) (Metadata, error) {
 // automatically when its last user goes away. It returns the open loop
 // device and its path.
 func attachLoop(file string) (int, string, error) {
-	back, err := kernel.RetryInt("open", func() (int, error) {
-		return unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	})
+	img, err := os.Open(file)
 	if err != nil {
 		return -1, "", fmt.Errorf("open image: %w", err)
 	}
-	defer unix.Close(back)
+	defer img.Close()
+	part, err := rootPartition(img)
+	if err != nil {
+		return -1, "", err
+	}
+	back := int(img.Fd())
 	ctl, err := kernel.RetryInt("open", func() (int, error) {
 		return unix.Open("/dev/loop-control", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	})
@@ -102,6 +106,7 @@ func attachLoop(file string) (int, string, error) {
 			return -1, "", fmt.Errorf("open %s: %w", path, err)
 		}
 		cfg := unix.LoopConfig{Fd: uint32(back)}
+		cfg.Info.Offset, cfg.Info.Sizelimit = uint64(part.Offset), uint64(part.Size)
 		cfg.Info.Flags = unix.LO_FLAGS_READ_ONLY | unix.LO_FLAGS_AUTOCLEAR
 		err = unix.IoctlLoopConfigure(fd, &cfg)
 		if err == nil {
@@ -113,6 +118,17 @@ func attachLoop(file string) (int, string, error) {
 		}
 	}
 	return -1, "", fmt.Errorf("no free loop device: %w", unix.EBUSY)
+}
+
+// rootPartition returns where the root file system lies in the image:
+// its root partition for a GUID-partitioned image, else the whole file.
+func rootPartition(img *os.File) (gpt.Partition, error) {
+	st, err := img.Stat()
+	if err != nil {
+		return gpt.Partition{}, fmt.Errorf("stat image: %w", err)
+	}
+	p, _, err := gpt.RootPartition(img, st.Size())
+	return p, err
 }
 
 // mountAny mounts dev on dir read-only with the first file system type
