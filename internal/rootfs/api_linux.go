@@ -237,6 +237,9 @@ func (r *Root) mountRun(s *Spec) error {
 	if err := makeInaccessible(dir); err != nil {
 		return err
 	}
+	if err := r.mountIncoming(s); err != nil {
+		return err
+	}
 	return r.bindOSRelease()
 }
 

@@ -45,6 +45,9 @@ type Spec struct {
 	// HostJournal is the host's journal directory, /var/log/journal when
 	// empty (paths.Paths.Journal).
 	HostJournal string
+	// Incoming is the machine's host propagation directory, bound at
+	// IncomingDir (none when empty).
+	Incoming string
 	// UserNS says the container runs in a user namespace whose root is
 	// host UID and GID Shift: the file systems and directories Prepare
 	// makes as host root are given to that user.

@@ -68,6 +68,7 @@ func (m *mountNS) startStage(sc *stageConfig, o Options) (cmd *exec.Cmd, sync *o
 	err = m.do(func() error {
 		spec := rootSpec(sc)
 		spec.HostJournal = o.Paths.Journal
+		spec.Incoming = propagationDir(o.Paths, sc.Config.Machine)
 		closeTrees, err := sc.users.trees(spec, sc.Config.Binds)
 		defer closeTrees()
 		if err != nil {

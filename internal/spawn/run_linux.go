@@ -56,6 +56,11 @@ type Machine struct {
 // status 1).
 func Run(c nspawnopts.Config, o Options) (int, error) {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	incoming := propagationDir(o.Paths, c.Machine)
+	if err := rootfs.PreparePropagation(incoming); err != nil {
+		return 1, err
+	}
+	defer rootfs.RemovePropagation(incoming)
 	ns, err := newMountNS()
 	if err != nil {
 		return 1, err
