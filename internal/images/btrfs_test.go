@@ -138,3 +138,72 @@ func TestIntegrationBtrfsQuota(t *testing.T) {
 		t.Errorf("PoolUsage = %d, %d", u, l)
 	}
 }
+
+// writeBig writes n bytes to a new file at path and syncs it; the error
+// is the first of writing, syncing and closing.
+func writeBig(t *testing.T, path string, n int) error {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := f.Write(bytes.Repeat([]byte{1}, n))
+	return errors.Join(werr, f.Sync(), f.Close())
+}
+
+// TestIntegrationBtrfsSubtreeQuota checks that the pool limit covers the
+// images in it, those there before the limit was set and those cloned
+// after, and that an image's limit covers the image.
+func TestIntegrationBtrfsSubtreeQuota(t *testing.T) {
+	testbed.RequireRoot(t)
+	btrfs := testbed.RequireTool(t, "btrfs")
+	p := testbed.Paths(t)
+	mnt := testbed.LoopFS(t, "btrfs", 256<<20)
+	p.Pool, p.ImageDirs[2] = mnt, mnt
+	m := New(p)
+	pool, err := unix.Open(mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pool)
+	run(t, btrfs, "quota", "enable", mnt)
+	run(t, btrfs, "quota", "rescan", "-w", mnt)
+	if err := createSubvolume(pool, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Clone(context.Background(), "a", "b", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetPoolLimit(48 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Clone(context.Background(), "a", "c", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetLimit("c", 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	run(t, btrfs, "quota", "rescan", "-w", mnt)
+	steps := []struct {
+		file string
+		size int
+		want error
+	}{
+		{"a/x", 16 << 20, nil},
+		{"c/x", 16 << 20, unix.EDQUOT}, // over c's own 8 MiB
+		{"b/x", 16 << 20, nil},
+		{"b/y", 24 << 20, unix.EDQUOT}, // over the pool's 48 MiB with a/x and b/x
+	}
+	for _, s := range steps {
+		if err := writeBig(t, filepath.Join(mnt, s.file), s.size); !errors.Is(err, s.want) {
+			t.Errorf("write %d MiB to %s: %v, want %v", s.size>>20, s.file, err, s.want)
+		}
+		run(t, btrfs, "filesystem", "sync", mnt)
+	}
+	if u, l := m.PoolUsage(); u < 32<<20 || u == Unknown || l != 48<<20 {
+		t.Errorf("PoolUsage = %d, %d; want at least 32 MiB of 48 MiB", u, l)
+	}
+	if img, err := m.Find("c"); err != nil || img.Limit != 8<<20 {
+		t.Errorf("Find(c) = limit %d, %v; want 8 MiB", img.Limit, err)
+	}
+}

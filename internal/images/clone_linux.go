@@ -83,7 +83,7 @@ func (m *Manager) cloneInto(ctx context.Context, src Image, pool int, tmp string
 	case src.Type == Subvolume && onBtrfs(pool):
 		if err := snapshot(sfd, pool, tmp, readOnly); err == nil {
 			c.report()
-			return nil
+			return joinPoolQgroupAt(pool, tmp)
 		}
 	}
 	if onBtrfs(pool) {
@@ -99,6 +99,11 @@ func (m *Manager) cloneInto(ctx context.Context, src Image, pool int, tmp string
 		return err
 	}
 	defer unix.Close(dfd)
+	if isSubvolumeFd(dfd) {
+		if err := joinPoolQgroup(pool, dfd); err != nil {
+			return err
+		}
+	}
 	if err := c.copyRoot(sfd, dfd); err != nil {
 		return err
 	}

@@ -199,7 +199,7 @@ func probe(img *Image) error {
 	switch img.Type {
 	case Subvolume:
 		ro = ro || subvolReadOnly(fd)
-		q := subvolQuota(fd)
+		q := subvolQuota(fd, imageQgroupLevel)
 		img.Usage, img.UsageExclusive, img.Limit, img.LimitExclusive = q.usage, q.usageExcl, q.limit, q.limitExcl
 	case Block:
 		v, err := unix.IoctlGetInt(fd, unix.BLKROGET)

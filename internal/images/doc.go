@@ -22,10 +22,14 @@
 // temporary and renamed into place), Rename (renameat2 RENAME_NOREPLACE),
 // Remove (fd-based, clears immutable flags, unlinks a symlink entry only),
 // MarkReadOnly, Clean (also removing ".#" temporaries of dead clones), and
-// SetLimit/SetPoolLimit through btrfs quota groups (ErrNotSupported for
-// anything but a btrfs subvolume with quotas enabled). Subvolume images
-// report usage and limits from their quota group; other types report
-// Unknown, except raw files (allocated and apparent size). Rename, Clone
+// SetLimit/SetPoolLimit through btrfs subtree quota groups laid out as
+// machined does (the pool's 255/ID holds the pool and every subvolume
+// image in it, an image's 254/ID holds the image; ErrNotSupported for
+// anything but a btrfs subvolume with quotas enabled, which berth never
+// enables itself). Subvolume images report usage and limits from their
+// subtree group, else their own; other types report Unknown, except raw
+// files (allocated and apparent size). A raw image with a GUID partition
+// table is read from its root partition (internal/gpt). Rename, Clone
 // and Remove carry NAME.nspawn along. Vendor images and .host are
 // ErrReadOnly.
 //

@@ -201,8 +201,9 @@ func (m *Manager) removeTemporaries() error {
 }
 
 // SetLimit sets the size limit (referenced bytes; Unknown removes it) of a
-// btrfs subvolume image through its quota group. Other image types, and
-// subvolumes on a file system without quotas enabled, give
+// btrfs subvolume image through its subtree quota group (created when
+// missing, and made part of the pool's, see SetPoolLimit). Other image
+// types, and subvolumes on a file system without quotas enabled, give
 // ErrNotSupported; vendor images and .host ErrReadOnly.
 func (m *Manager) SetLimit(name string, limit uint64) error {
 	img, err := m.Find(name)
@@ -215,20 +216,59 @@ func (m *Manager) SetLimit(name string, limit uint64) error {
 	if img.Type != Subvolume {
 		return opError("set limit of", name, ErrNotSupported)
 	}
-	return opError("set limit of", name, withDir(img.Path, func(fd int) error { return setQuotaLimit(fd, limit) }))
+	return opError("set limit of", name, withDir(img.Path, func(fd int) error {
+		q, err := subtreeQgroup(fd, imageQgroupLevel)
+		if err != nil {
+			return err
+		}
+		if filepath.Dir(img.Path) == filepath.Clean(m.paths.Pool) {
+			if err := withDir(m.paths.Pool, func(pool int) error { return joinPoolQgroup(pool, fd) }); err != nil {
+				return err
+			}
+		}
+		return limitQgroup(fd, q, limit)
+	}))
 }
 
-// SetPoolLimit limits the pool's size when the pool is a btrfs subvolume
-// with quotas enabled; otherwise ErrNotSupported.
+// SetPoolLimit limits the size of the pool, its images included, when the
+// pool is a btrfs subvolume with quotas enabled (otherwise
+// ErrNotSupported): the limit is on the pool's subtree quota group, which
+// holds the pool's own group and every subvolume image in it (images
+// cloned later join it).
 func (m *Manager) SetPoolLimit(limit uint64) error {
 	err := withDir(m.paths.Pool, func(fd int) error {
 		if !isSubvolumeFd(fd) {
 			return ErrNotSupported
 		}
-		return setQuotaLimit(fd, limit)
+		q, err := subtreeQgroup(fd, poolQgroupLevel)
+		if err != nil {
+			return err
+		}
+		if err := m.joinPoolImages(fd); err != nil {
+			return err
+		}
+		return limitQgroup(fd, q, limit)
 	})
 	if err != nil {
 		return fmt.Errorf("set pool limit: %w", err)
+	}
+	return nil
+}
+
+// joinPoolImages puts every subvolume image of the pool into the pool's
+// subtree quota group.
+func (m *Manager) joinPoolImages(pool int) error {
+	imgs, err := m.List()
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		if img.Type != Subvolume || filepath.Dir(img.Path) != filepath.Clean(m.paths.Pool) {
+			continue
+		}
+		if err := withDir(img.Path, func(fd int) error { return joinPoolQgroup(pool, fd) }); err != nil {
+			return fmt.Errorf("image %s: %w", img.Name, err)
+		}
 	}
 	return nil
 }
@@ -240,7 +280,7 @@ func (m *Manager) PoolUsage() (usage, limit uint64) {
 	usage, limit = Unknown, Unknown
 	_ = withDir(m.paths.Pool, func(fd int) error {
 		if isSubvolumeFd(fd) {
-			q := subvolQuota(fd)
+			q := subvolQuota(fd, poolQgroupLevel)
 			usage, limit = q.usage, q.limit
 		}
 		return nil

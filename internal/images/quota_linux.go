@@ -2,11 +2,7 @@ package images
 
 import (
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // btrfs quota group ioctls and keys (linux/btrfs.h, btrfs_tree.h).
@@ -53,23 +49,29 @@ type quota struct {
 	usage, usageExcl, limit, limitExcl uint64
 }
 
-// subvolQuota reads the level-0 quota group of the subvolume fd. With
-// quotas disabled every field is Unknown.
-func subvolQuota(fd int) quota {
+// subvolQuota reads the quota group of the subvolume fd: its subtree
+// group at level if it has one, else its level-0 group. With quotas
+// disabled every field is Unknown.
+func subvolQuota(fd int, level uint64) quota {
 	q := quota{Unknown, Unknown, Unknown, Unknown}
 	id, err := subvolID(fd)
 	if err != nil {
 		return q
 	}
+	qid := qgroupID(level, id)
+	if !qgroupExists(fd, qid) {
+		qid = qgroupID(0, id)
+	}
 	for _, typ := range []uint32{btrfsQgroupInfoKey, btrfsQgroupLimitKey} {
-		if item, ok := quotaItem(fd, typ, id); ok {
+		if item, ok := quotaItem(fd, typ, qid); ok {
 			q.apply(typ, item)
 		}
 	}
 	return q
 }
 
-// quotaItem returns the quota tree item with key (0, typ, id).
+// quotaItem returns the quota tree item with key (0, typ, id), id being
+// a quota group id (qgroupID).
 func quotaItem(fd int, typ uint32, id uint64) ([]byte, bool) {
 	args := btrfsSearchArgs{treeID: btrfsQuotaTreeID, minOffset: id, maxOffset: id,
 		minType: typ, maxType: typ, maxTransid: ^uint64(0), nrItems: 1}
@@ -109,16 +111,4 @@ func subvolID(fd int) (uint64, error) {
 		return 0, err
 	}
 	return args.treeid, nil
-}
-
-// setQuotaLimit sets the referenced-bytes limit of the subvolume fd's
-// quota group; Unknown (UINT64_MAX) removes the limit. ErrNotSupported
-// when quotas are not enabled.
-func setQuotaLimit(fd int, limit uint64) error {
-	args := btrfsQgroupLimitArgs{flags: btrfsLimitMaxRfer, maxRfer: limit}
-	err := ioctlPtr(fd, btrfsIocQgroupLimit, unsafe.Pointer(&args))
-	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTTY) {
-		return fmt.Errorf("btrfs quotas are not enabled: %w", ErrNotSupported)
-	}
-	return err
 }
