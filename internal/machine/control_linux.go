@@ -100,10 +100,7 @@ func (r *Registry) current(e *entry) bool {
 	return r.machines[e.m.Name] == e
 }
 
-// signalAll signals the leader and, when the leader has its own PID
-// namespace, every other process in that namespace. Each is signalled
-// through its own pidfd after checking its namespace, so a PID reused in
-// between is never hit.
+// signalAll signals the leader and every other process of the machine.
 func (r *Registry) signalAll(e *entry, sig unix.Signal) {
 	if err := e.leader.Signal(sig); err != nil {
 		r.opts.Log.Printf("warning: signal leader of %s: %v", e.m.Name, err)
@@ -111,14 +108,22 @@ func (r *Registry) signalAll(e *entry, sig unix.Signal) {
 	r.signalOthers(e, sig)
 }
 
-// signalOthers signals every process but the leader in the leader's own
-// PID namespace (none when it shares the daemon's).
+// signalOthers signals every process of the machine but the leader: those
+// in the machine's own cgroup and below (SIGKILL through cgroup.kill on a
+// pure cgroup v2 host), and those in the leader's own PID namespace (none
+// when it shares the daemon's). Each is signalled through its own pidfd
+// after checking its group or namespace, so a PID reused in between is
+// never hit.
 func (r *Registry) signalOthers(e *entry, sig unix.Signal) {
+	done := map[uint32]bool{e.m.Leader: true}
+	if e.cgroup != "" && (sig != unix.SIGKILL || r.cg.kill(e.cgroup) != nil) {
+		r.cg.signalGroup(e.cgroup, sig, done)
+	}
 	if e.pidNS == r.hostPidNS {
 		return
 	}
 	for _, pid := range pidNSMembers(e.pidNS) {
-		if pid == e.m.Leader {
+		if done[pid] {
 			continue
 		}
 		p, err := OpenProcess(pid)
@@ -132,15 +137,19 @@ func (r *Registry) signalOthers(e *entry, sig unix.Signal) {
 	}
 }
 
-// ByPID returns the machine a process belongs to: the machine it leads,
-// or the machine whose private PID namespace it is in. pid is in the
-// daemon's PID namespace.
+// ByPID returns the machine a process belongs to, as machined finds it:
+// the machine it leads, else the machine whose own cgroup holds it (at
+// any depth), else the machine whose private PID namespace it is in. pid
+// is in the daemon's PID namespace.
 func (r *Registry) ByPID(pid uint32) (Machine, error) {
 	r.mu.RLock()
 	e := r.leaders[pid]
 	r.mu.RUnlock()
 	if e != nil {
 		return r.Get(e.m.Name)
+	}
+	if m, ok := r.byCgroup(pid); ok {
+		return m, nil
 	}
 	var st unix.Stat_t
 	if pid != 0 && unix.Stat("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/ns/pid", &st) == nil && st.Ino != r.hostPidNS {
@@ -153,6 +162,22 @@ func (r *Registry) ByPID(pid uint32) (Machine, error) {
 		}
 	}
 	return Machine{}, fmt.Errorf("PID %d does not belong to any known machine: %w", pid, ErrNoMachineForPID)
+}
+
+// byCgroup finds the machine whose own cgroup holds pid.
+func (r *Registry) byCgroup(pid uint32) (Machine, bool) {
+	if pid == 0 {
+		return Machine{}, false
+	}
+	g := r.cg.of(pid)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, a := range ancestors(g) {
+		if e := r.groups[a]; e != nil {
+			return e.m, true
+		}
+	}
+	return Machine{}, false
 }
 
 // now returns CLOCK_REALTIME and CLOCK_MONOTONIC in µs.

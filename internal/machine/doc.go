@@ -6,7 +6,10 @@
 // leader PID, root directory, network interfaces). The registry opens a
 // pidfd for the leader at once, so it never signals a process that merely
 // reuses the leader's PID, and removes the machine (telling its Observer)
-// when the leader exits. Each machine is written atomically to a state
+// when the leader exits: one goroutine waits on one epoll set holding
+// every leader's pidfd. A machine whose leader is in a cgroup of its own
+// (cgroup2) is that group: Kill "all" signals every process in it, and
+// ByPID maps any of them to the machine. Each machine is written atomically to a state
 // file under paths.Run; New reloads those files after a restart, keeps the
 // machines whose leader is still the same process, removes the rest and
 // skips unreadable files with a warning.

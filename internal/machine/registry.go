@@ -5,6 +5,7 @@ import (
 	"log"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type Registry struct {
 	store   store
 	host    Machine
 	watcher *watcher
+	cg      cgroups
 	// hostPidNS and hostNetNS are the daemon's own namespace inodes.
 	hostPidNS, hostNetNS uint64
 
@@ -51,6 +53,8 @@ type Registry struct {
 	machines map[string]*entry
 	// leaders maps leader PIDs to entries; guarded by mu.
 	leaders map[uint32]*entry
+	// groups maps machines' own cgroups to entries; guarded by mu.
+	groups map[string]*entry
 	// closed is set by Close; guarded by mu.
 	closed bool
 	// generation counts changes to machines and their states; guarded
@@ -65,6 +69,9 @@ type entry struct {
 	token uint64
 	// pidNS is the inode of the leader's PID namespace.
 	pidNS uint64
+	// cgroup is the machine's own cgroup2 path ("" if its leader was in
+	// no group of its own).
+	cgroup string
 	// m is guarded by Registry.mu.
 	m Machine
 }
@@ -78,6 +85,8 @@ func New(opts Options) (*Registry, error) {
 		store:    store{dir: filepath.Join(opts.Paths.Run, "machines")},
 		machines: map[string]*entry{},
 		leaders:  map[uint32]*entry{},
+		groups:   map[string]*entry{},
+		cg:       newCgroups(opts.Paths.Cgroup),
 	}
 	var err error
 	if r.hostPidNS, err = selfNSInode("pid"); err != nil {
@@ -150,10 +159,24 @@ func (r *Registry) newEntry(s Spec, p *Process) (*entry, error) {
 		return nil, fmt.Errorf("leader: %w", ErrInvalid)
 	}
 	real, mono := now()
-	m := Machine{Spec: s, Unit: unitOf(s.Leader), State: StateRunning, Timestamp: real, TimestampMonotonic: mono}
-	m.ID = append([]byte(nil), s.ID...)
-	m.NetworkInterfaces = append([]int32(nil), s.NetworkInterfaces...)
-	return &entry{leader: p, pidNS: ns, m: m}, nil
+	m := Machine{Spec: s.own(), Unit: unitOf(s.Leader), State: StateRunning, Timestamp: real, TimestampMonotonic: mono}
+	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(s.Leader), m: m}, nil
+}
+
+// own returns a copy of s that shares no memory with the caller's: a
+// bus decoder's strings point into a buffer of the whole message, which
+// a kept string would keep alive. The class is one of the constants.
+func (s Spec) own() Spec {
+	s.Name, s.Service, s.RootDirectory = strings.Clone(s.Name), strings.Clone(s.Service), strings.Clone(s.RootDirectory)
+	switch s.Class {
+	case ClassContainer:
+		s.Class = ClassContainer
+	case ClassVM:
+		s.Class = ClassVM
+	}
+	s.ID = append([]byte(nil), s.ID...)
+	s.NetworkInterfaces = append([]int32(nil), s.NetworkInterfaces...)
+	return s
 }
 
 // insert adds e after the uniqueness and size checks, writing its state
@@ -181,6 +204,9 @@ func (r *Registry) insert(e *entry) (Machine, error) {
 func (r *Registry) addLocked(e *entry) {
 	r.machines[e.m.Name] = e
 	r.leaders[e.m.Leader] = e
+	if e.cgroup != "" && r.groups[e.cgroup] == nil {
+		r.groups[e.cgroup] = e
+	}
 	r.generation++
 }
 
@@ -194,6 +220,9 @@ func (r *Registry) remove(e *entry) bool {
 	}
 	delete(r.machines, e.m.Name)
 	delete(r.leaders, e.m.Leader)
+	if r.groups[e.cgroup] == e {
+		delete(r.groups, e.cgroup)
+	}
 	r.generation++
 	if err := r.store.remove(e.m.Name); err != nil {
 		r.opts.Log.Printf("warning: %v", err)
@@ -280,7 +309,7 @@ func (r *Registry) Close() {
 	for _, e := range r.machines {
 		es = append(es, e)
 	}
-	r.machines, r.leaders = map[string]*entry{}, map[uint32]*entry{}
+	r.machines, r.leaders, r.groups = map[string]*entry{}, map[uint32]*entry{}, map[string]*entry{}
 	r.generation++
 	r.mu.Unlock()
 	r.watcher.close()

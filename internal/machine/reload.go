@@ -61,7 +61,7 @@ func (r *Registry) revive(rec record) (*entry, error) {
 	}
 	m := rec.Machine
 	m.State = StateRunning
-	return &entry{leader: p, pidNS: ns, m: m}, nil
+	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(rec.Leader), m: m}, nil
 }
 
 // sameProcess compares identities: the pidfs id where both have one, and
