@@ -7,6 +7,11 @@
 // the host was booted with systemd, else under berthd's embedded
 // supervisor, which also starts the enabled machines when berthd starts;
 // $BERTH_BACKEND (embedded or systemd) overrides the choice.
+//
+// berthd's live heap is small (about a megabyte with a thousand
+// machines), so it runs the garbage collector at GOGC=20 rather than Go's
+// 100: each cycle is cheap, and the resident memory stays close to what
+// is live. The GOGC variable overrides this.
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -32,8 +38,14 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// gcPercent is berthd's GOGC unless the environment sets one.
+const gcPercent = 20
+
 func main() {
 	supervisor.Main()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	busName := pflag.String("bus-name", "org.freedesktop.machine1", "bus name to own")
 	root := pflag.String("root", "/", "place every host path berthd uses below this directory (tests, demo)")
 	stopTimeout := pflag.Duration("stop-timeout", 90*time.Second, "time from SIGTERM to SIGKILL when terminating a machine")

@@ -41,7 +41,8 @@ func (c *uidCache) put(name string, uid uint32) {
 	if c.uids == nil || len(c.uids) >= maxCachedUIDs {
 		c.uids = map[string]uint32{}
 	}
-	c.uids[name] = uid
+	// The name may point into a decoded message's buffer.
+	c.uids[strings.Clone(name)] = uid
 }
 
 // callerUID asks the bus daemon for the UID of msg's sender.

@@ -171,16 +171,18 @@ func (s *busSocket) reply(call *dbus.Message, sig dbus.Signature, values []any) 
 	}
 	dest, _ := call.Headers[dbus.FieldSender].Value().(string)
 	serial := 1<<31 | s.serial.Add(1)&(1<<31-1)
-	msg, err := replyMessage(serial, call.Serial(), dest, sig, body, len(fds))
+	header, err := replyHeader(serial, call.Serial(), dest, sig, len(body), len(fds))
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(fds) == 0 {
-		_, err = s.c.Write(msg)
+		bufs := net.Buffers{header, body}
+		_, err = bufs.WriteTo(s.c)
 		return err
 	}
+	msg := append(header, body...)
 	n, _, err := s.c.WriteMsgUnix(msg, syscall.UnixRights(fds...), nil)
 	if err == nil && n < len(msg) {
 		_, err = s.c.Write(msg[n:])

@@ -18,6 +18,12 @@
 // when polkit runs; registration and OpenPTY are root-only.
 // Errors become D-Bus error names in exactly one function, busError.
 //
+// Method replies are encoded and written by the server itself (wire.go,
+// conn.go), not by godbus, whose encoder allocates for every value and
+// encodes each message twice; ListMachines' reply is encoded once per
+// registry change. godbus still reads, decodes and dispatches calls and
+// sends signals, errors and the server's own calls.
+//
 // dev.berth.Manager1's lifecycle methods (StartMachine, PowerOffMachine,
 // RebootMachine, EnableMachine, DisableMachine, Get/SetMachineSettings)
 // are a thin layer over Lifecycle (internal/lifecycle), root only with no
@@ -30,8 +36,12 @@
 //     registers the leader where it runs, exactly like RegisterMachine*
 //     (the scope properties are type-checked and ignored) and replies at
 //     once.
-//   - Kill "all" signals every process in the leader's PID namespace (just
-//     the leader if it shares the daemon's), each through its own pidfd.
+//   - Kill "all" signals every process in the machine's own cgroup (its
+//     leader's cgroup2 group, unless that group is the root or holds
+//     berthd: SIGKILL through cgroup.kill on pure cgroup v2, else a walk
+//     of cgroup.procs) and in the leader's own PID namespace, each
+//     through its own pidfd. GetMachineByPID finds a process's machine
+//     through the same cgroup, as machined does through the unit.
 //   - OpenMachineShell and OpenMachineLogin enter the machine's namespaces
 //     directly (package enter), so they work in images without systemd or
 //     D-Bus; login runs the image's login(1) rather than a getty unit.

@@ -92,35 +92,43 @@ func (s *Server) getMachineByPID(msg dbus.Message, pid uint32) (dbus.ObjectPath,
 	return MachinePath(m.Name), nil
 }
 
-// listMachines answers from the rows of the registry's current
-// generation, built once per change.
-func (s *Server) listMachines(dbus.Message) ([]machineRow, *dbus.Error) {
-	return s.rows.get(s.opts.Machines), nil
+// listMachines answers with the reply of the registry's current
+// generation, encoded once per change.
+func (s *Server) listMachines(dbus.Message) (encoded, *dbus.Error) {
+	body, err := s.list.get(s.opts.Machines)
+	if err != nil {
+		return encoded{}, busError(err)
+	}
+	return encoded{body}, nil
 }
 
-// rowCache holds the ListMachines rows of one registry generation.
-type rowCache struct {
+// listCache holds the ListMachines reply body of one registry generation.
+type listCache struct {
 	mu sync.Mutex
-	// gen and rows are the cached generation and its rows (read-only
+	// gen and body are the cached generation and its reply (read-only
 	// once stored); guarded by mu.
 	gen  uint64
-	rows []machineRow
+	body []byte
 }
 
-func (c *rowCache) get(ms Machines) []machineRow {
+func (c *listCache) get(ms Machines) ([]byte, error) {
 	gen := ms.Generation()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rows != nil && c.gen == gen {
-		return c.rows
+	if c.body != nil && c.gen == gen {
+		return c.body, nil
 	}
 	list := ms.List()
 	rows := make([]machineRow, len(list))
 	for i, m := range list {
 		rows[i] = machineRow{m.Name, string(m.Class), m.Service, MachinePath(m.Name)}
 	}
-	c.gen, c.rows = gen, rows
-	return rows
+	body, _, err := encodeBody([]any{rows})
+	if err != nil {
+		return nil, err
+	}
+	c.gen, c.body = gen, body
+	return body, nil
 }
 
 func (s *Server) createMachine(msg dbus.Message, name string, id []byte, service, class string, leader uint32,

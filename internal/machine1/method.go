@@ -40,6 +40,9 @@ func newMethod(fn any) method {
 }
 
 func appendSig(s dbus.Signature, t reflect.Type) dbus.Signature {
+	if t == encodedType {
+		return dbus.ParseSignatureMust(s.String() + machineListSig)
+	}
 	return dbus.ParseSignatureMust(s.String() + dbus.SignatureOfType(t).String())
 }
 
@@ -93,9 +96,8 @@ func (m method) ArgumentValue(i int) any { return reflect.Zero(m.fn.Type().In(i)
 // ReturnValue implements dbus.Method.
 func (m method) ReturnValue(i int) any { return reflect.Zero(m.fn.Type().Out(i)).Interface() }
 
-// boundMethod is a method of a Server: when the server has its own
-// socket, Call writes the reply itself (see wire.go) and tells godbus not
-// to.
+// boundMethod is a method of a Server: Call writes the reply itself
+// (see wire.go) and tells godbus not to.
 type boundMethod struct {
 	method
 	s *Server
@@ -104,8 +106,8 @@ type boundMethod struct {
 // Call runs the method and replies.
 func (b boundMethod) Call(args ...any) ([]any, error) {
 	out, err := b.method.Call(args...)
-	if err != nil || b.s.sock == nil {
-		return out, err
+	if err != nil {
+		return nil, err
 	}
 	msg := args[0].(*dbus.Message)
 	if msg.Flags&dbus.FlagNoReplyExpected != 0 {

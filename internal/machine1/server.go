@@ -74,16 +74,16 @@ type Options struct {
 	Settings *SettingsSource
 }
 
-// Server is the bus adapter. It is a dbus.Handler: pass it to
-// dbus.Connect with dbus.WithHandler, then Attach the connection.
+// Server is the bus adapter. It is a dbus.Handler; ConnectSystemBus
+// connects it.
 type Server struct {
 	opts Options
 	conn *dbus.Conn
-	// sock is the connection's socket when ConnectSystemBus made it: the
-	// server then writes its replies itself.
+	// sock is the connection's socket: the server writes its replies
+	// itself.
 	sock *busSocket
 	uids uidCache
-	rows rowCache
+	list listCache
 	// objects by kind.
 	manager, machines, images, machineObj, imageObj object
 }
@@ -119,11 +119,6 @@ func New(opts Options) *Server {
 func (s *Server) directory(intro func(dbus.Message) (string, error)) object {
 	return object{"org.freedesktop.DBus.Introspectable": s.introspectMethods(intro)}
 }
-
-// Attach gives the server a connection it serves on, made with
-// dbus.WithHandler(s); call it before requesting the bus name.
-// ConnectSystemBus does this itself.
-func (s *Server) Attach(conn *dbus.Conn) { s.conn = conn }
 
 // LookupObject implements dbus.Handler.
 func (s *Server) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {

@@ -96,9 +96,24 @@ func (e *wireEncoder) sig(s string) {
 	e.buf = append(append(append(e.buf, byte(len(s))), s...), 0)
 }
 
+// encoded is a ListMachines reply body in wire format, encoded once per
+// registry generation; its signature is machineListSig.
+type encoded struct{ body []byte }
+
+// machineListSig is the signature of ListMachines' reply.
+const machineListSig = "a(ssso)"
+
+var encodedType = reflect.TypeOf(encoded{})
+
 // encodeBody encodes values as a message body and returns it with the
-// file descriptors it refers to.
+// file descriptors it refers to. A body of one encoded value is that
+// value's bytes, not copied.
 func encodeBody(values []any) (body []byte, fds []int, err error) {
+	if len(values) == 1 {
+		if x, ok := values[0].(encoded); ok {
+			return x.body, nil, nil
+		}
+	}
 	e := wireEncoder{}
 	defer func() {
 		if r := recover(); r != nil {
@@ -232,6 +247,8 @@ func (e *wireEncoder) structure(v reflect.Value, depth int) {
 	case wireVariantType:
 		e.variant(v.Interface().(dbus.Variant), depth)
 		return
+	case encodedType:
+		e.fail("an encoded body must be the only value")
 	}
 	e.align(8)
 	t := v.Type()
@@ -293,20 +310,10 @@ func validObjectPath(p string) bool {
 	return true
 }
 
-// replyMessage returns a complete METHOD_RETURN message for the call
-// with replySerial from dest, carrying body (of signature sig, referring
-// to nfds file descriptors).
-func replyMessage(serial, replySerial uint32, dest string, sig dbus.Signature, body []byte, nfds int) ([]byte, error) {
-	h, err := replyHeader(serial, replySerial, dest, sig, len(body), nfds)
-	if err != nil {
-		return nil, err
-	}
-	if len(h)+len(body) > maxWireMessage {
-		return nil, fmt.Errorf("encode reply: message of %d bytes is too long", len(h)+len(body))
-	}
-	return append(h, body...), nil
-}
-
+// replyHeader returns the header of a METHOD_RETURN message for the call
+// with replySerial from dest, whose body (of signature sig, referring to
+// nfds file descriptors) has bodyLen bytes; the body follows it
+// directly.
 func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bodyLen, nfds int) (h []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -317,7 +324,7 @@ func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bo
 			err = we.err
 		}
 	}()
-	e := wireEncoder{buf: make([]byte, 0, 64+len(dest)+len(sig.String())+bodyLen)}
+	e := wireEncoder{buf: make([]byte, 0, 64+len(dest)+len(sig.String()))}
 	e.buf = append(e.buf, wireOrderByte, wireMethodReturn, 0, wireProtoVersion)
 	e.buf = wireOrder.AppendUint32(e.buf, uint32(bodyLen))
 	e.buf = wireOrder.AppendUint32(e.buf, serial)
@@ -336,6 +343,9 @@ func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bo
 	}
 	e.patchLength(at, start)
 	e.align(wireBodyAlignment)
+	if len(e.buf)+bodyLen > maxWireMessage {
+		e.fail("message of %d bytes is too long", len(e.buf)+bodyLen)
+	}
 	return e.buf, nil
 }
 

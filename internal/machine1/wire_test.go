@@ -40,10 +40,7 @@ func TestWireMatchesGodbus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg, err := replyMessage(1<<31|7, 42, ":1.9", sig, body, len(fds))
-			if err != nil {
-				t.Fatal(err)
-			}
+			msg := wireMessage(t, 1<<31|7, 42, ":1.9", sig, body, len(fds))
 			got, err := dbus.DecodeMessage(bytes.NewReader(msg))
 			if err != nil {
 				t.Fatalf("decode: %v", err)
@@ -61,6 +58,39 @@ func TestWireMatchesGodbus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// wireMessage is a whole reply message: header and body.
+func wireMessage(t *testing.T, serial, replySerial uint32, dest string, sig dbus.Signature, body []byte, nfds int) []byte {
+	t.Helper()
+	h, err := replyHeader(serial, replySerial, dest, sig, len(body), nfds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(h, body...)
+}
+
+// TestWireEncodedList checks ListMachines' cached body against the
+// encoding of its rows and its signature.
+func TestWireEncodedList(t *testing.T) {
+	rows := []machineRow{{"a", "container", "x", "/a"}}
+	body, _, err := encodeBody([]any{rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := encodeBody([]any{encoded{body}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(body, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if s := dbus.SignatureOf(rows).String(); s != machineListSig {
+		t.Errorf("ListMachines signature %q, want %q", machineListSig, s)
+	}
+	if _, _, err := encodeBody([]any{"x", encoded{body}}); err == nil {
+		t.Error("encoded value after another encoded")
 	}
 }
 
@@ -130,10 +160,7 @@ func FuzzWireString(f *testing.F) {
 		if err != nil {
 			return
 		}
-		msg, err := replyMessage(1, 2, ":1.1", dbus.SignatureOf(values...), body, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		msg := wireMessage(t, 1, 2, ":1.1", dbus.SignatureOf(values...), body, 0)
 		got, err := dbus.DecodeMessage(bytes.NewReader(msg))
 		if err != nil {
 			t.Fatalf("decode %q: %v", s, err)
