@@ -1,6 +1,7 @@
 package nspawnopts
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -90,7 +91,7 @@ func ApplySettings(c *Config, p paths.Paths, warn io.Writer) error {
 	if c.CommandLine == nil {
 		c.CommandLine = &nspawnsettings.Settings{}
 	}
-	eff, err := nspawnsettings.Resolve(p, c.Machine, c.Directory, c.CommandLine, c.SettingsMode)
+	eff, err := nspawnsettings.Resolve(p, c.Machine, cmp.Or(c.Directory, c.Image), c.CommandLine, c.SettingsMode)
 	if err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
