@@ -7,6 +7,12 @@
 // that side's directories with inroot, so nothing can lead a write out of
 // the container, whatever the container does meanwhile.
 //
+// Regular files keep their holes (only data segments are copied, with
+// copy_file_range where the kernel can). Files and directories keep their
+// user.* extended attributes and POSIX ACLs (named users and groups
+// shifted by Options.UID and GID when Chown is set, for user-namespaced
+// machines); file capabilities are kept only with Options.KeepSetID.
+//
 // Device nodes and sockets are skipped; setuid and setgid bits are
 // dropped unless Options.KeepSetID. Needs whatever access the caller has
 // (root, for machines).

@@ -5,7 +5,6 @@ package treecopy
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -97,19 +96,21 @@ func copyFile(srcDir *os.File, srcName string, dstDir *os.File, dstName string, 
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fmt.Errorf("copy %s: changed while copying", srcName)
 	}
-	dst, err := openAt(dstDir, dstName, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	dst, err := openAt(dstDir, dstName, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("copy to %s: %w", dstName, err)
 	}
 	defer dst.Close()
-	if _, err := io.Copy(dst, src); err != nil {
+	if err := copyContent(dst, src, st.Size); err != nil {
 		return fmt.Errorf("copy %s: %w", srcName, err)
 	}
-	return finish(dst, st.Mode, o)
+	return finish(dst, src, st.Mode, o)
 }
 
-// finish sets owner then mode (chown clears setuid bits) on an open entry.
-func finish(f *os.File, m uint32, o Options) error {
+// finish sets owner, then mode (chown clears setuid bits), then the
+// extended attributes of src (ACLs last, so their mask is what src has;
+// file capabilities after chown, which drops them) on an open entry.
+func finish(f, src *os.File, m uint32, o Options) error {
 	if o.Chown {
 		if err := unix.Fchown(int(f.Fd()), o.UID, o.GID); err != nil {
 			return fmt.Errorf("chown %s: %w", f.Name(), err)
@@ -118,7 +119,7 @@ func finish(f *os.File, m uint32, o Options) error {
 	if err := unix.Fchmod(int(f.Fd()), mode(m, o)); err != nil {
 		return fmt.Errorf("chmod %s: %w", f.Name(), err)
 	}
-	return nil
+	return copyXattrs(f, src, o)
 }
 
 func copyDir(srcDir *os.File, srcName string, dstDir *os.File, dstName string, o Options, depth int) error {
@@ -148,7 +149,7 @@ func copyDir(srcDir *os.File, srcName string, dstDir *os.File, dstName string, o
 			return err
 		}
 	}
-	return finish(dst, st.Mode, o)
+	return finish(dst, src, st.Mode, o)
 }
 
 func copySymlink(srcDir *os.File, srcName string, dstDir *os.File, dstName string, o Options) error {
