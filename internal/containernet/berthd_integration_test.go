@@ -22,19 +22,40 @@ import (
 // berthdBed is a berthd on a private bus with its container networking
 // in the test namespace ns, where the tests' spawners run too.
 type berthdBed struct {
-	bus *testbed.Bus
-	d   *testbed.Berthd
-	ns  *testbed.NetNS
-	mgr dbus.BusObject
+	bus  *testbed.Bus
+	d    *testbed.Berthd
+	root string // berthd's --root
+	ns   *testbed.NetNS
+	mgr  dbus.BusObject
 }
 
 func newBerthdBed(t *testing.T) *berthdBed {
 	t.Helper()
 	testbed.RequireRoot(t)
 	bus := testbed.StartBus(t)
-	d := testbed.StartBerthd(t, bus, testbed.Paths(t))
-	return &berthdBed{bus: bus, d: d, ns: &testbed.NetNS{Name: "berthd", Path: d.NetNSPath()},
+	p := testbed.Paths(t)
+	// Spawners with BERTH_ROOT read the host's machine ID below it.
+	id, err := os.ReadFile("/etc/machine-id")
+	if err == nil {
+		err = os.MkdirAll(filepath.Join(p.Root, "etc"), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(p.Root, "etc/machine-id"), id, 0o444)
+	}
+	if err != nil {
+		testbed.Unavailable(t, "no host machine ID: "+err.Error())
+	}
+	// The spawners leave a mount point for propagated mounts below it.
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", filepath.Join(p.Run, "propagate")).Run() })
+	d := testbed.StartBerthd(t, bus, p)
+	return &berthdBed{bus: bus, d: d, root: p.Root, ns: d.NetNS(t),
 		mgr: bus.Conn(t).Object("org.freedesktop.machine1", "/org/freedesktop/machine1")}
+}
+
+// env is the environment of spawners next to berthd: its bus, and its
+// root for their run-time files (such as the ports file berthd reads).
+func (b *berthdBed) env() []string {
+	return append(spawnerEnv(b.bus), "BERTH_ROOT="+b.root)
 }
 
 // berthLink is one ListLinks row.
@@ -132,6 +153,78 @@ func until(t *testing.T, what func() string, cond func() bool) {
 	}
 }
 
+// routeScript is udhcpc's script in the image: it configures the lease
+// and the default route.
+const routeScript = `#!/bin/sh
+case "$1" in bound|renew)
+	ip addr add "$ip/$mask" dev "$interface"
+	ip route replace default via "${router%% *}"
+esac
+`
+
+// vethScript leases an address on host0 and prints it, serves "hello" on
+// TCP port 80 (IPv4 and IPv6), prints what a server on the uplink (at
+// $UPLINK) saw as its address, then waits for stdin to close.
+const vethScript = `ip link set host0 up && udhcpc -i host0 -q -n -t 20 -T 1 -s /udhcpc.sh >/dev/null 2>&1 &&
+ip -4 -o addr show dev host0 | awk '{print "lease", $4}'; nc -ll -p 80 -e /bin/echo hello &
+echo "uplink $(nc -w 5 $UPLINK </dev/null)"; echo ready; read x; kill $!`
+
+// TestIntegrationVethThroughBerthd runs a busybox container with -n and
+// -p next to berthd, whose namespace has a fake uplink: udhcpc in the
+// container leases an address that berthd reports as the machine's, the
+// container reaches a server on the uplink masqueraded behind the host's
+// uplink address, and its port forward reaches its server from berthd's
+// loopback and from the uplink, over IPv4 and IPv6.
+func TestIntegrationVethThroughBerthd(t *testing.T) {
+	b := newBerthdBed(t)
+	testbed.RequireTool(t, "udhcpc")
+	up := testbed.NewUplink(t, b.ns)
+	up.NS.Serve(t, netip.AddrPortFrom(up.Peer4, 7000).String(), testbed.EchoPeer)
+	img := testbed.BusyboxImage(t)
+	if err := os.WriteFile(filepath.Join(img, "udhcpc.sh"), []byte(routeScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const machine = "vethbox"
+	r := start(t, b.ns, b.env(), testbed.Binary(t, "berth-nspawn"), "-q", "--pipe", "--keep-unit",
+		"-D", img, "-M", machine, "-n", "-p", "8080:80", "-E", "UPLINK="+up.Peer4.String()+" 7000",
+		"/bin/sh", "-c", vethScript)
+	out := r.until(t, "ready")
+	if len(out) != 2 || !strings.HasPrefix(out[0], "lease ") {
+		t.Fatalf("container output %q, want a lease and the uplink's answer; stderr:\n%s\nberthd:\n%s", out, r.errb.String(), b.d.Log())
+	}
+	leased := netip.MustParsePrefix(strings.TrimPrefix(out[0], "lease ")).Addr()
+	if diff := cmp.Diff("uplink "+up.Host4.String(), out[1]); diff != "" {
+		t.Errorf("the address the uplink saw (-want +got):\n%s", diff)
+	}
+	until(t, func() string {
+		return fmt.Sprintf("GetMachineAddresses(%s) to have %s: %v", machine, leased, b.addresses(machine))
+	},
+		func() bool { return slices.Contains(b.addresses(machine), leased) })
+	tests := []struct {
+		name string
+		from *testbed.NetNS
+		addr netip.Addr
+	}{
+		{"host loopback v4", b.ns, netip.MustParseAddr("127.0.0.1")},
+		{"uplink v4", up.NS, up.Host4},
+		{"uplink v6", up.NS, up.Host6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := netip.AddrPortFrom(tt.addr, 8080).String()
+			var got string
+			var err error
+			until(t, func() string { return fmt.Sprintf("the forward at %s: %q, %v", dst, got, err) }, func() bool {
+				got, err = tt.from.Dial(dst)
+				return err == nil && got == "hello\n"
+			})
+		})
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, r.errb.String())
+	}
+}
+
 // zoneScript leases an address on host0 and prints it, then runs each
 // line of stdin as a command, printing "end" after each.
 const zoneScript = `ip link set host0 up && udhcpc -i host0 -q -n -t 20 -T 1 -s /udhcpc.sh >/dev/null 2>&1 &&
@@ -154,7 +247,7 @@ func TestIntegrationZoneThroughBerthd(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(img, "udhcpc.sh"), []byte(leaseScript), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		r := start(t, b.ns, spawnerEnv(b.bus), bin, "-q", "--pipe", "--keep-unit", "-D", img,
+		r := start(t, b.ns, b.env(), bin, "-q", "--pipe", "--keep-unit", "-D", img,
 			"-M", fmt.Sprintf("zm%d", i), "--network-zone=lab", "/bin/sh", "-c", zoneScript)
 		out := r.until(t, "ready")
 		if len(out) != 1 || !strings.HasPrefix(out[0], "lease ") {
@@ -230,7 +323,7 @@ func TestSystemNetworkdGuest(t *testing.T) {
 	const machine = "netguest"
 	var out syncBuffer
 	cmd := inNetNS(b.ns, testbed.Binary(t, "berth-nspawn"), "-q", "--keep-unit", "-D", root, "-M", machine, "-b", "-n")
-	cmd.Env = spawnerEnv(b.bus)
+	cmd.Env = b.env()
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

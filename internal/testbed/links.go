@@ -2,10 +2,13 @@ package testbed
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,8 +94,19 @@ func (n *NetNS) Dial(addr string) (string, error) {
 	return got, nil
 }
 
-// NetNSPath returns the path of berthd's network namespace (the one
-// StartBerthd made for it), for running containers next to it.
-func (d *Berthd) NetNSPath() string {
-	return fmt.Sprintf("/proc/%d/ns/net", d.cmd.Process.Pid)
+// NetNS returns berthd's network namespace (the one StartBerthd made for
+// it) under a name of its own for the rest of t, so that tests run
+// containers and add links next to berthd.
+func (d *Berthd) NetNS(t testing.TB) *NetNS {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	n := &NetNS{Name: "berth-test-" + hex.EncodeToString(b[:])}
+	n.Path = "/run/netns/" + n.Name
+	ip := RequireTool(t, "ip")
+	if out, err := exec.Command(ip, "netns", "attach", n.Name, strconv.Itoa(d.cmd.Process.Pid)).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns attach: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(ip, "netns", "del", n.Name).Run() })
+	return n
 }
