@@ -20,6 +20,7 @@ import (
 // (the caller starts the container's first process with its working
 // directory on the root, see Enter); Finish does the rest there. With a
 // user namespace, what Prepare creates belongs to the namespace's root.
+// The caller must be locked to its OS thread.
 func Prepare(s *Spec) (*Root, error) {
 	dir, err := filepath.Abs(s.Dir)
 	if err != nil {
@@ -28,6 +29,9 @@ func Prepare(s *Spec) (*Root, error) {
 	r, err := setupRoot(dir, s)
 	if err != nil {
 		return nil, err
+	}
+	if s.UserNS {
+		r.creator = s.Shift
 	}
 	steps := []func() error{
 		func() error { return r.mountDev(s) },

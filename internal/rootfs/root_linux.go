@@ -27,6 +27,9 @@ type Root struct {
 	// Prepare stacked on it (Detach removes them).
 	base    string
 	stacked int
+	// creator, if not 0, is the host UID and GID that Prepare creates
+	// entries in the root as (see creating).
+	creator uint32
 }
 
 // openRoot opens dir as a Root.
@@ -83,7 +86,9 @@ func (r *Root) apiDir(p string) (*os.File, error) {
 			return nil, perr
 		}
 		defer parent.Close()
-		merr := kernel.Retry("mkdirat", func() error { return unix.Mkdirat(int(parent.Fd()), path.Base(p), 0o755) })
+		merr := r.creating(func() error {
+			return kernel.Retry("mkdirat", func() error { return unix.Mkdirat(int(parent.Fd()), path.Base(p), 0o755) })
+		})
 		if merr != nil && !errors.Is(merr, unix.EEXIST) {
 			return nil, fmt.Errorf("create %s: %w", p, merr)
 		}
@@ -118,7 +123,12 @@ func mustBeDir(f *os.File, p string) error {
 // mkdirAll opens directory p inside the root, creating missing parts; any
 // symlink on the way is resolved inside the root.
 func (r *Root) mkdirAll(p string) (*os.File, error) {
-	f, err := pathrs.MkdirAllHandle(r.f, p, 0o755)
+	var f *os.File
+	err := r.creating(func() error {
+		var err error
+		f, err = pathrs.MkdirAllHandle(r.f, p, 0o755)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create %s in root: %w", p, err)
 	}
@@ -136,9 +146,14 @@ func (r *Root) mkfileAll(p string) (*os.File, error) {
 		return nil, err
 	}
 	defer parent.Close()
-	fd, err := kernel.RetryInt("openat", func() (int, error) {
-		return unix.Openat(int(parent.Fd()), path.Base(p),
-			unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	var fd int
+	err = r.creating(func() error {
+		var err error
+		fd, err = kernel.RetryInt("openat", func() (int, error) {
+			return unix.Openat(int(parent.Fd()), path.Base(p),
+				unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		})
+		return err
 	})
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return nil, fmt.Errorf("create %s in root: %w", p, err)
@@ -147,6 +162,26 @@ func (r *Root) mkfileAll(p string) (*os.File, error) {
 		unix.Close(fd)
 	}
 	return r.openIn(p, false)
+}
+
+// creating runs fn, which creates entries in the root, with the calling
+// thread's file system UID and GID set to r.creator, if set. Prepare runs
+// as host root, whose UID has no place in an idmapped root's mapping (it
+// could create nothing there); as the user namespace's root it creates
+// what container root owns, in the image and in the container's tmpfs
+// mounts alike. The caller must be locked to its OS thread.
+func (r *Root) creating(fn func() error) error {
+	if r.creator == 0 {
+		return fn()
+	}
+	id := int(r.creator)
+	_, _ = unix.SetfsgidRetGid(id)
+	_, _ = unix.SetfsuidRetUid(id)
+	defer func() {
+		_, _ = unix.SetfsuidRetUid(0)
+		_, _ = unix.SetfsgidRetGid(0)
+	}()
+	return fn()
 }
 
 // mount wraps mount(2).

@@ -62,11 +62,6 @@ const (
 	HostContainerUUID    = "container-uuid"
 )
 
-// StagingDir is the directory, in the spawner's private mount namespace,
-// where a raw image's file system is attached. It exists on every host and
-// is covered only in that namespace; nothing is written to the host.
-const StagingDir = "/tmp"
-
 // tmpfsData returns the mount options data of a tmpfs Prepare mounts: with
 // a user namespace, its root directory belongs to the namespace's root.
 func (s *Spec) tmpfsData(data string) string {

@@ -66,6 +66,12 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer ns.close()
+	if c.Image != "" {
+		if c.Directory, err = stagingDir(o.Paths, c.Machine); err != nil {
+			return 1, err
+		}
+		defer os.Remove(c.Directory)
+	}
 	sc, err := setup(&c, o, ns)
 	if err != nil {
 		return 1, err
@@ -96,13 +102,12 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 	}
 }
 
-// setup attaches a raw image (-i) in the spawner's mount namespace, where
-// it is seen at rootfs.StagingDir, and prepares the configuration there.
+// setup attaches a raw image (-i) on its staging directory in the
+// spawner's mount namespace and prepares the configuration there.
 func setup(c *nspawnopts.Config, o Options, ns *mountNS) (*stageConfig, error) {
 	var sc *stageConfig
 	err := ns.do(func() error {
 		if c.Image != "" {
-			c.Directory = rootfs.StagingDir
 			if err := attachRaw(c.Image, c.ReadOnly, c.Directory); err != nil {
 				return err
 			}
@@ -112,6 +117,22 @@ func setup(c *nspawnopts.Config, o Options, ns *mountNS) (*stageConfig, error) {
 		return err
 	})
 	return sc, err
+}
+
+// stagingDir creates the empty directory below the runtime directory where
+// a raw image's file system is attached, in the spawner's mount namespace
+// only: on the host it stays empty, and it is removed when the machine
+// ends.
+func stagingDir(p paths.Paths, machine string) (string, error) {
+	parent := filepath.Join(p.Run, "staging")
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", fmt.Errorf("image staging directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(parent, machine+".")
+	if err != nil {
+		return "", fmt.Errorf("image staging directory: %w", err)
+	}
+	return dir, nil
 }
 
 // logf writes an informational message unless quiet.

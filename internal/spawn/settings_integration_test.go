@@ -74,7 +74,7 @@ func TestIntegrationSettingsPrivateUsers(t *testing.T) {
 	p, env := privateRoot(t)
 	writeFile(t, filepath.Join(p.Root, "run/systemd/nspawn", name+".nspawn"), "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=map\n")
 	before := manifest(t, img)
-	r := nspawn(t, env, "-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", name, "/bin/cat", "/proc/self/uid_map")
+	r := nspawn(t, env, "-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "--link-journal=no", "-D", img, "-M", name, "/bin/cat", "/proc/self/uid_map")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}

@@ -126,7 +126,7 @@ func TestIntegrationPrivateUsersMapLeavesImage(t *testing.T) {
 	img := testbed.BusyboxImage(t)
 	before := manifest(t, img)
 	_, env := privateRoot(t)
-	r := nspawn(t, env, "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", machineName(t, "map"),
+	r := nspawn(t, env, "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "--link-journal=no", "-D", img, "-M", machineName(t, "map"),
 		"-U", "--private-users-ownership=map", "/bin/sh", "-c", "touch /root/x && stat -c %u /root/x")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "0" {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
@@ -149,7 +149,7 @@ func TestIntegrationPrivateUsersChownRoundTrip(t *testing.T) {
 	img := testbed.BusyboxImage(t)
 	before := manifest(t, img)
 	name := machineName(t, "chown")
-	quiet := []string{"-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "-D", img, "-M", name}
+	quiet := []string{"-q", "--pipe", "--register=no", "--resolv-conf=off", "--timezone=off", "--link-journal=no", "-D", img, "-M", name}
 	_, env := privateRoot(t)
 	r := nspawn(t, env, append(quiet,
 		"-U", "--private-users-ownership=chown", "/bin/cat", "/proc/self/uid_map")...)

@@ -1,10 +1,16 @@
 package spawn_test
 
 import (
+	"bufio"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/testbed"
 	"github.com/google/go-cmp/cmp"
@@ -38,7 +44,7 @@ func TestIntegrationPrivateUsersRoot(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, env := privateRoot(t)
-			args := append(append(common, "-U", "--resolv-conf=off", "--timezone=off", "-M", "t-usersroot"), tc.args...)
+			args := append(append(common, "-U", "--resolv-conf=off", "--timezone=off", "--link-journal=no", "-M", "t-usersroot"), tc.args...)
 			r := nspawn(t, env, append(args, "/bin/sh", "-c", "cat /proc/self/uid_map; "+tc.script)...)
 			lines := strings.SplitN(strings.TrimSpace(r.stdout), "\n", 2)
 			if r.code != 0 || len(lines) != 2 {
@@ -90,5 +96,111 @@ func TestIntegrationPrivateUsersRawImage(t *testing.T) {
 		if r.code != 0 || r.stdout != tc.want {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", tc.script, r.code, r.stdout, r.stderr, tc.want)
 		}
+	}
+}
+
+// TestIntegrationPrivateUsersConcurrentRanges starts 50 -U machines at
+// once through berth-nspawn, all running until told to stop: they get 50
+// different (so, being 64Ki-aligned 64Ki ranges, disjoint) UID ranges.
+// One of them started again gets its range back.
+func TestIntegrationPrivateUsersConcurrentRanges(t *testing.T) {
+	_, common := busybox(t)
+	_, env := privateRoot(t)
+	gate := t.TempDir()
+	const n = 50
+	args := func(i int) []string {
+		return append(append([]string{}, common...), "-M", "t-range"+strconv.Itoa(i), "-U", "--read-only",
+			"--private-users-ownership=map", "--bind-ro="+gate+":/gate", "/bin/sh", "-c",
+			"cat /proc/self/uid_map; while [ ! -e /gate/go ]; do sleep 0.1; done")
+	}
+	bases := make([]uint32, n)
+	runs := make([]*running, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runs[i] = startRunning(t, env, args(i)...)
+		}()
+	}
+	wg.Wait()
+	seen := map[uint32]int{}
+	for i, r := range runs {
+		bases[i] = r.rangeBase(t)
+		if j, dup := seen[bases[i]]; dup {
+			t.Errorf("machines %d and %d share the range at %d", j, i, bases[i])
+		}
+		seen[bases[i]] = i
+	}
+	writeFile(t, filepath.Join(gate, "go"), "")
+	for i, r := range runs {
+		if code := waitExit(t, r.cmd); code != 0 {
+			t.Errorf("machine %d: exit %d", i, code)
+		}
+	}
+	again := startRunning(t, env, args(7)...)
+	if got := again.rangeBase(t); got != bases[7] {
+		t.Errorf("restarted machine got range %d, want its range %d back", got, bases[7])
+	}
+	if code := waitExit(t, again.cmd); code != 0 {
+		t.Errorf("restart: exit %d", code)
+	}
+}
+
+// running is a berth-nspawn whose first output line is read as it comes.
+type running struct {
+	cmd    *exec.Cmd
+	first  chan string
+	stderr string // a file
+}
+
+// startRunning starts berth-nspawn with env and args and reads the first
+// line of its output.
+func startRunning(t *testing.T, env []string, args ...string) *running {
+	t.Helper()
+	cmd := exec.Command(testbed.Binary(t, "berth-nspawn"), args...)
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	defer stderr.Close()
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Error(err)
+		return nil
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	r := &running{cmd: cmd, first: make(chan string, 1), stderr: stderr.Name()}
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		r.first <- line
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	return r
+}
+
+// rangeBase returns the host base of the machine's uid_map, its first line.
+func (r *running) rangeBase(t *testing.T) uint32 {
+	t.Helper()
+	if r == nil {
+		t.Fatal("machine did not start")
+	}
+	select {
+	case line := <-r.first:
+		if line == "" {
+			msg, _ := os.ReadFile(r.stderr)
+			t.Fatalf("machine ended without output: %s", msg)
+		}
+		return rangeBase(t, line)
+	case <-time.After(runTimeout):
+		t.Fatal("no uid_map from the machine")
+		return 0
 	}
 }
