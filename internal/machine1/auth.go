@@ -2,12 +2,16 @@ package machine1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/internal/buslabel"
 )
 
 // sender returns the unique bus name of msg's sender.
@@ -113,6 +117,9 @@ func (s *Server) requireRoot(msg dbus.Message, what string) error {
 		return fmt.Errorf("%s: UID %d is not allowed: %w", what, uid, errAccessDenied)
 	}
 	if err := s.polkit(msg, action); err != nil {
+		if errors.Is(err, errInteractiveAuth) {
+			return fmt.Errorf("%s: UID %d: %w", what, uid, err)
+		}
 		return fmt.Errorf("%s: UID %d is not allowed (%v): %w", what, uid, err, errAccessDenied)
 	}
 	return nil
@@ -122,8 +129,11 @@ func (s *Server) requireRoot(msg dbus.Message, what string) error {
 const polkitTimeout = 25 * time.Second
 
 // polkit asks org.freedesktop.PolicyKit1 whether the sender of msg (by
-// unique bus name, never by PID) may perform action. Interaction is
-// allowed only when the caller allowed it in the message.
+// unique bus name, never by PID) may perform action, with details naming
+// the machine or image and the verb, as machined gives them. Interaction
+// is allowed only when the caller allowed it in the message; a "yes, after
+// authenticating" without that is InteractiveAuthorizationRequired, as
+// from machined, so the client can retry with an agent.
 func (s *Server) polkit(msg dbus.Message, action string) error {
 	subject := struct {
 		Kind    string
@@ -141,12 +151,53 @@ func (s *Server) polkit(msg dbus.Message, action string) error {
 	defer cancel()
 	err := s.conn.Object("org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority").CallWithContext(ctx,
 		"org.freedesktop.PolicyKit1.Authority.CheckAuthorization", 0,
-		subject, action, map[string]string{}, flags, "").Store(&result)
+		subject, action, polkitDetails(msg, action), flags, "").Store(&result)
 	if err != nil {
 		return fmt.Errorf("polkit: %w", err)
+	}
+	if result.Challenge && !result.Authorized && flags == 0 {
+		return fmt.Errorf("polkit: %s needs authentication: %w", action, errInteractiveAuth)
 	}
 	if !result.Authorized {
 		return fmt.Errorf("polkit denied %s", action)
 	}
 	return nil
+}
+
+// polkitDetails names what a call acts on for polkit rules: "machine" or
+// "image" (from the object path, else the first argument) and "verb",
+// the method in lower case without its Machine or Image part
+// (TerminateMachine and Machine.Terminate are both "terminate").
+func polkitDetails(msg dbus.Message, action string) map[string]string {
+	member, _ := msg.Headers[dbus.FieldMember].Value().(string)
+	d := map[string]string{"verb": polkitVerb(member)}
+	key, dir := "machine", machineDir+"/"
+	if action == "org.freedesktop.machine1.manage-images" {
+		key, dir = "image", imageDir+"/"
+	}
+	if label, ok := strings.CutPrefix(string(path(msg)), dir); ok && label != "self" {
+		d[key] = buslabel.Unescape(label)
+	} else if len(msg.Body) > 0 {
+		if name, ok := msg.Body[0].(string); ok {
+			d[key] = name
+		}
+	}
+	return d
+}
+
+// polkitVerb turns a method name into machined's snake-case verb.
+func polkitVerb(member string) string {
+	member = strings.TrimSuffix(member, "WithFlags")
+	member = strings.NewReplacer("Machine", "", "Image", "").Replace(member)
+	var b strings.Builder
+	for i, r := range member {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

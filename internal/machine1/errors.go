@@ -18,13 +18,16 @@ import (
 
 // Errors of the adapter itself.
 var (
-	errAccessDenied  = errors.New("access denied")
-	errInvalidArgs   = errors.New("invalid arguments")
-	errUnknownObject = errors.New("unknown object")
-	errNotSupported  = errors.New("not supported by berthd")
-	errReadOnly      = errors.New("property is read-only")
-	errUnknownProp   = errors.New("unknown property")
-	errUnknownIface  = errors.New("unknown interface")
+	errAccessDenied = errors.New("access denied")
+	// errInteractiveAuth: polkit would allow the call after the caller
+	// authenticates, which the call did not allow.
+	errInteractiveAuth = errors.New("interactive authorization required")
+	errInvalidArgs     = errors.New("invalid arguments")
+	errUnknownObject   = errors.New("unknown object")
+	errNotSupported    = errors.New("not supported by berthd")
+	errReadOnly        = errors.New("property is read-only")
+	errUnknownProp     = errors.New("unknown property")
+	errUnknownIface    = errors.New("unknown interface")
 )
 
 // errorNames maps sentinel errors to D-Bus error names, first match wins.
@@ -32,6 +35,7 @@ var errorNames = []struct {
 	err  error
 	name string
 }{
+	{errInteractiveAuth, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"},
 	{errAccessDenied, "org.freedesktop.DBus.Error.AccessDenied"},
 	{errInvalidArgs, "org.freedesktop.DBus.Error.InvalidArgs"},
 	{errUnknownObject, "org.freedesktop.DBus.Error.UnknownObject"},

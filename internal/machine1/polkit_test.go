@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
@@ -25,11 +27,12 @@ const polkitPolicy = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus 
 `
 
 // authority is a polkit authority on the test bus that allows exactly one
-// action and records every question.
+// action, answers "only after authentication" for another and records
+// every question.
 type authority struct {
-	allow string
-	mu    sync.Mutex
-	// asked is guarded by mu: "kind name action" per call.
+	allow, challenge string
+	mu               sync.Mutex
+	// asked is guarded by mu: "kind name action details" per call.
 	asked []string
 }
 
@@ -44,17 +47,20 @@ type authResult struct {
 }
 
 // CheckAuthorization is polkit's method, fake at the wire.
-func (a *authority) CheckAuthorization(s subject, action string, _ map[string]string, _ uint32, _ string) (authResult, *dbus.Error) {
+func (a *authority) CheckAuthorization(s subject, action string, details map[string]string, _ uint32, _ string) (authResult, *dbus.Error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.asked = append(a.asked, fmt.Sprintf("%s %v %s", s.Kind, s.Details["name"].Value(), action))
-	return authResult{Authorized: action == a.allow, Details: map[string]string{}}, nil
+	a.asked = append(a.asked, fmt.Sprintf("%s %v %s %s=%s %s=%s", s.Kind, s.Details["name"].Value(), action,
+		"machine", details["machine"], "image", details["image"])+" verb="+details["verb"])
+	return authResult{Authorized: action == a.allow, Challenge: action == a.challenge, Details: map[string]string{}}, nil
 }
 
 // TestIntegrationPolkit checks polkit as an addition to root: with an
-// authority that allows manage-machines only, an unprivileged caller may
-// terminate a machine but not remove an image; the subject is the caller's
-// unique bus name, never a PID.
+// authority that allows manage-machines, wants authentication for
+// manage-images and denies the rest, an unprivileged caller may terminate
+// a machine, must authenticate to remove an image and may not log in; the
+// subject is the caller's unique bus name, never a PID, and the details
+// name the machine or image and the verb.
 func TestIntegrationPolkit(t *testing.T) {
 	testbed.RequireRoot(t)
 	extra := filepath.Join(t.TempDir(), "polkit.conf")
@@ -62,7 +68,7 @@ func TestIntegrationPolkit(t *testing.T) {
 		t.Fatal(err)
 	}
 	bus := testbed.StartBus(t, extra)
-	auth := &authority{allow: "org.freedesktop.machine1.manage-machines"}
+	auth := &authority{allow: "org.freedesktop.machine1.manage-machines", challenge: "org.freedesktop.machine1.manage-images"}
 	conn := bus.Conn(t)
 	if err := conn.Export(auth, "/org/freedesktop/PolicyKit1/Authority", "org.freedesktop.PolicyKit1.Authority"); err != nil {
 		t.Fatal(err)
@@ -80,7 +86,8 @@ func TestIntegrationPolkit(t *testing.T) {
 	signals := watchSignals(t, bus)
 	bin := worldExecutable(t)
 	for method, want := range map[string]string{
-		mgr + "RemoveImage":      "org.freedesktop.DBus.Error.AccessDenied",
+		mgr + "RemoveImage":      "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
+		mgr + "OpenMachineLogin": "org.freedesktop.DBus.Error.AccessDenied",
 		mgr + "TerminateMachine": "OK",
 	} {
 		if got := asUser(t, bin, 65534, fmt.Sprintf("m:%d", mutatingIndex(t, method))); got != want {
@@ -90,13 +97,23 @@ func TestIntegrationPolkit(t *testing.T) {
 	signals.expect(t, "MachineRemoved victim")
 	auth.mu.Lock()
 	defer auth.mu.Unlock()
-	if len(auth.asked) != 2 {
-		t.Fatalf("polkit was asked %v", auth.asked)
-	}
+	var got []string
 	for _, q := range auth.asked {
-		if !strings.HasPrefix(q, "system-bus-name :") {
+		rest, ok := strings.CutPrefix(q, "system-bus-name :")
+		if !ok {
 			t.Errorf("polkit subject is not a unique bus name: %q", q)
+			continue
 		}
+		_, rest, _ = strings.Cut(rest, " ")
+		got = append(got, rest)
+	}
+	want := []string{
+		"org.freedesktop.machine1.login machine=victim image= verb=open_login",
+		"org.freedesktop.machine1.manage-images machine= image=img1 verb=remove",
+		"org.freedesktop.machine1.manage-machines machine=victim image= verb=terminate",
+	}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("polkit questions (-want +got):\n%s", diff)
 	}
 }
 
