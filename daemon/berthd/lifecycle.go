@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sync"
+	"sync/atomic"
 
 	"github.com/berth-dev/berth/internal/lifecycle"
 	"github.com/berth-dev/berth/internal/machine"
@@ -42,6 +44,7 @@ func chooseBackend(name string, p paths.Paths) (string, error) {
 // lifecycleService is the machine lifecycle berthd serves.
 type lifecycleService struct {
 	m       *lifecycle.Manager
+	reg     *machine.Registry
 	backend string
 	close   func()
 }
@@ -60,7 +63,7 @@ func setupLifecycle(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*
 		if err != nil {
 			return nil, err
 		}
-		return &lifecycleService{m: lifecycle.New(p, lifecycle.Embedded{S: sup}, env), backend: backend, close: func() {}}, nil
+		return &lifecycleService{m: lifecycle.New(p, lifecycle.Embedded{S: sup}, env), reg: reg, backend: backend, close: func() {}}, nil
 	}
 	b, err := sysdbackend.New(context.Background())
 	if err != nil {
@@ -73,7 +76,7 @@ func setupLifecycle(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*
 		}
 		return int(m.Leader), nil
 	}
-	return &lifecycleService{m: lifecycle.New(p, lifecycle.Systemd{B: b, LeaderOf: leaderOf}, env), backend: backend, close: b.Close}, nil
+	return &lifecycleService{m: lifecycle.New(p, lifecycle.Systemd{B: b, LeaderOf: leaderOf}, env), reg: reg, backend: backend, close: b.Close}, nil
 }
 
 // unitEnvironment is what berthd adds to every machine unit's
@@ -91,17 +94,80 @@ func unitEnvironment(p paths.Paths, getenv func(string) string) []string {
 	return env
 }
 
-// startEnabled starts the enabled machines in the background, as the
-// embedded backend must when berthd starts (with systemd, systemd does it
-// at boot). Call it once berthd serves the bus: the machines register
-// with it while they start.
-func (l *lifecycleService) startEnabled(logger *log.Logger) {
+// start makes f follow the machines' units and starts the enabled
+// machines in the background, as the embedded backend must when berthd
+// starts (with systemd, systemd does it at boot). Call it once berthd
+// serves the bus: the machines register with it while they start.
+func (l *lifecycleService) start(logger *log.Logger, f *unitFollower) error {
+	if err := f.follow(context.Background(), l.reg, l.m); err != nil {
+		return err
+	}
 	if l.backend != backendEmbedded {
-		return
+		return nil
 	}
 	go func() {
 		if err := l.m.StartEnabled(context.Background()); err != nil {
 			logger.Printf("starting enabled machines: %v", err)
 		}
 	}()
+	return nil
+}
+
+// unitFollower makes each registered machine's State follow its unit: it
+// sits between the registry and the bus signals as the registry's
+// Observer, gives a machine that registers while its unit still starts
+// the State opening before it is announced, and sets the State (with
+// PropertiesChanged) at every later change of the unit.
+type unitFollower struct {
+	next machine.Observer
+	// reg and lc are set once by follow; before, machines pass unchanged.
+	ready atomic.Pointer[followTargets]
+	// mu orders a registration's first State against the unit's changes:
+	// the newer unit state always wins, and a machine's MachineNew comes
+	// before its StateChanged.
+	mu sync.Mutex
+}
+
+type followTargets struct {
+	reg *machine.Registry
+	lc  *lifecycle.Manager
+}
+
+// follow starts following the units of lc's machines in reg.
+func (f *unitFollower) follow(ctx context.Context, reg *machine.Registry, lc *lifecycle.Manager) error {
+	f.ready.Store(&followTargets{reg: reg, lc: lc})
+	return lc.Watch(ctx, f.unitChanged)
+}
+
+// MachineNew implements machine.Observer.
+func (f *unitFollower) MachineNew(m machine.Machine) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.ready.Load(); t != nil {
+		if st, err := t.lc.State(context.Background(), m.Name); err == nil && st != "" {
+			if got, _, err := t.reg.SetState(m.Name, machine.State(st)); err == nil {
+				m = got
+			}
+		}
+	}
+	f.next.MachineNew(m)
+}
+
+// MachineRemoved implements machine.Observer.
+func (f *unitFollower) MachineRemoved(m machine.Machine) { f.next.MachineRemoved(m) }
+
+// StateChanged implements machine.Observer.
+func (f *unitFollower) StateChanged(m machine.Machine) { f.next.StateChanged(m) }
+
+// unitChanged sets a registered machine's State to its unit's.
+func (f *unitFollower) unitChanged(name, state string) {
+	t := f.ready.Load()
+	if t == nil || state == "" {
+		return // a stopped unit's machine goes away with its leader
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m, changed, err := t.reg.SetState(name, machine.State(state)); err == nil && changed {
+		f.next.StateChanged(m)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/berth-dev/berth/internal/imagebuild"
+	"github.com/berth-dev/berth/internal/machine1"
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
 )
@@ -242,5 +243,69 @@ func TestIntegrationStartOfRegisteredMachine(t *testing.T) {
 	err = b.mgr.Call(berthIface+"StartMachine", 0, b.machine).Err
 	if diff := cmp.Diff("org.freedesktop.machine1.MachineExists", errName(err)); diff != "" {
 		t.Errorf("start of a registered machine (-want +got):\n%s", diff)
+	}
+}
+
+// TestIntegrationMachineStateFollowsUnit watches dev.berth.Machine1's
+// State through PropertiesChanged while a machine starts and powers off:
+// it is running once StartMachine returns (its unit active and the
+// machine registered), it only moves forward (opening, running,
+// closing), and PowerOff makes it closing before the machine goes away.
+func TestIntegrationMachineStateFollowsUnit(t *testing.T) {
+	b := newLifecycleBed(t)
+	conn := b.bus.Conn(t)
+	path := machine1.MachinePath(b.machine)
+	if err := conn.AddMatchSignal(dbus.WithMatchObjectPath(path), dbus.WithMatchMember("PropertiesChanged")); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.AddMatchSignal(dbus.WithMatchObjectPath("/org/freedesktop/machine1"), dbus.WithMatchMember("MachineRemoved")); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan *dbus.Signal, 64)
+	conn.Signal(sigs)
+	if err := b.mgr.Call(berthIface+"StartMachine", 0, b.machine).Err; err != nil {
+		t.Fatalf("StartMachine: %v", err)
+	}
+	b.waitRegistered(t, b.machine, true)
+	var state string
+	if err := conn.Object(machine1Name, path).StoreProperty("dev.berth.Machine1.State", &state); err != nil || state != "running" {
+		t.Errorf("State after StartMachine = %q, %v; want running", state, err)
+	}
+	if err := b.mgr.Call(berthIface+"PowerOffMachine", 0, b.machine, false).Err; err != nil {
+		t.Fatalf("PowerOffMachine: %v", err)
+	}
+	seen := statesUntilRemoved(t, sigs, b.machine)
+	t.Logf("States seen after the start: %v", seen)
+	rank := map[string]int{"opening": 0, "running": 1, "closing": 2}
+	for i := 1; i < len(seen); i++ {
+		if rank[seen[i]] < rank[seen[i-1]] {
+			t.Errorf("State went back: %v", seen)
+		}
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != "closing" {
+		t.Errorf("States seen %v, want closing last", seen)
+	}
+}
+
+// statesUntilRemoved collects the States of machine's PropertiesChanged
+// signals until its MachineRemoved.
+func statesUntilRemoved(t *testing.T, sigs <-chan *dbus.Signal, name string) []string {
+	t.Helper()
+	var seen []string
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case s := <-sigs:
+			switch {
+			case strings.HasSuffix(s.Name, ".MachineRemoved") && len(s.Body) > 0 && s.Body[0] == name:
+				return seen
+			case strings.HasSuffix(s.Name, ".PropertiesChanged") && len(s.Body) > 1 && s.Body[0] == "dev.berth.Machine1":
+				if v, ok := s.Body[1].(map[string]dbus.Variant)["State"]; ok {
+					seen = append(seen, v.Value().(string))
+				}
+			}
+		case <-timeout:
+			t.Fatalf("machine %s never removed; States seen %v", name, seen)
+		}
 	}
 }

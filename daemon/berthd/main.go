@@ -64,7 +64,8 @@ func main() {
 
 func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Duration, network bool) error {
 	signals := machine1.Signals{Log: logger}
-	reg, err := machine.New(machine.Options{Paths: p, Log: logger, Observer: &signals, StopTimeout: stopTimeout})
+	follower := &unitFollower{next: &signals}
+	reg, err := machine.New(machine.Options{Paths: p, Log: logger, Observer: follower, StopTimeout: stopTimeout})
 	if err != nil {
 		return err
 	}
@@ -100,7 +101,9 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	if err := machine1.Claim(conn, busName); err != nil {
 		return err
 	}
-	lc.startEnabled(logger)
+	if err := lc.start(logger, follower); err != nil {
+		return err
+	}
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
 	logger.Printf("serving %s with %d machines", busName, reg.Len())
 	return wait(conn, logger)

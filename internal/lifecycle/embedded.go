@@ -69,3 +69,12 @@ func (e Embedded) Leader(_ context.Context, machine string) (int, error) {
 	pid, err := e.S.Leader(unit)
 	return pid, translate(err)
 }
+
+// Watch implements Backend.
+func (e Embedded) Watch(ctx context.Context, changed func(machine, state string)) error {
+	return e.S.Watch(ctx, func(st supervisor.Status) {
+		if machine, ok := unitgen.MachineOf(st.Unit); ok {
+			changed(machine, st.State.MachineState())
+		}
+	})
+}

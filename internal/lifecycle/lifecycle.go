@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +45,9 @@ type Backend interface {
 	State(ctx context.Context, machine string) (string, error)
 	// Leader returns the guest's PID 1 as a host PID.
 	Leader(ctx context.Context, machine string) (int, error)
+	// Watch calls changed with a machine and its State each time its
+	// unit's state changes, from one goroutine, until ctx ends.
+	Watch(ctx context.Context, changed func(machine, state string)) error
 }
 
 // Manager runs the lifecycle of the machines of one host.
@@ -54,6 +58,8 @@ type Manager struct {
 	host    unitgen.Host
 	env     []string
 	images  *images.Manager
+	// watcher is Watch's callback (nil before Watch).
+	watcher atomic.Pointer[func(machine, state string)]
 }
 
 // Option configures a Manager.
@@ -164,6 +170,9 @@ func (m *Manager) PowerOff(ctx context.Context, machine string, force bool) erro
 	// Repeats go through the pidfd: once the guest is gone they reach
 	// nobody, not a process that reuses its PID.
 	send := func() { _ = unix.PidfdSendSignal(guest, sig.PowerOff, nil, 0) }
+	if w := m.watcher.Load(); w != nil {
+		(*w)(machine, "closing") // the unit stays active until the guest is down
+	}
 	if m.waitDown(ctx, machine, s.timeoutStop(), send) {
 		return nil
 	}
@@ -210,6 +219,15 @@ func (m *Manager) State(ctx context.Context, machine string) (string, error) {
 		return "", err
 	}
 	return m.backend.State(ctx, machine)
+}
+
+// Watch calls changed with a machine and its State ("opening",
+// "running", "closing", "" once it no longer runs) each time it changes:
+// when its unit's state changes, and (closing) when PowerOff asks its
+// guest to shut down, which its unit does not see. Call it once.
+func (m *Manager) Watch(ctx context.Context, changed func(machine, state string)) error {
+	m.watcher.Store(&changed)
+	return m.backend.Watch(ctx, changed)
 }
 
 // guest returns the machine's settings and signals.

@@ -58,3 +58,8 @@ func (s Systemd) Leader(_ context.Context, machine string) (int, error) {
 	}
 	return s.LeaderOf(machine)
 }
+
+// Watch implements Backend.
+func (s Systemd) Watch(ctx context.Context, changed func(machine, state string)) error {
+	return s.B.Watch(ctx, changed)
+}
