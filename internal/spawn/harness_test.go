@@ -83,7 +83,7 @@ func cgroupLeftovers(t *testing.T, prefix string) []string {
 // privateRoot returns the environment that puts berth-nspawn's host state
 // (UID range records and locks, .nspawn directories, pools) below a
 // temp root of t, so -U runs leave nothing under the real /var/lib/berth.
-func privateRoot(t *testing.T) (paths.Paths, []string) {
+func privateRoot(t testing.TB) (paths.Paths, []string) {
 	t.Helper()
 	p := testbed.Paths(t)
 	// The shared propagation directory stays mounted after a machine, as
