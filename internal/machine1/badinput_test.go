@@ -50,7 +50,7 @@ func TestIntegrationBadInput(t *testing.T) {
 		{"extra arg", call{machine1.ManagerPath, mgr + "GetMachine", []any{"good", "x"}}, invalidArgs},
 		{"register wrong signature", call{machine1.ManagerPath, mgr + "RegisterMachine", []any{"x", "y"}}, invalidArgs},
 		{"leader 1", reg("l1", nil, "container", 1, ""), invalidArgs},
-		{"leader berthd", reg("l2", nil, "container", uint32(d.cmd.Process.Pid), ""), invalidArgs},
+		{"leader berthd", reg("l2", nil, "container", uint32(d.PID()), ""), invalidArgs},
 		{"leader exited", reg("l3", nil, "container", gone.PID, ""), invalidArgs},
 		{"leader taken", reg("l4", nil, "container", good.PID, ""), machineExists},
 		{"name taken", reg("good", nil, "container", spare.PID, ""), machineExists},

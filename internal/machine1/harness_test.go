@@ -13,18 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
 const busName = "org.freedesktop.machine1"
-
-// berthd is a berthd process started by a test.
-type berthd struct {
-	cmd    *exec.Cmd
-	root   string
-	stderr *syncBuffer
-	done   chan struct{}
-}
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes it.
 type syncBuffer struct {
@@ -45,59 +38,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startBerthd starts berthd on bus with its paths under root and waits
+// startBerthd starts berthd on bus with its paths under root, in the
+// test's network namespace and without container networking, and waits
 // until it owns the bus name.
-func startBerthd(t testing.TB, bus *testbed.Bus, root string) *berthd {
+func startBerthd(t testing.TB, bus *testbed.Bus, root string) *testbed.Berthd {
 	t.Helper()
-	d := &berthd{root: root, stderr: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(testbed.Binary(t, "berthd"), "--root", root, "--stop-timeout", "5s", "--network=no")
-	d.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
-	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		d.kill(syscall.SIGKILL)
-		if strings.Contains(d.stderr.String(), "DATA RACE") {
-			t.Errorf("race in berthd:\n%s", d.stderr)
-		}
-	})
-	waitOwned(t, bus, d)
-	return d
-}
-
-func waitOwned(t testing.TB, bus *testbed.Bus, d *berthd) {
-	t.Helper()
-	conn := bus.Conn(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var has bool
-		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, busName).Store(&has)
-		if has {
-			return
-		}
-		select {
-		case <-d.done:
-			t.Fatalf("berthd exited: %s", d.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("berthd never owned %s: %s", busName, d.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill signals berthd and waits for it to exit.
-func (d *berthd) kill(sig syscall.Signal) {
-	_ = d.cmd.Process.Signal(sig)
-	select {
-	case <-d.done:
-	case <-time.After(30 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-	}
+	return testbed.StartBerthdIn(t, bus, paths.Under(root), nil, "--stop-timeout", "5s", "--network=no")
 }
 
 // leader is a process in new PID and mount namespaces (a stand-in for a

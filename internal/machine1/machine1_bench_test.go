@@ -96,8 +96,8 @@ func sleepers(b *testing.B, n int) []uint32 {
 }
 
 // rssKiB returns berthd's resident set size.
-func rssKiB(b *testing.B, d *berthd) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
+func rssKiB(b *testing.B, d *testbed.Berthd) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.PID()))
 	if err != nil {
 		b.Fatal(err)
 	}

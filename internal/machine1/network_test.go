@@ -156,7 +156,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(paths.Under(root).State, "network", "ve-testbox.leases"))
 			return strings.Contains(string(b), `"`+addr+`"`)
 		})
-		d.kill(syscall.SIGKILL)
+		d.Stop(syscall.SIGKILL)
 		d := startBerthdIn(t, bus, root, host)
 		_ = os.Remove(client.lease)
 		forwardWorks(t, bus, host)
@@ -171,9 +171,8 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 			t.Error("the removed forward still connects")
 		}
 		// berthd is this subtest's: stop it cleanly here.
-		d.kill(syscall.SIGTERM)
-		if !d.cmd.ProcessState.Success() {
-			t.Errorf("berthd after SIGTERM: %v", d.cmd.ProcessState)
+		if st := d.Stop(syscall.SIGTERM); !st.Success() {
+			t.Errorf("berthd after SIGTERM: %v", st)
 		}
 		if out := host.Exec(t, "ip", "-4", "addr", "show", "ve-testbox"); !strings.Contains(out, "inet ") {
 			t.Errorf("the link lost its address when berthd stopped:\n%s", out)
@@ -204,24 +203,9 @@ func forwardWorks(t *testing.T, bus *testbed.Bus, host *testbed.NetNS) {
 }
 
 // startBerthdIn starts berthd with container networking inside ns.
-func startBerthdIn(t *testing.T, bus *testbed.Bus, root string, ns *testbed.NetNS) *berthd {
+func startBerthdIn(t *testing.T, bus *testbed.Bus, root string, ns *testbed.NetNS) *testbed.Berthd {
 	t.Helper()
-	d := &berthd{root: root, stderr: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = ns.Command(testbed.Binary(t, "berthd"), "--root", root, "--stop-timeout", "5s")
-	d.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
-	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		d.kill(syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("berthd:\n%s", d.stderr)
-		}
-	})
-	waitOwned(t, bus, d)
-	return d
+	return testbed.StartBerthdIn(t, bus, paths.Under(root), ns, "--stop-timeout", "5s")
 }
 
 // veth adds ve-NAME in host with its peer host0 in ctr and returns the

@@ -33,7 +33,7 @@ func TestIntegrationRestart(t *testing.T) {
 	mustCall(t, bus, "RegisterMachine", "gamma", []byte{}, "svc", "container", c.PID, "")
 	before := snapshot(t, bus, "alpha", "beta")
 
-	d.kill(syscall.SIGKILL)
+	d.Stop(syscall.SIGKILL)
 	killLeader(t, c)
 	writeBadStateFiles(t, stateDir, a.PID, other.PID)
 
@@ -53,8 +53,8 @@ func TestIntegrationRestart(t *testing.T) {
 		t.Errorf("state files after restart (-want +got):\n%s", diff)
 	}
 	for _, w := range []string{"skipping state file", "garbage", "mismatch", "gamma is gone", "reused is gone"} {
-		if !strings.Contains(d.stderr.String(), w) {
-			t.Errorf("berthd log lacks %q:\n%s", w, d.stderr)
+		if !strings.Contains(d.Log(), w) {
+			t.Errorf("berthd log lacks %q:\n%s", w, d.Log())
 		}
 	}
 	if !alive(a.PID) || !alive(b.PID) || !alive(other.PID) {
