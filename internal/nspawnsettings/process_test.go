@@ -19,7 +19,7 @@ func TestProcess(t *testing.T) {
 		{
 			name: "every process key",
 			file: "[Exec]\nLimitNOFILE=1024:4096\nLimitCORE=0\nPersonality=" + personalities()[0] +
-				"\nOOMScoreAdjust=-500\nCPUAffinity=0-1 3\n",
+				"\nOOMScoreAdjust=-500\nCPUAffinity=0-1 3\nSystemCallFilter=@mount\nSystemCallFilter=~@swap reboot\n",
 			want: Process{
 				Limits: func() (l [RlimitCount]*Rlimit) {
 					l[RlimitNOFILE] = &Rlimit{Soft: 1024, Hard: 4096}
@@ -27,6 +27,7 @@ func TestProcess(t *testing.T) {
 					return l
 				}(),
 				Personality: personalities()[0], OOMScoreAdjust: &adj, CPUAffinity: CPUSet{0, 1, 3},
+				SystemCallDeny: []string{"@swap", "reboot"},
 			},
 		},
 	}
@@ -56,7 +57,8 @@ func TestCheckSupported(t *testing.T) {
 		{name: "supported keys", file: "[Exec]\nLimitNOFILE=10\nPersonality=" + personalities()[0] + "\n"},
 		{name: "defaults written out", file: "[Exec]\nSuppressSync=no\nAmbientCapability=\n[Files]\nBindUser=\n"},
 		{name: "allow list only", file: "[Exec]\nSystemCallFilter=@mount\n"},
-		{name: "deny list", file: "[Exec]\nSystemCallFilter=~@reboot\n", want: []string{"m.nspawn:2: SystemCallFilter=~@reboot"}},
+		{name: "deny list", file: "[Exec]\nSystemCallFilter=~@reboot sethostname:EACCES\n"},
+		{name: "unknown system call", file: "[Exec]\nSystemCallFilter=~nosuchcall\n", want: []string{"m.nspawn:2: SystemCallFilter=~nosuchcall", "unknown system call"}},
 		{
 			name: "several",
 			file: "[Exec]\nAmbientCapability=CAP_NET_ADMIN\nSuppressSync=yes\nPivotRoot=/sysroot\n[Files]\nBindUser=alice\n",

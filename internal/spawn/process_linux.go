@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nspawnsettings"
+	"github.com/berth-dev/berth/internal/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,10 +20,13 @@ const (
 )
 
 // applyProcess applies the .nspawn process settings (resource limits,
-// personality, OOM score adjustment, CPU affinity) to the stage, from
-// which the payload inherits them. It runs on the stage's locked thread,
-// in the container's /proc, before capabilities are dropped (raising a
-// hard limit or lowering the OOM score needs them).
+// personality, OOM score adjustment, CPU affinity, and last the system
+// call deny list) to the stage, from which the payload inherits them. It
+// runs on the stage's locked thread, in the container's /proc, before
+// capabilities are dropped (raising a hard limit, lowering the OOM score
+// and installing a filter need them). The stage's own last steps
+// (capabilities, user switch, execve) pass the filter too, so a deny
+// list naming them stops the start.
 func applyProcess(p nspawnsettings.Process) error {
 	for res, l := range p.Limits {
 		if l != nil {
@@ -43,7 +47,16 @@ func applyProcess(p nspawnsettings.Process) error {
 		}
 	}
 	if p.Personality != "" {
-		return setPersonality(p.Personality)
+		if err := setPersonality(p.Personality); err != nil {
+			return err
+		}
+	}
+	if len(p.SystemCallDeny) > 0 {
+		rules, err := seccomp.Rules(p.SystemCallDeny)
+		if err != nil {
+			return fmt.Errorf("system call filter: %w", err)
+		}
+		return seccomp.Install(seccomp.Program(rules))
 	}
 	return nil
 }

@@ -1,0 +1,12 @@
+// Package seccomp builds and installs the seccomp filter of a .nspawn
+// SystemCallFilter= deny list ("~name ...", with systemd's @groups and
+// "name:ERRNO"): each denied system call fails with its errno (EPERM by
+// default), everything else is allowed. Only the native ABI is let
+// through a filter; system calls of another ABI (x32, or i386 on x86-64)
+// fail with ENOSYS, as berth knows no table for them.
+//
+// Compile is pure and checks every name first; Install needs
+// CAP_SYS_ADMIN or no_new_privs, and filters the calling thread and what
+// it executes. On architectures without a system call table Compile
+// returns ErrUnsupported.
+package seccomp
