@@ -5,8 +5,8 @@
 // through a filter; system calls of another ABI (x32, or i386 on x86-64)
 // fail with ENOSYS, as berth knows no table for them.
 //
-// Compile is pure and checks every name first; Install needs
+// Rules (which checks every name) and Program are pure; Install needs
 // CAP_SYS_ADMIN or no_new_privs, and filters the calling thread and what
-// it executes. On architectures without a system call table Compile
+// it executes. On architectures without a system call table Rules
 // returns ErrUnsupported.
 package seccomp
