@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berth-dev/berth/internal/names"
 )
@@ -275,8 +276,22 @@ func syscallFilterKey() *key {
 	return k
 }
 
-// keyTable lists every key in file order; keyByName indexes it.
-var keyTable, keyByName = buildKeys()
+// keys builds the key table once, on first use: a program that links the
+// package without reading settings (berth-nspawn's second stage) does
+// not pay for it at start.
+var keys = sync.OnceValues(buildKeys)
+
+// keyTable lists every key in file order.
+func keyTable() []*key {
+	table, _ := keys()
+	return table
+}
+
+// keyMap indexes the keys by name.
+func keyMap() map[string]*key {
+	_, byName := keys()
+	return byName
+}
 
 func buildKeys() ([]*key, map[string]*key) {
 	var table []*key

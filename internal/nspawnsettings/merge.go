@@ -90,7 +90,7 @@ func (e *Effective) Entries() []Entry { return e.Settings.Entries() }
 //     are dropped with a warning.
 func Merge(cmd *Settings, file *File, mode Mode) *Effective {
 	e := &Effective{Mode: mode}
-	for _, k := range keyTable {
+	for _, k := range keyTable() {
 		k.copy(&e.Settings, cmd)
 	}
 	if mode == ModeNo || file == nil {
@@ -106,7 +106,7 @@ func Merge(cmd *Settings, file *File, mode Mode) *Effective {
 	}
 	masked := map[group]bool{}
 	if mode != ModeOverride {
-		for _, k := range keyTable {
+		for _, k := range keyTable() {
 			if k.isSet(cmd) {
 				masked[k.group] = true
 			}
@@ -119,7 +119,7 @@ func Merge(cmd *Settings, file *File, mode Mode) *Effective {
 			Msg: "ignoring Parameters=: the file sets neither Boot= nor ProcessTwo="})
 		masked[groupStartMode] = true
 	}
-	for _, k := range keyTable {
+	for _, k := range keyTable() {
 		if k.isSet(fs) && !masked[k.group] {
 			k.copy(&e.Settings, fs)
 		}

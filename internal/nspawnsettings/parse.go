@@ -136,7 +136,7 @@ func (p *parser) assignment(n int, l string) {
 	case "?":
 		return
 	}
-	desc := keyByName[k]
+	desc := keyMap()[k]
 	if desc == nil || desc.section != p.section {
 		p.warn(n, k, fmt.Sprintf("unknown key %s= in [%s], ignoring", k, p.section))
 		return

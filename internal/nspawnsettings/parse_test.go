@@ -206,10 +206,10 @@ func TestKeyTableComplete(t *testing.T) {
 			n++
 		}
 	}
-	if len(keyTable) != n || len(keyByName) != n {
-		t.Fatalf("%d keys (%d names) for %d settings", len(keyTable), len(keyByName), n)
+	if len(keyTable()) != n || len(keyMap()) != n {
+		t.Fatalf("%d keys (%d names) for %d settings", len(keyTable()), len(keyMap()), n)
 	}
-	for _, k := range keyTable {
+	for _, k := range keyTable() {
 		var s Settings
 		k.clear(&s)
 		if k.isSet(&s) {

@@ -68,8 +68,8 @@ var Sections = []string{"Exec", "Files", "Network"}
 // Keys returns every key name in table order ("Boot", ..., "Port"), each
 // once. Entries lists them in the same order.
 func Keys() []string {
-	out := make([]string, len(keyTable))
-	for i, k := range keyTable {
+	out := make([]string, len(keyTable()))
+	for i, k := range keyTable() {
 		out[i] = k.name
 	}
 	return out
@@ -83,7 +83,7 @@ func Keys() []string {
 // reads digits as booleans ("0" is a shift of 0, as --private-users=0).
 // List keys append, as repeated options do.
 func (s *Settings) SetFromCommandLine(key, value string) error {
-	k := keyByName[key]
+	k := keyMap()[key]
 	if k == nil {
 		return invalid("unknown setting %q", key)
 	}
@@ -102,7 +102,7 @@ func (s *Settings) Format() []byte {
 	var b strings.Builder
 	for _, sec := range Sections {
 		header := false
-		for _, k := range keyTable {
+		for _, k := range keyTable() {
 			if k.section != sec || !k.isSet(s) {
 				continue
 			}
@@ -135,8 +135,8 @@ type Entry struct {
 
 // Entries returns every key of s with its value and origin, in table order.
 func (s *Settings) Entries() []Entry {
-	out := make([]Entry, len(keyTable))
-	for i, k := range keyTable {
+	out := make([]Entry, len(keyTable()))
+	for i, k := range keyTable() {
 		out[i] = Entry{Section: k.section, Key: k.name, Value: k.format(s), Origin: k.origin(s)}
 	}
 	return out
@@ -144,7 +144,7 @@ func (s *Settings) Entries() []Entry {
 
 // Lookup returns the entry of one key.
 func (s *Settings) Lookup(key string) (Entry, bool) {
-	k := keyByName[key]
+	k := keyMap()[key]
 	if k == nil {
 		return Entry{}, false
 	}

@@ -41,11 +41,11 @@ var untrustedAllowed = map[string]func(s *Settings) (stripped bool){
 // Settings that came from the command line are never removed.
 func Untrusted(s *Settings) (*Settings, []Warning) {
 	var out Settings
-	for _, k := range keyTable {
+	for _, k := range keyTable() {
 		k.copy(&out, s)
 	}
 	var warns []Warning
-	for _, k := range keyTable {
+	for _, k := range keyTable() {
 		if !k.isSet(&out) {
 			continue
 		}
