@@ -35,23 +35,18 @@ var names = [Last + 1]string{
 }
 
 // Default is systemd-nspawn's default capability set for a container
-// (src/nspawn/nspawn.c, arg_caps_retain).
-var Default = mustSet("CAP_AUDIT_CONTROL,CAP_AUDIT_WRITE,CAP_CHOWN,CAP_DAC_OVERRIDE," +
-	"CAP_DAC_READ_SEARCH,CAP_FOWNER,CAP_FSETID,CAP_IPC_OWNER,CAP_KILL,CAP_LEASE," +
-	"CAP_LINUX_IMMUTABLE,CAP_MKNOD,CAP_NET_BIND_SERVICE,CAP_NET_BROADCAST,CAP_NET_RAW," +
-	"CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,CAP_SETUID,CAP_SYS_ADMIN,CAP_SYS_BOOT," +
-	"CAP_SYS_CHROOT,CAP_SYS_NICE,CAP_SYS_PTRACE,CAP_SYS_RESOURCE,CAP_SYS_TTY_CONFIG")
+// (src/nspawn/nspawn.c, arg_caps_retain): AUDIT_CONTROL, AUDIT_WRITE,
+// CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID, IPC_OWNER, KILL,
+// LEASE, LINUX_IMMUTABLE, MKNOD, NET_BIND_SERVICE, NET_BROADCAST, NET_RAW,
+// SETFCAP, SETGID, SETPCAP, SETUID, SYS_ADMIN, SYS_BOOT, SYS_CHROOT,
+// SYS_NICE, SYS_PTRACE, SYS_RESOURCE and SYS_TTY_CONFIG. A constant, so
+// that no program pays for parsing it at start.
+const Default Set = 1<<30 | 1<<29 | 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<15 | 1<<5 | 1<<28 |
+	1<<9 | 1<<27 | 1<<10 | 1<<11 | 1<<13 | 1<<31 | 1<<6 | 1<<8 | 1<<7 | 1<<21 | 1<<22 |
+	1<<18 | 1<<23 | 1<<19 | 1<<24 | 1<<26
 
 // NetAdmin is CAP_NET_ADMIN, added by every private-network option.
 const NetAdmin Set = 1 << 12
-
-func mustSet(s string) Set {
-	set, err := Parse(s)
-	if err != nil {
-		panic(err)
-	}
-	return set
-}
 
 // FromName returns the number of a capability named like "CAP_NET_ADMIN"
 // (any case) or given as a decimal number.

@@ -57,3 +57,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDefaultIsNspawns(t *testing.T) {
+	want, err := Parse("CAP_AUDIT_CONTROL,CAP_AUDIT_WRITE,CAP_CHOWN,CAP_DAC_OVERRIDE," +
+		"CAP_DAC_READ_SEARCH,CAP_FOWNER,CAP_FSETID,CAP_IPC_OWNER,CAP_KILL,CAP_LEASE," +
+		"CAP_LINUX_IMMUTABLE,CAP_MKNOD,CAP_NET_BIND_SERVICE,CAP_NET_BROADCAST,CAP_NET_RAW," +
+		"CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,CAP_SETUID,CAP_SYS_ADMIN,CAP_SYS_BOOT," +
+		"CAP_SYS_CHROOT,CAP_SYS_NICE,CAP_SYS_PTRACE,CAP_SYS_RESOURCE,CAP_SYS_TTY_CONFIG")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Default != want {
+		t.Errorf("Default = %#x, want %#x (%s)", uint64(Default), uint64(want), want)
+	}
+}
