@@ -32,12 +32,14 @@ type Process struct {
 	// @groups, with ":ERRNO"), for package seccomp; empty installs no
 	// filter.
 	SystemCallDeny []string `json:"system_call_deny,omitempty"`
+	// SuppressSync makes the sync calls no-ops (seccomp.SuppressSync).
+	SuppressSync bool `json:"suppress_sync,omitempty"`
 }
 
 // IsZero reports whether p changes nothing.
 func (p Process) IsZero() bool {
 	return p.Limits == [RlimitCount]*Rlimit{} && p.Personality == "" && p.OOMScoreAdjust == nil &&
-		len(p.CPUAffinity) == 0 && len(p.SystemCallDeny) == 0
+		len(p.CPUAffinity) == 0 && len(p.SystemCallDeny) == 0 && !p.SuppressSync
 }
 
 // Process returns the process settings set in s, from the file or the
@@ -61,6 +63,7 @@ func (s *Settings) Process() Process {
 		p.CPUAffinity = s.CPUAffinity.Value
 	}
 	p.SystemCallDeny = s.SystemCallFilter.Value.Deny
+	p.SuppressSync = s.SuppressSync.Value
 	return p
 }
 
@@ -73,13 +76,13 @@ var unsupported = []struct {
 	asks func(s *Settings) bool
 }{
 	{"AmbientCapability", func(s *Settings) bool { return s.AmbientCapability.Value != 0 }},
-	{"SuppressSync", func(s *Settings) bool { return s.SuppressSync.Value }},
 	{"PivotRoot", func(s *Settings) bool { return s.PivotRoot.Value.New != "" }},
 	{"BindUser", func(s *Settings) bool { return len(s.BindUser.Value) > 0 }},
 }
 
 // CheckSupported refuses settings berth-nspawn cannot apply: an ambient
-// capability set, SuppressSync=yes, PivotRoot=, BindUser=, and a
+// capability set, PivotRoot=, BindUser=, SuppressSync=yes where package
+// seccomp has no table, and a
 // SystemCallFilter= deny list naming a system call, group or errno
 // package seccomp does not know (or any deny list on an architecture it
 // has no table for). An allow list is fine: berth-nspawn runs no filter
@@ -92,6 +95,12 @@ func (s *Settings) CheckSupported() error {
 		e, _ := s.Lookup(u.key)
 		if e.Origin.Kind != FromDefault && u.asks(s) {
 			errs = append(errs, fmt.Errorf("%s: %s=%s: %w", e.Origin, u.key, e.Value, ErrUnsupported))
+		}
+	}
+	if s.SuppressSync.Value {
+		if _, err := seccomp.SuppressSync(); err != nil {
+			e, _ := s.Lookup("SuppressSync")
+			errs = append(errs, fmt.Errorf("%s: SuppressSync=yes: %w: %w", e.Origin, ErrUnsupported, err))
 		}
 	}
 	if deny := s.SystemCallFilter.Value.Deny; len(deny) > 0 {

@@ -46,7 +46,8 @@ var groups = map[string][]string{
 type Rule struct {
 	// Nr is the system call number.
 	Nr uint32
-	// Errno is what the call fails with.
+	// Errno is what the call fails with; 0 makes it succeed without
+	// running.
 	Errno syscall.Errno
 }
 
@@ -115,6 +116,26 @@ func resolve(name string) ([]uint32, error) {
 	return nil, fmt.Errorf("%q: %w", name, ErrUnknown)
 }
 
+// syncCalls are the calls SuppressSync turns into no-ops.
+var syncCalls = []string{"fdatasync", "fsync", "sync", "sync_file_range", "sync_file_range2", "syncfs"}
+
+// SuppressSync returns the rules of SuppressSync=yes: sync(), syncfs(),
+// fsync(), fdatasync() and sync_file_range() succeed without doing
+// anything (errno 0). Files opened with O_SYNC and msync(MS_SYNC) still
+// sync. ErrUnsupported on an architecture without a table.
+func SuppressSync() ([]Rule, error) {
+	if auditArch == 0 {
+		return nil, ErrUnsupported
+	}
+	var rules []Rule
+	for _, name := range syncCalls {
+		if nr, ok := syscalls[name]; ok {
+			rules = append(rules, Rule{Nr: nr})
+		}
+	}
+	return rules, nil
+}
+
 // Filter offsets and return values (linux/seccomp.h, linux/filter.h).
 const (
 	offNr   = 0
@@ -123,9 +144,10 @@ const (
 	x32Bit = 0x40000000
 )
 
-// Program returns the filter for rules: the native ABI's denied calls
-// fail with their errno, other ABIs' calls with ENOSYS, the rest is
-// allowed.
+// Program returns the filter for rules: the native ABI's calls of a rule
+// fail with its errno (or, with errno 0, return 0 without running), the
+// first rule for a call counting; other ABIs' calls fail with ENOSYS; the
+// rest is allowed.
 func Program(rules []Rule) []unix.SockFilter {
 	ret := func(v uint32) unix.SockFilter { return stmt(unix.BPF_RET|unix.BPF_K, v) }
 	prog := []unix.SockFilter{

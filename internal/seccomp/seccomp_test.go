@@ -94,7 +94,11 @@ func TestProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog := Program(rules)
+	sync, err := SuppressSync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := Program(append(rules, sync...))
 	errno := func(e syscall.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e) }
 	tests := []struct {
 		name     string
@@ -104,6 +108,7 @@ func TestProgram(t *testing.T) {
 		{"denied", auditArch, syscalls["sethostname"], errno(unix.EPERM)},
 		{"denied with its errno", auditArch, syscalls["reboot"], errno(unix.EACCES)},
 		{"allowed", auditArch, syscalls["getpid"], unix.SECCOMP_RET_ALLOW},
+		{"sync suppressed", auditArch, syscalls["fsync"], errno(0)},
 		{"another ABI", unix.AUDIT_ARCH_I386, 1, errno(unix.ENOSYS)},
 	}
 	if auditArch == unix.AUDIT_ARCH_X86_64 {

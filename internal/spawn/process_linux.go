@@ -20,8 +20,8 @@ const (
 )
 
 // applyProcess applies the .nspawn process settings (resource limits,
-// personality, OOM score adjustment, CPU affinity, and last the system
-// call deny list) to the stage, from which the payload inherits them. It
+// personality, OOM score adjustment, CPU affinity, and last the seccomp
+// filter of a system call deny list and SuppressSync=) to the stage, from which the payload inherits them. It
 // runs on the stage's locked thread, in the container's /proc, before
 // capabilities are dropped (raising a hard limit, lowering the OOM score
 // and installing a filter need them). The stage's own last steps
@@ -51,14 +51,27 @@ func applyProcess(p nspawnsettings.Process) error {
 			return err
 		}
 	}
-	if len(p.SystemCallDeny) > 0 {
-		rules, err := seccomp.Rules(p.SystemCallDeny)
-		if err != nil {
-			return fmt.Errorf("system call filter: %w", err)
-		}
-		return seccomp.Install(seccomp.Program(rules))
+	return installFilter(p)
+}
+
+// installFilter installs the seccomp filter of the deny list and
+// SuppressSync=, if either asks for one; the deny list wins.
+func installFilter(p nspawnsettings.Process) error {
+	if len(p.SystemCallDeny) == 0 && !p.SuppressSync {
+		return nil
 	}
-	return nil
+	rules, err := seccomp.Rules(p.SystemCallDeny)
+	if err != nil {
+		return fmt.Errorf("system call filter: %w", err)
+	}
+	if p.SuppressSync {
+		sync, err := seccomp.SuppressSync()
+		if err != nil {
+			return fmt.Errorf("suppress sync: %w", err)
+		}
+		rules = append(rules, sync...)
+	}
+	return seccomp.Install(seccomp.Program(rules))
 }
 
 // setRlimit sets one resource limit of the process. It goes through

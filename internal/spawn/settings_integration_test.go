@@ -147,7 +147,7 @@ func TestIntegrationSettingsUnsupported(t *testing.T) {
 	testbed.RequireRoot(t)
 	img := testbed.BusyboxImage(t)
 	tests := []struct{ name, line, want string }{
-		{name: "suppress sync", line: "[Exec]\nSuppressSync=yes\n", want: ".nspawn:2: SuppressSync=yes"},
+		{name: "pivot root", line: "[Exec]\nPivotRoot=/sysroot\n", want: ".nspawn:2: PivotRoot=/sysroot"},
 		{name: "unknown system call", line: "[Exec]\nSystemCallFilter=~nosuchcall\n", want: ".nspawn:2: SystemCallFilter=~nosuchcall"},
 		{name: "bind user", line: "[Files]\nBindUser=root\n", want: ".nspawn:2: BindUser=root"},
 	}
@@ -213,5 +213,18 @@ func TestIntegrationSettingsSystemCallFilter(t *testing.T) {
 		"chroot: can't change root directory to '/': Permission denied", name}
 	if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || !cmp.Equal(got, want) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want %q", r.code, got, r.stderr, want)
+	}
+}
+
+func TestIntegrationSettingsSuppressSync(t *testing.T) {
+	testbed.RequireRoot(t)
+	img := testbed.BusyboxImage(t)
+	name := machineName(t, "nosync")
+	path := filepath.Join("/run/systemd/nspawn", name+".nspawn")
+	writeFile(t, path, "[Exec]\nSuppressSync=yes\n")
+	t.Cleanup(func() { os.Remove(path) })
+	r := nspawn(t, nil, "-q", "--pipe", "--register=no", "-D", img, "-M", name, "/bin/sh", "-c", "sync && grep ^Seccomp: /proc/self/status")
+	if r.code != 0 || r.stdout != "Seccomp:\t2\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want a seccomp filter and sync succeeding", r.code, r.stdout, r.stderr)
 	}
 }
