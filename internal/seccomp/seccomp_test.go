@@ -126,3 +126,29 @@ func TestProgram(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRules feeds deny-list entries to Rules: it must never panic, and
+// every rule it returns must be a known call with an errno in range.
+func FuzzRules(f *testing.F) {
+	for _, s := range []string{"sethostname", "@clock", "reboot:EACCES", "swapon:22", "x:", ":", "@", "a:b:c", "reboot:0"} {
+		f.Add(s)
+	}
+	known := map[uint32]bool{}
+	for _, nr := range syscalls {
+		known[nr] = true
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		rules, err := Rules([]string{entry})
+		if err != nil {
+			return
+		}
+		for _, r := range rules {
+			if !known[r.Nr] || r.Errno == 0 || r.Errno > unix.SECCOMP_RET_DATA {
+				t.Fatalf("Rules(%q) returned %+v", entry, r)
+			}
+		}
+		if n := len(Program(rules)); n > 4096 {
+			t.Fatalf("program of %d instructions", n)
+		}
+	})
+}
