@@ -153,7 +153,8 @@ func writeBig(t *testing.T, path string, n int) error {
 
 // TestIntegrationBtrfsSubtreeQuota checks that the pool limit covers the
 // images in it, those there before the limit was set and those cloned
-// after, and that an image's limit covers the image.
+// after, that an image's limit covers the image, and that removing an
+// image removes its quota group.
 func TestIntegrationBtrfsSubtreeQuota(t *testing.T) {
 	testbed.RequireRoot(t)
 	btrfs := testbed.RequireTool(t, "btrfs")
@@ -183,6 +184,13 @@ func TestIntegrationBtrfsSubtreeQuota(t *testing.T) {
 	if err := m.SetLimit("c", 8<<20); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.Clone(context.Background(), "a", "d", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetLimit("d", 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	checkRemoveDropsQgroup(t, m, pool, "d")
 	run(t, btrfs, "quota", "rescan", "-w", mnt)
 	steps := []struct {
 		file string
@@ -205,5 +213,28 @@ func TestIntegrationBtrfsSubtreeQuota(t *testing.T) {
 	}
 	if img, err := m.Find("c"); err != nil || img.Limit != 8<<20 {
 		t.Errorf("Find(c) = limit %d, %v; want 8 MiB", img.Limit, err)
+	}
+}
+
+// checkRemoveDropsQgroup removes the image name of m's pool (open as
+// pool) and checks that its subtree quota group went with it.
+func checkRemoveDropsQgroup(t *testing.T, m *Manager, pool int, name string) {
+	t.Helper()
+	img, err := m.Find(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id uint64
+	if err := withDir(img.Path, func(fd int) (err error) { id, err = subvolID(fd); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if !qgroupExists(pool, qgroupID(imageQgroupLevel, id)) {
+		t.Fatalf("%s has no subtree quota group", name)
+	}
+	if err := m.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if qgroupExists(pool, qgroupID(imageQgroupLevel, id)) {
+		t.Errorf("removing %s left its subtree quota group behind", name)
 	}
 }

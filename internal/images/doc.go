@@ -26,7 +26,8 @@
 // machined does (the pool's 255/ID holds the pool and every subvolume
 // image in it, an image's 254/ID holds the image; ErrNotSupported for
 // anything but a btrfs subvolume with quotas enabled, which berth never
-// enables itself). Subvolume images report usage and limits from their
+// enables itself; Remove drops an image's group, which fails harmlessly
+// while the pool is over its limit). Subvolume images report usage and limits from their
 // subtree group, else their own; other types report Unknown, except raw
 // files (allocated and apparent size). A raw image with a GUID partition
 // table is read from its root partition (internal/gpt). Rename, Clone

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -13,6 +14,8 @@ const (
 	btrfsIocQgroupAssign = 0x40189429
 	btrfsIocQgroupCreate = 0x4010942a
 	btrfsIocQuotaRescan  = 0x4040942c
+	// btrfsQgroupRelationKey is the key type of quota group relations.
+	btrfsQgroupRelationKey = 246
 )
 
 // Levels of the subtree quota groups, as systemd-machined lays them out
@@ -79,6 +82,56 @@ func subtreeQgroup(fd int, level uint64) (uint64, error) {
 		return 0, quotaErr(fmt.Sprintf("create quota group %d/%d", level, id), err)
 	}
 	return q, assignQgroup(fd, qgroupID(0, id), q)
+}
+
+// dropSubtreeQgroup removes the image subtree quota group of the
+// subvolume fd, which is about to be deleted (the kernel drops its
+// level-0 group itself): out of the groups it is in, its own group out
+// of it, then the group. It does nothing when there is none; a failure
+// leaves an empty group behind, which is harmless.
+func dropSubtreeQgroup(fd int) {
+	id, err := subvolID(fd)
+	q := qgroupID(imageQgroupLevel, id)
+	if err != nil || !qgroupExists(fd, q) {
+		return
+	}
+	for _, parent := range qgroupParents(fd, q) {
+		unassignQgroup(fd, q, parent)
+	}
+	unassignQgroup(fd, qgroupID(0, id), q)
+	args := btrfsQgroupCreateArgs{create: 0, qgroupid: q}
+	_ = ioctlPtr(fd, btrfsIocQgroupCreate, unsafe.Pointer(&args))
+}
+
+// unassignQgroup takes quota group src out of dst.
+func unassignQgroup(fd int, src, dst uint64) {
+	args := btrfsQgroupAssignArgs{assign: 0, src: src, dst: dst}
+	_ = ioctlPtr(fd, btrfsIocQgroupAssign, unsafe.Pointer(&args))
+}
+
+// qgroupParents returns the quota groups q is a member of: the offsets
+// of the relation items (q, RELATION, parent) with parent above q.
+func qgroupParents(fd int, q uint64) []uint64 {
+	args := btrfsSearchArgs{treeID: btrfsQuotaTreeID, minObjectid: q, maxObjectid: q, maxOffset: ^uint64(0),
+		minType: btrfsQgroupRelationKey, maxType: btrfsQgroupRelationKey, maxTransid: ^uint64(0), nrItems: 64}
+	if err := ioctlPtr(fd, btrfsIocTreeSearch, unsafe.Pointer(&args)); err != nil {
+		return nil
+	}
+	le := binary.LittleEndian
+	var out []uint64
+	buf := args.buf[:]
+	for i := uint32(0); i < args.nrItems && len(buf) >= btrfsSearchHeaderSize; i++ {
+		objectid, offset, typ := le.Uint64(buf[8:]), le.Uint64(buf[16:]), le.Uint32(buf[24:])
+		n := int(le.Uint32(buf[28:]))
+		if n > len(buf)-btrfsSearchHeaderSize {
+			break
+		}
+		if objectid == q && typ == btrfsQgroupRelationKey && offset > q {
+			out = append(out, offset)
+		}
+		buf = buf[btrfsSearchHeaderSize+n:]
+	}
+	return out
 }
 
 // assignQgroup makes quota group src a member of dst (already being one

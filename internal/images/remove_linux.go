@@ -51,6 +51,7 @@ func removeDir(dir int, name string, st *unix.Stat_t) error {
 	clearFlags(fd)
 	if isSubvolumeFd(fd) {
 		_ = setSubvolReadOnly(fd, false)
+		dropSubtreeQgroup(fd)
 		if err := destroySubvolume(dir, name); err == nil {
 			return nil
 		}
