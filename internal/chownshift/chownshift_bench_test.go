@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -14,12 +13,6 @@ import (
 // benchRounds is the number of alternating berth/nspawn rounds per
 // benchmark iteration.
 const benchRounds = 5
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
 
 // BenchmarkCompareChownShift compares berth's chown shift of a busybox
 // image holding 100,000 extra files with the first start of /bin/true in
@@ -49,7 +42,7 @@ func BenchmarkCompareChownShift(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
-	var berth, berthLater, first, later []time.Duration
+	var berth, berthLater, first, later testbed.Timings
 	b.ResetTimer()
 	for range b.N {
 		for range benchRounds {
@@ -70,11 +63,10 @@ func BenchmarkCompareChownShift(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(median(berth)), "berth-chown-ms")
-	b.ReportMetric(ms(median(berthLater)), "berth-later-ms")
-	b.ReportMetric(ms(median(first)), "nspawn-first-start-ms")
-	b.ReportMetric(ms(median(later)), "nspawn-later-start-ms")
-	b.ReportMetric(ms(median(berth))/ms(median(first)), "ratio-vs-first-start")
-	b.ReportMetric(ms(median(berth))/ms(median(first)-median(later)), "ratio-vs-nspawn-chown")
+	b.ReportMetric(berth.MedianMS(), "berth-chown-ms")
+	b.ReportMetric(berthLater.MedianMS(), "berth-later-ms")
+	b.ReportMetric(first.MedianMS(), "nspawn-first-start-ms")
+	b.ReportMetric(later.MedianMS(), "nspawn-later-start-ms")
+	b.ReportMetric(berth.MedianMS()/first.MedianMS(), "ratio-vs-first-start")
+	b.ReportMetric(berth.MedianMS()/testbed.MS(first.Median()-later.Median()), "ratio-vs-nspawn-chown")
 }

@@ -3,7 +3,6 @@ package idmap
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -14,12 +13,6 @@ import (
 )
 
 const benchRounds = 200
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
 
 // BenchmarkCompareIdmapMount compares the cost of giving a machine its
 // idmapped root (open_tree clone, MOUNT_ATTR_IDMAP, move_mount, and the
@@ -52,7 +45,7 @@ func BenchmarkCompareIdmapMount(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
-	var ds, dl, dns []time.Duration
+	var ds, dl, dns testbed.Timings
 	b.ResetTimer()
 	for range b.N {
 		var ns *UserNS
@@ -81,9 +74,9 @@ func BenchmarkCompareIdmapMount(b *testing.B) {
 	}
 	b.StopTimer()
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	b.ReportMetric(us(median(dl)), "large-idmap-us")
-	b.ReportMetric(us(median(ds)), "small-idmap-us")
-	b.ReportMetric(us(median(dl))/us(median(ds)), "ratio")
-	b.ReportMetric(us(median(dns)), "userns-us")
+	b.ReportMetric(us(dl.Median()), "large-idmap-us")
+	b.ReportMetric(us(ds.Median()), "small-idmap-us")
+	b.ReportMetric(us(dl.Median())/us(ds.Median()), "ratio")
+	b.ReportMetric(us(dns.Median()), "userns-us")
 	_ = os.Remove(target)
 }

@@ -32,10 +32,10 @@ func BenchmarkComparePrivateUsers(b *testing.B) {
 	run := func(bin, img string, flags ...string) time.Duration {
 		args := append([]string{"-q", "--keep-unit", "--register=no", "--pipe", "--resolv-conf=off",
 			"--timezone=off", "-D", img, "-M", name}, flags...)
-		return timed(b, env, bin, append(args, "/bin/true")...)
+		return testbed.TimeCommand(b, env, bin, append(args, "/bin/true")...)
 	}
 	undo := func() { run(berth, big, "--private-users=0", "--private-users-chown") }
-	var mapBig, mapSmall, chownFirst, chownLater, nspawnChown []time.Duration
+	var mapBig, mapSmall, chownFirst, chownLater, nspawnChown testbed.Timings
 	for i := 0; i < b.N; i++ {
 		mapBig = append(mapBig, run(berth, big, "-U", "--private-users-ownership=map"))
 		mapSmall = append(mapSmall, run(berth, small, "-U", "--private-users-ownership=map"))
@@ -45,11 +45,11 @@ func BenchmarkComparePrivateUsers(b *testing.B) {
 		nspawnChown = append(nspawnChown, run(nspawnBin, big, "-U", "--private-users-ownership=chown"))
 		undo()
 	}
-	b.ReportMetric(median(mapBig), "berth-map-100k-ms")
-	b.ReportMetric(median(mapSmall), "berth-map-small-ms")
-	b.ReportMetric(median(chownFirst), "berth-chown-first-ms")
-	b.ReportMetric(median(chownLater), "berth-chown-later-ms")
-	b.ReportMetric(median(nspawnChown), "nspawn-chown-first-ms")
-	b.ReportMetric(median(mapBig)/median(mapSmall), "map-ratio")
-	b.ReportMetric(median(chownFirst)/median(nspawnChown), "chown-ratio")
+	b.ReportMetric(mapBig.MedianMS(), "berth-map-100k-ms")
+	b.ReportMetric(mapSmall.MedianMS(), "berth-map-small-ms")
+	b.ReportMetric(chownFirst.MedianMS(), "berth-chown-first-ms")
+	b.ReportMetric(chownLater.MedianMS(), "berth-chown-later-ms")
+	b.ReportMetric(nspawnChown.MedianMS(), "nspawn-chown-first-ms")
+	b.ReportMetric(mapBig.MedianMS()/mapSmall.MedianMS(), "map-ratio")
+	b.ReportMetric(chownFirst.MedianMS()/nspawnChown.MedianMS(), "chown-ratio")
 }
