@@ -48,7 +48,7 @@ func readFile(root *os.File, name string, max int64, flags uint64) ([]byte, erro
 		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY | flags,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), name, &how) })
+	fd, err := openat2(root, name, &how)
 	if err != nil {
 		return nil, fmt.Errorf("read %s in root: %w", name, err)
 	}
@@ -78,9 +78,25 @@ func OpenDir(root *os.File, name string) (*os.File, error) {
 		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), name, &how) })
+	fd, err := openat2(root, name, &how)
 	if err != nil {
 		return nil, fmt.Errorf("open directory %s in root: %w", name, err)
 	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// maxRetries bounds the retries of openat2 on EAGAIN.
+const maxRetries = 128
+
+// openat2 opens name below root with how, retrying on EINTR and on
+// EAGAIN: with RESOLVE_IN_ROOT the kernel gives up when any rename or
+// mount on the system raced with the lookup, and asks the caller to try
+// again (openat2(2)).
+func openat2(root *os.File, name string, how *unix.OpenHow) (int, error) {
+	for i := 0; ; i++ {
+		fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), name, how) })
+		if !errors.Is(err, unix.EAGAIN) || i == maxRetries {
+			return fd, err
+		}
+	}
 }
