@@ -19,12 +19,13 @@
 //	endBar() // then report p.Ownership and p.Reason (auto's choice)
 //	defer p.Release()                                      // when the machine has exited
 //	// p.Mappings(): uid_map and gid_map of the machine's user namespace
-//	// (exec.Cmd SysProcAttr UidMappings/GidMappings, setgroups denied).
-//	// p.Ownership == OwnershipMap: attach p.RootTree() (its File passed to
-//	// the child) or call p.MountRoot(target) where the root goes; otherwise
-//	// bind-mount dir as for a privileged machine.
-//	// Binds: ParseBindOption per option; p.MountBind(src, dst, b) for
-//	// idmap, rootidmap and idmap=HOST:CONTAINER[:COUNT].
-//	// p.LockFiles(): pass to a process that outlives the caller.
+//	// (exec.Cmd SysProcAttr UidMappings/GidMappings, written by the
+//	// host-root parent, so setgroups may stay allowed).
+//	// p.Ownership == OwnershipMap: attach p.RootTree() where the root goes
+//	// (or call p.MountRoot(target)); otherwise bind-mount dir as for a
+//	// privileged machine.
+//	// Binds: ParseBindOption per option; p.BindTree(src, b, recursive) to
+//	// attach, or p.MountBind(src, dst, b), for idmap, rootidmap and
+//	// idmap=HOST:CONTAINER[:COUNT].
 //	// p.Range: what the daemon reports (GetUIDShift = p.Range.Base).
 package privusers

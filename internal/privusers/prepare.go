@@ -207,37 +207,47 @@ func (p *Prepared) MountRoot(target string) error {
 // MountBind attaches src on target with the mapping b asks for (a plain
 // bind is the caller's; BindPlain is an error here).
 func (p *Prepared) MountBind(src, target string, b idmap.Bind) error {
+	t, err := p.BindTree(src, b, false)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if err := t.Attach(target); err != nil {
+		return fmt.Errorf("mount bind %s: %w", src, err)
+	}
+	return nil
+}
+
+// BindTree returns a detached clone of src (with its submounts when
+// recursive) idmapped as b asks: rootidmap takes src's owner as root.
+// BindPlain is an error. The caller attaches and closes it.
+func (p *Prepared) BindTree(src string, b idmap.Bind, recursive bool) (*idmap.Tree, error) {
 	gb := b
 	if b.Kind == idmap.BindRootIdmap {
 		st, err := os.Stat(src)
 		if err != nil {
-			return fmt.Errorf("mount bind: %w", err)
+			return nil, fmt.Errorf("bind %s: %w", src, err)
 		}
 		b.Owner, gb.Owner = ownerOf(st)
 	}
 	uids, err := idmap.BindMappings(p.Range, b)
 	if err != nil || uids == nil {
-		return fmt.Errorf("mount bind %s: %w: needs an idmapped bind kind", src, errors.Join(err, ErrInvalid))
+		return nil, fmt.Errorf("bind %s: %w: needs an idmapped bind kind", src, errors.Join(err, ErrInvalid))
 	}
 	gids, err := idmap.BindMappings(p.Range, gb)
 	if err != nil {
-		return fmt.Errorf("mount bind %s: %w", src, err)
+		return nil, fmt.Errorf("bind %s: %w", src, err)
 	}
 	ns, err := idmap.NewUserNS(uids, gids)
 	if err != nil {
-		return fmt.Errorf("mount bind %s: %w", src, err)
+		return nil, fmt.Errorf("bind %s: %w", src, err)
 	}
 	defer ns.Close()
-	return idmap.Mount(src, target, ns, false)
-}
-
-// LockFiles returns the files that keep the range reserved, to pass to a
-// process that outlives the caller.
-func (p *Prepared) LockFiles() []*os.File {
-	if p.lease == nil {
-		return nil
+	t, err := idmap.IdmappedClone(src, ns, recursive)
+	if err != nil {
+		return nil, fmt.Errorf("bind %s: %w", src, err)
 	}
-	return p.lease.Files()
+	return t, nil
 }
 
 // Release frees the range (its record stays for the next start) and the

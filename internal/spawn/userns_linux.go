@@ -88,44 +88,14 @@ func (u *users) trees(spec *rootfs.Spec, binds []nspawnopts.Bind) (func(), error
 		if b.IDMap.Kind == idmap.BindPlain || b.SourceInRoot {
 			continue
 		}
-		f, err := bindTree(u.p, b)
+		t, err := u.p.BindTree(b.Source, b.IDMap, b.Recursive)
 		if err != nil {
 			return done, err
 		}
-		files = append(files, f)
-		spec.BindTrees[i] = int(f.Fd())
+		files = append(files, t.File())
+		spec.BindTrees[i] = int(t.File().Fd())
 	}
 	return done, nil
-}
-
-// bindTree returns a detached clone of b's source idmapped as b asks.
-func bindTree(p *privusers.Prepared, b nspawnopts.Bind) (*os.File, error) {
-	ub, gb := b.IDMap, b.IDMap
-	if ub.Kind == idmap.BindRootIdmap {
-		var st unix.Stat_t
-		if err := unix.Stat(b.Source, &st); err != nil {
-			return nil, fmt.Errorf("bind %s: %w", b.Source, err)
-		}
-		ub.Owner, gb.Owner = st.Uid, st.Gid
-	}
-	uids, err := idmap.BindMappings(p.Range, ub)
-	if err != nil {
-		return nil, fmt.Errorf("bind %s: %w", b.Source, err)
-	}
-	gids, err := idmap.BindMappings(p.Range, gb)
-	if err != nil {
-		return nil, fmt.Errorf("bind %s: %w", b.Source, err)
-	}
-	ns, err := idmap.NewUserNS(uids, gids)
-	if err != nil {
-		return nil, fmt.Errorf("bind %s: %w", b.Source, err)
-	}
-	defer ns.Close()
-	t, err := idmap.IdmappedClone(b.Source, ns, b.Recursive)
-	if err != nil {
-		return nil, fmt.Errorf("bind %s: %w", b.Source, err)
-	}
-	return t.File(), nil
 }
 
 // release frees the range when the machine ended.
