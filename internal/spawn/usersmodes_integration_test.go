@@ -35,6 +35,7 @@ func TestIntegrationPrivateUsersRoot(t *testing.T) {
 		{"pid 1", nil, "echo $$", "1"},
 		{"pid 2", []string{"-a"}, "echo $$", "2"},
 		{"setgroups", nil, "cat /proc/self/setgroups", "allow"},
+		{"user", []string{"-u", "daemon"}, "id -u; id -G", "1\n1"},
 		{"devices", nil, "echo x > /dev/null && stat -c %u /dev/null", "0"},
 		{"proc and sys read-only", nil, "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || touch /sys/x 2>/dev/null || echo refused", "refused"},
 		{"ephemeral", []string{"-x"}, "touch /e && stat -c %u /e", "0"},
@@ -61,6 +62,72 @@ func TestIntegrationPrivateUsersRoot(t *testing.T) {
 	if diff := cmp.Diff(before, manifest(t, img)); diff != "" {
 		t.Errorf("the image changed (-before +after):\n%s", diff)
 	}
+}
+
+// TestIntegrationPrivateUsersNothingLeft fails -U starts at each side of
+// the user namespace (a bind source that is not there, found while the
+// spawner prepares the tree as host root; a command that is not there,
+// found by the stage inside): each fails with one clear line and leaves no
+// mount on the host, no staging directory, no cgroup, and the range free
+// for the next start.
+func TestIntegrationPrivateUsersNothingLeft(t *testing.T) {
+	img, common := busybox(t)
+	p, env := privateRoot(t)
+	before := hostMounts(t, img, p.Root)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"host side", []string{"--bind=/nonexistent-berth-source:/mnt", "/bin/true"}, "/nonexistent-berth-source"},
+		{"inside", []string{"/no/such/command"}, "/no/such/command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append(common, "-U", "-M", "t-usersleft"), tc.args...)
+			r := nspawn(t, env, args...)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want 1 and one line naming %s", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, hostMounts(t, img, p.Root)); diff != "" {
+		t.Errorf("host mounts changed (-before +after):\n%s", diff)
+	}
+	if left, _ := filepath.Glob(filepath.Join(p.Run, "staging", "*")); len(left) > 0 {
+		t.Errorf("staging directories left: %v", left)
+	}
+	if left := cgroupLeftovers(t, "t-usersleft"); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
+	r := nspawn(t, env, append(common, "-U", "-M", "t-usersleft", "/bin/true")...)
+	if r.code != 0 {
+		t.Errorf("a start after the failures: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// hostMounts lists the mount points of the host's mount namespace below
+// the directories dirs, minus the propagation directory berth-nspawn
+// shares on purpose.
+func hostMounts(t *testing.T, dirs ...string) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || strings.Contains(f[4], "/run/berth/propagate") {
+			continue
+		}
+		for _, d := range dirs {
+			if strings.HasPrefix(f[4], d) {
+				out = append(out, f[4])
+			}
+		}
+	}
+	return out
 }
 
 // TestIntegrationPrivateUsersVolatileYes runs -U --volatile=yes on the
