@@ -63,26 +63,29 @@ func (m *mountNS) close() { close(m.fns) }
 
 // startStage builds the host half of the container's tree (rootfs.Prepare)
 // and starts the stage on it, then takes the tree out of the spawner's
-// namespace again (the stage has its copy).
+// namespace again (the stage has its copy). With --network-namespace-path
+// both happen in that network namespace, so that /sys shows its links.
 func (m *mountNS) startStage(sc *stageConfig, o Options) (cmd *exec.Cmd, sync *os.File, pidfd int, err error) {
 	err = m.do(func() error {
-		spec := rootSpec(sc)
-		spec.HostJournal = o.Paths.Journal
-		spec.Incoming = propagationDir(o.Paths, sc.Config.Machine)
-		closeTrees, err := sc.users.trees(spec, sc.Config.Binds)
-		defer closeTrees()
-		if err != nil {
-			return err
-		}
-		root, err := rootfs.Prepare(spec)
-		if err != nil {
-			return err
-		}
-		err = root.Enter()
-		if err == nil {
-			cmd, sync, pidfd, err = startInNetNS(sc, o)
-		}
-		return errors.Join(err, root.Detach())
+		return inNetNS(sc.Config.Network.NamespacePath, func() error {
+			spec := rootSpec(sc)
+			spec.HostJournal = o.Paths.Journal
+			spec.Incoming = propagationDir(o.Paths, sc.Config.Machine)
+			closeTrees, err := sc.users.trees(spec, sc.Config.Binds)
+			defer closeTrees()
+			if err != nil {
+				return err
+			}
+			root, err := rootfs.Prepare(spec)
+			if err != nil {
+				return err
+			}
+			err = root.Enter()
+			if err == nil {
+				cmd, sync, pidfd, err = startStage(sc, o)
+			}
+			return errors.Join(err, root.Detach())
+		})
 	})
 	if err != nil && cmd != nil {
 		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
@@ -94,28 +97,27 @@ func (m *mountNS) startStage(sc *stageConfig, o Options) (cmd *exec.Cmd, sync *o
 	return cmd, sync, pidfd, err
 }
 
-// startInNetNS starts the stage, in the network namespace of
-// --network-namespace-path if given. It runs on the namespace's thread.
-func startInNetNS(sc *stageConfig, o Options) (*exec.Cmd, *os.File, int, error) {
-	path := sc.Config.Network.NamespacePath
+// inNetNS runs fn in the network namespace at path ("" for the current
+// one) and switches back. It runs on the namespace's thread.
+func inNetNS(path string, fn func() error) error {
 	if path == "" {
-		return startStage(sc, o)
+		return fn()
 	}
 	target, err := netns.GetFromPath(path)
 	if err != nil {
-		return nil, nil, -1, fmt.Errorf("network namespace %s: %w", path, err)
+		return fmt.Errorf("network namespace %s: %w", path, err)
 	}
 	defer target.Close()
 	self, err := netns.Get()
 	if err != nil {
-		return nil, nil, -1, fmt.Errorf("network namespace: %w", err)
+		return fmt.Errorf("network namespace: %w", err)
 	}
 	defer self.Close()
 	if err := netns.Set(target); err != nil {
-		return nil, nil, -1, fmt.Errorf("join network namespace %s: %w", path, err)
+		return fmt.Errorf("join network namespace %s: %w", path, err)
 	}
 	defer netns.Set(self)
-	return startStage(sc, o)
+	return fn()
 }
 
 // attachRaw attaches the file system of the raw image at path (a loop
