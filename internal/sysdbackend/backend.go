@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/unitgen"
@@ -94,9 +95,22 @@ func (b *Backend) Stop(ctx context.Context, machine string, force bool) error {
 	}
 	ch := make(chan string, 1)
 	if _, err := b.conn.StopUnitContext(ctx, unit, "replace", ch); err != nil {
+		if noSuchUnit(err) && force {
+			return nil // killed, ended, and collected before the stop job
+		}
+		if noSuchUnit(err) {
+			return fmt.Errorf("stop %s: %w", machine, ErrNotRunning)
+		}
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
 	return wait(ctx, "stop "+unit, ch)
+}
+
+// noSuchUnit reports whether err is systemd's NoSuchUnit: a transient
+// unit that ended is gone at once.
+func noSuchUnit(err error) bool {
+	var de dbus.Error
+	return errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit"
 }
 
 // Kill sends sig to the main process (whom "main") or every process

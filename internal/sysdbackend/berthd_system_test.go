@@ -2,7 +2,6 @@ package sysdbackend
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,25 +86,19 @@ func TestSystemBerthdInTestHost(t *testing.T) {
 }
 
 // installBerth installs berth's programs, units and D-Bus files into the
-// test host's root, the template adapted to the options berth-nspawn
-// offers.
-func installBerth(t *testing.T, root string) {
+// test host's root, as make install does.
+func installBerth(t testing.TB, root string) {
 	t.Helper()
 	for _, p := range []string{"berthd", "berthctl", "berth-nspawn"} {
 		testbed.CopyExecutable(t, testbed.Binary(t, p), filepath.Join(root, hostBinDir, p))
 	}
 	repo := testbed.RepoRoot(t)
-	help, _ := exec.Command(testbed.Binary(t, "berth-nspawn"), "--help").CombinedOutput()
 	for _, u := range []string{unitgen.Template, unitgen.Target, "berthd.service"} {
 		b, err := os.ReadFile(filepath.Join(repo, "units", u))
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, dropped := testbed.AdaptTemplate(string(b), hostBinDir, string(help), "")
-		if len(dropped) > 0 {
-			t.Logf("berth-nspawn does not offer %v yet: machines run without them", dropped)
-		}
-		writeFile(t, filepath.Join(root, hostUnitDir, u), body)
+		writeFile(t, filepath.Join(root, hostUnitDir, u), strings.ReplaceAll(string(b), "@BINDIR@", hostBinDir))
 	}
 	for _, f := range []string{"system.d/org.freedesktop.machine1.conf", "system-services/org.freedesktop.machine1.service"} {
 		b, err := os.ReadFile(filepath.Join(repo, "units/dbus", f))
@@ -116,7 +109,7 @@ func installBerth(t *testing.T, root string) {
 	}
 }
 
-func writeFile(t *testing.T, path, body string) {
+func writeFile(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
