@@ -64,6 +64,35 @@ func TestIntegrationPrivateUsersRoot(t *testing.T) {
 	}
 }
 
+// TestIntegrationPrivateUsersReboot reboots and powers off from inside a
+// -U container: its root holds CAP_SYS_BOOT over its PID namespace, so
+// reboot(2) ends PID 1 as a reboot (the spawner starts the container
+// again) or a power-off.
+func TestIntegrationPrivateUsersReboot(t *testing.T) {
+	_, common := busybox(t)
+	_, env := privateRoot(t)
+	state := t.TempDir()
+	if err := os.Chmod(state, 0o777); err != nil { // a plain bind: container root is "others"
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		script string
+		want   int
+	}{
+		{"reboot starts again", "test -e /state/booted && exit 7; touch /state/booted; reboot -f", 7},
+		{"poweroff", "poweroff -f", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append(common, "-U", "-M", "t-usersreboot", "--bind="+state+":/state"), "/bin/sh", "-c", tc.script)
+			if r := nspawn(t, env, args...); r.code != tc.want {
+				t.Errorf("exit %d, want %d; stderr %q", r.code, tc.want, r.stderr)
+			}
+		})
+	}
+}
+
 // TestIntegrationPrivateUsersNothingLeft fails -U starts at each side of
 // the user namespace (a bind source that is not there, found while the
 // spawner prepares the tree as host root; a command that is not there,
