@@ -59,6 +59,11 @@
 //	// eff.Settings: the values to apply; eff.Warnings: log each one.
 //	// eff.Entries(): every key with value and origin, for the daemon.
 //
+// Before applying, CheckSupported refuses what berth-nspawn cannot do,
+// and Process collects the settings that act on the payload's process
+// (resource limits, personality, OOM score, CPU affinity, system call
+// filter, SuppressSync=).
+//
 // Set fields of cmd are "given on the command line"; unset fields are
 // defaults. Options without a key of their own mark the key whose group
 // they belong to (for example --network-namespace-path marks "Private").
