@@ -39,9 +39,7 @@ func newLifecycleBed(t *testing.T) *lifecycleBed {
 	testbed.RequireRoot(t)
 	bus := testbed.StartBus(t)
 	b := &lifecycleBed{p: testbed.Paths(t), bus: bus, machine: "lc-" + randomHex()}
-	if dropped := testbed.InstallUnits(t, b.p, bus.Address); len(dropped) > 0 {
-		t.Logf("berth-nspawn does not offer %v yet: machines run without them", dropped)
-	}
+	testbed.InstallUnits(t, b.p, bus.Address)
 	if err := imagebuild.Busybox(filepath.Join(b.p.Pool, b.machine)); err != nil {
 		testbed.Unavailable(t, err.Error())
 	}

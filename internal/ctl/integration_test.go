@@ -31,9 +31,7 @@ func newBed(t *testing.T) *bed {
 	t.Helper()
 	testbed.RequireRoot(t)
 	b := &bed{bus: testbed.StartBus(t), p: testbed.Paths(t), bin: testbed.Binary(t, "berthctl")}
-	if dropped := testbed.InstallUnits(t, b.p, b.bus.Address); len(dropped) > 0 {
-		t.Logf("berth-nspawn does not offer %v yet: machines run without them", dropped)
-	}
+	testbed.InstallUnits(t, b.p, b.bus.Address)
 	b.d = testbed.StartBerthd(t, b.bus, b.p)
 	return b
 }

@@ -75,8 +75,7 @@ func (d *demo) netns() error {
 // installUnits installs the unit template and target under the private
 // root as `make install` would, adapted to the private root and bus (see
 // testbed.AdaptTemplate): the unit gets the bus address (berthd --root
-// points berth-nspawn at the private pool), and options the spawner does not
-// offer yet are left out (and named).
+// points berth-nspawn at the private pool) and keeps the managed defaults.
 func (d *demo) installUnits() error {
 	d.paths = paths.Under(d.root)
 	tmpl, err := os.ReadFile("units/berth-nspawn@.service")
@@ -87,11 +86,7 @@ func (d *demo) installUnits() error {
 	if err != nil {
 		return err
 	}
-	help, _ := exec.Command(filepath.Join(d.bin, "berth-nspawn"), "--help").CombinedOutput()
-	unit, dropped := testbed.AdaptTemplate(string(tmpl), d.bin, string(help), d.bus)
-	if len(dropped) > 0 {
-		fmt.Printf("(berth-nspawn does not offer %s yet: left out of the template)\n", strings.Join(dropped, " "))
-	}
+	unit := testbed.AdaptTemplate(string(tmpl), d.bin, d.bus)
 	dir := filepath.Join(d.root, "etc/systemd/system")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -60,6 +60,7 @@ var steps = []step{
 	{"berthd: the machine manager, embedded backend (no systemd needed)", (*demo).startBerthd},
 	{"berthctl start: two machines run as units and register", (*demo).startMachine},
 	{"berthd's DHCP server gives both an address: list, leases, links, diagnose", (*demo).addresses},
+	{"both are unprivileged (-U): root inside is the first of a range of host IDs", (*demo).unprivileged},
 	{"each machine reaches the host side and the other machine", (*demo).ping},
 	{"the real machinectl sees them too", (*demo).machinectl},
 	{"berthctl status", (*demo).status},

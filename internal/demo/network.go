@@ -99,6 +99,18 @@ func (d *demo) addresses() error {
 	return nil
 }
 
+// unprivileged shows each machine's init running in a user namespace of
+// its own (the template's -U): its uid_map puts root inside on a range of
+// host IDs, never on host root.
+func (d *demo) unprivileged() error {
+	for _, m := range []string{d.machine, d.peer} {
+		if err := d.inMachine(m, `awk '{print} $1 == 0 && $2 != 0 {ok = 1} END {exit !ok}' /proc/1/uid_map`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ping shows each machine reaching its host side (its default gateway,
 // berthd's address on its link) and the other machine.
 func (d *demo) ping() error {

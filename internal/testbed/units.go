@@ -16,12 +16,10 @@ import (
 // directory (berthd --root sets BERTH_ROOT in the machines' units, so
 // berth-nspawn -M finds the images below p.Root), the unit's environment
 // gets the test bus's address (so the machine registers with the test's
-// berthd), and
-// options berth-nspawn's --help does not list yet are dropped and
-// returned, so a test can say what it ran without. The root also gets
+// berthd), and every option of the template stays. The root also gets
 // this host's machine ID, which berth-nspawn reads below BERTH_ROOT (for
 // veth MACs and journal links).
-func InstallUnits(t testing.TB, p paths.Paths, busAddress string) (dropped []string) {
+func InstallUnits(t testing.TB, p paths.Paths, busAddress string) {
 	t.Helper()
 	bin := Binary(t, "berth-nspawn")
 	repo := RepoRoot(t)
@@ -29,8 +27,7 @@ func InstallUnits(t testing.TB, p paths.Paths, busAddress string) (dropped []str
 	if err != nil {
 		t.Fatal(err)
 	}
-	help, _ := exec.Command(bin, "--help").CombinedOutput()
-	out, dropped := AdaptTemplate(string(tmpl), filepath.Dir(bin), string(help), busAddress)
+	out := AdaptTemplate(string(tmpl), filepath.Dir(bin), busAddress)
 	target, err := os.ReadFile(filepath.Join(repo, "units/berth-machines.target"))
 	if err != nil {
 		t.Fatal(err)
@@ -55,31 +52,17 @@ func InstallUnits(t testing.TB, p paths.Paths, busAddress string) (dropped []str
 			t.Fatal(err)
 		}
 	}
-	return dropped
 }
 
 // AdaptTemplate rewrites the unit template tmpl for a private root, as
-// InstallUnits describes; help is berth-nspawn's --help output. It is pure.
-func AdaptTemplate(tmpl, bindir, help, busAddress string) (string, []string) {
-	var out []string
-	var dropped []string
-	for _, line := range strings.Split(strings.ReplaceAll(tmpl, "@BINDIR@", bindir), "\n") {
-		if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
-			var kept []string
-			for i, a := range strings.Fields(rest) {
-				name, _, _ := strings.Cut(a, "=")
-				if i > 0 && !strings.Contains(help, name+" ") && !strings.Contains(help, name+"[") && !strings.Contains(help, name+",") {
-					dropped = append(dropped, a)
-					continue
-				}
-				kept = append(kept, a)
-			}
-			line = "ExecStart=" + strings.Join(kept, " ")
-			if busAddress != "" {
-				line = "Environment=DBUS_SYSTEM_BUS_ADDRESS=" + strings.ReplaceAll(busAddress, "%", "%%") + "\n" + line
-			}
-		}
-		out = append(out, line)
+// InstallUnits describes: @BINDIR@ becomes bindir, and the unit's
+// environment gets the bus address (if not empty). Every option of the
+// template stays: the machines run with the managed defaults. It is pure.
+func AdaptTemplate(tmpl, bindir, busAddress string) string {
+	out := strings.ReplaceAll(tmpl, "@BINDIR@", bindir)
+	if busAddress == "" {
+		return out
 	}
-	return strings.Join(out, "\n"), dropped
+	env := "Environment=DBUS_SYSTEM_BUS_ADDRESS=" + strings.ReplaceAll(busAddress, "%", "%%") + "\n"
+	return strings.Replace(out, "\nExecStart=", "\n"+env+"ExecStart=", 1)
 }
