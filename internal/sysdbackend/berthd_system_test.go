@@ -1,8 +1,11 @@
 package sysdbackend
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +65,15 @@ func TestSystemBerthdInTestHost(t *testing.T) {
 	if list := ctl(t, h, "list"); !strings.Contains(list, "bb") {
 		t.Errorf("berthctl list lacks bb:\n%s", list)
 	}
+	if st := mustRun(t, h, "busctl", "get-property", "org.freedesktop.machine1", "/org/freedesktop/machine1/machine/bb",
+		"dev.berth.Machine1", "State"); strings.TrimSpace(st) != `s "running"` {
+		t.Errorf("State of bb after berthctl start: %s, want running", st)
+	}
+	states := watchStates(t, h, "bb")
 	powerOffByGuest(t, h, "bb", unit)
+	if got := states(); !strings.Contains(got, `"closing"`) {
+		t.Errorf("no PropertiesChanged to closing during poweroff:\n%s", got)
+	}
 	if _, err := os.Stat(filepath.Join(root, "var/lib/machines/bb", guestMark)); err != nil {
 		t.Errorf("busybox init did not run its shutdown actions: %v", err)
 	}
@@ -204,5 +215,64 @@ func waitActive(t *testing.T, h *testbed.TestHost, unit string) {
 			t.Fatalf("%s never active: %s", unit, st)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// watchStates watches dev.berth.Machine1 PropertiesChanged signals of
+// machine with busctl monitor in the test host; the returned function
+// stops watching and returns what busctl printed.
+func watchStates(t *testing.T, h *testbed.TestHost, machine string) func() string {
+	t.Helper()
+	match := "type='signal',member='PropertiesChanged',path='/org/freedesktop/machine1/machine/" + machine + "'"
+	cmd := exec.Command("nsenter", "-t", strconv.Itoa(h.Leader), "-a", "busctl", "monitor", "--match="+match)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// busctl says "Monitoring bus message stream." once its match is in
+	// place.
+	for ready := false; !ready; {
+		select {
+		case l := <-lines:
+			ready = strings.Contains(l, "Monitoring")
+		case <-time.After(30 * time.Second):
+			t.Fatal("busctl monitor never started")
+		}
+	}
+	return func() string {
+		var got []string
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					return strings.Join(got, "\n")
+				}
+				got = append(got, l)
+				if strings.Contains(l, `"closing"`) {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+					return strings.Join(got, "\n")
+				}
+			case <-timeout:
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				return strings.Join(got, "\n")
+			}
+		}
 	}
 }
