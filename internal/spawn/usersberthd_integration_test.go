@@ -8,12 +8,14 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/testbed"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestIntegrationPrivateUsersRegistered registers a -U machine with a
 // test berthd: the real busctl reads its range base back through
 // GetMachineUIDShift and the machine's GetUIDShift, and maps IDs in and
-// out of it (berthd reads the leader's uid_map).
+// out of it (berthd reads the leader's uid_map); the real machinectl shell
+// gets a root shell inside the machine's user namespace.
 func TestIntegrationPrivateUsersRegistered(t *testing.T) {
 	testbed.RequireRoot(t)
 	img := testbed.BusyboxImage(t)
@@ -45,6 +47,25 @@ func TestIntegrationPrivateUsersRegistered(t *testing.T) {
 			}
 		})
 	}
+	t.Run("machinectl shell", func(t *testing.T) {
+		// machinectl wants /run/systemd/system, as on a host booted with
+		// systemd: give it one in a mount namespace of its own.
+		script := `mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$0" "$@"`
+		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script,
+			testbed.RequireTool(t, "machinectl"), "shell", "t-usersreg", "/bin/sh", "-c",
+			"id -u; touch /root/f; stat -c %u /root/f; head -1 /proc/self/uid_map")
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
+		out, err := cmd.CombinedOutput()
+		var got []string
+		for _, line := range strings.Split(strings.ReplaceAll(string(out), "\r", ""), "\n") {
+			if !strings.HasPrefix(line, "Connect") && line != "" {
+				got = append(got, strings.Join(strings.Fields(line), " "))
+			}
+		}
+		if diff := cmp.Diff([]string{"0", "0", "0 " + base + " 65536"}, got); err != nil || diff != "" {
+			t.Errorf("machinectl shell: %v, output (-want +got):\n%s", err, diff)
+		}
+	})
 	busctl(t, "call", "org.freedesktop.machine1", "/org/freedesktop/machine1", mgr, "KillMachine", "ssi", "t-usersreg", "leader", "9")
 	waitExit(t, r.cmd)
 }
