@@ -3,10 +3,12 @@ package dhcpserver
 import (
 	"fmt"
 	"net/netip"
-
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/berth-dev/berth/internal/testbed"
 )
@@ -130,18 +132,51 @@ func (d *benchBerthd) target(s site, perf *testbed.NetNS) target {
 	}}
 }
 
-// newLinkToBound returns the milliseconds from adding a ve-* link, its
-// container side up, to udhcpc holding a lease from berthd on it.
+// newLinkToBound returns the milliseconds from adding a ve-* link (with
+// netlink, its container side up at once) to udhcpc holding a lease from
+// berthd on it.
 func (d *benchBerthd) newLinkToBound(b *testing.B) float64 {
 	udhcpc := testbed.RequireTool(b, "udhcpc")
 	link, cli := d.nextName(b), testbed.NewNetNS(b)
+	host, ctr := netlinkAt(b, d.ns), netlinkAt(b, cli)
 	start := time.Now()
-	d.ns.Veth(b, link, cli, "host0")
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: link}, PeerName: "host0"}
+	veth.PeerNamespace = netlink.NsFd(nsFd(b, cli))
+	if err := host.LinkAdd(veth); err != nil {
+		b.Fatalf("add %s: %v", link, err)
+	}
+	peer, err := ctr.LinkByName("host0")
+	if err == nil {
+		err = ctr.LinkSetUp(peer)
+	}
+	if err != nil {
+		b.Fatalf("set host0 up: %v", err)
+	}
 	out, err := cli.Command(udhcpc, "-f", "-q", "-n", "-t", "20", "-T", "1", "-A", "1", "-i", "host0", "-s", "/bin/true").CombinedOutput()
 	ms := float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
 		b.Fatalf("udhcpc on a new link: %v\n%s", err, out)
 	}
-	_ = d.ns.Command("ip", "link", "del", link).Run()
+	_ = host.LinkDel(veth)
 	return ms
+}
+
+// nsFd opens ns, closed when b ends.
+func nsFd(b *testing.B, ns *testbed.NetNS) int {
+	h, err := netns.GetFromPath(ns.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	return int(h)
+}
+
+// netlinkAt returns a netlink handle in ns, closed when b ends.
+func netlinkAt(b *testing.B, ns *testbed.NetNS) *netlink.Handle {
+	h, err := netlink.NewHandleAt(netns.NsHandle(nsFd(b, ns)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(h.Close)
+	return h
 }
