@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"runtime"
+	"strings"
+	"unicode/utf16"
 )
 
 // Errors of RootPartition.
@@ -66,13 +68,16 @@ type gptEntry struct {
 	typ         string
 	first, last uint64
 	attrs       uint64
+	// label is the partition name.
+	label string
 }
 
 // RootPartition finds the root file system of a raw image of size bytes
 // read through r, as systemd-nspawn's image dissection does for a GUID
-// partition table: the first partition of a root type of this
-// architecture (the native one before its 32-bit companion) not marked
-// "do not mount", else the only Linux file system data partition. ok is
+// partition table: a partition of a root type of this architecture (the
+// native one before its 32-bit companion) not marked "do not mount", the
+// newest by label version among several ("root-10" over "root-9", for
+// A/B updates), else the only Linux file system data partition. ok is
 // false when the image has no GUID partition table (a single file system
 // is then expected); ErrNoRootPartition when it has one but no root;
 // a malformed table (bad signature, checksum or bounds) is an error.
@@ -137,7 +142,8 @@ func readGPT(r io.ReaderAt, size, sector int64) (entries []gptEntry, found bool,
 		if bytes.Equal(e[:16], make([]byte, 16)) {
 			continue // unused
 		}
-		entries = append(entries, gptEntry{typ: guidString(e[:16]), first: le.Uint64(e[32:]), last: le.Uint64(e[40:]), attrs: le.Uint64(e[48:])})
+		entries = append(entries, gptEntry{typ: guidString(e[:16]), first: le.Uint64(e[32:]), last: le.Uint64(e[40:]),
+			attrs: le.Uint64(e[48:]), label: utf16Label(e[56:128])})
 	}
 	return entries, true, nil
 }
@@ -147,7 +153,7 @@ func pickRoot(entries []gptEntry, goarch string, sector, size int64) (Partition,
 	var pick *gptEntry
 	for _, typ := range rootTypes(goarch) {
 		for i, e := range entries {
-			if pick == nil && e.typ == typ && e.attrs&gptFlagNoAuto == 0 {
+			if e.typ == typ && e.attrs&gptFlagNoAuto == 0 && (pick == nil || pick.typ == typ && versionLess(pick.label, e.label)) {
 				pick = &entries[i]
 			}
 		}
@@ -171,6 +177,52 @@ func pickRoot(entries []gptEntry, goarch string, sector, size int64) (Partition,
 		Offset: int64(pick.first) * sector, Size: int64(pick.last-pick.first+1) * sector,
 		ReadOnly: pick.attrs&gptFlagReadOnly != 0,
 	}, nil
+}
+
+// utf16Label decodes a partition name: UTF-16LE up to the first NUL.
+func utf16Label(b []byte) string {
+	u := make([]uint16, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		c := binary.LittleEndian.Uint16(b[i:])
+		if c == 0 {
+			break
+		}
+		u = append(u, c)
+	}
+	return string(utf16.Decode(u))
+}
+
+// versionLess compares partition labels as versions ("root-9" before
+// "root-10"): runs of digits by value, everything else byte by byte.
+func versionLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+// digits returns the length of the run of ASCII digits s starts with.
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // guidString formats a GUID stored in GPT's mixed-endian layout.

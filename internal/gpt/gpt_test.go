@@ -44,6 +44,7 @@ func TestRootPartition(t *testing.T) {
 		{table: "root-readonly", arch: "amd64", want: Partition{Offset: mib, Size: mib, ReadOnly: true}},
 		{table: "root-noauto-data", arch: "amd64", want: Partition{Offset: 2 * mib, Size: mib}},
 		{table: "esp", arch: "amd64", err: ErrNoRootPartition},
+		{table: "root-ab", arch: "amd64", want: Partition{Offset: 2 * mib, Size: 2 * mib}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.table+"/"+tc.arch, func(t *testing.T) {
@@ -59,6 +60,26 @@ func TestRootPartition(t *testing.T) {
 				t.Errorf("RootPartition (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestVersionLess(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"root-9", "root-10", true},
+		{"root-10", "root-9", false},
+		{"root-1", "root-01", false},
+		{"root", "root-1", true},
+		{"root-a", "root-b", true},
+		{"root-2.1", "root-2.10", true},
+		{"", "", false},
+	}
+	for _, tc := range tests {
+		if got := versionLess(tc.a, tc.b); got != tc.want {
+			t.Errorf("versionLess(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
 

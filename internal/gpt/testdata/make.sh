@@ -31,3 +31,7 @@ table root-readonly 'type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, size=1MiB, attrs
 table root-noauto-data 'type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, size=1MiB, attrs="GUID:63"
 '"$data"
 table esp "$esp"
+table root-ab 'type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, size=1MiB, name="root-9"
+type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, size=2MiB, name="root-10"
+type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, size=1MiB, name="root-1"
+'
