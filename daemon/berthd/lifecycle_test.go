@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,4 +307,52 @@ func statesUntilRemoved(t *testing.T, sigs <-chan *dbus.Signal, name string) []s
 			t.Fatalf("machine %s never removed; States seen %v", name, seen)
 		}
 	}
+}
+
+// TestIntegrationKillBerthdAdopts kills berthd with SIGKILL while a
+// machine runs on the embedded backend: the machine keeps running, and a
+// new berthd adopts it (registered, running) and powers it off.
+func TestIntegrationKillBerthdAdopts(t *testing.T) {
+	b := newLifecycleBed(t)
+	if err := b.mgr.Call(berthIface+"StartMachine", 0, b.machine).Err; err != nil {
+		t.Fatalf("StartMachine: %v", err)
+	}
+	b.waitRegistered(t, b.machine, true)
+	conn := b.bus.Conn(t)
+	var leader uint32
+	if err := conn.Object(machine1Name, machine1.MachinePath(b.machine)).StoreProperty(machine1Name+".Machine.Leader", &leader); err != nil {
+		t.Fatal(err)
+	}
+	var pid uint32
+	if err := conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, machine1Name).Store(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(int(pid), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var has bool
+		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, machine1Name).Store(&has)
+		if !has {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("berthd still owns its name after SIGKILL")
+		}
+	}
+	if err := syscall.Kill(int(leader), 0); err != nil {
+		t.Fatalf("the machine died with berthd: %v", err)
+	}
+	testbed.StartBerthd(t, b.bus, b.p)
+	if !b.registered(b.machine) {
+		t.Fatal("the new berthd does not know the machine")
+	}
+	var state string
+	if err := conn.Object(machine1Name, machine1.MachinePath(b.machine)).StoreProperty("dev.berth.Machine1.State", &state); err != nil || state != "running" {
+		t.Errorf("State after adoption = %q, %v; want running", state, err)
+	}
+	if err := b.mgr.Call(berthIface+"PowerOffMachine", 0, b.machine, false).Err; err != nil {
+		t.Fatalf("PowerOffMachine through the new berthd: %v", err)
+	}
+	b.waitRegistered(t, b.machine, false)
 }
