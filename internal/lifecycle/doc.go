@@ -21,5 +21,9 @@
 // --kill-signal=, so stopping the unit (Terminate, or systemd stopping
 // berth-machines.target) also asks the guest the way it understands.
 //
+// Watch reports each machine's State as it changes (its unit's state
+// mapped to opening, running or closing, and closing from PowerOff);
+// berthd sets the registered machine's State from it.
+//
 // Every method needs root.
 package lifecycle

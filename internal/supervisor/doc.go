@@ -22,7 +22,8 @@
 //     after TimeoutStopSec SIGKILL of the whole cgroup (cgroup.kill where
 //     the kernel has it);
 //   - writes the unit's Status to its run directory under paths.Run at
-//     every transition, and removes the cgroup when the unit is down.
+//     every transition (Watch reports each through inotify), and removes
+//     the cgroup when the unit is down.
 //
 // Because the monitor, not the supervisor, is the parent of the payload,
 // machines keep running when berthd exits or crashes, and a new

@@ -8,7 +8,9 @@
 // pure and unit-tested. The rest is a thin layer over go-systemd's dbus
 // package: jobs are waited for and their results ("done", "failed",
 // "timeout", ...) become errors, and a unit's ActiveState becomes the
-// machine's State (opening, running, closing). A machine is looked up
+// machine's State (opening, running, closing); Watch follows the
+// ActiveState changes of machine units through systemd's
+// PropertiesChanged signals. A machine is looked up
 // under both of its unit names (unitgen.Names), so one started at boot
 // from the enabled template counts as running and is stopped where it
 // runs. Calls need a bus connection allowed to manage units (root).
