@@ -85,11 +85,13 @@ func isFS(f *os.File, what string, magic int64) error {
 	return nil
 }
 
-// hostSys mounts, without a private network, a read-only sysfs of the
-// host's network namespace at /sys. It runs as host root: a user
-// namespace may not mount the host network's sysfs.
+// hostSys mounts, unless Finish does (sysInside), a read-only sysfs of
+// the network namespace the caller runs in (the host's, or the one of
+// --network-namespace-path) at /sys. It runs as host root: a user
+// namespace may not mount the sysfs of a network namespace it does not
+// own.
 func (r *Root) hostSys(s *Spec) error {
-	if s.PrivateNetwork {
+	if s.sysInside() {
 		return nil
 	}
 	f, err := r.apiDir("/sys")
@@ -100,11 +102,11 @@ func (r *Root) hostSys(s *Spec) error {
 	return mountOn(f, "/sys", "sysfs", "sysfs", nosuidNodevNoexec|unix.MS_RDONLY, "")
 }
 
-// mountSys mounts, for a private network, a read-only tmpfs at /sys with
-// the container network's sysfs directories bound in (as nspawn does)
-// and, when asked, cgroup2 at /sys/fs/cgroup.
+// mountSys mounts, for the container's own network namespace, a
+// read-only tmpfs at /sys with that namespace's sysfs directories bound in
+// (as nspawn does) and, when asked, cgroup2 at /sys/fs/cgroup.
 func (r *Root) mountSys(s *Spec) error {
-	if s.PrivateNetwork {
+	if s.sysInside() {
 		f, err := r.apiDir("/sys")
 		if err != nil {
 			return err

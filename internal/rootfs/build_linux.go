@@ -311,7 +311,7 @@ func (r *Root) baseFilesystem(s *Spec) error {
 // later /proc writes and fd paths lie (CVE-2019-16884).
 func (r *Root) verifyAPI(s *Spec) error {
 	sys := int64(unix.SYSFS_MAGIC)
-	if s.PrivateNetwork {
+	if s.sysInside() {
 		sys = unix.TMPFS_MAGIC
 	}
 	for _, m := range []struct {
@@ -347,7 +347,7 @@ func (r *Root) apiUncovered(s *Spec) error {
 		if err != nil {
 			return err
 		}
-		if p == "/sys" && !s.PrivateNetwork {
+		if p == "/sys" && !s.sysInside() {
 			err = isFS(f, p, unix.SYSFS_MAGIC)
 		} else if id, idErr := mountID(f, p); idErr != nil || id != rootID {
 			err = errors.Join(idErr, fmt.Errorf("%s is not the expected file system after the custom mounts (something is mounted on it)", p))

@@ -33,6 +33,10 @@ type Spec struct {
 	ResolvConf, Timezone string
 	// PrivateNetwork makes --resolv-conf=auto leave resolv.conf alone.
 	PrivateNetwork bool
+	// JoinedNetNS says the container joins an existing network namespace
+	// (--network-namespace-path) rather than getting a new one: Prepare
+	// mounts its sysfs, from inside it.
+	JoinedNetNS bool
 	// RootTree, if not 0, is the descriptor of a detached (idmapped) mount
 	// of the image, attached as the root instead of a bind mount of Dir.
 	RootTree int
@@ -71,3 +75,8 @@ func (s *Spec) tmpfsData(data string) string {
 	id := strconv.FormatUint(uint64(s.Shift), 10)
 	return data + ",uid=" + id + ",gid=" + id
 }
+
+// sysInside reports whether Finish mounts /sys: for the container's own
+// network namespace, which its user namespace owns. Otherwise Prepare
+// mounts the sysfs of the network namespace it runs in.
+func (s *Spec) sysInside() bool { return s.PrivateNetwork && !s.JoinedNetNS }

@@ -70,6 +70,7 @@ func rootSpec(sc *stageConfig) *rootfs.Spec {
 		Binds: c.Binds, TmpFS: c.TmpFS, Overlays: c.Overlays, Inaccessible: c.Inaccessible,
 		Cgroup: sc.Cgroup, WritableCgroup: c.Boot, Host: sc.Host,
 		ResolvConf: c.ResolvConf, Timezone: c.Timezone, PrivateNetwork: c.PrivateNetwork,
+		JoinedNetNS: c.Network.NamespacePath != "",
 		LinkJournal: c.LinkJournal, MachineID: stripDashes(sc.UUID),
 	}
 }

@@ -64,6 +64,35 @@ func TestIntegrationPrivateUsersRoot(t *testing.T) {
 	}
 }
 
+// TestIntegrationNetNSPathSys joins an existing network namespace
+// (--network-namespace-path), privileged and with -U, with and without
+// --private-network: /sys shows that namespace's links, whose sysfs the
+// spawner mounts from inside it as host root (a user namespace may not
+// mount the sysfs of a network namespace it does not own).
+func TestIntegrationNetNSPathSys(t *testing.T) {
+	_, common := busybox(t)
+	ns := testbed.NewNetNS(t)
+	ns.Exec(t, "ip", "link", "add", "berthv0", "type", "veth", "peer", "name", "berthv1")
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"privileged", nil},
+		{"private users", []string{"-U"}},
+		{"private users and network", []string{"-U", "--private-network"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, env := privateRoot(t)
+			args := append(append(common, "-M", "t-netnspath", "--network-namespace-path="+ns.Path), tc.args...)
+			r := nspawn(t, env, append(args, "/bin/ls", "/sys/class/net")...)
+			if r.code != 0 || r.stdout != "berthv0\nberthv1\nlo\n" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want the namespace's links", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
 // TestIntegrationPrivateUsersReboot reboots and powers off from inside a
 // -U container: its root holds CAP_SYS_BOOT over its PID namespace, so
 // reboot(2) ends PID 1 as a reboot (the spawner starts the container
