@@ -188,6 +188,21 @@ func hostMounts(t *testing.T, dirs ...string) []string {
 	return out
 }
 
+// TestIntegrationPrivateUsersIdentity runs --private-users=identity: a user
+// namespace of its own whose IDs are the host's, so root inside may mount
+// and set the hostname while files keep their host owners.
+func TestIntegrationPrivateUsersIdentity(t *testing.T) {
+	_, common := busybox(t)
+	_, env := privateRoot(t)
+	args := append(common, "-M", "t-usersidentity", "--private-users=identity", "/bin/sh", "-c",
+		"cat /proc/self/uid_map; mount -t tmpfs tmpfs /mnt && hostname inside && hostname")
+	r := nspawn(t, env, args...)
+	lines := strings.Fields(r.stdout)
+	if diff := cmp.Diff([]string{"0", "0", "65536", "inside"}, lines); r.code != 0 || diff != "" {
+		t.Errorf("exit %d, stderr %q, output (-want +got):\n%s", r.code, r.stderr, diff)
+	}
+}
+
 // TestIntegrationPrivateUsersVolatileYes runs -U --volatile=yes on the
 // Debian image: a tmpfs root owned by container root with the image's
 // /usr, idmapped, bound in read-only.
