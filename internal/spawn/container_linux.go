@@ -33,11 +33,18 @@ type container struct {
 
 // runOnce runs the container once, from the stage's start to PID 1's end.
 func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
-	cmd, sync, pidfd, err := ns.startStage(sc, o)
+	cg, err := earlyCgroup(sc, o)
 	if err != nil {
 		return outcome{}, err
 	}
-	ct := &container{sc: sc, o: o, cmd: cmd, sync: sync, pidfd: pidfd}
+	cmd, sync, pidfd, err := ns.startStage(sc, o, cg)
+	if err != nil {
+		if cg != nil {
+			_ = cg.Remove()
+		}
+		return outcome{}, err
+	}
+	ct := &container{sc: sc, o: o, cmd: cmd, sync: sync, pidfd: pidfd, cg: cg}
 	defer ct.release()
 	// From here on SIGTERM/SIGINT reach the container, not the spawner.
 	stop := ct.forwardSignals()
@@ -89,7 +96,7 @@ func (ct *container) placeCgroup() error {
 		}
 		ct.reg = true
 	}
-	if !ct.sc.Cgroup {
+	if !ct.sc.Cgroup || ct.cg != nil { // no cgroup, or cloned into it
 		return nil
 	}
 	if after, _ := containercgroup.PathOf(pid); after != before {

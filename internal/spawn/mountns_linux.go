@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 
+	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/rootfs"
 	"github.com/vishvananda/netns"
@@ -65,7 +66,7 @@ func (m *mountNS) close() { close(m.fns) }
 // and starts the stage on it, then takes the tree out of the spawner's
 // namespace again (the stage has its copy). With --network-namespace-path
 // both happen in that network namespace, so that /sys shows its links.
-func (m *mountNS) startStage(sc *stageConfig, o Options) (cmd *exec.Cmd, sync *os.File, pidfd int, err error) {
+func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (cmd *exec.Cmd, sync *os.File, pidfd int, err error) {
 	err = m.do(func() error {
 		return inNetNS(sc.Config.Network.NamespacePath, func() error {
 			spec := rootSpec(sc)
@@ -82,7 +83,7 @@ func (m *mountNS) startStage(sc *stageConfig, o Options) (cmd *exec.Cmd, sync *o
 			}
 			err = root.Enter()
 			if err == nil {
-				cmd, sync, pidfd, err = startStage(sc, o)
+				cmd, sync, pidfd, err = startStage(sc, o, cg)
 			}
 			return errors.Join(err, root.Detach())
 		})

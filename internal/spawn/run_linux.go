@@ -247,7 +247,7 @@ func stripDashes(s string) string {
 // returns it with the spawner's end of the sync socket. It runs on the
 // thread of the spawner's mount namespace, working in the container's
 // root.
-func startStage(sc *stageConfig, o Options) (*exec.Cmd, *os.File, int, error) {
+func startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (*exec.Cmd, *os.File, int, error) {
 	c := &sc.Config
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -263,6 +263,15 @@ func startStage(sc *stageConfig, o Options) (*exec.Cmd, *os.File, int, error) {
 	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: unix.SIGKILL, PidFD: &pidfd}
 	if m := sc.users.mappings(); len(m) > 0 {
 		userNSAttr(attr, m)
+	}
+	cgfd, err := openCgroup(cg)
+	if err != nil {
+		parent.Close()
+		return nil, nil, -1, err
+	}
+	if cgfd >= 0 {
+		defer unix.Close(cgfd)
+		attr.UseCgroupFD, attr.CgroupFD = true, cgfd
 	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
