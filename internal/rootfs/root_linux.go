@@ -169,11 +169,23 @@ func (r *Root) mkfileAll(p string) (*os.File, error) {
 // as host root, whose UID has no place in an idmapped root's mapping (it
 // could create nothing there); as the user namespace's root it creates
 // what container root owns, in the image and in the container's tmpfs
-// mounts alike. The caller must be locked to its OS thread.
+// mounts alike. Where that user may not write (an image left owned by
+// host IDs, --private-users-ownership=off), fn runs again as host root.
+// The caller must be locked to its OS thread.
 func (r *Root) creating(fn func() error) error {
 	if r.creator == 0 {
 		return fn()
 	}
+	err := r.asCreator(fn)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+		err = fn()
+	}
+	return err
+}
+
+// asCreator runs fn with the thread's file system IDs set to r.creator
+// (which drops the file capabilities of host root until they are back).
+func (r *Root) asCreator(fn func() error) error {
 	id := int(r.creator)
 	_, _ = unix.SetfsgidRetGid(id)
 	_, _ = unix.SetfsuidRetUid(id)

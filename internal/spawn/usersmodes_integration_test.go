@@ -203,6 +203,25 @@ func TestIntegrationPrivateUsersIdentity(t *testing.T) {
 	}
 }
 
+// TestIntegrationPrivateUsersOwnershipOff runs a fixed range over an image
+// left owned by host IDs (--private-users-ownership=off): container root
+// may not write the image, so the spawner creates the mount point of a
+// bind as host root instead.
+func TestIntegrationPrivateUsersOwnershipOff(t *testing.T) {
+	img, common := busybox(t)
+	_, env := privateRoot(t)
+	args := append(common, "-M", "t-usersoff", "--private-users=1610612736", "--private-users-ownership=off",
+		"--link-journal=no", "--resolv-conf=off", "--timezone=off", "--bind-ro="+t.TempDir()+":/newdir",
+		"/bin/sh", "-c", "stat -c %u / && ls -d /newdir")
+	r := nspawn(t, env, args...)
+	if r.code != 0 || r.stdout != "65534\n/newdir\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(img, "newdir")); err != nil {
+		t.Errorf("mount point: %v", err)
+	}
+}
+
 // TestIntegrationPrivateUsersVolatileYes runs -U --volatile=yes on the
 // Debian image: a tmpfs root owned by container root with the image's
 // /usr, idmapped, bound in read-only.
