@@ -30,6 +30,16 @@ type busSocket struct {
 	// authDone is set once the SASL exchange has ended; guarded by mu.
 	authDone bool
 
+	// messages is set once godbus sent BEGIN: Read then reads whole
+	// messages and offers each to fast first.
+	messages atomic.Bool
+	// fast answers a call itself and reports whether it did (the fast
+	// path); nil passes everything to godbus.
+	fast func(msg []byte) bool
+	// pending is the unread rest of the message godbus is reading; only
+	// godbus's reader goroutine uses it.
+	pending []byte
+
 	// serial numbers the replies berthd writes itself, which always have
 	// the top bit set: godbus's serials count up from 1.
 	serial atomic.Uint32
@@ -47,6 +57,7 @@ func ConnectSystemBus(s *Server) (*dbus.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the system bus: %w", err)
 	}
+	s.sock, sock.fast = sock, s.fastCall
 	conn, err := dbus.NewConn(sock, dbus.WithHandler(s))
 	if err == nil {
 		err = conn.Auth([]dbus.Auth{dbus.AuthExternal(fmt.Sprint(os.Geteuid()))})
@@ -58,7 +69,7 @@ func ConnectSystemBus(s *Server) (*dbus.Conn, error) {
 		_ = sock.Close()
 		return nil, fmt.Errorf("connect to the system bus: %w", err)
 	}
-	s.conn, s.sock = conn, sock
+	s.conn = conn
 	return conn, nil
 }
 
@@ -125,9 +136,27 @@ func unescapeAddr(v string) (string, error) {
 	return b.String(), nil
 }
 
-// Read implements io.Reader for godbus. File descriptors a peer sends
-// are discarded (closed) by the kernel: no method of ours takes any.
-func (s *busSocket) Read(p []byte) (int, error) { return s.r.Read(p) }
+// Read implements io.Reader for godbus. After the SASL exchange it reads
+// whole messages and hands godbus those the fast path did not answer.
+// File descriptors a peer sends are discarded (closed) by the kernel: no
+// method of ours takes any.
+func (s *busSocket) Read(p []byte) (int, error) {
+	if !s.messages.Load() || s.fast == nil {
+		return s.r.Read(p)
+	}
+	for len(s.pending) == 0 {
+		msg, err := readMessage(s.r)
+		if err != nil {
+			return 0, err
+		}
+		if !s.fast(msg) {
+			s.pending = msg
+		}
+	}
+	n := copy(p, s.pending)
+	s.pending = s.pending[n:]
+	return n, nil
+}
 
 // Write implements io.Writer for godbus: one message (or SASL line) per
 // call. The SASL exchange is godbus's, except that berthd asks for file
@@ -141,6 +170,7 @@ func (s *busSocket) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		s.authDone = true
+		defer s.messages.Store(true)
 	}
 	return s.c.Write(p)
 }
@@ -163,15 +193,15 @@ func (s *busSocket) negotiateFDsLocked() error {
 // Close implements io.Closer.
 func (s *busSocket) Close() error { return s.c.Close() }
 
-// reply writes the METHOD_RETURN for call with values (of signature sig).
-func (s *busSocket) reply(call *dbus.Message, sig dbus.Signature, values []any) error {
+// reply writes the METHOD_RETURN with values (of signature sig) for the
+// call with serial replySerial from dest.
+func (s *busSocket) reply(dest string, replySerial uint32, sig dbus.Signature, values []any) error {
 	body, fds, err := encodeBody(values)
 	if err != nil {
 		return err
 	}
-	dest, _ := call.Headers[dbus.FieldSender].Value().(string)
 	serial := 1<<31 | s.serial.Add(1)&(1<<31-1)
-	header, err := replyHeader(serial, call.Serial(), dest, sig, len(body), len(fds))
+	header, err := replyHeader(serial, replySerial, dest, sig, len(body), len(fds))
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func (b boundMethod) Call(args ...any) ([]any, error) {
 	if msg.Flags&dbus.FlagNoReplyExpected != 0 {
 		return nil, nil
 	}
-	if err := b.s.sock.reply(msg, b.out, out); err != nil {
+	if err := b.s.sock.reply(sender(*msg), msg.Serial(), b.out, out); err != nil {
 		b.s.opts.Log.Printf("warning: reply: %v", err)
 		return nil, busError(err)
 	}
