@@ -29,11 +29,9 @@ const benchRounds = 20
 // test host and a complete berth-nspawn; not measured here.)
 func BenchmarkCompareBackends(b *testing.B) {
 	testbed.RequireRoot(b)
-	h := &testHost{t: b, nspawn: testbed.RequireTool(b, "systemd-nspawn"), nsenter: testbed.RequireTool(b, "nsenter")}
-	h.root = testbed.CloneDebianImage(b)
-	install(b, h.root)
-	h.boot()
-	out := h.inside("bench")
+	root := testbed.CloneDebianImage(b)
+	install(b, root)
+	out := runInside(b, testbed.BootTestHost(b, root), "bench")
 	var sysd, emb float64
 	for _, line := range strings.Split(out, "\n") {
 		if i := strings.Index(line, "BENCH "); i >= 0 {

@@ -1,19 +1,14 @@
 package sysdbackend
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,63 +57,33 @@ func notifyPayload() int {
 }
 
 // TestSystemSystemdBackend boots a Debian test host with systemd as PID 1
-// in a container with a private network (systemd-nspawn; the host here
-// has no systemd), installs berth's units and this test binary inside
-// (also as berth-nspawn, in its payload role), and runs itself (with
-// BERTH_SYSTEM_INSIDE set: systemInside) there against the real systemd, in three phases around two reboots of
-// the test host: transient units and enable; after a reboot the enabled
-// machine runs; after disable and another reboot it does not.
+// (testbed.BootTestHost), installs berth's units and this test binary
+// inside (also as berth-nspawn, in its payload role), and runs itself
+// (with BERTH_SYSTEM_INSIDE set: systemInside) there against the real
+// systemd, in three phases around two reboots of the test host:
+// transient units and enable; after a reboot the enabled machine runs;
+// after disable and another reboot it does not.
 func TestSystemSystemdBackend(t *testing.T) {
 	testbed.RequireRoot(t)
 	if phase := os.Getenv(insideEnv); phase != "" {
 		systemInside(t, phase)
 		return
 	}
-	nspawn := testbed.RequireTool(t, "systemd-nspawn")
-	nsenter := testbed.RequireTool(t, "nsenter")
 	root := testbed.CloneDebianImage(t)
 	install(t, root)
-	h := &testHost{t: t, nspawn: nspawn, nsenter: nsenter, root: root}
-	h.boot()
-	h.inside("lifecycle")
-	h.reboot()
-	h.inside("enabled")
-	h.reboot()
-	h.inside("disabled")
+	h := testbed.BootTestHost(t, root)
+	runInside(t, h, "lifecycle")
+	h.Reboot()
+	runInside(t, h, "enabled")
+	h.Reboot()
+	runInside(t, h, "disabled")
 }
 
-// testHost is the booted test host.
-type testHost struct {
-	t                     testing.TB
-	nspawn, nsenter, root string
-	leader                int
-	done                  chan error
-}
-
-// run runs a command inside the test host.
-func (h *testHost) run(env string, args ...string) (string, error) {
-	cmd := exec.Command(h.nsenter, append([]string{"-t", strconv.Itoa(h.leader), "-a"}, args...)...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", env}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// inside waits for the test host to finish booting and runs one phase of
-// this test's inside part (systemInside) in it.
-func (h *testHost) inside(phase string) string {
-	t := h.t
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out, _ := h.run("", "systemctl", "is-system-running", "--wait")
-		if s := strings.TrimSpace(out); s == "running" || s == "degraded" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("test host never finished booting: %s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	out, err := h.run(insideEnv+"="+phase, binInside, "-test.run", "^TestSystemSystemdBackend$", "-test.v", "-test.count=1")
+// runInside runs one phase of this test's inside part (systemInside) in
+// the test host and returns its output.
+func runInside(t testing.TB, h *testbed.TestHost, phase string) string {
+	t.Helper()
+	out, err := h.Run([]string{insideEnv + "=" + phase}, binInside, "-test.run", "^TestSystemSystemdBackend$", "-test.v", "-test.count=1")
 	t.Logf("inside the test host, phase %s:\n%s", phase, out)
 	if err != nil {
 		t.Fatalf("inner test, phase %s: %v", phase, err)
@@ -126,129 +91,19 @@ func (h *testHost) inside(phase string) string {
 	return out
 }
 
-// reboot reboots the test host: systemd-nspawn exits with 133, and it is
-// started again, as the systemd-nspawn@ unit's RestartForceExitStatus=133
-// would.
-func (h *testHost) reboot() {
-	if out, err := h.run("", "systemctl", "reboot"); err != nil {
-		h.t.Fatalf("systemctl reboot: %v: %s", err, out)
-	}
-	select {
-	case err := <-h.done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 133 {
-			h.t.Fatalf("systemd-nspawn after reboot: %v, want exit status 133", err)
-		}
-	case <-time.After(2 * time.Minute):
-		h.t.Fatal("test host did not reboot")
-	}
-	h.boot()
-}
-
 // install copies the units (as make install writes them, with @BINDIR@
 // /usr/local/bin) and this test binary into the test host.
 func install(t testing.TB, root string) {
 	t.Helper()
-	unitDir := filepath.Join(root, "usr/local/lib/systemd/system")
-	if err := os.MkdirAll(unitDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for _, u := range []string{unitgen.Template, unitgen.Target} {
 		b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(t), "units", u))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b = bytes.ReplaceAll(b, []byte("@BINDIR@"), []byte("/usr/local/bin"))
-		if err := os.WriteFile(filepath.Join(unitDir, u), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(root, hostUnitDir, u), strings.ReplaceAll(string(b), "@BINDIR@", hostBinDir))
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, self, filepath.Join(root, binInside))
-	copyFile(t, self, filepath.Join(root, "usr/local/bin/berth-nspawn")) // payload role, by drop-in
-}
-
-func copyFile(t testing.TB, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// boot starts the test host and finds its PID 1 (as a host PID). The
-// host is powered off (or killed) when the test ends.
-func (h *testHost) boot() {
-	t := h.t
-	cmd := exec.Command(h.nspawn, "--quiet", "--register=no", "--keep-unit", "--private-network", "--boot",
-		"-D", h.root, "--machine="+filepath.Base(filepath.Dir(filepath.Dir(h.root)))) // unique: the test's temp dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() { done <- cmd.Wait(); close(exited) }()
-	h.done = done
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // nspawn asks systemd to halt
-		select {
-		case <-exited:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if pid := findInit(cmd.Process.Pid); pid != 0 {
-			h.leader = pid
-			return
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("test host exited: %v: %s", err, log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("test host has no init: %s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// findInit returns the descendant of pid that is PID 1 of a PID namespace
-// and runs systemd, or 0.
-func findInit(pid int) int {
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(kids)) {
-		child, _ := strconv.Atoi(f)
-		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child))
-		if strings.Contains(string(status), "NSpid:\t"+f+"\t1\n") && strings.TrimSpace(string(comm)) == "systemd" {
-			return child
-		}
-		if found := findInit(child); found != 0 {
-			return found
-		}
-	}
-	return 0
+	testbed.CopySelf(t, filepath.Join(root, binInside))
+	testbed.CopySelf(t, filepath.Join(root, hostBinDir, "berth-nspawn")) // payload role, by drop-in
 }
 
 // systemInside is TestSystemSystemdBackend's part inside the booted test
