@@ -71,8 +71,9 @@ func (w *watcher) addUnit(unit string, report bool) {
 	}
 }
 
+// report reports a unit's status, once its monitor has written one.
 func (w *watcher) report(unit string) {
-	if st, err := w.s.State(unit); err == nil {
+	if st, err := w.s.State(unit); err == nil && !st.Since.IsZero() {
 		w.changed(st)
 	}
 }
