@@ -21,8 +21,12 @@
 // Method replies are encoded and written by the server itself (wire.go,
 // conn.go), not by godbus, whose encoder allocates for every value and
 // encodes each message twice; ListMachines' reply is encoded once per
-// registry change. godbus still reads, decodes and dispatches calls and
-// sends signals, errors and the server's own calls.
+// registry change. GetMachine and ListMachines, the hot calls, are
+// answered in the connection's reader itself (fastpath.go): their header
+// is parsed there and the same Server methods run, with no reflection and
+// no goroutine per call; anything else, and any of them that fails, goes
+// to godbus unchanged, which decodes and dispatches it. godbus also sends
+// signals, errors and the server's own calls.
 //
 // dev.berth.Manager1's lifecycle methods (StartMachine, PowerOffMachine,
 // RebootMachine, EnableMachine, DisableMachine, Get/SetMachineSettings)
