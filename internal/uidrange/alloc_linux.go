@@ -76,9 +76,13 @@ func (a *Allocator) Reserve(machine string, r Range) (*Lease, error) {
 	return a.record(machine, r, locks)
 }
 
-// record writes machine's record and returns the lease; on failure the
+// record writes machine's record, unless it already holds r (a restart
+// costs no write and no fsync), and returns the lease; on failure the
 // locks are released.
 func (a *Allocator) record(machine string, r Range, locks []*os.File) (*Lease, error) {
+	if old, err := a.Lookup(machine); err == nil && old == r {
+		return &Lease{Range: r, alloc: a, locks: locks}, nil
+	}
 	if err := a.writeRecord(machine, r); err != nil {
 		a.unlinkLocked(locks)
 		return nil, fmt.Errorf("record uid range: %w", err)

@@ -146,6 +146,10 @@ func TestAllocatorRestartGetsSameRange(t *testing.T) {
 	if other.Range.Base == first.Base {
 		t.Fatalf("other machine took web's recorded range %#x", first.Base)
 	}
+	record, err := os.Stat(filepath.Join(p.State, "uidrange", "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err = New(p).Acquire("web")
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +157,9 @@ func TestAllocatorRestartGetsSameRange(t *testing.T) {
 	defer l.Release()
 	if l.Range != first {
 		t.Errorf("restart got %v, want %v", l.Range, first)
+	}
+	if again, err := os.Stat(filepath.Join(p.State, "uidrange", "web")); err != nil || !os.SameFile(record, again) {
+		t.Errorf("restart rewrote the unchanged record (%v)", err)
 	}
 	if got, err := a.Lookup("web"); err != nil || got != first {
 		t.Errorf("Lookup = %v, %v; want %v", got, err, first)
