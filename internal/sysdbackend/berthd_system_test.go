@@ -69,6 +69,7 @@ func TestSystemBerthdInTestHost(t *testing.T) {
 		"dev.berth.Machine1", "State"); strings.TrimSpace(st) != `s "running"` {
 		t.Errorf("State of bb after berthctl start: %s, want running", st)
 	}
+	rebootThroughUnit(t, h, "bb", unit)
 	states := watchStates(t, h, "bb")
 	powerOffByGuest(t, h, "bb", unit)
 	if got := states(); !strings.Contains(got, `"closing"`) {
@@ -152,18 +153,22 @@ func mustRun(t *testing.T, h *testbed.TestHost, args ...string) string {
 // and never escalated to SIGKILL.
 func powerOffByGuest(t *testing.T, h *testbed.TestHost, machine, unit string) {
 	t.Helper()
+	// systemd's own messages about the unit (the guest's console output
+	// is logged under the unit too).
+	journal := func() string {
+		return mustRun(t, h, "journalctl", "--no-pager", "-o", "cat", "_PID=1", "UNIT="+unit)
+	}
+	const ended = "Deactivated successfully"
+	endedBefore := strings.Count(journal(), ended)
 	start := time.Now()
 	ctl(t, h, "poweroff", machine)
 	took := time.Since(start)
 	if out, _ := h.Run(nil, "systemctl", "is-active", unit); strings.TrimSpace(out) == "active" {
 		t.Errorf("%s still active after poweroff", unit)
 	}
-	// systemd's own messages about the unit (the guest's console output
-	// is logged under the unit too), once journald has them.
 	var j string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		j = mustRun(t, h, "journalctl", "--no-pager", "-o", "cat", "_PID=1", "UNIT="+unit)
-		if strings.Contains(j, "Deactivated successfully") {
+		if j = journal(); strings.Count(j, ended) > endedBefore { // once journald has it
 			break
 		}
 		if time.Now().After(deadline) {
@@ -274,5 +279,38 @@ func watchStates(t *testing.T, h *testbed.TestHost, machine string) func() strin
 				return strings.Join(got, "\n")
 			}
 		}
+	}
+}
+
+// leaderOf returns the machine's leader PID as berthd has it, or "" when
+// it is not registered.
+func leaderOf(h *testbed.TestHost, machine string) string {
+	out, err := h.Run(nil, "busctl", "get-property", "org.freedesktop.machine1",
+		"/org/freedesktop/machine1/machine/"+machine, "org.freedesktop.machine1.Machine", "Leader")
+	if f := strings.Fields(out); err == nil && len(f) == 2 {
+		return f[1]
+	}
+	return ""
+}
+
+// rebootThroughUnit reboots machine with berthctl: the guest reboots on
+// its own signal, berth-nspawn exits with 133, and systemd restarts the
+// same unit (RestartForceExitStatus=133), which registers a new leader.
+func rebootThroughUnit(t *testing.T, h *testbed.TestHost, machine, unit string) {
+	t.Helper()
+	before := leaderOf(h, machine)
+	ctl(t, h, "reboot", machine)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if l := leaderOf(h, machine); l != "" && l != before {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := h.Run(nil, "systemctl", "status", "--no-pager", unit)
+			t.Fatalf("%s did not come back with a new leader after reboot:\n%s", machine, st)
+		}
+	}
+	waitActive(t, h, unit)
+	if n := mustRun(t, h, "systemctl", "show", "-p", "NRestarts", unit); strings.TrimSpace(n) != "NRestarts=1" {
+		t.Errorf("%s after one reboot: %s", unit, n)
 	}
 }
