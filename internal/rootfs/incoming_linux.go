@@ -18,36 +18,36 @@ const IncomingDir = "/run/host/incoming"
 
 // PreparePropagation creates dir, the host propagation directory of one
 // machine (paths.Paths.Run + "/propagate/NAME", like nspawn's
-// /run/systemd/nspawn/propagate/NAME). Its parent is made a shared mount
-// point first (bound onto itself if it is none, as ip-netns does for
-// /run/netns), so mounts made below it later reach the containers' slave
-// copies even on a host whose root mount is private. It must run in the
-// host's mount namespace, before the spawner's private one is made.
+// /run/systemd/nspawn/propagate/NAME), and makes it a shared mount point
+// (bound onto itself, as ip-netns does for /run/netns), so mounts made
+// below it later reach the container's slave copy even on a host whose
+// root mount is private. It must run in the host's mount namespace,
+// before the spawner's private one is made; RemovePropagation undoes it.
 func PreparePropagation(dir string) error {
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("propagation directory: %w", err)
-	}
-	if err := makeShared(parent); err != nil {
-		return err
 	}
 	if err := os.Mkdir(dir, 0o600); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("propagation directory: %w", err)
 	}
-	return nil
+	return makeShared(dir)
 }
 
-// RemovePropagation removes a machine's propagation directory when the
-// machine is gone. Only an empty directory is removed: whatever is still
-// mounted or kept there belongs to the host.
+// RemovePropagation takes a machine's propagation directory away when the
+// machine is gone: the mount point, with whatever a manager left mounted
+// below it (detached), and the directory if it is then empty (anything
+// else kept there belongs to the host).
 func RemovePropagation(dir string) {
+	if isMountPoint(dir) {
+		_ = kernel.Retry("umount2", func() error { return unix.Unmount(dir, unix.MNT_DETACH) })
+	}
 	_ = unix.Rmdir(dir)
 }
 
 // makeShared makes dir a mount point with shared propagation.
 func makeShared(dir string) error {
 	if !isMountPoint(dir) {
-		err := kernel.Retry("mount", func() error { return unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, "") })
+		err := kernel.Retry("mount", func() error { return unix.Mount(dir, dir, "", unix.MS_BIND, "") })
 		if err != nil {
 			return fmt.Errorf("propagation directory: bind %s: %w", dir, err)
 		}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -20,8 +19,9 @@ import (
 // cannot write to, and the directory is gone when the machine is.
 func TestIntegrationIncoming(t *testing.T) {
 	_, args := busybox(t)
+	p, env := privateRoot(t)
 	const machine = "t-incoming"
-	dir := filepath.Join(paths.Default().Run, "propagate", machine)
+	dir := filepath.Join(p.Run, "propagate", machine)
 	script := `echo up
 while [ ! -e /run/host/incoming/x/probe ]; do sleep 0.1; done
 cat /run/host/incoming/x/probe
@@ -31,7 +31,7 @@ while [ -e /run/host/incoming/x ]; do sleep 0.1; done`
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, testbed.Binary(t, "berth-nspawn"), append(args, "-M", machine, "/bin/sh", "-c", script)...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
