@@ -4,5 +4,7 @@
 // function of this package (or of a *_linux.go file of the package that owns
 // the concept, calling Retry). The wrappers retry EINTR and return errors as
 // *os.SyscallError, so callers can test them with errors.Is against the
-// unix.Errno values.
+// unix.Errno values. Openat2 (Linux) also retries the EAGAIN a scoped
+// lookup (RESOLVE_IN_ROOT, RESOLVE_BENEATH) returns when a rename or mount
+// raced with it; every openat2 call of berth goes through it.
 package kernel
