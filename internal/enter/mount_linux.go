@@ -104,17 +104,14 @@ func attach(ns *Namespaces, tree *os.File, dst string, isDir, mkdir bool) error 
 // out, creating it if asked.
 func openTarget(dst string, isDir, mkdir bool) (int, error) {
 	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	open := func() (int, error) {
-		return kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(unix.AT_FDCWD, dst, &how) })
-	}
-	fd, err := open()
+	fd, err := kernel.Openat2(unix.AT_FDCWD, dst, &how)
 	if !errors.Is(err, unix.ENOENT) || !mkdir {
 		return fd, err
 	}
 	parentHow := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: how.Resolve}
-	parent, err := unix.Openat2(unix.AT_FDCWD, filepath.Dir(dst), &parentHow)
+	parent, err := kernel.Openat2(unix.AT_FDCWD, filepath.Dir(dst), &parentHow)
 	if err != nil {
-		return -1, os.NewSyscallError("openat2", err)
+		return -1, err
 	}
 	defer unix.Close(parent)
 	if isDir {
@@ -128,5 +125,5 @@ func openTarget(dst string, isDir, mkdir bool) (int, error) {
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return -1, os.NewSyscallError("create mount point", err)
 	}
-	return open()
+	return kernel.Openat2(unix.AT_FDCWD, dst, &how)
 }

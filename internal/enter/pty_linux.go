@@ -120,7 +120,7 @@ func OpenPTYIn(root *os.File) (*os.File, string, error) {
 		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), "/dev/ptmx", &how) })
+	fd, err := kernel.Openat2(int(root.Fd()), "/dev/ptmx", &how)
 	if err != nil {
 		return nil, "", fmt.Errorf("open machine pty: %w", err)
 	}
