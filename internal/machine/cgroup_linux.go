@@ -3,7 +3,6 @@
 package machine
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path"
@@ -50,21 +49,26 @@ func (c cgroups) of(pid uint32) string {
 	if c.mnt == "" {
 		return ""
 	}
-	data, err := readBounded("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/cgroup", 64<<10)
-	if err != nil {
+	return c.in(procCgroup(pid))
+}
+
+// in returns the cgroup2 path in a /proc/PID/cgroup file ("" if none).
+func (c cgroups) in(cgroupFile string) string {
+	if c.mnt == "" {
 		return ""
 	}
-	p, err := containercgroup.UnifiedPath(bytes.NewReader(data))
+	p, err := containercgroup.UnifiedPath(strings.NewReader(cgroupFile))
 	if err != nil {
 		return ""
 	}
 	return p
 }
 
-// machineGroup returns the cgroup of a new machine led by pid, or "" if
-// the leader's group is not the machine's own.
-func (c cgroups) machineGroup(pid uint32) string {
-	g := c.of(pid)
+// machineGroup returns the cgroup of a new machine whose leader has the
+// /proc/PID/cgroup file cgroupFile, or "" if the leader's group is not
+// the machine's own.
+func (c cgroups) machineGroup(cgroupFile string) string {
+	g := c.in(cgroupFile)
 	if g == "" || g == "/" || within(c.own, g) {
 		return ""
 	}

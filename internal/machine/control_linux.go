@@ -187,15 +187,21 @@ func now() (uint64, uint64) {
 	return uint64(time.Now().UnixMicro()), uint64(ts.Nano() / 1000)
 }
 
-// unitOf returns the systemd unit a process runs in, from the last
-// .service or .scope component of its cgroup path ("" if none).
-func unitOf(pid uint32) string {
+// procCgroup reads /proc/PID/cgroup ("" if it cannot).
+func procCgroup(pid uint32) string {
 	data, err := readBounded("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/cgroup", 64<<10)
 	if err != nil {
 		return ""
 	}
+	return string(data)
+}
+
+// unitOf returns the systemd unit of a /proc/PID/cgroup file's process,
+// from the last .service or .scope component of its cgroup path ("" if
+// none).
+func unitOf(cgroupFile string) string {
 	var best string
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(cgroupFile, "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 || (parts[1] != "" && parts[1] != "name=systemd") {
 			continue

@@ -159,8 +159,12 @@ func (r *Registry) newEntry(s Spec, p *Process) (*entry, error) {
 		return nil, fmt.Errorf("leader: %w", ErrInvalid)
 	}
 	real, mono := now()
-	m := Machine{Spec: s.own(), Unit: unitOf(s.Leader), State: StateRunning, Timestamp: real, TimestampMonotonic: mono}
-	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(s.Leader), m: m}, nil
+	cg := procCgroup(s.Leader)
+	if !p.Alive() { // so cg is the leader's, not a PID reuser's
+		return nil, fmt.Errorf("leader exited: %w", ErrInvalid)
+	}
+	m := Machine{Spec: s.own(), Unit: unitOf(cg), State: StateRunning, Timestamp: real, TimestampMonotonic: mono}
+	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(cg), m: m}, nil
 }
 
 // own returns a copy of s that shares no memory with the caller's: a

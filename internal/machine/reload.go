@@ -59,9 +59,14 @@ func (r *Registry) revive(rec record) (*entry, error) {
 		p.Close()
 		return nil, err
 	}
+	cg := procCgroup(rec.Leader)
+	if !p.Alive() { // so cg is the leader's, not a PID reuser's
+		p.Close()
+		return nil, fmt.Errorf("PID %d exited", rec.Leader)
+	}
 	m := rec.Machine
 	m.State = StateRunning
-	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(rec.Leader), m: m}, nil
+	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(cg), m: m}, nil
 }
 
 // sameProcess compares identities: the pidfs id where both have one, and

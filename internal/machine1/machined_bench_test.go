@@ -273,8 +273,15 @@ func machinedRound(b *testing.B, conn *dbus.Conn, leaders []uint32) []float64 {
 }
 
 // berthdRound starts berthd on the system bus, measures it and stops it.
+// Its paths are below a directory in the test host's /run, a tmpfs as on
+// real hosts, where machined keeps its state too.
 func berthdRound(b *testing.B, conn *dbus.Conn, leaders []uint32) []float64 {
-	d := exec.Command(hostBerthd, "--root", b.TempDir(), "--stop-timeout", "5s", "--network=no")
+	root, err := os.MkdirTemp("/run", "berth-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	d := exec.Command(hostBerthd, "--root", root, "--stop-timeout", "5s", "--network=no")
 	d.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	var stderr syncBuffer
 	d.Stderr = &stderr
