@@ -58,7 +58,7 @@ func (w *walker) replayJournal() error {
 			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
 		}
-		dfd, err = kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(w.top, dir, how) })
+		dfd, err = kernel.Openat2(w.top, dir, how)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
 			return nil
 		}

@@ -85,18 +85,8 @@ func OpenDir(root *os.File, name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// maxRetries bounds the retries of openat2 on EAGAIN.
-const maxRetries = 128
-
-// openat2 opens name below root with how, retrying on EINTR and on
-// EAGAIN: with RESOLVE_IN_ROOT the kernel gives up when any rename or
-// mount on the system raced with the lookup, and asks the caller to try
-// again (openat2(2)).
+// openat2 opens name below root with how (kernel.Openat2: EINTR and
+// EAGAIN are retried).
 func openat2(root *os.File, name string, how *unix.OpenHow) (int, error) {
-	for i := 0; ; i++ {
-		fd, err := kernel.RetryInt("openat2", func() (int, error) { return unix.Openat2(int(root.Fd()), name, how) })
-		if !errors.Is(err, unix.EAGAIN) || i == maxRetries {
-			return fd, err
-		}
-	}
+	return kernel.Openat2(int(root.Fd()), name, how)
 }

@@ -21,9 +21,7 @@ func MachineID(dir string) string {
 		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := kernel.RetryInt("openat2", func() (int, error) {
-		return unix.Openat2(int(r.f.Fd()), "etc/machine-id", &how)
-	})
+	fd, err := kernel.Openat2(int(r.f.Fd()), "etc/machine-id", &how)
 	if err != nil {
 		return ""
 	}

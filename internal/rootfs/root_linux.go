@@ -64,9 +64,7 @@ func (r *Root) openIn(p string, strict bool) (*os.File, error) {
 	if rel == "" {
 		rel = "."
 	}
-	fd, err := kernel.RetryInt("openat2", func() (int, error) {
-		return unix.Openat2(int(r.f.Fd()), rel, &how)
-	})
+	fd, err := kernel.Openat2(int(r.f.Fd()), rel, &how)
 	if errors.Is(err, unix.ELOOP) && strict {
 		return nil, fmt.Errorf("%w: %s", ErrSymlink, p)
 	}
