@@ -57,7 +57,7 @@ demo: deps build
 
 bench: build
 	scripts/deps.sh --bench
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 90m ./...
 
 lint:
 	@u=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$u" ] || { echo "gofmt: $$u"; exit 1; }
