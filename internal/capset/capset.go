@@ -101,5 +101,16 @@ func (s Set) Names() []string {
 	return out
 }
 
+// Numbers returns the capability numbers in s, ascending.
+func (s Set) Numbers() []uintptr {
+	out := make([]uintptr, 0, bits.OnesCount64(uint64(s)))
+	for n := 0; n < 64; n++ {
+		if s.Has(n) {
+			out = append(out, uintptr(n))
+		}
+	}
+	return out
+}
+
 // String returns s as a comma-separated list of names.
 func (s Set) String() string { return strings.Join(s.Names(), ",") }

@@ -31,6 +31,36 @@ func Apply(keep Set) error {
 	return setInheritable(keep)
 }
 
+// KeepCaps makes the calling thread keep its permitted capabilities when
+// it changes all its user IDs from 0 to others (PR_SET_KEEPCAPS, cleared
+// again by execve), so RaiseAmbient can follow a switch to an
+// unprivileged user. It runs on the thread that will call execve.
+func KeepCaps() error {
+	return kernel.Retry("prctl PR_SET_KEEPCAPS", func() error {
+		return unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0)
+	})
+}
+
+// RaiseAmbient raises set in the calling thread's ambient set, so a
+// program it executes starts with these capabilities permitted and
+// effective whatever its user. Each capability must be permitted and
+// inheritable already (Apply makes the kept ones inheritable). It runs
+// on the thread that will call execve, after any change of user.
+func RaiseAmbient(set Set) error {
+	for n := 0; n <= Last; n++ {
+		if !set.Has(n) {
+			continue
+		}
+		err := kernel.Retry("prctl PR_CAP_AMBIENT_RAISE", func() error {
+			return unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0)
+		})
+		if err != nil {
+			return fmt.Errorf("raise ambient capability %s: %w", Set(1<<n), err)
+		}
+	}
+	return nil
+}
+
 // setInheritable sets the inheritable set to keep ∩ permitted.
 func setInheritable(keep Set) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}

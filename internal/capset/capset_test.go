@@ -71,3 +71,19 @@ func TestDefaultIsNspawns(t *testing.T) {
 		t.Errorf("Default = %#x, want %#x (%s)", uint64(Default), uint64(want), want)
 	}
 }
+
+func TestNumbers(t *testing.T) {
+	tests := []struct {
+		in   Set
+		want []uintptr
+	}{
+		{0, []uintptr{}},
+		{1, []uintptr{0}},
+		{NetAdmin | 1<<13 | 1<<40, []uintptr{12, 13, 40}},
+	}
+	for _, tc := range tests {
+		if diff := cmp.Diff(tc.want, tc.in.Numbers()); diff != "" {
+			t.Errorf("Numbers(%#x) (-want +got):\n%s", uint64(tc.in), diff)
+		}
+	}
+}

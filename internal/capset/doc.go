@@ -5,5 +5,7 @@
 // comma-separated lists of --capability and --drop-capability; the pure
 // parts need no privileges. Apply (Linux only) narrows the calling process's
 // bounding and inheritable sets to a Set before the payload is executed; it
-// needs CAP_SETPCAP.
+// needs CAP_SETPCAP. RaiseAmbient raises the ambient set of
+// --ambient-capability= after KeepCaps kept the permitted set across a
+// change to an unprivileged user.
 package capset

@@ -119,6 +119,9 @@ type Config struct {
 	Inaccessible []string `json:"inaccessible,omitempty"`
 	// Caps is the capability set the payload keeps.
 	Caps capset.Set `json:"caps"`
+	// AmbientCaps are raised in the payload's inheritable and ambient
+	// sets (--ambient-capability=, AmbientCapability=); a subset of Caps.
+	AmbientCaps capset.Set `json:"ambient_caps,omitempty"`
 	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS for the payload.
 	NoNewPrivileges bool `json:"no_new_privileges,omitempty"`
 	// ResolvConf is the --resolv-conf mode.

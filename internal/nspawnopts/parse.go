@@ -53,6 +53,7 @@ type raw struct {
 	boot, asPID2, readOnly, ephemeral, quiet, pipe  bool
 	keepUnit, privateNetwork, journalTryGuest, help bool
 	env, tmpfs, inaccessible, capAdd, capDrop       []string
+	capAmbient                                      []string
 	// binds and overlays keep --bind/--bind-ro and --overlay/--overlay-ro
 	// in command-line order.
 	binds, overlays []tagged
@@ -139,6 +140,7 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	fs.StringArrayVar(&r.inaccessible, "inaccessible", nil, "make PATH inaccessible")
 	fs.StringArrayVar(&r.capAdd, "capability", nil, "keep these capabilities too")
 	fs.StringArrayVar(&r.capDrop, "drop-capability", nil, "drop these capabilities")
+	fs.StringArrayVar(&r.capAmbient, "ambient-capability", nil, "raise these capabilities in the command's ambient set")
 	fs.StringVar(&r.noNewPrivs, "no-new-privileges", "no", "set no_new_privs for the command")
 	fs.StringVar(&r.resolvConf, "resolv-conf", "auto", "resolv.conf mode")
 	fs.StringVar(&r.timezone, "timezone", "auto", "time zone mode")
@@ -431,6 +433,42 @@ func (r *raw) caps(c *Config) error {
 			return fmt.Errorf("--drop-capability: %w", err)
 		}
 		c.Caps &^= set
+	}
+	for _, s := range r.capAmbient {
+		set, err := parseAmbient(s)
+		if err != nil {
+			return fmt.Errorf("--ambient-capability: %w", err)
+		}
+		c.AmbientCaps |= set
+	}
+	return checkAmbient(c)
+}
+
+// parseAmbient parses an --ambient-capability= list, which may not be
+// "all".
+func parseAmbient(s string) (capset.Set, error) {
+	for _, f := range strings.Split(s, ",") {
+		if strings.EqualFold(strings.TrimSpace(f), "all") {
+			return 0, errAmbientAll
+		}
+	}
+	return capset.Parse(s)
+}
+
+// errAmbientAll is nspawn's refusal of the ambient set "all".
+var errAmbientAll = errors.New("the ambient capability set does not support the value all")
+
+// checkAmbient applies nspawn's rules for the ambient set: it must lie
+// within the capabilities the container keeps, and a booted init gets
+// none.
+func checkAmbient(c *Config) error {
+	switch {
+	case c.AmbientCaps == 0:
+		return nil
+	case c.AmbientCaps&^c.Caps != 0:
+		return fmt.Errorf("ambient capabilities %s are not in the container's capability set (add them with --capability= or Capability=)", c.AmbientCaps&^c.Caps)
+	case c.Boot:
+		return errors.New("ambient capabilities are not useful with --boot")
 	}
 	return nil
 }

@@ -66,6 +66,10 @@ func TestParse(t *testing.T) {
 			})},
 		{"capabilities", []string{"-D", "/srv/img", "--capability=CAP_SYS_MODULE", "--drop-capability=CAP_CHOWN"},
 			with(func(c *Config) { c.Caps = (capset.Default | 1<<16) &^ 1 })},
+		{"ambient capabilities", []string{"-D", "/srv/img", "--ambient-capability=CAP_NET_RAW,cap_kill", "--ambient-capability=CAP_CHOWN"},
+			with(func(c *Config) { c.AmbientCaps = 1<<13 | 1<<5 | 1 })},
+		{"ambient capability added first", []string{"-D", "/srv/img", "--capability=CAP_SYS_TIME", "--ambient-capability=CAP_SYS_TIME"},
+			with(func(c *Config) { c.Caps, c.AmbientCaps = capset.Default|1<<25, 1<<25 })},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,6 +125,12 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-D", "/x", "--tmpfs=t"}, "--tmpfs"},
 		{[]string{"-D", "/x", "--inaccessible=t"}, "--inaccessible"},
 		{[]string{"-D", "/x", "--capability=CAP_X"}, "unknown capability"},
+		{[]string{"-D", "/x", "--ambient-capability=all"}, "does not support the value all"},
+		{[]string{"-D", "/x", "--ambient-capability=CAP_NET_RAW,ALL"}, "does not support the value all"},
+		{[]string{"-D", "/x", "--ambient-capability=CAP_SYS_TIME"}, "not in the container's capability set"},
+		{[]string{"-D", "/x", "--drop-capability=CAP_KILL", "--ambient-capability=CAP_KILL"}, "not in the container's capability set"},
+		{[]string{"-D", "/x", "-b", "--ambient-capability=CAP_KILL"}, "not useful with --boot"},
+		{[]string{"-D", "/x", "--ambient-capability=CAP_X"}, "unknown capability"},
 		{[]string{"-D", "/x", "--uuid=0"}, "invalid UUID"},
 		{[]string{"-D", "/x", "-u", "a/b"}, "invalid user"},
 		{[]string{"-D", "/x", "--nope"}, "unknown flag"},
@@ -200,6 +210,7 @@ func TestCommandLineSettings(t *testing.T) {
 		{[]string{"-D", "/srv/img"}, nil},
 		{[]string{"-D", "/srv/img", "-b", "--hostname=h", "--bind=/a:/b", "--bind-ro=/c"}, []string{"Boot", "Hostname", "Bind", "BindReadOnly"}},
 		{[]string{"-D", "/srv/img", "-U", "--capability=CAP_SYS_ADMIN", "-E", "A=b", "sh"}, []string{"PrivateUsers", "Capability", "Environment", "Parameters"}},
+		{[]string{"-D", "/srv/img", "--capability=CAP_SYS_TIME,CAP_KILL", "--ambient-capability=CAP_SYS_TIME,CAP_KILL"}, []string{"Capability", "AmbientCapability"}},
 		{[]string{"-D", "/srv/img", "--private-network", "--tmpfs=/t", "-j"}, []string{"Private", "TemporaryFileSystem", "LinkJournal"}},
 	}
 	for _, tc := range tests {

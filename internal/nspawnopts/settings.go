@@ -31,7 +31,7 @@ var settingKeys = map[string]string{
 // listKeys maps list options to their keys.
 var listKeys = map[string]string{
 	"tmpfs": "TemporaryFileSystem", "inaccessible": "Inaccessible",
-	"capability": "Capability", "drop-capability": "DropCapability",
+	"capability": "Capability", "drop-capability": "DropCapability", "ambient-capability": "AmbientCapability",
 	"network-veth-extra": "VirtualEthernetExtra", "network-interface": "Interface", "port": "Port",
 }
 
@@ -55,6 +55,9 @@ func (r *raw) commandLine(fs *pflag.FlagSet, c *Config) *nspawnsettings.Settings
 		if f := fs.Lookup(name); f != nil && f.Changed {
 			vals, _ := fs.GetStringArray(name)
 			for _, v := range vals {
+				if strings.HasSuffix(key, "Capability") {
+					v = strings.ReplaceAll(v, ",", " ") // the file's list syntax
+				}
 				set(key, v)
 			}
 		}
@@ -112,6 +115,9 @@ func ApplySettings(c *Config, p paths.Paths, warn io.Writer) error {
 			return fmt.Errorf("settings %s: %w", eff.File.Path, err)
 		}
 	}
+	if err := checkAmbient(c); err != nil {
+		return fmt.Errorf("settings %s: %w", eff.File.Path, err)
+	}
 	return nil
 }
 
@@ -163,6 +169,14 @@ func applyExec(c *Config, s *nspawnsettings.Settings) error {
 	}
 	if fromFile(s.DropCapability) {
 		c.Caps &^= capset.Set(s.DropCapability.Value)
+	}
+	if fromFile(s.AmbientCapability) {
+		// As nspawn: the file's ambient set is also kept in the bounding set.
+		if s.AmbientCapability.Value == nspawnsettings.AllCapabilities {
+			return errors.New("AmbientCapability= does not support the value all")
+		}
+		c.AmbientCaps |= capset.Set(s.AmbientCapability.Value)
+		c.Caps |= capset.Set(s.AmbientCapability.Value)
 	}
 	return nil
 }

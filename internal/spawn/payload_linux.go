@@ -53,9 +53,9 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 		}
 	}
 	if goStub {
-		return runStub(argv, env, u, console, sync)
+		return runStub(argv, env, u, c.AmbientCaps, console, sync)
 	}
-	if err := becomeUser(u); err != nil {
+	if err := becomeUserAmbient(u, c.AmbientCaps); err != nil {
 		return err
 	}
 	if c.AsPID2 {
@@ -206,6 +206,21 @@ func becomeUser(u passwd.User) error {
 	return nil
 }
 
+// becomeUserAmbient switches to u and raises the ambient capabilities:
+// the kernel clears the ambient set on a switch away from root, so they
+// are raised after it, with the permitted set kept across it.
+func becomeUserAmbient(u passwd.User, ambient capset.Set) error {
+	if ambient != 0 && (u.UID != 0 || u.GID != 0) {
+		if err := capset.KeepCaps(); err != nil {
+			return err
+		}
+	}
+	if err := becomeUser(u); err != nil {
+		return err
+	}
+	return capset.RaiseAmbient(ambient)
+}
+
 // closeExtraFDs marks every descriptor above 2 close-on-exec, so only
 // 0-2 reach the payload.
 func closeExtraFDs() error {
@@ -215,9 +230,9 @@ func closeExtraFDs() error {
 }
 
 // runStub runs the stub init with the payload as PID 2 and exits with the
-// payload's status.
-func runStub(argv, env []string, u passwd.User, console, sync *os.File) error {
-	attr := &syscall.SysProcAttr{}
+// payload's status; the payload gets the ambient capabilities.
+func runStub(argv, env []string, u passwd.User, ambient capset.Set, console, sync *os.File) error {
+	attr := &syscall.SysProcAttr{AmbientCaps: ambient.Numbers()}
 	files := []uintptr{0, 1, 2}
 	if console != nil {
 		attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
