@@ -233,8 +233,6 @@ func (r *raw) imageFile(c *Config) error {
 	switch {
 	case r.directory != "" || r.template != "":
 		return errors.New("--image= may not be combined with --directory= or --template=")
-	case r.ephemeral || r.volatile != VolatileNo:
-		return errors.New("--image= with --ephemeral or --volatile is not supported yet")
 	case strings.ContainsRune(r.rawImage, 0):
 		return fmt.Errorf("invalid image path %q", r.rawImage)
 	}

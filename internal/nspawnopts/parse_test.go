@@ -241,7 +241,9 @@ func TestParseImage(t *testing.T) {
 		{[]string{"-i", "/srv/fedora.raw"}, "fedora", "/srv/fedora.raw", ""},
 		{[]string{"--image=/srv/x.img", "-M", "m"}, "m", "/srv/x.img", ""},
 		{[]string{"-i", "/srv/a.raw", "-D", "/srv/a"}, "", "", "may not be combined"},
-		{[]string{"-i", "/srv/a.raw", "-x"}, "", "", "not supported yet"},
+		{[]string{"-i", "/srv/a.raw", "--volatile=overlay"}, "a", "/srv/a.raw", ""},
+		{[]string{"-i", "/srv/a.raw", "-x", "-M", "e"}, "e", "/srv/a.raw", ""},
+		{[]string{"-i", "/srv/a.raw", "-x", "--volatile"}, "", "", "may not be combined"},
 		{[]string{"-i", "/srv/a.raw", "-U"}, "a", "/srv/a.raw", ""},
 	}
 	for _, tc := range tests {

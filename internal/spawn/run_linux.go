@@ -108,7 +108,10 @@ func setup(c *nspawnopts.Config, o Options, ns *mountNS) (*stageConfig, error) {
 	var sc *stageConfig
 	err := ns.do(func() error {
 		if c.Image != "" {
-			if err := attachRaw(c.Image, c.ReadOnly, c.Directory); err != nil {
+			// -x and --volatile never write to the image (nspawn copies
+			// it for -x), and take no lock on it: attach it read-only.
+			ro := c.ReadOnly || c.Ephemeral || c.Volatile != nspawnopts.VolatileNo
+			if err := attachRaw(c.Image, ro, c.Directory); err != nil {
 				return err
 			}
 		}
