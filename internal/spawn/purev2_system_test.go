@@ -2,7 +2,6 @@ package spawn_test
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,25 +35,9 @@ func TestSystemBootPureV2(t *testing.T) {
 		bootOnPureV2(t)
 		return
 	}
-	nspawnBin := testbed.RequireTool(t, "systemd-nspawn")
 	host, guest := testbed.CloneDebianImage(t), testbed.CloneDebianImage(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyExecutable(t, self, filepath.Join(host, "/usr/local/bin/berth-spawn.test"))
-	copyExecutable(t, testbed.Binary(t, "berth-nspawn"), filepath.Join(host, pureV2Bin))
-	cmd := exec.Command(nspawnBin, "--quiet", "--register=no", "--keep-unit", "--private-network", "-D", host,
-		"--machine="+filepath.Base(filepath.Dir(filepath.Dir(host))), // the test's temp dir: unique
-		"--bind="+guest+":"+pureV2Guest,
-		"--setenv="+pureV2Env+"=1", "--setenv="+testbed.StrictEnv+"="+os.Getenv(testbed.StrictEnv),
-		"/usr/local/bin/berth-spawn.test", "-test.run", "^TestSystemBootPureV2$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("in the pure cgroup v2 host:\n%s", out)
-	if err != nil {
-		t.Fatalf("boot on pure cgroup v2: %v", err)
-	}
+	testbed.CopyExecutable(t, testbed.Binary(t, "berth-nspawn"), filepath.Join(host, pureV2Bin))
+	testbed.RunTestInPureV2(t, host, pureV2Env, "^TestSystemBootPureV2$", "--bind="+guest+":"+pureV2Guest)
 }
 
 // bootOnPureV2 is the part that runs in the pure cgroup v2 host.
@@ -88,28 +71,5 @@ func bootOnPureV2(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if code := waitExit(t, cmd); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0 (clean poweroff)\n%s", code, &out)
-	}
-}
-
-// copyExecutable copies the program src to dst, creating dst's directory.
-func copyExecutable(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	w, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(w, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,10 +1,7 @@
 package supervisor
 
 import (
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/berth-dev/berth/internal/testbed"
@@ -30,26 +27,7 @@ func TestSystemPureV2(t *testing.T) {
 		checkPureV2Layout(t)
 		return
 	}
-	nspawn := testbed.RequireTool(t, "systemd-nspawn")
-	root := testbed.CloneDebianImage(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := "/usr/local/bin/berth-supervisor.test"
-	copyExecutable(t, self, filepath.Join(root, bin))
-	// A unique machine name: nspawn keeps per-name state under /run, and
-	// other tests may boot clones of the same image at the same time.
-	cmd := exec.Command(nspawn, "--quiet", "--register=no", "--keep-unit", "--private-network", "-D", root,
-		"--machine="+filepath.Base(filepath.Dir(filepath.Dir(root))), // the test's temp dir
-		"--setenv="+v2Env+"=1", "--setenv="+testbed.StrictEnv+"="+os.Getenv(testbed.StrictEnv),
-		bin, "-test.run", v2Tests, "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("in the pure v2 container:\n%s", out)
-	if err != nil {
-		t.Fatalf("supervisor tests on pure cgroup v2: %v", err)
-	}
+	testbed.RunTestInPureV2(t, testbed.CloneDebianImage(t), v2Env, v2Tests)
 }
 
 // checkPureV2Layout checks, inside the container, that the supervisor sees
@@ -61,24 +39,5 @@ func checkPureV2Layout(t *testing.T) {
 	}
 	if len(hs) != 1 || !hs[0].V2 || hs[0].Root != "/sys/fs/cgroup" {
 		t.Fatalf("layout = %+v, want the single v2 hierarchy", hs)
-	}
-}
-
-func copyExecutable(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

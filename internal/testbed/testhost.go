@@ -186,3 +186,31 @@ func CopySelf(t testing.TB, dst string) {
 	}
 	CopyExecutable(t, self, dst)
 }
+
+// RunTestInPureV2 runs the running test binary again inside root (a
+// Debian image, typically CloneDebianImage(t)) in a container that
+// systemd-nspawn gives only the unified cgroup hierarchy
+// (SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1), as most real hosts have, with a
+// private network. There the binary runs the tests matching run, with
+// marker=1 in its environment (so a test can tell it runs inside) and
+// this run's StrictEnv; nspawnArgs go to systemd-nspawn before the
+// command (binds, for instance). The test fails if the inner run does.
+func RunTestInPureV2(t testing.TB, root, marker, run string, nspawnArgs ...string) {
+	t.Helper()
+	nspawn := RequireTool(t, "systemd-nspawn")
+	bin := "/usr/local/bin/berth-pure-v2.test"
+	CopySelf(t, filepath.Join(root, bin))
+	args := []string{"--quiet", "--register=no", "--keep-unit", "--private-network", "-D", root,
+		// A unique machine name: nspawn keeps per-name state under /run,
+		// and other tests may boot clones of the same image at once.
+		"--machine=" + filepath.Base(filepath.Dir(filepath.Dir(root))),
+		"--setenv=" + marker + "=1", "--setenv=" + StrictEnv + "=" + os.Getenv(StrictEnv)}
+	args = append(append(args, nspawnArgs...), bin, "-test.run", run, "-test.v", "-test.count=1")
+	cmd := exec.Command(nspawn, args...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("in the pure cgroup v2 container:\n%s", out)
+	if err != nil {
+		t.Fatalf("tests %s on pure cgroup v2: %v", run, err)
+	}
+}
