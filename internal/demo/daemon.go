@@ -91,9 +91,6 @@ func (d *demo) installUnits() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	// berth-nspawn makes the root's propagation directory a shared mount
-	// that outlives the machines: detach it before the root is removed.
-	d.defer_(func() { _ = exec.Command("umount", "-l", filepath.Join(d.paths.Run, "propagate")).Run() })
 	id, err := os.ReadFile("/etc/machine-id") // berth-nspawn reads it below BERTH_ROOT
 	if err != nil {
 		return err

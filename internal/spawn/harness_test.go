@@ -13,7 +13,6 @@ import (
 
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/testbed"
-	"golang.org/x/sys/unix"
 )
 
 // runTimeout bounds one container run in the tests (a hang guard only).
@@ -86,8 +85,5 @@ func cgroupLeftovers(t *testing.T, prefix string) []string {
 func privateRoot(t testing.TB) (paths.Paths, []string) {
 	t.Helper()
 	p := testbed.Paths(t)
-	// The shared propagation directory stays mounted after a machine, as
-	// nspawn's does; take it away before the temp root is removed.
-	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(p.Run, "propagate"), unix.MNT_DETACH) })
 	return p, []string{"BERTH_ROOT=" + p.Root}
 }

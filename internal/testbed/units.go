@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,10 +35,6 @@ func InstallUnits(t testing.TB, p paths.Paths, busAddress string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// berth-nspawn makes the root's propagation directory a shared mount
-	// (as machined's /run/systemd/nspawn/propagate) that outlives the
-	// machines: detach it before the root is removed.
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", filepath.Join(p.Run, "propagate")).Run() })
 	id, err := os.ReadFile("/etc/machine-id")
 	if err != nil {
 		Unavailable(t, "no host machine ID: "+err.Error())
