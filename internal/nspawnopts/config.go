@@ -92,6 +92,9 @@ type Config struct {
 	Boot bool `json:"boot,omitempty"`
 	// AsPID2 runs a stub init as PID 1 and the command as PID 2 (-a).
 	AsPID2 bool `json:"as_pid2,omitempty"`
+	// PivotRoot is --pivot-root=NEW[:OLD]: the image's directory NEW
+	// becomes the root, the image's own root goes to OLD (or away).
+	PivotRoot nspawnsettings.PivotRoot `json:"pivot_root"`
 	// Chdir is the payload's working directory inside the container.
 	Chdir string `json:"chdir,omitempty"`
 	// Env are extra NAME=VALUE assignments for the payload (-E).

@@ -60,6 +60,7 @@ type raw struct {
 	users           usersFlags
 	settings        string
 	rawImage        string
+	pivotRoot       string
 
 	// net are the network options (network.go).
 	net netRaw
@@ -124,6 +125,7 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	fs.BoolVarP(&r.boot, "boot", "b", false, "boot the image's init")
 	fs.BoolVarP(&r.asPID2, "as-pid2", "a", false, "run a stub init as PID 1 and the command as PID 2")
 	fs.StringVar(&r.chdir, "chdir", "", "working directory of the command")
+	fs.StringVar(&r.pivotRoot, "pivot-root", "", "NEW[:OLD]: make the image's directory NEW the root, the old root at OLD or gone")
 	fs.StringArrayVarP(&r.env, "setenv", "E", nil, "NAME[=VALUE] for the command's environment")
 	fs.StringVarP(&r.user, "user", "u", "", "run the command as this user")
 	fs.StringVar(&r.killSignal, "kill-signal", "", "signal sent to PID 1 on SIGTERM/SIGINT")
@@ -330,6 +332,11 @@ func (r *raw) exec(c *Config) error {
 		return fmt.Errorf("--chdir= needs an absolute path, got %q", r.chdir)
 	}
 	c.Chdir = r.chdir
+	pr, err := nspawnsettings.ParsePivotRoot(r.pivotRoot)
+	if err != nil {
+		return fmt.Errorf("invalid --pivot-root=: %w", err)
+	}
+	c.PivotRoot = pr
 	if r.user != "" && (strings.ContainsAny(r.user, "/:\n\x00") || len(r.user) > 256) {
 		return fmt.Errorf("invalid user name %q", r.user)
 	}

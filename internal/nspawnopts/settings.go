@@ -25,7 +25,7 @@ var settingKeys = map[string]string{
 	"hostname": "Hostname", "private-network": "Private", "private-users": "PrivateUsers",
 	"private-users-ownership": "PrivateUsersOwnership", "private-users-chown": "PrivateUsersChown",
 	"network-veth": "VirtualEthernet", "network-bridge": "Bridge", "network-zone": "Zone",
-	"uuid": "MachineID",
+	"uuid": "MachineID", "pivot-root": "PivotRoot",
 }
 
 // listKeys maps list options to their keys.
@@ -154,6 +154,9 @@ func applyExec(c *Config, s *nspawnsettings.Settings) error {
 	}
 	if fromFile(s.WorkingDirectory) {
 		c.Chdir = s.WorkingDirectory.Value
+	}
+	if fromFile(s.PivotRoot) {
+		c.PivotRoot = s.PivotRoot.Value
 	}
 	if fromFile(s.KillSignal) {
 		c.KillSignal = int(s.KillSignal.Value)

@@ -227,8 +227,9 @@ func (p PivotRoot) String() string {
 	return p.New + ":" + p.Old
 }
 
-// parsePivotRoot parses NEW[:OLD]; empty unsets.
-func parsePivotRoot(v string) (PivotRoot, error) {
+// ParsePivotRoot parses PivotRoot= and --pivot-root=: NEW[:OLD], both
+// absolute paths; empty unsets.
+func ParsePivotRoot(v string) (PivotRoot, error) {
 	if v == "" {
 		return PivotRoot{}, nil
 	}

@@ -181,7 +181,7 @@ func execKeys() []*key {
 		def("", "Environment", groupEnvironment, func(s *Settings) *Field[[]string] { return &s.Environment }, parseEnvironment, joinWords),
 		def("", "User", groupUser, func(s *Settings) *Field[string] { return &s.User }, scalar(emptyOr(parseUserName)), str),
 		def("", "WorkingDirectory", groupWorkingDirectory, func(s *Settings) *Field[string] { return &s.WorkingDirectory }, scalar(emptyOr(pathValue)), str),
-		def("", "PivotRoot", groupPivotRoot, func(s *Settings) *Field[PivotRoot] { return &s.PivotRoot }, scalar(parsePivotRoot), stringer[PivotRoot]),
+		def("", "PivotRoot", groupPivotRoot, func(s *Settings) *Field[PivotRoot] { return &s.PivotRoot }, scalar(ParsePivotRoot), stringer[PivotRoot]),
 		def("", "Capability", groupCapability, func(s *Settings) *Field[Capabilities] { return &s.Capability }, parseCapabilities, stringer[Capabilities]),
 		def("", "DropCapability", groupCapability, func(s *Settings) *Field[Capabilities] { return &s.DropCapability }, parseCapabilities, stringer[Capabilities]),
 		def("", "AmbientCapability", groupCapability, func(s *Settings) *Field[Capabilities] { return &s.AmbientCapability }, parseCapabilities, stringer[Capabilities]),

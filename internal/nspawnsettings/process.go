@@ -75,12 +75,11 @@ var unsupported = []struct {
 	// asks reports whether s's value of key would need the feature.
 	asks func(s *Settings) bool
 }{
-	{"PivotRoot", func(s *Settings) bool { return s.PivotRoot.Value.New != "" }},
 	{"BindUser", func(s *Settings) bool { return len(s.BindUser.Value) > 0 }},
 }
 
-// CheckSupported refuses settings berth-nspawn cannot apply: PivotRoot=,
-// BindUser=, SuppressSync=yes where package
+// CheckSupported refuses settings berth-nspawn cannot apply: BindUser=,
+// SuppressSync=yes where package
 // seccomp has no table, and a
 // SystemCallFilter= deny list naming a system call, group or errno
 // package seccomp does not know (or any deny list on an architecture it

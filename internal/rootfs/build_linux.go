@@ -129,12 +129,23 @@ func (r *Root) Detach() error {
 // setupRoot makes the root a mount point of its own: a plain bind mount of
 // the image, or a volatile/ephemeral variant built on a tmpfs.
 func setupRoot(dir string, s *Spec) (*Root, error) {
+	stacked := 0
+	if s.PivotRoot != "" {
+		n, err := pivotImage(dir, s)
+		if err != nil {
+			unstack(dir, n)
+			return nil, err
+		}
+		pivoted := *s
+		pivoted.RootTree = 0
+		s, stacked = &pivoted, n
+	}
 	image, err := openRoot(dir)
 	if err != nil {
+		unstack(dir, stacked)
 		return nil, err
 	}
 	defer image.Close()
-	stacked := 0
 	if s.RootTree != 0 && (s.Ephemeral || s.Volatile == nspawnopts.VolatileOverlay || s.Volatile == nspawnopts.VolatileYes) {
 		// The idmapped image is the lower layer (or the /usr source).
 		if err := attachTree(s.RootTree, image.f, dir, 0); err != nil {
@@ -148,10 +159,18 @@ func setupRoot(dir string, s *Spec) (*Root, error) {
 	}
 	r, err := stackRoot(dir, image, s)
 	if err != nil {
+		unstack(dir, stacked)
 		return nil, err
 	}
 	r.base, r.stacked = dir, r.stacked+stacked
 	return r, nil
+}
+
+// unstack removes n mounts stacked on dir.
+func unstack(dir string, n int) {
+	for ; n > 0; n-- {
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+	}
 }
 
 // stackRoot mounts the root of s's mode on dir.

@@ -17,6 +17,10 @@ type Spec struct {
 	Volatile string
 	// Ephemeral runs on a throw-away copy-on-write layer over Dir.
 	Ephemeral bool
+	// PivotRoot, if set, is the directory inside the image that becomes
+	// the root (--pivot-root=NEW[:OLD]); PivotOld is where the image's
+	// own root then appears (empty: nowhere).
+	PivotRoot, PivotOld string
 	// Binds, TmpFS, Overlays and Inaccessible are the custom mounts.
 	Binds        []nspawnopts.Bind
 	TmpFS        []nspawnopts.TmpFS

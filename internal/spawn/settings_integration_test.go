@@ -147,7 +147,6 @@ func TestIntegrationSettingsUnsupported(t *testing.T) {
 	testbed.RequireRoot(t)
 	img := testbed.BusyboxImage(t)
 	tests := []struct{ name, line, want string }{
-		{name: "pivot root", line: "[Exec]\nPivotRoot=/sysroot\n", want: ".nspawn:2: PivotRoot=/sysroot"},
 		{name: "unknown system call", line: "[Exec]\nSystemCallFilter=~nosuchcall\n", want: ".nspawn:2: SystemCallFilter=~nosuchcall"},
 		{name: "bind user", line: "[Files]\nBindUser=root\n", want: ".nspawn:2: BindUser=root"},
 	}

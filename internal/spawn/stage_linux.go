@@ -67,6 +67,7 @@ func rootSpec(sc *stageConfig) *rootfs.Spec {
 	c := &sc.Config
 	return &rootfs.Spec{
 		Dir: c.Directory, ReadOnly: c.ReadOnly, Volatile: c.Volatile, Ephemeral: c.Ephemeral,
+		PivotRoot: c.PivotRoot.New, PivotOld: c.PivotRoot.Old,
 		Binds: c.Binds, TmpFS: c.TmpFS, Overlays: c.Overlays, Inaccessible: c.Inaccessible,
 		Cgroup: sc.Cgroup, WritableCgroup: c.Boot, Host: sc.Host,
 		ResolvConf: c.ResolvConf, Timezone: c.Timezone, PrivateNetwork: c.PrivateNetwork,
