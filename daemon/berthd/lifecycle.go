@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/supervisor"
 	"github.com/berth-dev/berth/internal/sysdbackend"
+	"github.com/berth-dev/berth/internal/unitgen"
 )
 
 // BackendEnv chooses the lifecycle backend: "auto" (the default:
@@ -139,10 +140,16 @@ func (f *unitFollower) follow(ctx context.Context, reg *machine.Registry, lc *li
 	return lc.Watch(ctx, f.unitChanged)
 }
 
-// MachineNew implements machine.Observer.
+// MachineNew implements machine.Observer. Only a machine that runs in its
+// own berth unit has a unit State to take: asking the backend for every
+// other registration would cost a round trip to systemd each.
 func (f *unitFollower) MachineNew(m machine.Machine) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if name, ours := unitgen.MachineOf(m.Unit); !ours || name != m.Name {
+		f.next.MachineNew(m)
+		return
+	}
 	if t := f.ready.Load(); t != nil {
 		if st, err := t.lc.State(context.Background(), m.Name); err == nil && st != "" {
 			if got, _, err := t.reg.SetState(m.Name, machine.State(st)); err == nil {
