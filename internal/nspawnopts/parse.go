@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/internal/capset"
 	"github.com/berth-dev/berth/internal/names"
 	"github.com/berth-dev/berth/internal/nspawnsettings"
+	"github.com/berth-dev/berth/internal/privusers"
 	"github.com/berth-dev/berth/internal/signame"
 	"github.com/spf13/pflag"
 )
@@ -53,7 +54,7 @@ type raw struct {
 	boot, asPID2, readOnly, ephemeral, quiet, pipe  bool
 	keepUnit, privateNetwork, journalTryGuest, help bool
 	env, tmpfs, inaccessible, capAdd, capDrop       []string
-	capAmbient                                      []string
+	capAmbient, bindUser                            []string
 	// binds and overlays keep --bind/--bind-ro and --overlay/--overlay-ro
 	// in command-line order.
 	binds, overlays []tagged
@@ -140,6 +141,7 @@ func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
 	fs.Var(taggedList{&r.overlays, false}, "overlay", "LOWER...:UPPER[:DST] overlay mount")
 	fs.Var(taggedList{&r.overlays, true}, "overlay-ro", "LOWER...:DST read-only overlay mount")
 	fs.StringArrayVar(&r.inaccessible, "inaccessible", nil, "make PATH inaccessible")
+	fs.StringArrayVar(&r.bindUser, "bind-user", nil, "bind a host user into the container (refused: not supported)")
 	fs.StringArrayVar(&r.capAdd, "capability", nil, "keep these capabilities too")
 	fs.StringArrayVar(&r.capDrop, "drop-capability", nil, "drop these capabilities")
 	fs.StringArrayVar(&r.capAmbient, "ambient-capability", nil, "raise these capabilities in the command's ambient set")
@@ -172,7 +174,7 @@ func (r *raw) config(args []string, env Env) (Config, error) {
 		func(c *Config) error { return r.image(c, env) },
 		r.identity, r.modes, r.exec, r.lifecycle,
 		func(c *Config) error { return r.envVars(c, env) },
-		r.mounts, r.users.privateUsers, r.net.network, r.caps,
+		r.mounts, r.users.privateUsers, r.bindUsers, r.net.network, r.caps,
 		func(c *Config) error { return r.terminal(c, env) },
 	}
 	for _, step := range steps {
@@ -417,6 +419,18 @@ func validEnvName(s string) bool {
 		}
 	}
 	return true
+}
+
+// bindUsers refuses --bind-user=, with nspawn's message when there is
+// no user namespace.
+func (r *raw) bindUsers(c *Config) error {
+	switch {
+	case len(r.bindUser) == 0:
+		return nil
+	case c.PrivateUsers.Mode == privusers.ModeNo:
+		return errors.New("--bind-user= requires --private-users")
+	}
+	return errors.New("--bind-user= is not supported by berth-nspawn: host users are not mapped into containers")
 }
 
 // caps computes the capability set from the defaults and the options.

@@ -128,6 +128,8 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-D", "/x", "--inaccessible=t"}, "--inaccessible"},
 		{[]string{"-D", "/x", "--capability=CAP_X"}, "unknown capability"},
 		{[]string{"-D", "/x", "--pivot-root=rel"}, "invalid --pivot-root="},
+		{[]string{"-D", "/x", "--bind-user=alice"}, "--bind-user= requires --private-users"},
+		{[]string{"-D", "/x", "-U", "--bind-user=alice"}, "--bind-user= is not supported"},
 		{[]string{"-D", "/x", "--pivot-root=/a:"}, "invalid --pivot-root="},
 		{[]string{"-D", "/x", "--ambient-capability=all"}, "does not support the value all"},
 		{[]string{"-D", "/x", "--ambient-capability=CAP_NET_RAW,ALL"}, "does not support the value all"},

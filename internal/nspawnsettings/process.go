@@ -68,14 +68,16 @@ func (s *Settings) Process() Process {
 }
 
 // unsupported are the keys berth-nspawn parses but cannot apply, each
-// with the test of whether a value asks for something: the default is
-// fine.
+// with the test of whether a value asks for something (the default is
+// fine) and the reason.
 var unsupported = []struct {
 	key string
 	// asks reports whether s's value of key would need the feature.
 	asks func(s *Settings) bool
+	why  string
 }{
-	{"BindUser", func(s *Settings) bool { return len(s.BindUser.Value) > 0 }},
+	{"BindUser", func(s *Settings) bool { return len(s.BindUser.Value) > 0 },
+		"host users are not mapped into containers (no split UID map, no user records)"},
 }
 
 // CheckSupported refuses settings berth-nspawn cannot apply: BindUser=,
@@ -92,7 +94,7 @@ func (s *Settings) CheckSupported() error {
 	for _, u := range unsupported {
 		e, _ := s.Lookup(u.key)
 		if e.Origin.Kind != FromDefault && u.asks(s) {
-			errs = append(errs, fmt.Errorf("%s: %s=%s: %w", e.Origin, u.key, e.Value, ErrUnsupported))
+			errs = append(errs, fmt.Errorf("%s: %s=%s: %w: %s", e.Origin, u.key, e.Value, ErrUnsupported, u.why))
 		}
 	}
 	if s.SuppressSync.Value {
