@@ -64,7 +64,7 @@ func main() {
 
 func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Duration, network bool) error {
 	signals := machine1.Signals{Log: logger}
-	follower := &unitFollower{next: &signals}
+	follower := &unitFollower{next: newIdleTrimmer(&signals)}
 	reg, err := machine.New(machine.Options{Paths: p, Log: logger, Observer: follower, StopTimeout: stopTimeout})
 	if err != nil {
 		return err

@@ -41,6 +41,7 @@ func BenchmarkCompareMachined(b *testing.B) {
 		mcall(b, manager, "RegisterMachine", fmt.Sprintf("bench-%d", i), []byte{}, "bench", "container", pid, "")
 	}
 	regRate := float64(benchMachines) / time.Since(start).Seconds()
+	time.Sleep(time.Second) // settled, as idle was measured
 	full := rssKiB(b, d)
 
 	list := latencies(200, func(int) { mcall(b, manager, "ListMachines") })

@@ -320,6 +320,7 @@ func measureInHost(b *testing.B, conn *dbus.Conn, pid uint32, leaders []uint32) 
 		mcall(b, manager, "RegisterMachine", fmt.Sprintf("bench-%d", i), []byte{}, "bench", "container", l, "")
 	}
 	regRate := float64(len(leaders)) / time.Since(start).Seconds()
+	time.Sleep(time.Second) // settled, as idle was measured
 	full := pidRSSKiB(b, pid)
 	list := latencies(200, func(int) { mcall(b, manager, "ListMachines") })
 	get := latencies(5000, func(i int) { mcall(b, manager, "GetMachine", fmt.Sprintf("bench-%d", i%len(leaders))) })

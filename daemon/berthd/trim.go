@@ -1,0 +1,61 @@
+package main
+
+import (
+	"runtime/debug"
+	"time"
+
+	"github.com/berth-dev/berth/internal/machine"
+)
+
+// trimDelay is how long the registry must stay quiet after a change
+// before berthd hands its free memory back to the system.
+const trimDelay = 250 * time.Millisecond
+
+// idleTrimmer passes registry changes on to next and, once a burst of
+// them (a host starting its machines, say) has been quiet for trimDelay,
+// returns the garbage of the burst to the system: berthd idles between
+// bursts, and Go would otherwise keep that memory resident for minutes.
+type idleTrimmer struct {
+	next machine.Observer
+	kick chan struct{}
+	trim func() // debug.FreeOSMemory
+}
+
+// newIdleTrimmer starts the trimmer's goroutine, which runs for the life
+// of the process.
+func newIdleTrimmer(next machine.Observer) *idleTrimmer {
+	t := &idleTrimmer{next: next, kick: make(chan struct{}, 1), trim: debug.FreeOSMemory}
+	go t.run()
+	return t
+}
+
+// run waits for changes and trims once they have been quiet for trimDelay.
+func (t *idleTrimmer) run() {
+	timer := time.NewTimer(trimDelay)
+	timer.Stop()
+	for {
+		select {
+		case <-t.kick:
+			timer.Reset(trimDelay)
+		case <-timer.C:
+			t.trim()
+		}
+	}
+}
+
+// poke notes a change without ever blocking the registry.
+func (t *idleTrimmer) poke() {
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// MachineNew implements machine.Observer.
+func (t *idleTrimmer) MachineNew(m machine.Machine) { t.next.MachineNew(m); t.poke() }
+
+// MachineRemoved implements machine.Observer.
+func (t *idleTrimmer) MachineRemoved(m machine.Machine) { t.next.MachineRemoved(m); t.poke() }
+
+// StateChanged implements machine.Observer.
+func (t *idleTrimmer) StateChanged(m machine.Machine) { t.next.StateChanged(m); t.poke() }

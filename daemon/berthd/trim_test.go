@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/machine"
+)
+
+// countingObserver counts the changes passed on to it.
+type countingObserver struct{ n int }
+
+func (c *countingObserver) MachineNew(machine.Machine)     { c.n++ }
+func (c *countingObserver) MachineRemoved(machine.Machine) { c.n++ }
+func (c *countingObserver) StateChanged(machine.Machine)   { c.n++ }
+
+// TestIdleTrimmer checks that every change is passed on at once and that
+// a burst of changes is followed by a trim once it has gone quiet.
+func TestIdleTrimmer(t *testing.T) {
+	next := &countingObserver{}
+	trims := make(chan struct{}, 10)
+	tr := &idleTrimmer{next: next, kick: make(chan struct{}, 1), trim: func() { trims <- struct{}{} }}
+	go tr.run()
+	m := machine.Machine{}
+	for range 100 {
+		tr.MachineNew(m)
+		tr.StateChanged(m)
+		tr.MachineRemoved(m)
+	}
+	if next.n != 300 {
+		t.Fatalf("passed on %d changes, want 300", next.n)
+	}
+	select {
+	case <-trims:
+	case <-time.After(time.Minute):
+		t.Fatal("no trim after the burst went quiet")
+	}
+}
