@@ -43,22 +43,26 @@ func TestIntegrationRawImageThrowAway(t *testing.T) {
 		t.Fatalf("mkfs: %v: %s", err, out)
 	}
 	before := fileSum(t, raw)
+	_, usersEnv := privateRoot(t)
 	tests := []struct {
 		name   string
+		env    []string
 		args   []string
 		script string
 		want   string
 	}{
-		{"ephemeral", []string{"-x"}, "echo x > /written && cat /written", "x\n"},
-		{"ephemeral leaves nothing for the next run", []string{"-x"}, "test ! -e /written && echo clean", "clean\n"},
-		{"volatile yes", []string{"--volatile=yes"}, "readlink /bin; echo y > /etc/w && cat /etc/w; touch /usr/w 2>/dev/null || echo usr-ro", "usr/bin\ny\nusr-ro\n"},
-		{"volatile state", []string{"--volatile=state"}, "echo s > /var/w && cat /var/w; touch /w 2>/dev/null || echo ro", "s\nro\n"},
-		{"volatile overlay", []string{"--volatile=overlay"}, "echo o > /w && cat /w", "o\n"},
+		{"ephemeral", nil, []string{"-x"}, "echo x > /written && cat /written", "x\n"},
+		{"ephemeral leaves nothing for the next run", nil, []string{"-x"}, "test ! -e /written && echo clean", "clean\n"},
+		{"volatile yes", nil, []string{"--volatile=yes"}, "readlink /bin; echo y > /etc/w && cat /etc/w; touch /usr/w 2>/dev/null || echo usr-ro", "usr/bin\ny\nusr-ro\n"},
+		{"volatile state", nil, []string{"--volatile=state"}, "echo s > /var/w && cat /var/w; touch /w 2>/dev/null || echo ro", "s\nro\n"},
+		{"volatile overlay", nil, []string{"--volatile=overlay"}, "echo o > /w && cat /w", "o\n"},
+		{"ephemeral in a user namespace", usersEnv, []string{"-x", "-U"}, "echo u > /w && stat -c %u /w /bin/busybox", "0\n0\n"},
+		{"volatile in a user namespace", usersEnv, []string{"--volatile=overlay", "-U"}, "echo u > /w && stat -c %u /w", "0\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"-q", "--pipe", "--register=no", "-M", machineName(t, "rawtmp"), "-i", raw}, tc.args...)
-			r := nspawn(t, nil, append(args, "/bin/sh", "-c", tc.script)...)
+			r := nspawn(t, tc.env, append(args, "/bin/sh", "-c", tc.script)...)
 			if r.code != 0 || r.stdout != tc.want {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 0, %q", r.code, r.stdout, r.stderr, tc.want)
 			}
