@@ -169,7 +169,7 @@ func setupRoot(dir string, s *Spec) (*Root, error) {
 // unstack removes n mounts stacked on dir.
 func unstack(dir string, n int) {
 	for ; n > 0; n-- {
-		_ = unix.Unmount(dir, unix.MNT_DETACH)
+		_ = kernel.Retry("umount2", func() error { return unix.Unmount(dir, unix.MNT_DETACH) })
 	}
 }
 

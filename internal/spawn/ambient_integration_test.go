@@ -84,6 +84,11 @@ func TestIntegrationAmbientCapabilityFromFile(t *testing.T) {
 	if r.code != 0 || got["CapAmb"] != want["CapAmb"] || got["CapEff"] != want["CapEff"] || bnd&sysTime == 0 {
 		t.Errorf("exit %d, stderr %q, capabilities %v; want %v and CAP_SYS_TIME bounded", r.code, r.stderr, got, want)
 	}
+	writeFile(t, path, "[Exec]\nAmbientCapability=all\n")
+	r = nspawn(t, nil, "-q", "--pipe", "--register=no", "-D", img, "-M", name, "/bin/true")
+	if r.code != 1 || !strings.Contains(r.stderr, "AmbientCapability= does not support the value all") {
+		t.Errorf("AmbientCapability=all: exit %d, stderr %q; want a refusal", r.code, r.stderr)
+	}
 }
 
 func TestIntegrationAmbientCapabilityRefused(t *testing.T) {
