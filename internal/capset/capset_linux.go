@@ -28,7 +28,7 @@ func Apply(keep Set) error {
 			return fmt.Errorf("drop capability %d: %w", n, err)
 		}
 	}
-	return setInheritable(keep)
+	return SetInheritable(keep)
 }
 
 // KeepCaps makes the calling thread keep its permitted capabilities when
@@ -61,8 +61,11 @@ func RaiseAmbient(set Set) error {
 	return nil
 }
 
-// setInheritable sets the inheritable set to keep ∩ permitted.
-func setInheritable(keep Set) error {
+// SetInheritable sets the calling thread's inheritable set to keep (limited
+// to what the thread permits). systemd-nspawn leaves a payload that runs as
+// another user than root only its ambient capabilities there. It runs on
+// the thread that will call execve.
+func SetInheritable(keep Set) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := kernel.Retry("capget", func() error { return unix.Capget(&hdr, &data[0]) }); err != nil {

@@ -47,6 +47,12 @@ func startPayload(sc *stageConfig, console, sync *os.File) error {
 	if err := capset.Apply(c.Caps); err != nil {
 		return err
 	}
+	if u.UID != 0 {
+		// As nspawn: a user other than root inherits only the ambient set.
+		if err := capset.SetInheritable(c.AmbientCaps); err != nil {
+			return err
+		}
+	}
 	if c.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
