@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/kernel"
@@ -76,9 +77,28 @@ func (r *Root) timezone(s *Spec) {
 		_ = r.copyIn("/etc/localtime", "/etc/localtime", true)
 	case "bind":
 		if zone != "" {
-			_ = r.bindFile("/usr/share/zoneinfo/"+zone, "/etc/localtime", r.etcWritable(s))
+			_ = r.bindFile("/usr/share/zoneinfo/"+zone, r.resolved("/etc/localtime"), r.etcWritable(s))
 		}
 	}
+}
+
+// resolved returns where p leads inside the root, following symlinks
+// inside it (the guest's /etc/localtime link to its zone file, which
+// systemd-nspawn binds over, keeping the link); p itself when it does not
+// lead to an existing file of the root.
+func (r *Root) resolved(p string) string {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := kernel.Openat2(int(r.f.Fd()), p, &how)
+	if err != nil {
+		return p
+	}
+	defer unix.Close(fd)
+	host, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	rel, ok := strings.CutPrefix(host, strings.TrimSuffix(r.Dir, "/")+"/")
+	if err != nil || !ok {
+		return p
+	}
+	return "/" + rel
 }
 
 // hostZone returns the host's time zone name from its /etc/localtime link.
