@@ -2,16 +2,18 @@ package rootfs
 
 import (
 	"io"
+	"path"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
-// MachineID returns the image's /etc/machine-id (resolved inside dir) when
-// it holds a valid ID, and "" otherwise (missing, empty, "uninitialized",
-// or not a regular file).
-func MachineID(dir string) string {
+// MachineID returns the image's /etc/machine-id (resolved inside dir;
+// with a --pivot-root= directory pivot, the one of that tree) when it
+// holds a valid ID, and "" otherwise (missing, empty, "uninitialized", or
+// not a regular file).
+func MachineID(dir, pivot string) string {
 	r, err := openRoot(dir)
 	if err != nil {
 		return ""
@@ -21,7 +23,7 @@ func MachineID(dir string) string {
 		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := kernel.Openat2(int(r.f.Fd()), "etc/machine-id", &how)
+	fd, err := kernel.Openat2(int(r.f.Fd()), strings.TrimLeft(path.Join(pivot, "etc/machine-id"), "/"), &how)
 	if err != nil {
 		return ""
 	}

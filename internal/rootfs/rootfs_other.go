@@ -35,4 +35,4 @@ func OpenConsole() (master, peer *os.File, err error) { return nil, nil, errUnsu
 func SealRunHost() error { return errUnsupported }
 
 // MachineID is only implemented on Linux.
-func MachineID(dir string) string { return "" }
+func MachineID(dir, pivot string) string { return "" }

@@ -32,6 +32,8 @@ func deployments(t *testing.T) string {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(img, "marker"), "image\n")
+	writeFile(t, filepath.Join(img, "etc/machine-id"), "00000000000000000000000000000001\n")
+	writeFile(t, filepath.Join(img, "deploy/a/etc/machine-id"), "0000000000000000000000000000000a\n")
 	return img
 }
 
@@ -51,6 +53,7 @@ func TestIntegrationPivotRoot(t *testing.T) {
 		{"old root kept", nil, []string{"--pivot-root=/deploy/a:/sysroot"},
 			"cat /marker /sysroot/marker /sysroot/deploy/b/marker", "tree a\nimage\ntree b\n"},
 		{"symlink resolved in the image", nil, []string{"--pivot-root=/current"}, "cat /marker", "tree b\n"},
+		{"machine ID of the tree", nil, []string{"--pivot-root=/deploy/a"}, "echo $container_uuid", "00000000-0000-0000-0000-00000000000a\n"},
 		{"bind from the old root", nil, []string{"--pivot-root=/deploy/a:/sysroot", "--bind=+/sysroot/deploy/b:/mnt"},
 			"cat /mnt/marker", "tree b\n"},
 		{"read-only", nil, []string{"--pivot-root=/deploy/a:/sysroot", "--read-only"},

@@ -183,7 +183,7 @@ func prepare(c *nspawnopts.Config, o Options) (*stageConfig, error) {
 // image wins over --uuid; neither gives a random one. It is returned in
 // the dashed form.
 func containerUUID(c *nspawnopts.Config) string {
-	if id := rootfs.MachineID(c.Directory); id != "" {
+	if id := rootfs.MachineID(c.Directory, c.PivotRoot.New); id != "" {
 		u, _ := nspawnopts.ParseUUID(id)
 		return u
 	}
