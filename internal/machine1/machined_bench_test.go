@@ -2,17 +2,14 @@ package machine1_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,25 +60,14 @@ func BenchmarkCompareMachinedInTestHost(b *testing.B) {
 		hostBenchInside(b)
 		return
 	}
-	nspawn := testbed.RequireTool(b, "systemd-nspawn")
-	nsenter := testbed.RequireTool(b, "nsenter")
 	root := testbed.CloneDebianImage(b)
 	for _, f := range machinedFiles {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		benchCopy(b, f, filepath.Join(root, f))
+		testbed.CopyFile(b, f, filepath.Join(root, f))
 	}
-	self, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	benchCopy(b, self, filepath.Join(root, hostBenchBin))
-	benchCopy(b, testbed.Binary(b, "berthd"), filepath.Join(root, hostBerthd))
-	h := &benchHost{b: b, nspawn: nspawn, nsenter: nsenter, root: root}
-	h.boot()
-	h.waitRunning()
-	out, err := h.run(hostBenchEnv+"=1", hostBenchBin, "-test.run", "^$",
+	testbed.CopySelf(b, filepath.Join(root, hostBenchBin))
+	testbed.CopyFile(b, testbed.Binary(b, "berthd"), filepath.Join(root, hostBerthd))
+	h := testbed.BootTestHost(b, root)
+	out, err := h.Run([]string{hostBenchEnv + "=1"}, hostBenchBin, "-test.run", "^$",
 		"-test.bench", "^BenchmarkCompareMachinedInTestHost$", "-test.benchtime", "1x", "-test.count", "1")
 	if err != nil {
 		b.Fatalf("inside the test host: %v:\n%s", err, out)
@@ -113,118 +99,6 @@ func reportHostMetrics(b *testing.B, out string) {
 	}
 	if len(got) != 2*len(hostMetrics) {
 		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), 2*len(hostMetrics), out)
-	}
-}
-
-// benchHost is the booted test host.
-type benchHost struct {
-	b                     *testing.B
-	nspawn, nsenter, root string
-	leader                int
-}
-
-// run runs a command inside the test host.
-func (h *benchHost) run(env string, args ...string) (string, error) {
-	cmd := exec.Command(h.nsenter, append([]string{"-t", strconv.Itoa(h.leader), "-a"}, args...)...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", env}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// waitRunning waits for the test host to finish booting.
-func (h *benchHost) waitRunning() {
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out, _ := h.run("", "systemctl", "is-system-running", "--wait")
-		if s := strings.TrimSpace(out); s == "running" || s == "degraded" {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.b.Fatalf("test host never finished booting: %s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// boot starts the test host and finds its PID 1 (as a host PID); the
-// host is halted (or killed) when the benchmark ends.
-func (h *benchHost) boot() {
-	b := h.b
-	cmd := exec.Command(h.nspawn, "--quiet", "--register=no", "--keep-unit", "--private-network", "--boot",
-		"-D", h.root, "--machine="+filepath.Base(filepath.Dir(filepath.Dir(h.root))))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if pid := benchFindInit(cmd.Process.Pid); pid != 0 {
-			h.leader = pid
-			return
-		}
-		select {
-		case <-exited:
-			b.Fatalf("test host exited: %s", log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("test host has no init: %s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// benchFindInit returns the descendant of pid that is PID 1 of a PID
-// namespace and runs systemd, or 0.
-func benchFindInit(pid int) int {
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(kids)) {
-		child, _ := strconv.Atoi(f)
-		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child))
-		if strings.Contains(string(status), "NSpid:\t"+f+"\t1\n") && strings.TrimSpace(string(comm)) == "systemd" {
-			return child
-		}
-		if found := benchFindInit(child); found != 0 {
-			return found
-		}
-	}
-	return 0
-}
-
-func benchCopy(b *testing.B, src, dst string) {
-	b.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		b.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		b.Fatal(err)
 	}
 }
 

@@ -36,7 +36,7 @@ func TestSystemBootPureV2(t *testing.T) {
 		return
 	}
 	host, guest := testbed.CloneDebianImage(t), testbed.CloneDebianImage(t)
-	testbed.CopyExecutable(t, testbed.Binary(t, "berth-nspawn"), filepath.Join(host, pureV2Bin))
+	testbed.CopyFile(t, testbed.Binary(t, "berth-nspawn"), filepath.Join(host, pureV2Bin))
 	testbed.RunTestInPureV2(t, host, pureV2Env, "^TestSystemBootPureV2$", "--bind="+guest+":"+pureV2Guest)
 }
 

@@ -102,7 +102,7 @@ func TestSystemBerthdInTestHost(t *testing.T) {
 func installBerth(t testing.TB, root string) {
 	t.Helper()
 	for _, p := range []string{"berthd", "berthctl", "berth-nspawn"} {
-		testbed.CopyExecutable(t, testbed.Binary(t, p), filepath.Join(root, hostBinDir, p))
+		testbed.CopyFile(t, testbed.Binary(t, p), filepath.Join(root, hostBinDir, p))
 	}
 	repo := testbed.RepoRoot(t)
 	for _, u := range []string{unitgen.Template, unitgen.Target, "berthd.service"} {

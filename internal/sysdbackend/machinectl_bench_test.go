@@ -59,7 +59,7 @@ func BenchmarkCompareMachinectlStart(b *testing.B) {
 			writeFile(b, filepath.Join(root, f), string(body))
 			continue
 		}
-		testbed.CopyExecutable(b, f, filepath.Join(root, f))
+		testbed.CopyFile(b, f, filepath.Join(root, f))
 	}
 	for _, name := range []string{"bb-berth", "bb-nspawn"} {
 		dir := filepath.Join(root, "var/lib/machines", name)

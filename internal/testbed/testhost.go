@@ -152,19 +152,24 @@ func findSystemdInit(pid int) int {
 	return 0
 }
 
-// CopyExecutable copies the file src to dst (creating dst's directory)
-// with mode 0755, as tests install binaries into an image.
-func CopyExecutable(t testing.TB, src, dst string) {
+// CopyFile copies the file src to dst with src's permission bits,
+// creating dst's directory, as tests install programs and files into an
+// image.
+func CopyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +189,7 @@ func CopySelf(t testing.TB, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	CopyExecutable(t, self, dst)
+	CopyFile(t, self, dst)
 }
 
 // RunTestInPureV2 runs the running test binary again inside root (a
