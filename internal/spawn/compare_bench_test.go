@@ -13,13 +13,6 @@ import (
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
-// timed runs a command to its end and returns how long it took.
-func timed(b *testing.B, env []string, name string, args ...string) time.Duration {
-	b.Helper()
-	wall, _ := timedCPU(b, env, name, args...)
-	return wall
-}
-
 // timedCPU runs a command to its end and returns how long it took and the
 // CPU time it and the children it waited for used (user and system).
 func timedCPU(b *testing.B, env []string, name string, args ...string) (wall, cpu time.Duration) {
