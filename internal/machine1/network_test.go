@@ -1,8 +1,6 @@
 package machine1_test
 
 import (
-	"context"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -81,13 +79,13 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 		if want := []forwardRow{{"box", "tcp", 8080, 80, addr, fws[0].Address6, true}}; !cmp.Equal(want, fws) {
 			t.Errorf("ListPortForwards (-want +got):\n%s", cmp.Diff(want, fws))
 		}
-		if got, err := dialIn(host, "127.0.0.1:8080"); err != nil || got != "hello" {
+		if got, err := host.Dial("127.0.0.1:8080"); err != nil || got != "hello" {
 			t.Errorf("dial the forward from berthd's loopback: %q, %v", got, err)
 		}
 		var links []linkRow
 		berthCall(t, bus, "ListLinks", &links)
 		v6 := net.JoinHostPort(links[0].Address6, "8080")
-		if got, err := dialIn(host, v6); err != nil || got != "hello" {
+		if got, err := host.Dial(v6); err != nil || got != "hello" {
 			t.Errorf("dial the forward at the host's IPv6 address %s: %q, %v", v6, got, err)
 		}
 	})
@@ -167,7 +165,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 			t.Errorf("renewed %s, had %s", got, addr)
 		}
 		berthCall(t, bus, "RemovePortForward", nil, "box", "tcp", uint16(8080))
-		if _, err := dialIn(host, "127.0.0.1:8080"); err == nil {
+		if _, err := host.Dial("127.0.0.1:8080"); err == nil {
 			t.Error("the removed forward still connects")
 		}
 		// berthd is this subtest's: stop it cleanly here.
@@ -186,7 +184,7 @@ func forwardWorks(t *testing.T, bus *testbed.Bus, host *testbed.NetNS) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, err := dialIn(host, "127.0.0.1:8080")
+		got, err := host.Dial("127.0.0.1:8080")
 		if err == nil && got == "hello" {
 			return
 		}
@@ -212,14 +210,8 @@ func startBerthdIn(t *testing.T, bus *testbed.Bus, root string, ns *testbed.NetN
 // host side's interface index.
 func veth(t *testing.T, host, ctr *testbed.NetNS, name string) int32 {
 	t.Helper()
-	host.Exec(t, "ip", "link", "add", name, "type", "veth", "peer", "name", "host0", "netns", ctr.Name)
 	ctr.Exec(t, "ip", "link", "set", "lo", "up")
-	ctr.Exec(t, "ip", "link", "set", "host0", "up")
-	n, err := strconv.Atoi(strings.TrimSpace(host.Exec(t, "cat", "/sys/class/net/"+name+"/ifindex")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int32(n)
+	return int32(host.Veth(t, name, ctr, "host0"))
 }
 
 // registerIn registers a machine whose leader lives in ctr with the
@@ -285,30 +277,10 @@ func serveIn(t *testing.T, ns *testbed.NetNS, addr string) {
 	ns.Serve(t, addr, func(string) string { return "hello" })
 }
 
-// dialIn connects from ns to addr and returns what the server said.
-func dialIn(ns *testbed.NetNS, addr string) (string, error) {
-	var got string
-	err := ns.Do(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		b, err := io.ReadAll(c)
-		got = string(b)
-		return err
-	})
-	return got, err
-}
-
 // dialUntil dials from ns until it connects or a generous deadline passes.
 func dialUntil(ns *testbed.NetNS, addr string) (got string, err error) {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if got, err = dialIn(ns, addr); err == nil {
+		if got, err = ns.Dial(addr); err == nil {
 			return got, nil
 		}
 	}
