@@ -49,23 +49,7 @@ func (l *lockedBuffer) String() string {
 // killed.
 func StartBerthd(t testing.TB, bus *Bus, p paths.Paths, args ...string) *Berthd {
 	t.Helper()
-	ns := NewNetNS(t)
-	argv := append([]string{"--net=" + ns.Path, Binary(t, "berthd"), "--root", p.Root}, args...)
-	d := &Berthd{stderr: &lockedBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(RequireTool(t, "nsenter"), argv...)
-	d.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", SystemBusEnv + "=" + bus.Address, "BERTH_BACKEND=embedded"}
-	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		d.powerOffAll(bus, p)
-		_ = d.cmd.Process.Kill()
-		<-d.done
-	})
-	d.waitName(t, bus)
-	return d
+	return StartBerthdIn(t, bus, p, NewNetNS(t), args...)
 }
 
 // Log returns what berthd wrote to its standard error so far.
