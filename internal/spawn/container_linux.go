@@ -56,29 +56,50 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 	return ct.supervise(), nil
 }
 
-// start places and registers the stage, hands it the configuration and
-// waits until the payload was executed.
+// start places and registers the stage, hands it the configuration, lets
+// it start the payload and waits until the payload was executed. A stage
+// cloned into its cgroup gets the configuration first and builds the
+// container's tree while the spawner sets up the network and registers the
+// machine; otherwise the registration may move it into a scope, which has
+// to happen before the stage makes its cgroup namespace.
 func (ct *container) start() error {
-	if err := ct.place(); err != nil {
+	early := ct.cg != nil
+	if early {
+		if err := ct.configure(); err != nil {
+			return err
+		}
+	}
+	if err := ct.placeCgroup(); err != nil {
 		return err
+	}
+	if !early {
+		if err := ct.configure(); err != nil {
+			return err
+		}
+	}
+	// A failed send means the stage is gone: its own error comes first.
+	goErr := sendJSON(ct.sync, goMsg, nil)
+	if err := ct.awaitExec(); err != nil {
+		return err
+	}
+	if goErr != nil {
+		return fmt.Errorf("start container: %w", goErr)
+	}
+	return nil
+}
+
+// configure gives the stage's cgroup to the container's root and sends
+// the stage its configuration. The stage is in its cgroup by then.
+func (ct *container) configure() error {
+	if ct.sc.Cgroup {
+		if err := ct.sc.users.ownCgroup(ct.o.Paths.Cgroup, ct.cmd.Process.Pid); err != nil {
+			return err
+		}
 	}
 	if err := sendJSON(ct.sync, ct.sc, nil); err != nil {
 		return fmt.Errorf("configure container: %w", err)
 	}
-	return ct.awaitExec()
-}
-
-// place registers the machine and puts the stage into its own cgroup
-// (unless the machine manager already moved it into a scope), which the
-// container's root then owns.
-func (ct *container) place() error {
-	if err := ct.placeCgroup(); err != nil {
-		return err
-	}
-	if !ct.sc.Cgroup {
-		return nil
-	}
-	return ct.sc.users.ownCgroup(ct.o.Paths.Cgroup, ct.cmd.Process.Pid)
+	return nil
 }
 
 // placeCgroup registers the machine and puts the stage into its cgroup.

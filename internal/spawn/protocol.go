@@ -8,6 +8,15 @@ const StageArg = "__berth-nspawn-stage"
 // syncFD is the stage's descriptor of the socket pair to the spawner.
 const syncFD = 3
 
+// The spawner sends the stage two messages: the stageConfig as soon as the
+// stage is in its cgroup, so that it builds the container's tree while the
+// spawner sets up the network and registers the machine, and then goMsg once
+// those are done: the stage executes the payload only after it.
+
+// goMsg tells the stage that the host side is ready and the payload may
+// start.
+const goMsg = "go"
+
 // stageConfig is what the spawner sends the stage once the stage may go on.
 type stageConfig struct {
 	// Config is the validated command line.

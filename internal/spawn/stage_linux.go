@@ -58,7 +58,23 @@ func runStage(sc *stageConfig, sync *os.File) error {
 	if err != nil {
 		return err
 	}
+	if err := awaitGo(sync); err != nil {
+		return err
+	}
 	return startPayload(sc, console, sync)
+}
+
+// awaitGo waits until the spawner has set up the host side (network,
+// registration) and lets the payload start.
+func awaitGo(sync *os.File) error {
+	var m string
+	if err := recvJSON(sync, &m); err != nil {
+		return fmt.Errorf("wait for the spawner: %w", err)
+	}
+	if m != goMsg {
+		return fmt.Errorf("wait for the spawner: unexpected message %q", m)
+	}
+	return nil
 }
 
 // rootSpec turns the configuration into the rootfs specification (the
