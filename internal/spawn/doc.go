@@ -10,12 +10,15 @@
 // bare fork) with the container's user namespace created together with
 // its mount, PID, UTS, IPC and optionally network namespaces, so the user
 // namespace owns them all. It places the stage in the container's cgroup
-// (given to the container's root), registers it with machine1, and hands
-// it the configuration over a socket pair. The stage (StageMain), PID 1 of
-// the new PID namespace and root of its user namespace, unshares its
-// cgroup namespace, sets the hostname, finishes the tree from inside
-// (rootfs.Finish: /proc, /sys, /dev/pts, /dev/mqueue, cgroup2), pivots
-// into it, drops capabilities and executes the payload as PID 1 (or runs
+// (given to the container's root) and hands it the configuration over a
+// socket pair; while the stage works, the spawner sets up the network and
+// registers the machine with machine1 (first, when the machine manager
+// moves the stage into a scope of its own), then lets the stage go on.
+// The stage (StageMain), PID 1 of the new PID namespace and root of its
+// user namespace, unshares its cgroup namespace, sets the hostname,
+// finishes the tree from inside (rootfs.Finish: /proc, /sys, /dev/pts,
+// /dev/mqueue, cgroup2), pivots into it, waits for the spawner's go,
+// drops capabilities and executes the payload as PID 1 (or runs
 // the stub init of package pid1 with the payload as PID 2). The process
 // chain is the same with and without a user namespace: spawner, then
 // PID 1.
