@@ -51,6 +51,7 @@ deps:
 
 test: deps
 	BERTH_TEST_STRICT=$${BERTH_TEST_STRICT:-0} $(GO) test -count=1 -timeout 40m $(TESTFLAGS) ./...
+	FUZZTIME=$${FUZZTIME:-3s} scripts/fuzz.sh
 
 demo: deps build
 	$(GO) run ./internal/demo --bin $(BUILDDIR)
