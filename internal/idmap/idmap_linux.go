@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -29,7 +28,7 @@ func (u *UserNS) Close() error { return u.f.Close() }
 // NewUserNS creates a user namespace with the given UID and GID mappings
 // (setgroups denied) and returns it open. The carrier process is
 // /proc/self/exe stopped by ptrace before it executes; it is killed and
-// reaped before NewUserNS returns.
+// reaped before NewUserNS returns. StartCarrier begins the same earlier.
 func NewUserNS(uids, gids []Mapping) (*UserNS, error) {
 	if err := Validate(uids); err != nil {
 		return nil, fmt.Errorf("user namespace uid map: %w", err)
@@ -37,27 +36,7 @@ func NewUserNS(uids, gids []Mapping) (*UserNS, error) {
 	if err := Validate(gids); err != nil {
 		return nil, fmt.Errorf("user namespace gid map: %w", err)
 	}
-	// The tracer of a PTRACE_TRACEME child is the thread that forked it;
-	// keep that thread until the child is gone.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
-		Args: []string{"berth-idmap-userns"},
-		Env:  []string{},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:  syscall.CLONE_NEWUSER,
-			UidMappings: procIDMaps(uids),
-			GidMappings: procIDMaps(gids),
-			Ptrace:      true,
-			Pdeathsig:   syscall.SIGKILL,
-		},
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("user namespace: start carrier: %w", err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	return OpenUserNS(cmd.Process.Pid)
+	return StartCarrier().Map(uids, gids)
 }
 
 // OpenUserNS opens the user namespace of process pid, for instance a

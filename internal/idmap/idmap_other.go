@@ -51,3 +51,17 @@ func Mount(src, target string, ns *UserNS, recursive bool) error {
 func Supported(path string, ns *UserNS) error {
 	return fmt.Errorf("%s: %w (%w)", path, ErrUnsupported, errNotLinux)
 }
+
+// Carrier is a user namespace carrier (Linux only).
+type Carrier struct{}
+
+// StartCarrier returns a carrier whose Map fails here.
+func StartCarrier() *Carrier { return &Carrier{} }
+
+// Map is only implemented on Linux.
+func (c *Carrier) Map(uids, gids []Mapping) (*UserNS, error) {
+	return nil, fmt.Errorf("user namespace: %w", errNotLinux)
+}
+
+// Close does nothing here.
+func (c *Carrier) Close() {}

@@ -13,6 +13,8 @@
 //	u := privusers.FlagU(privusers.KernelHasUserNS())     // -U; or ParseUsers(--private-users=)
 //	o, _ := privusers.ParseOwnership(v)                    // --private-users-ownership=, if given
 //	if err := privusers.Validate(u, o, readOnly, volatile); err != nil { ... } // before any change
+//	// optionally, as early as possible: if privusers.MayMap(u, o, dir) {
+//	//	carrier = idmap.StartCarrier() }  (Config.Carrier; Close it after Prepare)
 //	bar, endBar := privusers.TerminalProgress(os.Stderr)
 //	p, err := privusers.Prepare(privusers.Config{Paths: paths, Machine: name, Root: dir,
 //		Users: u, Ownership: o, ReadOnly: readOnly, Volatile: volatile, Progress: bar})

@@ -26,6 +26,10 @@ type Config struct {
 	ReadOnly, Volatile bool
 	// Progress, if set, receives chown progress.
 	Progress func(chownshift.Progress)
+	// Carrier, if set, is a user namespace started early (MayMap) that
+	// Prepare maps for the idmapped root instead of creating one; the
+	// caller closes it after Prepare in any case.
+	Carrier *idmap.Carrier
 }
 
 // Prepared is a machine's user namespace setup, ready for the spawner.
@@ -118,7 +122,7 @@ func (p *Prepared) applyOwnership(cfg Config, st chownshift.State) error {
 	eff := Effective(cfg.Users, cfg.Ownership)
 	var probe error
 	if eff == OwnershipMap || (eff == OwnershipAuto && !st.Busy && st.Shift != p.Range.Base) {
-		ns, err := idmap.NewUserNS(p.rootMappings(), p.rootMappings())
+		ns, err := rootUserNS(cfg.Carrier, p.rootMappings())
 		if err != nil {
 			return err
 		}
@@ -139,6 +143,41 @@ func (p *Prepared) applyOwnership(cfg Config, st chownshift.State) error {
 		p.disk = p.Range.Base
 	}
 	return err
+}
+
+// rootUserNS returns the namespace of the idmapped root: the early carrier
+// mapped, or a new one.
+func rootUserNS(c *idmap.Carrier, m []idmap.Mapping) (*idmap.UserNS, error) {
+	if c == nil {
+		return idmap.NewUserNS(m, m)
+	}
+	return c.Map(m, m)
+}
+
+// MayMap guesses, before Prepare, whether it will need a user namespace
+// for an idmapped root of root, so that a spawner can start its carrier
+// (idmap.StartCarrier) while it does other work. A wrong guess costs time,
+// never correctness.
+func MayMap(u Users, o Ownership, root string) bool {
+	switch eff := Effective(u, o); {
+	case u.Mode == ModeNo || eff == OwnershipOff || eff == OwnershipChown:
+		return false
+	case eff == OwnershipMap:
+		return true
+	}
+	st, err := chownshift.Detect(root)
+	if err != nil || st.Busy {
+		return false
+	}
+	switch u.Mode {
+	case ModePick: // a shifted image gets its own range back
+		return st.Shift < uidrange.MinBase || st.Shift > uidrange.MaxBase
+	case ModeFixed:
+		return st.Shift != u.Shift
+	case ModeIdentity:
+		return st.Shift != 0
+	}
+	return false // yes: the range is the image's
 }
 
 // decide picks the ownership mode: eff as given, with auto resolved from

@@ -66,6 +66,8 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer ns.close()
+	carrier := startCarrier(&c)
+	defer closeCarrier(carrier)
 	if c.Image != "" {
 		if c.Directory, err = stagingDir(o.Paths, c.Machine); err != nil {
 			return 1, err
@@ -82,7 +84,7 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer lock.Release()
-	if sc.users, err = setupUsers(sc, o, ns); err != nil {
+	if sc.users, err = setupUsers(sc, o, ns, carrier); err != nil {
 		return 1, err
 	}
 	defer sc.users.release()

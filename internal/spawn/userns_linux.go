@@ -23,10 +23,28 @@ type users struct {
 	p *privusers.Prepared
 }
 
+// startCarrier begins the user namespace of an idmapped root while the
+// spawner sets up the rest, when the machine likely needs one (nil
+// otherwise, and for a raw image, whose tree is not attached yet).
+func startCarrier(c *nspawnopts.Config) *idmap.Carrier {
+	if c.Image != "" || !privusers.MayMap(c.PrivateUsers, c.PrivateUsersOwnership, c.Directory) {
+		return nil
+	}
+	return idmap.StartCarrier()
+}
+
+// closeCarrier ends the carrier if Prepare did not use it.
+func closeCarrier(c *idmap.Carrier) {
+	if c != nil {
+		c.Close()
+	}
+}
+
 // setupUsers prepares the machine's user namespace (range and ownership)
-// in the spawner's mount namespace, where a raw image is attached. It
-// returns nil without a user namespace.
-func setupUsers(sc *stageConfig, o Options, ns *mountNS) (*users, error) {
+// in the spawner's mount namespace, where a raw image is attached, with
+// the early carrier if there is one. It returns nil without a user
+// namespace.
+func setupUsers(sc *stageConfig, o Options, ns *mountNS, carrier *idmap.Carrier) (*users, error) {
 	c := &sc.Config
 	if c.PrivateUsers.Mode == privusers.ModeNo {
 		return nil, nil
@@ -40,9 +58,11 @@ func setupUsers(sc *stageConfig, o Options, ns *mountNS) (*users, error) {
 			Paths: o.Paths, Machine: c.Machine, Root: c.Directory,
 			Users: c.PrivateUsers, Ownership: c.PrivateUsersOwnership, ReadOnly: c.ReadOnly,
 			Volatile: c.Ephemeral || c.Volatile != nspawnopts.VolatileNo, Progress: bar,
+			Carrier: carrier,
 		})
 		return err
 	})
+	closeCarrier(carrier)
 	if err != nil {
 		return nil, err
 	}
