@@ -11,6 +11,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/internal/paths"
+	"github.com/berth-dev/berth/internal/rootfs"
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -41,6 +43,8 @@ func startSpawner(t *testing.T, bus *testbed.Bus, bin, image, name string, cmd .
 		_ = conn.Object(busName, "/org/freedesktop/machine1").Call(mgr+"KillMachine", 0, name, "all", int32(9)).Err
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-done
+		// A killed spawner cannot take its propagation directory away.
+		rootfs.RemovePropagation(filepath.Join(paths.Default().Run, "propagate", name))
 		if t.Failed() {
 			t.Logf("%s output:\n%s", bin, out.String())
 		}

@@ -32,8 +32,12 @@ func TestIntegrationMachineFindsImage(t *testing.T) {
 
 func TestIntegrationImageBusy(t *testing.T) {
 	_, args := busybox(t)
+	// The first container is killed at the end: under a private root, what
+	// it leaves behind goes with the test's temp directory.
+	_, env := privateRoot(t)
 	first := exec.Command(testbed.Binary(t, "berth-nspawn"), append(args, "-M", machineName(t, "busy1"),
 		"/bin/sh", "-c", "echo up; exec sleep 60")...)
+	first.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	out, err := first.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -45,11 +49,11 @@ func TestIntegrationImageBusy(t *testing.T) {
 	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "up\n" {
 		t.Fatalf("first container: %q, %v", line, err)
 	}
-	r := nspawn(t, nil, append(args, "-M", machineName(t, "busy2"), "/bin/true")...)
+	r := nspawn(t, env, append(args, "-M", machineName(t, "busy2"), "/bin/true")...)
 	if r.code != 1 || !strings.Contains(r.stderr, "busy") {
 		t.Errorf("second start: exit %d, stderr %q; want 1 and busy", r.code, r.stderr)
 	}
-	r = nspawn(t, nil, append(args, "-M", machineName(t, "busy3"), "--read-only", "/bin/true")...)
+	r = nspawn(t, env, append(args, "-M", machineName(t, "busy3"), "--read-only", "/bin/true")...)
 	if r.code != 0 {
 		t.Errorf("read-only start beside it: exit %d, stderr %q", r.code, r.stderr)
 	}
