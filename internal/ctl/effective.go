@@ -5,12 +5,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-)
 
-// effectiveRow is one GetEffectiveSettings setting: a(ssss).
-type effectiveRow struct {
-	Section, Key, Value, Origin string
-}
+	"github.com/berth-dev/berth/internal/berthapi"
+)
 
 // effectiveReply is GetEffectiveSettings' reply.
 type effectiveReply struct {
@@ -19,7 +16,7 @@ type effectiveReply struct {
 	file     string
 	trusted  bool
 	mode     string
-	rows     []effectiveRow
+	rows     []berthapi.Setting
 	warnings []string
 }
 

@@ -5,16 +5,18 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-dev/berth/internal/berthapi"
 )
 
 func TestPrintEffective(t *testing.T) {
 	reply := effectiveReply{
 		source: "unit", command: []string{"berth-nspawn", "-b", "-M", "web"},
 		file: "/var/lib/machines/web.nspawn", mode: "override",
-		rows: []effectiveRow{
-			{"Exec", "Boot", "yes", "command line"},
-			{"Exec", "Hostname", "h", "/var/lib/machines/web.nspawn:2"},
-			{"Files", "ReadOnly", "no", "default"},
+		rows: []berthapi.Setting{
+			{Section: "Exec", Key: "Boot", Value: "yes", Origin: "command line"},
+			{Section: "Exec", Key: "Hostname", Value: "h", Origin: "/var/lib/machines/web.nspawn:2"},
+			{Section: "Files", Key: "ReadOnly", Value: "no", Origin: "default"},
 		},
 		warnings: []string{"/var/lib/machines/web.nspawn:3: ignoring LimitNOFILE=: privileged setting"},
 	}

@@ -10,33 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/berthapi"
 )
-
-// linkRow is one ListLinks entry: a(sibssss).
-type linkRow struct {
-	Name              string
-	Index             int32
-	Zone              bool
-	Subnet, Address   string
-	Subnet6, Address6 string
-}
-
-// leaseRow is one ListLeases entry: a(sssst).
-type leaseRow struct {
-	Link, Address, HWAddr, Hostname string
-	ExpiryUSec                      uint64
-}
-
-// forwardRow is one ListPortForwards entry: a(ssqqssb).
-type forwardRow struct {
-	Machine, Proto          string
-	HostPort, ContainerPort uint16
-	Address, Address6       string
-	Persistent              bool
-}
-
-// findingRow is one DiagnoseNetwork entry: a(ss).
-type findingRow struct{ Code, Message string }
 
 // errFindings makes diagnose exit with status 1 after printing its
 // findings.
@@ -91,7 +67,7 @@ func linksCommand(o *options) *cobra.Command {
 		Short: "List the ve-*/vz-* links berthd manages, with their subnets and host addresses",
 		Args:  cobra.NoArgs,
 		RunE: listCall(o, "ListLinks", "LINK\tIFINDEX\tKIND\tSUBNET\tHOST ADDRESS\tIPV6 SUBNET\tHOST IPV6 ADDRESS", "links",
-			func(l linkRow) []string {
+			func(l berthapi.Link) []string {
 				kind := "veth"
 				if l.Zone {
 					kind = "zone"
@@ -107,7 +83,7 @@ func leasesCommand(o *options) *cobra.Command {
 		Short: "List the DHCP leases berthd handed out (expired ones included)",
 		Args:  cobra.NoArgs,
 		RunE: listCall(o, "ListLeases", "LINK\tADDRESS\tMAC\tHOSTNAME\tEXPIRES", "leases",
-			func(l leaseRow) []string {
+			func(l berthapi.Lease) []string {
 				exp := time.UnixMicro(int64(l.ExpiryUSec)).UTC().Format(time.RFC3339)
 				return []string{l.Link, l.Address, l.HWAddr, l.Hostname, exp}
 			}),
@@ -120,7 +96,7 @@ func portsCommand(o *options) *cobra.Command {
 		Short: "List port forwards: persistent ones (port-add) and those machines asked for with -p",
 		Args:  cobra.NoArgs,
 		RunE: listCall(o, "ListPortForwards", "MACHINE\tPROTO\tHOST PORT\tCONTAINER PORT\tADDRESS\tIPV6 ADDRESS\tPERSISTENT", "port forwards",
-			func(f forwardRow) []string {
+			func(f berthapi.Forward) []string {
 				return []string{f.Machine, f.Proto, strconv.Itoa(int(f.HostPort)), strconv.Itoa(int(f.ContainerPort)),
 					f.Address, f.Address6, strconv.FormatBool(f.Persistent)}
 			}),
@@ -208,7 +184,7 @@ func diagnoseCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var found []findingRow
+			var found []berthapi.Finding
 			if err := c.berth("DiagnoseNetwork", args[0]).Store(&found); err != nil {
 				return fmt.Errorf("diagnose %s: %w", args[0], err)
 			}

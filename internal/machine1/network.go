@@ -7,6 +7,7 @@ import (
 	"github.com/godbus/dbus/v5"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/berthapi"
 	"github.com/berth-dev/berth/internal/machinenet"
 	"github.com/berth-dev/berth/internal/netdiag"
 	"github.com/berth-dev/berth/internal/netwatch"
@@ -23,34 +24,6 @@ type Network interface {
 	Add(f machinenet.Forward) error
 	Remove(machine, proto string, hostPort uint16) error
 	Diagnose(ifindices []int32) ([]netdiag.Finding, error)
-}
-
-// linkRow is one ListLinks entry: a(sibssss).
-type linkRow struct {
-	Name              string
-	Index             int32
-	Zone              bool
-	Subnet, Address   string
-	Subnet6, Address6 string
-}
-
-// leaseRow is one ListLeases entry: a(sssst).
-type leaseRow struct {
-	Link, Address, HWAddr, Hostname string
-	ExpiryUSec                      uint64
-}
-
-// forwardRow is one ListPortForwards entry: a(ssqqssb).
-type forwardRow struct {
-	Machine, Proto          string
-	HostPort, ContainerPort uint16
-	Address, Address6       string
-	Persistent              bool
-}
-
-// findingRow is one DiagnoseNetwork entry: a(ss).
-type findingRow struct {
-	Code, Message string
 }
 
 // networkMethods are dev.berth.Manager1's network methods.
@@ -72,40 +45,43 @@ func (s *Server) network() (Network, error) {
 	return s.opts.Network, nil
 }
 
-func (s *Server) listLinks(dbus.Message) ([]linkRow, *dbus.Error) {
+func (s *Server) listLinks(dbus.Message) ([]berthapi.Link, *dbus.Error) {
 	n, err := s.network()
 	if err != nil {
 		return nil, busError(err)
 	}
-	out := []linkRow{}
+	out := []berthapi.Link{}
 	for _, l := range n.Links() {
-		out = append(out, linkRow{l.Name, int32(l.Index), l.Zone, text(l.Subnet), text(l.HostAddr), text(l.Subnet6), text(l.HostAddr6)})
+		out = append(out, berthapi.Link{Name: l.Name, Index: int32(l.Index), Zone: l.Zone,
+			Subnet: text(l.Subnet), Address: text(l.HostAddr), Subnet6: text(l.Subnet6), Address6: text(l.HostAddr6)})
 	}
 	return out, nil
 }
 
-func (s *Server) listLeases(dbus.Message) ([]leaseRow, *dbus.Error) {
+func (s *Server) listLeases(dbus.Message) ([]berthapi.Lease, *dbus.Error) {
 	n, err := s.network()
 	if err != nil {
 		return nil, busError(err)
 	}
-	out := []leaseRow{}
+	out := []berthapi.Lease{}
 	for _, l := range n.Links() {
 		for _, ls := range l.Leases {
-			out = append(out, leaseRow{l.Name, ls.Addr.String(), ls.HWAddr, ls.Hostname, uint64(ls.Expiry.UnixMicro())})
+			out = append(out, berthapi.Lease{Link: l.Name, Address: ls.Addr.String(), HWAddr: ls.HWAddr,
+				Hostname: ls.Hostname, ExpiryUSec: uint64(ls.Expiry.UnixMicro())})
 		}
 	}
 	return out, nil
 }
 
-func (s *Server) listPortForwards(dbus.Message) ([]forwardRow, *dbus.Error) {
+func (s *Server) listPortForwards(dbus.Message) ([]berthapi.Forward, *dbus.Error) {
 	n, err := s.network()
 	if err != nil {
 		return nil, busError(err)
 	}
-	out := []forwardRow{}
+	out := []berthapi.Forward{}
 	for _, f := range n.Forwards() {
-		out = append(out, forwardRow{f.Machine, f.Proto, f.HostPort, f.ContainerPort, text(f.Addr), text(f.Addr6), f.Persistent})
+		out = append(out, berthapi.Forward{Machine: f.Machine, Proto: f.Proto, HostPort: f.HostPort, ContainerPort: f.ContainerPort,
+			Address: text(f.Addr), Address6: text(f.Addr6), Persistent: f.Persistent})
 	}
 	return out, nil
 }
@@ -132,7 +108,7 @@ func (s *Server) removePortForward(msg dbus.Message, machine, proto string, host
 	return busError(err)
 }
 
-func (s *Server) diagnoseNetwork(_ dbus.Message, name string) ([]findingRow, *dbus.Error) {
+func (s *Server) diagnoseNetwork(_ dbus.Message, name string) ([]berthapi.Finding, *dbus.Error) {
 	n, err := s.network()
 	if err != nil {
 		return nil, busError(err)
@@ -145,9 +121,9 @@ func (s *Server) diagnoseNetwork(_ dbus.Message, name string) ([]findingRow, *db
 	if err != nil {
 		return nil, busError(err)
 	}
-	out := []findingRow{}
+	out := []berthapi.Finding{}
 	for _, f := range fs {
-		out = append(out, findingRow{f.Code, f.Message})
+		out = append(out, berthapi.Finding{Code: f.Code, Message: f.Message})
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/berth-dev/berth/dbus-interfaces"
+	"github.com/berth-dev/berth/internal/berthapi"
 	"github.com/berth-dev/berth/internal/containernet"
 	"github.com/berth-dev/berth/internal/machine1"
 	"github.com/berth-dev/berth/internal/nspawnopts"
@@ -44,7 +45,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 	addr := client.wait(t, "bound")
 
 	t.Run("links", func(t *testing.T) {
-		var links []linkRow
+		var links []berthapi.Link
 		berthCall(t, bus, "ListLinks", &links)
 		if len(links) != 1 || links[0].Name != "ve-testbox" || links[0].Index != idx || links[0].Zone ||
 			!strings.HasSuffix(links[0].Subnet, "/28") || links[0].Address == "" {
@@ -56,7 +57,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 		if got := machineAddresses(t, bus, "box"); len(got) == 0 || got[0] != addr || slices.ContainsFunc(got[1:], isIPv4) {
 			t.Errorf("GetMachineAddresses = %v, want %s and IPv6 only", got, addr)
 		}
-		var leases []leaseRow
+		var leases []berthapi.Lease
 		berthCall(t, bus, "ListLeases", &leases)
 		if len(leases) != 1 || leases[0].Link != "ve-testbox" || leases[0].Address != addr || leases[0].ExpiryUSec < uint64(time.Now().UnixMicro()) {
 			t.Errorf("ListLeases = %+v, want one for %s", leases, addr)
@@ -71,18 +72,19 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 	serveIn(t, ctr, ":80")
 	t.Run("port forward", func(t *testing.T) {
 		berthCall(t, bus, "AddPortForward", nil, "box", "tcp", uint16(8080), uint16(80))
-		var fws []forwardRow
+		var fws []berthapi.Forward
 		eventually(t, "the forward to follow the SLAAC address", func() bool {
 			berthCall(t, bus, "ListPortForwards", &fws)
 			return len(fws) == 1 && fws[0].Address6 != ""
 		})
-		if want := []forwardRow{{"box", "tcp", 8080, 80, addr, fws[0].Address6, true}}; !cmp.Equal(want, fws) {
+		if want := []berthapi.Forward{{Machine: "box", Proto: "tcp", HostPort: 8080, ContainerPort: 80,
+			Address: addr, Address6: fws[0].Address6, Persistent: true}}; !cmp.Equal(want, fws) {
 			t.Errorf("ListPortForwards (-want +got):\n%s", cmp.Diff(want, fws))
 		}
 		if got, err := host.Dial("127.0.0.1:8080"); err != nil || got != "hello" {
 			t.Errorf("dial the forward from berthd's loopback: %q, %v", got, err)
 		}
-		var links []linkRow
+		var links []berthapi.Link
 		berthCall(t, bus, "ListLinks", &links)
 		v6 := net.JoinHostPort(links[0].Address6, "8080")
 		if got, err := host.Dial(v6); err != nil || got != "hello" {
@@ -102,7 +104,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "the forward to go with its ports file", func() bool {
-			var fws []forwardRow
+			var fws []berthapi.Forward
 			berthCall(t, bus, "ListPortForwards", &fws)
 			return len(fws) == 1
 		})
@@ -114,7 +116,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 				t.Errorf("%s as nobody: %v: %s", args[0], err, out)
 			}
 		}
-		var fws []forwardRow
+		var fws []berthapi.Forward
 		berthCall(t, bus, "ListPortForwards", &fws)
 		if len(fws) != 1 {
 			t.Errorf("forwards changed by nobody: %+v", fws)
@@ -124,7 +126,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 		registerIn(t, "idle", idle, veth(t, host, idle, "ve-testidle"))
 		registerIn(t, "nonet", idle, 0)
 		eventually(t, "ve-testidle to be configured", func() bool {
-			var links []linkRow
+			var links []berthapi.Link
 			berthCall(t, bus, "ListLinks", &links)
 			return len(links) == 2
 		})
@@ -136,7 +138,7 @@ func TestIntegrationContainerNetwork(t *testing.T) {
 			{"nonet", []string{"no-link"}},
 		}
 		for _, tt := range tests {
-			var fs []findingRow
+			var fs []berthapi.Finding
 			berthCall(t, bus, "DiagnoseNetwork", &fs, tt.machine)
 			var codes []string
 			for _, f := range fs {
@@ -189,8 +191,8 @@ func forwardWorks(t *testing.T, bus *testbed.Bus, host *testbed.NetNS) {
 			return
 		}
 		if time.Now().After(deadline) {
-			var fws []forwardRow
-			var leases []leaseRow
+			var fws []berthapi.Forward
+			var leases []berthapi.Lease
 			berthCall(t, bus, "ListPortForwards", &fws)
 			berthCall(t, bus, "ListLeases", &leases)
 			nft, _ := host.Command("nft", "list", "ruleset").CombinedOutput()
@@ -286,28 +288,6 @@ func dialUntil(ns *testbed.NetNS, addr string) (got string, err error) {
 	}
 	return got, err
 }
-
-type linkRow struct {
-	Name              string
-	Index             int32
-	Zone              bool
-	Subnet, Address   string
-	Subnet6, Address6 string
-}
-
-type leaseRow struct {
-	Link, Address, HWAddr, Hostname string
-	ExpiryUSec                      uint64
-}
-
-type forwardRow struct {
-	Machine, Proto          string
-	HostPort, ContainerPort uint16
-	Address, Address6       string
-	Persistent              bool
-}
-
-type findingRow struct{ Code, Message string }
 
 func berthCall(t *testing.T, bus *testbed.Bus, method string, out any, args ...any) {
 	t.Helper()

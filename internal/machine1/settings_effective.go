@@ -11,6 +11,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/internal/berthapi"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/nspawnsettings"
@@ -31,11 +32,6 @@ type SettingsSource struct {
 // spawnerName is the program name of berth's spawner.
 const spawnerName = "berth-nspawn"
 
-// effectiveRow is one GetEffectiveSettings entry: a(ssss).
-type effectiveRow struct {
-	Section, Key, Value, Origin string
-}
-
 // effective is GetEffectiveSettings' answer.
 type effective struct {
 	source   string
@@ -43,7 +39,7 @@ type effective struct {
 	file     string
 	trusted  bool
 	mode     string
-	rows     []effectiveRow
+	rows     []berthapi.Setting
 	warnings []string
 }
 
@@ -53,7 +49,7 @@ func (s *Server) settingsMethods() iface {
 	return iface{"GetEffectiveSettings": newMethod(s.getEffectiveSettings)}
 }
 
-func (s *Server) getEffectiveSettings(msg dbus.Message, name string) (string, []string, string, bool, string, []effectiveRow, []string, *dbus.Error) {
+func (s *Server) getEffectiveSettings(msg dbus.Message, name string) (string, []string, string, bool, string, []berthapi.Setting, []string, *dbus.Error) {
 	e, err := s.effectiveSettings(msg, name)
 	if err != nil {
 		return "", nil, "", false, "", nil, nil, busError(err)
@@ -123,7 +119,7 @@ func (e *effective) resolve(p paths.Paths) error {
 		e.warnings = append(e.warnings, w.String())
 	}
 	for _, en := range eff.Entries() {
-		e.rows = append(e.rows, effectiveRow{en.Section, en.Key, en.Value, en.Origin.String()})
+		e.rows = append(e.rows, berthapi.Setting{Section: en.Section, Key: en.Key, Value: en.Value, Origin: en.Origin.String()})
 	}
 	return nil
 }
