@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,89 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/machine"
 	"github.com/berth-dev/berth/internal/testbed"
 )
-
-// group is a leader with two children, all in a cgroup2 group of their
-// own, in the host's PID namespace (so only the cgroup ties the children
-// to the machine).
-type group struct {
-	dir            string
-	leader         *exec.Cmd
-	child1, child2 uint32
-}
-
-// startGroup creates the group and starts `sh` with two sleeping children
-// in it.
-func startGroup(t *testing.T) *group {
-	t.Helper()
-	_, mnt := containercgroup.Detect("/sys/fs/cgroup")
-	if mnt == "" {
-		testbed.Unavailable(t, "no cgroup2 hierarchy")
-	}
-	g := &group{dir: filepath.Join(mnt, fmt.Sprintf("berth-test-%d-%d", os.Getpid(), time.Now().UnixNano()))}
-	if err := os.Mkdir(g.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { removeGroup(g.dir) })
-	g.leader = exec.Command("sh", "-c", `read x; sleep 1000 & sleep 1000 & wait`)
-	in, err := g.leader.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.leader.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.leader.Process.Kill(); _ = g.leader.Wait() })
-	if err := os.WriteFile(filepath.Join(g.dir, "cgroup.procs"), []byte(strconv.Itoa(g.leader.Process.Pid)), 0); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = in.Write([]byte("go\n"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		kids := children(g.leader.Process.Pid)
-		if len(kids) == 2 && comm(kids[0]) == "sleep" && comm(kids[1]) == "sleep" {
-			g.child1, g.child2 = kids[0], kids[1]
-			return g
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("children never started: %v", kids)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func removeGroup(dir string) {
-	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	for _, f := range strings.Fields(string(data)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	for range 100 {
-		if os.Remove(dir) == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func children(pid int) []uint32 {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	var out []uint32
-	for _, f := range strings.Fields(string(data)) {
-		n, _ := strconv.ParseUint(f, 10, 32)
-		out = append(out, uint32(n))
-	}
-	return out
-}
-
-func comm(pid uint32) string {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return strings.TrimSpace(string(data))
-}
 
 // gone reports whether pid has exited (or is a zombie).
 func gone(pid uint32) bool {
@@ -148,13 +66,13 @@ func TestIntegrationCgroup(t *testing.T) {
 		{machine.KillLeader, syscall.SIGKILL, [3]bool{true, false, false}},
 	} {
 		t.Run(fmt.Sprintf("%s-%d", tc.who, tc.sig), func(t *testing.T) {
-			g := startGroup(t)
+			g := testbed.StartGroup(t, 2)
 			r := newRegistry(t)
-			leader := uint32(g.leader.Process.Pid)
+			leader := uint32(g.Leader.Process.Pid)
 			if _, err := r.Register(machine.Spec{Name: "cg", Class: machine.ClassContainer, Leader: leader}); err != nil {
 				t.Fatal(err)
 			}
-			for _, pid := range []uint32{leader, g.child1, g.child2} {
+			for _, pid := range []uint32{leader, g.Children[0], g.Children[1]} {
 				m, err := r.ByPID(pid)
 				if err != nil || m.Name != "cg" {
 					t.Errorf("ByPID(%d) = %q, %v; want cg", pid, m.Name, err)
@@ -166,7 +84,7 @@ func TestIntegrationCgroup(t *testing.T) {
 			if err := r.Kill("cg", tc.who, int32(tc.sig)); err != nil {
 				t.Fatal(err)
 			}
-			pids := []uint32{leader, g.child1, g.child2}
+			pids := []uint32{leader, g.Children[0], g.Children[1]}
 			eventually(t, "signalled processes to exit", func() bool {
 				for i, pid := range pids {
 					if tc.wantGone[i] && !gone(pid) {
