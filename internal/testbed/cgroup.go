@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/containercgroup"
+	"golang.org/x/sys/unix"
 )
 
 // Group is a test cgroup2 group of its own holding a shell leader and its
@@ -30,7 +30,7 @@ type Group struct {
 // is killed and the group removed.
 func StartGroup(t testing.TB, n int) *Group {
 	t.Helper()
-	_, mnt := containercgroup.Detect("/sys/fs/cgroup")
+	mnt := cgroup2Mount()
 	if mnt == "" {
 		Unavailable(t, "no cgroup2 hierarchy")
 	}
@@ -54,6 +54,18 @@ func StartGroup(t testing.TB, n int) *Group {
 	_, _ = in.Write([]byte("go\n"))
 	g.Children = waitChildren(t, g.Leader.Process.Pid, n)
 	return g
+}
+
+// cgroup2Mount returns where the cgroup2 hierarchy is mounted: at
+// /sys/fs/cgroup on a pure v2 host, below it on a hybrid one, else "".
+func cgroup2Mount() string {
+	for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var fs unix.Statfs_t
+		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+			return dir
+		}
+	}
+	return ""
 }
 
 // waitChildren waits until pid has n children running sleep.
