@@ -58,6 +58,15 @@ func running(dir string) (Status, bool, error) {
 	if alive(st.MonitorPID, st.MonitorStart) {
 		return st, true, nil
 	}
+	// A monitor writes its last status just before it exits: read the file
+	// again once it is seen gone, so that a status read before that last
+	// write is not taken for the monitor's final word.
+	if st, err = readStatus(dir); err != nil {
+		return st, false, err
+	}
+	if alive(st.MonitorPID, st.MonitorStart) {
+		return st, true, nil
+	}
 	return st, orphaned(st), nil
 }
 
