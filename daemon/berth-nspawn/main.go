@@ -19,9 +19,6 @@ import (
 
 func main() {
 	runtime.MemProfileRate = 0 // a short-lived program: no heap profile sampling
-	if len(os.Args) > 1 && os.Args[1] == spawn.StageArg {
-		os.Exit(spawn.StageMain())
-	}
 	os.Exit(run(os.Args[1:]))
 }
 

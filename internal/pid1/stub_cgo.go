@@ -31,12 +31,15 @@ static pid_t berth_fork_pid2(void) {
 	return (pid_t)pid;
 }
 
-// berth_stub is the stub init. It runs before the Go runtime starts, so
-// the process is still single-threaded and the payload it forks first is
-// PID 2 of the namespace. It forwards every signal it receives to the
-// payload, reaps every child, and exits with the payload's status (255
-// when the payload was killed).
-static void berth_stub(char **argv, char **envp) {
+// berth_pid1_stub is the stub init, called with argv = [path, argv0,
+// args...] by the constructor of package spawn (the one dispatch of the
+// binary's pre-runtime roles) when the binary is executed with BERTH_STUB_ARG.
+// It runs before the Go runtime starts, so the process is still
+// single-threaded and the payload it forks first is PID 2 of the
+// namespace. It forwards every signal it receives to the payload, reaps
+// every child, and exits with the payload's status (255 when the payload
+// was killed).
+void berth_pid1_stub(char **argv, char **envp) {
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
@@ -67,16 +70,5 @@ static void berth_stub(char **argv, char **envp) {
 		}
 	}
 }
-
-__attribute__((constructor)) static void berth_stub_ctor(int argc, char **argv, char **envp) {
-	if (argc >= 4 && strcmp(argv[1], "__berth-nspawn-stub") == 0) {
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-		berth_stub(argv + 2, envp);
-	}
-}
 */
 import "C"
-
-// NativeStub reports that this build has the C stub init, which gives the
-// payload PID 2 (see StubArg).
-const NativeStub = true

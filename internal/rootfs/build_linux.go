@@ -11,15 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Prepare is the first half of building the container tree, the part that
-// needs host root (systemd-nspawn's outer child): the root (bind,
-// idmapped, volatile or ephemeral), /dev with its device nodes, /run with
-// /run/host, /tmp, /dev/shm, the host's /sys without a private network,
-// the custom mounts and the journal link. It runs in the caller's private
-// mount namespace, which the container's namespaces are then copied from
-// (the caller starts the container's first process with its working
-// directory on the root, see Enter); Finish does the rest there. With a
-// user namespace, what Prepare creates belongs to the namespace's root.
+// Prepare builds the host half of the container tree, the part that needs
+// host root (systemd-nspawn's outer child): the root (bind, idmapped,
+// volatile or ephemeral), /dev with its device nodes, /run with /run/host,
+// /tmp, /dev/shm, the host's /sys without a private network, the custom
+// mounts, the journal link and the /etc files of --resolv-conf and
+// --timezone. It runs in the caller's private mount namespace, which the
+// container's namespaces are then copied from (the caller starts the
+// container's first process with its working directory on the root, see
+// Enter); the stage of package spawn does the rest there. With a user
+// namespace, what Prepare creates belongs to the namespace's root.
 // The caller must be locked to its OS thread.
 func Prepare(s *Spec) (*Root, error) {
 	dir, err := filepath.Abs(s.Dir)
@@ -41,37 +42,7 @@ func Prepare(s *Spec) (*Root, error) {
 		func() error { return r.customMounts(s) },
 		func() error { return r.apiUncovered(s) },
 		func() error { return r.linkJournal(s) },
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			r.Close()
-			return nil, err
-		}
-	}
-	return r, nil
-}
-
-// Finish is the second half, run by the container's first process in its
-// own namespaces (user namespace included) with its working directory on
-// the root Prepare made: /proc, /sys (with a private network), the cgroup
-// file system, /dev/pts and /dev/mqueue, the boot ID, the /etc files and
-// the read-only root. It returns the root, ready for Pivot.
-func Finish(s *Spec) (*Root, error) {
-	if err := mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return nil, fmt.Errorf("make mounts private: %w", err)
-	}
-	r, err := rebindRoot(s.Dir)
-	if err != nil {
-		return nil, err
-	}
-	steps := []func() error{
-		func() error { return r.mountProc(s) },
-		func() error { return r.mountSys(s) },
-		r.devSubMounts,
-		r.procExtras,
-		func() error { return r.verifyAPI(s) },
 		func() error { return r.etcFiles(s) },
-		func() error { return r.finishRoot(s) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -80,27 +51,6 @@ func Finish(s *Spec) (*Root, error) {
 		}
 	}
 	return r, nil
-}
-
-// rebindRoot stacks a recursive bind of the working directory (the
-// container's root) on itself and returns it: a user namespace inherits
-// the mounts Prepare made locked, and pivot_root refuses a locked new
-// root, but the top of a new bind is the namespace's own.
-func rebindRoot(dir string) (*Root, error) {
-	tree, err := kernel.RetryInt("open_tree", func() (int, error) {
-		return unix.OpenTree(unix.AT_FDCWD, ".", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bind root: %w", err)
-	}
-	err = kernel.Retry("move_mount", func() error {
-		return unix.MoveMount(tree, "", unix.AT_FDCWD, ".", unix.MOVE_MOUNT_F_EMPTY_PATH)
-	})
-	if err != nil {
-		unix.Close(tree)
-		return nil, fmt.Errorf("bind root: %w", err)
-	}
-	return &Root{Dir: dir, f: os.NewFile(uintptr(tree), dir)}, nil
 }
 
 // Enter makes the root the calling thread's working directory: a process
@@ -325,33 +275,8 @@ func (r *Root) baseFilesystem(s *Spec) error {
 	return nil
 }
 
-// verifyAPI checks, after the custom mounts, that /proc and /sys are still
-// the kernel's file systems: a bind over them (a fake procfs) would make
-// later /proc writes and fd paths lie (CVE-2019-16884).
-func (r *Root) verifyAPI(s *Spec) error {
-	sys := int64(unix.SYSFS_MAGIC)
-	if s.sysInside() {
-		sys = unix.TMPFS_MAGIC
-	}
-	for _, m := range []struct {
-		path  string
-		magic int64
-	}{{"/proc", unix.PROC_SUPER_MAGIC}, {"/sys", sys}} {
-		f, err := r.openIn(m.path, true)
-		if err != nil {
-			return err
-		}
-		err = isFS(f, m.path, m.magic)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // apiUncovered checks, after the custom mounts, that nothing covers /proc
-// and /sys: Finish mounts the kernel's file systems there, and a bind
+// and /sys: the stage mounts the kernel's file systems there, and a bind
 // below them (a fake procfs) is refused rather than hidden.
 func (r *Root) apiUncovered(s *Spec) error {
 	rootID, err := mountID(r.f, "/")
@@ -361,7 +286,7 @@ func (r *Root) apiUncovered(s *Spec) error {
 	for _, p := range []string{"/proc", "/sys"} {
 		f, err := r.openIn(p, true)
 		if errors.Is(err, unix.ENOENT) {
-			continue // Finish creates it
+			continue // the stage creates it
 		}
 		if err != nil {
 			return err
@@ -389,29 +314,4 @@ func mountID(f *os.File, what string) (uint64, error) {
 		return 0, fmt.Errorf("statx %s: %w", what, err)
 	}
 	return stx.Mnt_id, nil
-}
-
-// finishRoot applies --read-only (and the read-only root of
-// --volatile=state) last, once every mount point exists.
-func (r *Root) finishRoot(s *Spec) error {
-	if !s.ReadOnly && s.Volatile != nspawnopts.VolatileState {
-		return nil
-	}
-	return remountRO(r.f, "/", 0)
-}
-
-// Pivot makes r the root of the mount namespace and detaches the old root.
-// It closes r.
-func (r *Root) Pivot() error {
-	defer r.Close()
-	if err := kernel.Retry("fchdir", func() error { return unix.Fchdir(int(r.f.Fd())) }); err != nil {
-		return fmt.Errorf("enter root: %w", err)
-	}
-	if err := kernel.Retry("pivot_root", func() error { return unix.PivotRoot(".", ".") }); err != nil {
-		return fmt.Errorf("pivot_root: %w", err)
-	}
-	if err := kernel.Retry("umount2", func() error { return unix.Unmount(".", unix.MNT_DETACH) }); err != nil {
-		return fmt.Errorf("detach old root: %w", err)
-	}
-	return kernel.Retry("chdir", func() error { return unix.Chdir("/") })
 }

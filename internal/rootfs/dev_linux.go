@@ -1,7 +1,6 @@
 package rootfs
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -29,7 +28,7 @@ var devLinks = [][2]string{
 
 // mountDev mounts the container's /dev as host root: a tmpfs with the
 // standard nodes (which a user namespace may not create) and links, and
-// /dev/shm; Finish adds devpts and mqueue (devSubMounts). The image's own
+// /dev/shm; the stage adds devpts and mqueue. The image's own
 // /dev, /dev/pts, /dev/console and /dev/null must not be symlinks.
 func (r *Root) mountDev(s *Spec) error {
 	f, err := r.apiDir("/dev")
@@ -103,89 +102,4 @@ func populateDev(dev *os.File, s *Spec) error {
 		}
 	}
 	return nil
-}
-
-// devSubMounts mounts devpts and mqueue below /dev, from inside the
-// container's user and IPC namespaces.
-func (r *Root) devSubMounts() error {
-	mounts := []struct {
-		path, fstype string
-		flags        uintptr
-		data         string
-	}{
-		{"/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620,gid=5"},
-		{"/dev/mqueue", "mqueue", nosuidNodevNoexec, ""},
-	}
-	for _, m := range mounts {
-		f, err := r.openIn(m.path, true)
-		if err != nil {
-			return err
-		}
-		err = mountOn(f, m.path, m.fstype, m.fstype, m.flags, m.data)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// OpenConsole creates a pseudo-terminal in the container's devpts and
-// bind-mounts its peer onto /dev/console. It runs after pivot_root and
-// returns the master (for the spawner to forward) and the peer (the
-// payload's terminal).
-func OpenConsole() (master, peer *os.File, err error) {
-	mfd, err := kernel.RetryInt("open", func() (int, error) {
-		return unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("open /dev/pts/ptmx: %w", err)
-	}
-	master = os.NewFile(uintptr(mfd), "/dev/pts/ptmx")
-	if err := kernel.Retry("ioctl TIOCSPTLCK", func() error { return unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0) }); err != nil {
-		master.Close()
-		return nil, nil, err
-	}
-	pfd, err := kernel.RetryInt("ioctl TIOCGPTPEER", func() (int, error) {
-		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER,
-			uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
-		if errno != 0 {
-			return -1, errno
-		}
-		return int(r), nil
-	})
-	if err != nil {
-		master.Close()
-		return nil, nil, err
-	}
-	peer = os.NewFile(uintptr(pfd), "console")
-	if err := bindConsole(peer); err != nil {
-		master.Close()
-		peer.Close()
-		return nil, nil, err
-	}
-	return master, peer, nil
-}
-
-// bindConsole creates /dev/console (never following a symlink) and binds
-// the pty peer onto it through handles, without /proc.
-func bindConsole(peer *os.File) error {
-	fd, err := kernel.RetryInt("open", func() (int, error) {
-		return unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
-	})
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("create /dev/console: %w", err)
-	}
-	if err == nil {
-		unix.Close(fd)
-	}
-	tfd, err := kernel.RetryInt("open", func() (int, error) {
-		return unix.Open("/dev/console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	})
-	if err != nil {
-		return fmt.Errorf("open /dev/console: %w", err)
-	}
-	target := os.NewFile(uintptr(tfd), "/dev/console")
-	defer target.Close()
-	return bindTree(peer, target, "/dev/console", false, 0)
 }

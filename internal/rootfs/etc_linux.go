@@ -20,8 +20,10 @@ var resolvSources = map[string]string{
 	"stub":   "/run/systemd/resolve/stub-resolv.conf",
 }
 
-// etcFiles applies --resolv-conf and --timezone. Like nspawn, a failure
-// to adjust a guest file is not fatal: the guest keeps what it has.
+// etcFiles applies --resolv-conf and --timezone, last in Prepare (after the
+// custom mounts, which may cover /etc). Like nspawn, a failure to adjust a
+// guest file is not fatal: the guest keeps what it has. What it creates
+// belongs to the user namespace's root, if any (see creating).
 func (r *Root) etcFiles(s *Spec) error {
 	r.resolvConf(s)
 	r.timezone(s)
@@ -157,7 +159,7 @@ func (r *Root) remove(p string) error {
 		return err
 	}
 	defer dir.Close()
-	err = unix.Unlinkat(int(dir.Fd()), path.Base(p), 0)
+	err = r.creating(func() error { return unix.Unlinkat(int(dir.Fd()), path.Base(p), 0) })
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
@@ -171,7 +173,7 @@ func (r *Root) symlink(target, p string) error {
 		return err
 	}
 	defer dir.Close()
-	return unix.Symlinkat(target, int(dir.Fd()), path.Base(p))
+	return r.creating(func() error { return unix.Symlinkat(target, int(dir.Fd()), path.Base(p)) })
 }
 
 // copyIn copies the host file src to the guest file dst. An existing dst
@@ -186,23 +188,29 @@ func (r *Root) copyIn(src, dst string, replace bool) error {
 		return err
 	}
 	defer dir.Close()
+	return r.creating(func() error { return writeOver(dir, path.Base(dst), data, replace) })
+}
+
+// writeOver writes data to the file name of dir, creating it; an existing
+// entry that is not a regular file is kept unless replace is set.
+func writeOver(dir *os.File, name string, data []byte, replace bool) error {
 	var st unix.Stat_t
-	err = unix.Fstatat(int(dir.Fd()), path.Base(dst), &st, unix.AT_SYMLINK_NOFOLLOW)
+	err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if err == nil && (st.Mode&unix.S_IFMT != unix.S_IFREG || replace) {
 		if !replace {
-			return fmt.Errorf("%s is not a regular file", dst)
+			return fmt.Errorf("%s is not a regular file", name)
 		}
-		if err := unix.Unlinkat(int(dir.Fd()), path.Base(dst), 0); err != nil {
+		if err := unix.Unlinkat(int(dir.Fd()), name, 0); err != nil {
 			return err
 		}
 	}
 	fd, err := kernel.RetryInt("openat", func() (int, error) {
-		return unix.Openat(int(dir.Fd()), path.Base(dst), unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		return unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	})
 	if err != nil {
 		return err
 	}
-	f := os.NewFile(uintptr(fd), dst)
+	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	if err := f.Truncate(0); err != nil {
 		return err

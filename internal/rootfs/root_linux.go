@@ -60,11 +60,7 @@ func (r *Root) openIn(p string, strict bool) (*os.File, error) {
 	if strict {
 		how.Resolve |= unix.RESOLVE_NO_SYMLINKS
 	}
-	rel := strings.TrimLeft(path.Clean("/"+p), "/")
-	if rel == "" {
-		rel = "."
-	}
-	fd, err := kernel.Openat2(int(r.f.Fd()), rel, &how)
+	fd, err := kernel.Openat2(int(r.f.Fd()), relIn(p), &how)
 	if errors.Is(err, unix.ELOOP) && strict {
 		return nil, fmt.Errorf("%w: %s", ErrSymlink, p)
 	}
@@ -72,6 +68,14 @@ func (r *Root) openIn(p string, strict bool) (*os.File, error) {
 		return nil, fmt.Errorf("open %s in root: %w", p, err)
 	}
 	return os.NewFile(uintptr(fd), p), nil
+}
+
+// relIn turns the absolute path p inside the root into one relative to it.
+func relIn(p string) string {
+	if rel := strings.TrimLeft(path.Clean("/"+p), "/"); rel != "" {
+		return rel
+	}
+	return "."
 }
 
 // apiDir opens (creating it when missing) a directory that must not be a
@@ -207,20 +211,6 @@ func mountOn(f *os.File, what, src, fstype string, flags uintptr, data string) e
 	return nil
 }
 
-// remountRO makes the mount at f read-only, adds the MOUNT_ATTR_* bits
-// extra and keeps its other flags (mount_setattr changes only what it is
-// told, which a user namespace may do on mounts it inherited locked).
-func remountRO(f *os.File, what string, extra uint64) error {
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | extra}
-	err := kernel.Retry("mount_setattr", func() error {
-		return unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH, &attr)
-	})
-	if err != nil {
-		return fmt.Errorf("remount %s read-only: %w", what, err)
-	}
-	return nil
-}
-
 // chown gives the file at p to the user namespace's root (nothing without
 // a user namespace).
 func (s *Spec) chown(p string) error {
@@ -260,4 +250,40 @@ func bindSelf(f *os.File, what string, rec bool) error {
 		flags |= unix.MS_REC
 	}
 	return mountOn(f, what, fdPath(f), "", flags, "")
+}
+
+// OpenFile opens the regular file p inside the root for reading, following
+// symlinks but only inside the root; a FIFO or device there is refused
+// rather than blocked on.
+func (r *Root) OpenFile(p string) (*os.File, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := kernel.Openat2(int(r.f.Fd()), relIn(p), &how)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in root: %w", p, err)
+	}
+	f := os.NewFile(uintptr(fd), p)
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("open %s in root: not a regular file", p)
+	}
+	return f, nil
+}
+
+// IsExecutable reports whether p, resolved inside the root, is an
+// executable regular file.
+func (r *Root) IsExecutable(p string) bool {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := kernel.Openat2(int(r.f.Fd()), relIn(p), &how)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0
 }

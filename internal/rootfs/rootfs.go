@@ -26,11 +26,6 @@ type Spec struct {
 	TmpFS        []nspawnopts.TmpFS
 	Overlays     []nspawnopts.Overlay
 	Inaccessible []string
-	// Cgroup mounts the cgroup2 hierarchy (of the caller's cgroup
-	// namespace) at /sys/fs/cgroup.
-	Cgroup bool
-	// WritableCgroup mounts it read-write (for a booted init).
-	WritableCgroup bool
 	// Host are the files placed in /run/host: name → contents.
 	Host map[string][]byte
 	// ResolvConf and Timezone are the --resolv-conf and --timezone modes.
@@ -80,7 +75,7 @@ func (s *Spec) tmpfsData(data string) string {
 	return data + ",uid=" + id + ",gid=" + id
 }
 
-// sysInside reports whether Finish mounts /sys: for the container's own
+// sysInside reports whether the stage mounts /sys: for the container's own
 // network namespace, which its user namespace owns. Otherwise Prepare
 // mounts the sysfs of the network namespace it runs in.
 func (s *Spec) sysInside() bool { return s.PrivateNetwork && !s.JoinedNetNS }

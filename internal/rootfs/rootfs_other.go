@@ -16,23 +16,17 @@ type Root struct{}
 // Prepare is only implemented on Linux.
 func Prepare(s *Spec) (*Root, error) { return nil, errUnsupported }
 
-// Finish is only implemented on Linux.
-func Finish(s *Spec) (*Root, error) { return nil, errUnsupported }
-
 // Enter is only implemented on Linux.
 func (r *Root) Enter() error { return errUnsupported }
 
 // Detach is only implemented on Linux.
 func (r *Root) Detach() error { return errUnsupported }
 
-// Pivot is only implemented on Linux.
-func (r *Root) Pivot() error { return errUnsupported }
+// OpenFile is only implemented on Linux.
+func (r *Root) OpenFile(p string) (*os.File, error) { return nil, errUnsupported }
 
-// OpenConsole is only implemented on Linux.
-func OpenConsole() (master, peer *os.File, err error) { return nil, nil, errUnsupported }
-
-// SealRunHost is only implemented on Linux.
-func SealRunHost() error { return errUnsupported }
+// IsExecutable is only implemented on Linux.
+func (r *Root) IsExecutable(p string) bool { return false }
 
 // MachineID is only implemented on Linux.
 func MachineID(dir, pivot string) string { return "" }

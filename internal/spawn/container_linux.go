@@ -1,8 +1,7 @@
 package spawn
 
 import (
-	"encoding/json"
-	"errors"
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -78,7 +77,7 @@ func (ct *container) start() error {
 		}
 	}
 	// A failed send means the stage is gone: its own error comes first.
-	goErr := sendJSON(ct.sync, goMsg, nil)
+	goErr := sendMsg(ct.sync, []byte{msgGo}, nil)
 	if err := ct.awaitExec(); err != nil {
 		return err
 	}
@@ -96,7 +95,7 @@ func (ct *container) configure() error {
 			return err
 		}
 	}
-	if err := sendJSON(ct.sync, ct.sc, nil); err != nil {
+	if err := sendMsg(ct.sync, ct.sc.plan, nil); err != nil {
 		return fmt.Errorf("configure container: %w", err)
 	}
 	return nil
@@ -142,30 +141,12 @@ func (ct *container) awaitExec() error {
 		if len(data) == 0 {
 			return nil
 		}
-		var m stageMsg
-		if err := json.Unmarshal(data, &m); err != nil {
-			closeAll(fds)
-			return fmt.Errorf("container setup: %w", err)
+		r := parseReply(data, fds)
+		if r.err != nil {
+			return r.err
 		}
-		if m.Kind == msgError {
-			closeAll(fds)
-			return errors.New(m.Error)
-		}
-		ct.takeFDs(m, fds)
+		ct.master, ct.notify = cmp.Or(r.console, ct.master), cmp.Or(r.notif, ct.notify)
 	}
-}
-
-// takeFDs keeps the console master and notify socket the stage passed.
-func (ct *container) takeFDs(m stageMsg, fds []int) {
-	if m.Console && len(fds) > 0 {
-		ct.master = os.NewFile(uintptr(fds[0]), "console")
-		fds = fds[1:]
-	}
-	if m.Notify && len(fds) > 0 {
-		ct.notify = os.NewFile(uintptr(fds[0]), "notify")
-		fds = fds[1:]
-	}
-	closeAll(fds)
 }
 
 func closeAll(fds []int) {

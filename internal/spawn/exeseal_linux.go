@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
-	"unsafe"
 
 	"github.com/berth-dev/berth/internal/kernel"
 	"golang.org/x/sys/unix"
@@ -43,25 +41,4 @@ func sealedSelf() (int, error) {
 	}
 	unix.CloseOnExec(nfd)
 	return nfd, nil
-}
-
-// execSealed executes the sealed copy of the binary with argv and env.
-func execSealed(fd int, argv, env []string) error {
-	argvp, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return err
-	}
-	envp, err := syscall.SlicePtrFromStrings(env)
-	if err != nil {
-		return err
-	}
-	empty, _ := syscall.BytePtrFromString("")
-	return kernel.Retry("execveat", func() error {
-		_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
-			uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
-		if errno != 0 {
-			return errno
-		}
-		return nil
-	})
 }

@@ -62,8 +62,9 @@ func (m *mountNS) do(fn func() error) error {
 // close ends the thread, and with it the namespace once the stage is gone.
 func (m *mountNS) close() { close(m.fns) }
 
-// startStage builds the host half of the container's tree (rootfs.Prepare)
-// and starts the stage on it, then takes the tree out of the spawner's
+// startStage builds the host half of the container's tree (rootfs.Prepare),
+// computes the stage's configuration in it (planStage) and starts the
+// stage on it, then takes the tree out of the spawner's
 // namespace again (the stage has its copy). With --network-namespace-path
 // both happen in that network namespace, so that /sys shows its links.
 func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (cmd *exec.Cmd, sync *os.File, pidfd int, err error) {
@@ -81,7 +82,10 @@ func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Gro
 			if err != nil {
 				return err
 			}
-			err = root.Enter()
+			err = planIn(sc, root)
+			if err == nil {
+				err = root.Enter()
+			}
 			if err == nil {
 				cmd, sync, pidfd, err = startStage(sc, o, cg)
 			}
@@ -137,4 +141,28 @@ func attachRaw(path string, ro bool, dir string) error {
 		return fmt.Errorf("image %s: attach: %w", path, err)
 	}
 	return nil
+}
+
+// planIn computes and encodes the stage's configuration in the host half
+// of the tree root.
+func planIn(sc *stageConfig, root *rootfs.Root) error {
+	p, err := planStage(sc, root)
+	if err == nil {
+		sc.plan, err = encodePlan(p)
+	}
+	return err
+}
+
+// rootSpec turns the configuration into the rootfs specification (the
+// user namespace part is the spawner's, see users.trees).
+func rootSpec(sc *stageConfig) *rootfs.Spec {
+	c := &sc.Config
+	return &rootfs.Spec{
+		Dir: c.Directory, ReadOnly: c.ReadOnly, Volatile: c.Volatile, Ephemeral: c.Ephemeral,
+		PivotRoot: c.PivotRoot.New, PivotOld: c.PivotRoot.Old,
+		Binds: c.Binds, TmpFS: c.TmpFS, Overlays: c.Overlays, Inaccessible: c.Inaccessible,
+		Host: sc.Host, ResolvConf: c.ResolvConf, Timezone: c.Timezone, PrivateNetwork: c.PrivateNetwork,
+		JoinedNetNS: c.Network.NamespacePath != "",
+		LinkJournal: c.LinkJournal, MachineID: stripDashes(sc.UUID),
+	}
 }

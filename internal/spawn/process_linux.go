@@ -1,16 +1,12 @@
 package spawn
 
 import (
+	"encoding/binary"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"syscall"
 
-	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"github.com/berth-dev/berth/internal/seccomp"
-	"golang.org/x/sys/unix"
 )
 
 // Personality values (linux/personality.h).
@@ -19,106 +15,85 @@ const (
 	perLinux32 = 0x0008
 )
 
-// applyProcess applies the .nspawn process settings (resource limits,
-// personality, OOM score adjustment, CPU affinity, and last the seccomp
-// filter of a system call deny list and SuppressSync=) to the stage, from which the payload inherits them. It
-// runs on the stage's locked thread, in the container's /proc, before
-// capabilities are dropped (raising a hard limit, lowering the OOM score
-// and installing a filter need them). The stage's own last steps
-// (capabilities, user switch, execve) pass the filter too, so a deny
-// list naming them stops the start.
-func applyProcess(p nspawnsettings.Process) error {
-	for res, l := range p.Limits {
+// maxCPUs bounds the CPU affinity mask (stage.h's BERTH_MAX_AFFINITY).
+const maxCPUs = 1024
+
+// addProcess adds the .nspawn process settings to the plan: resource
+// limits, personality, OOM score adjustment, CPU affinity, and the seccomp
+// filter of a system call deny list and SuppressSync=. The stage applies
+// them before it drops capabilities (raising a hard limit, lowering the
+// OOM score and installing a filter need them), the filter last; its own
+// last steps (capabilities, user switch, execve) pass the filter too, so
+// a deny list naming them stops the start.
+func (p *stagePlan) addProcess(s nspawnsettings.Process) error {
+	for res, l := range s.Limits {
 		if l != nil {
-			if err := setRlimit(res, *l); err != nil {
-				return err
-			}
+			p.Rlimits = append(p.Rlimits, stageRlimit{Resource: uint32(res), Soft: l.Soft, Hard: l.Hard})
 		}
 	}
-	if p.OOMScoreAdjust != nil {
-		v := strconv.Itoa(*p.OOMScoreAdjust)
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
-			return fmt.Errorf("set OOM score adjustment %s: %w", v, err)
-		}
+	if s.OOMScoreAdjust != nil {
+		v := int32(*s.OOMScoreAdjust)
+		p.OOMScoreAdjust = &v
 	}
-	if len(p.CPUAffinity) > 0 {
-		if err := setAffinity(p.CPUAffinity); err != nil {
+	if len(s.CPUAffinity) > 0 {
+		mask, err := affinityMask(s.CPUAffinity)
+		if err != nil {
 			return err
 		}
+		p.Affinity = mask
 	}
-	if p.Personality != "" {
-		if err := setPersonality(p.Personality); err != nil {
-			return err
+	if s.Personality != "" {
+		per := uint32(perLinux)
+		if s.Personality != nativePersonality() {
+			per = perLinux32
 		}
+		p.Personality = &per
 	}
-	return installFilter(p)
+	filter, err := filterOf(s)
+	p.Filter = filter
+	return err
 }
 
-// installFilter installs the seccomp filter of the deny list and
-// SuppressSync=, if either asks for one; the deny list wins.
-func installFilter(p nspawnsettings.Process) error {
+// affinityMask turns cpus into the kernel's CPU mask.
+func affinityMask(cpus nspawnsettings.CPUSet) ([]byte, error) {
+	var mask []byte
+	for _, c := range cpus {
+		if c < 0 || c >= maxCPUs {
+			return nil, fmt.Errorf("set CPU affinity %s: CPU %d beyond %d", cpus, c, maxCPUs-1)
+		}
+		for len(mask) < (c/64+1)*8 {
+			mask = append(mask, 0)
+		}
+		mask[c/8] |= 1 << (c % 8)
+	}
+	return mask, nil
+}
+
+// filterOf compiles the seccomp filter of the deny list and SuppressSync=,
+// if either asks for one (the deny list wins), into the kernel's struct
+// sock_filter array.
+func filterOf(p nspawnsettings.Process) ([]byte, error) {
 	if len(p.SystemCallDeny) == 0 && !p.SuppressSync {
-		return nil
+		return nil, nil
 	}
 	rules, err := seccomp.Rules(p.SystemCallDeny)
 	if err != nil {
-		return fmt.Errorf("system call filter: %w", err)
+		return nil, fmt.Errorf("system call filter: %w", err)
 	}
 	if p.SuppressSync {
 		sync, err := seccomp.SuppressSync()
 		if err != nil {
-			return fmt.Errorf("suppress sync: %w", err)
+			return nil, fmt.Errorf("suppress sync: %w", err)
 		}
 		rules = append(rules, sync...)
 	}
-	return seccomp.Install(seccomp.Program(rules))
-}
-
-// setRlimit sets one resource limit of the process. It goes through
-// package syscall so that the Go runtime does not put its own
-// RLIMIT_NOFILE back when the payload is executed.
-func setRlimit(res int, l nspawnsettings.Rlimit) error {
-	r := syscall.Rlimit{Cur: l.Soft, Max: l.Hard}
-	if err := kernel.Retry("setrlimit", func() error { return syscall.Setrlimit(res, &r) }); err != nil {
-		return fmt.Errorf("set resource limit %d to %s: %w", res, l, err)
+	var b []byte
+	for _, f := range seccomp.Program(rules) {
+		b = binary.NativeEndian.AppendUint16(b, f.Code)
+		b = append(b, f.Jt, f.Jf)
+		b = binary.NativeEndian.AppendUint32(b, f.K)
 	}
-	return nil
-}
-
-// setAffinity restricts the calling thread, which executes the payload,
-// to cpus.
-func setAffinity(cpus nspawnsettings.CPUSet) error {
-	var set unix.CPUSet
-	for _, c := range cpus {
-		if c >= len(set)*64 {
-			return fmt.Errorf("set CPU affinity %s: CPU %d beyond %d", cpus, c, len(set)*64-1)
-		}
-		set.Set(c)
-	}
-	if err := kernel.Retry("sched_setaffinity", func() error { return unix.SchedSetaffinity(0, &set) }); err != nil {
-		return fmt.Errorf("set CPU affinity %s: %w", cpus, err)
-	}
-	return nil
-}
-
-// setPersonality sets the execution domain of the calling thread for the
-// architecture name arch: the host's own, or its 32-bit companion.
-func setPersonality(arch string) error {
-	per := uintptr(perLinux)
-	if arch != nativePersonality() {
-		per = perLinux32
-	}
-	err := kernel.Retry("personality", func() error {
-		_, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, per, 0, 0)
-		if errno != 0 {
-			return errno
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("set personality %s: %w", arch, err)
-	}
-	return nil
+	return b, nil
 }
 
 // nativePersonality is the Personality= name of the host's own

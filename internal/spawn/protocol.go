@@ -2,50 +2,33 @@ package spawn
 
 import "github.com/berth-dev/berth/internal/nspawnopts"
 
-// StageArg is the first argument that makes the binary run StageMain.
-const StageArg = "__berth-nspawn-stage"
-
 // syncFD is the stage's descriptor of the socket pair to the spawner.
 const syncFD = 3
 
-// The spawner sends the stage two messages: the stageConfig as soon as the
-// stage is in its cgroup, so that it builds the container's tree while the
-// spawner sets up the network and registers the machine, and then goMsg once
-// those are done: the stage executes the payload only after it.
+// The spawner sends the stage two messages on the sync socket: the
+// stage's configuration (stagePlan, encoded as stage.h describes) as soon
+// as the stage is in its cgroup, so that it builds the container's tree
+// while the spawner sets up the network and registers the machine, and
+// then the one byte msgGo once those are done: the stage executes the
+// payload only after it. The stage answers with msgFDs (the console
+// master and notify socket, as SCM_RIGHTS) or msgError and a reason; its
+// end of the socket closes on execve.
 
-// goMsg tells the stage that the host side is ready and the payload may
-// start.
-const goMsg = "go"
-
-// stageConfig is what the spawner sends the stage once the stage may go on.
+// stageConfig is what the spawner knows of the container it runs.
 type stageConfig struct {
 	// Config is the validated command line.
-	Config nspawnopts.Config `json:"config"`
+	Config nspawnopts.Config
 	// UUID is the container's ID (from the image, --uuid, or random).
-	UUID string `json:"uuid"`
+	UUID string
 	// Host are the /run/host files.
-	Host map[string][]byte `json:"host"`
+	Host map[string][]byte
 	// Env is the payload's environment before user-dependent entries.
-	Env []string `json:"env"`
+	Env []string
 	// Cgroup says a cgroup2 hierarchy can be mounted for the container.
-	Cgroup bool `json:"cgroup"`
+	Cgroup bool
 	// users is the spawner's side of the user namespace (nil without).
 	users *users
-}
-
-// Message kinds the stage sends.
-const (
-	msgError = "error"
-	msgFDs   = "fds"
-)
-
-// stageMsg is one message from the stage to the spawner.
-type stageMsg struct {
-	Kind string `json:"kind"`
-	// Error is set for msgError.
-	Error string `json:"error,omitempty"`
-	// Console and Notify say which descriptors a msgFDs carries, in that
-	// order.
-	Console bool `json:"console,omitempty"`
-	Notify  bool `json:"notify,omitempty"`
+	// plan is the stage's encoded configuration for the next start, made
+	// once the host half of the tree is built (planStage).
+	plan []byte
 }

@@ -278,11 +278,17 @@ func startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (*exec.Cm
 		defer unix.Close(cgfd)
 		attr.UseCgroupFD, attr.CgroupFD = true, cgfd
 	}
+	files, err := stageFiles(c, child)
+	if err != nil {
+		parent.Close()
+		return nil, nil, -1, err
+	}
+	defer closeFiles(files[1:])
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{"berth-nspawn", StageArg},
+		Args:        []string{"berth-nspawn", stageArg},
 		Env:         []string{},
-		ExtraFiles:  []*os.File{child},
+		ExtraFiles:  files,
 		SysProcAttr: attr,
 	}
 	if c.Console == nspawnopts.ConsolePipe {
@@ -293,6 +299,31 @@ func startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (*exec.Cm
 		return nil, nil, -1, fmt.Errorf("start container: %w", err)
 	}
 	return cmd, parent, pidfd, nil
+}
+
+// stageFiles are the descriptors the stage gets from fd 3 on: the sync
+// socket, and for -a a sealed copy of the binary for the stub init
+// (stubFD), so that no process of the container can reach the host's
+// binary through /proc/PID/exe (CVE-2019-5736).
+func stageFiles(c *nspawnopts.Config, sync *os.File) ([]*os.File, error) {
+	files := []*os.File{sync}
+	if !c.AsPID2 {
+		return files, nil
+	}
+	fd, err := sealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	if syncFD+len(files) != stubFD {
+		panic("spawn: the stub's descriptor is not stubFD")
+	}
+	return append(files, os.NewFile(uintptr(fd), "berth-nspawn-stub")), nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // makeWorkDirs creates overlayfs work directories next to the host upper
