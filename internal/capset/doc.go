@@ -2,10 +2,7 @@
 // capability set for containers.
 //
 // Set is a plain bit mask (bit N = capability N). Parse reads the
-// comma-separated lists of --capability and --drop-capability; the pure
-// parts need no privileges. Apply (Linux only) narrows the calling process's
-// bounding and inheritable sets to a Set before the payload is executed; it
-// needs CAP_SETPCAP. RaiseAmbient raises the ambient set of
-// --ambient-capability= after KeepCaps kept the permitted set across a
-// change to an unprivileged user.
+// comma-separated lists of --capability and --drop-capability. Everything
+// here is pure and needs no privileges: the stage of package spawn (C)
+// applies a Set to the payload's bounding, inheritable and ambient sets.
 package capset

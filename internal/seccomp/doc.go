@@ -1,4 +1,4 @@
-// Package seccomp builds and installs the seccomp filter of a .nspawn
+// Package seccomp builds the seccomp filter of a .nspawn
 // SystemCallFilter= deny list ("~name ...", with systemd's @groups and
 // "name:ERRNO"): each denied system call fails with its errno (EPERM by
 // default), everything else is allowed; and of SuppressSync=yes, which
@@ -6,8 +6,7 @@
 // through a filter; system calls of another ABI (x32, or i386 on x86-64)
 // fail with ENOSYS, as berth knows no table for them.
 //
-// Rules (which checks every name) and Program are pure; Install needs
-// CAP_SYS_ADMIN or no_new_privs, and filters the calling thread and what
-// it executes. On architectures without a system call table Rules
+// Rules (which checks every name) and Program are pure; the stage of
+// package spawn (C) installs the program for the payload. On architectures without a system call table Rules
 // returns ErrUnsupported.
 package seccomp
