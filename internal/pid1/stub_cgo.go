@@ -14,10 +14,10 @@ package pid1
 #include <sys/syscall.h>
 #include <linux/sched.h>
 
-// berth_fork_pid2 forks the payload as PID 2: the Go runtime's threads of
-// the process that exec'd the stub used the PIDs after 1, and PIDs are
-// handed out cyclically, so the PID is asked for with clone3's set_tid.
-// Without the privilege for that, it is a plain fork.
+// berth_fork_pid2 forks the payload as PID 2: PIDs are handed out
+// cyclically, so the PID is asked for with clone3's set_tid in case the
+// namespace used some already. Without the privilege for that, it is a
+// plain fork.
 static pid_t berth_fork_pid2(void) {
 	pid_t want = 2;
 	struct clone_args args;

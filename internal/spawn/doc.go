@@ -6,22 +6,32 @@
 // (rootfs.Prepare: the root, idmapped, volatile or ephemeral, /dev with
 // its nodes, /run, binds and overlays). From that thread, working in the
 // container's root, it starts the second stage of its own binary
-// (re-executed from /proc/self/exe with the StageArg argument, never a
-// bare fork) with the container's user namespace created together with
-// its mount, PID, UTS, IPC and optionally network namespaces, so the user
-// namespace owns them all. It places the stage in the container's cgroup
-// (given to the container's root) and hands it the configuration over a
-// socket pair; while the stage works, the spawner sets up the network and
+// (re-executed from /proc/self/exe with the stage argument, never a bare
+// fork) with the container's user namespace created together with its
+// mount, PID, UTS, IPC and optionally network namespaces, so the user
+// namespace owns them all. Before that it computes everything the stage
+// needs in the prepared tree (planStage: the user of -u from the image's
+// passwd files, the payload's path, environment and working directory,
+// capabilities, resource limits, the seccomp program). It places the stage
+// in the container's cgroup (given to the container's root) and sends it
+// that configuration in a fixed binary encoding (stage.h) over a socket
+// pair; while the stage works, the spawner sets up the network and
 // registers the machine with machine1 (first, when the machine manager
 // moves the stage into a scope of its own), then lets the stage go on.
-// The stage (StageMain), PID 1 of the new PID namespace and root of its
-// user namespace, unshares its cgroup namespace, sets the hostname,
-// finishes the tree from inside (rootfs.Finish: /proc, /sys, /dev/pts,
-// /dev/mqueue, cgroup2), pivots into it, waits for the spawner's go,
-// drops capabilities and executes the payload as PID 1 (or runs
-// the stub init of package pid1 with the payload as PID 2). The process
-// chain is the same with and without a user namespace: spawner, then
-// PID 1.
+//
+// The stage is C (stage.c, stage_mounts.c), run from a constructor before
+// the Go runtime starts, so a container start runs one Go runtime, the
+// spawner's. The same constructor dispatches the stub init of package
+// pid1. The stage, PID 1 of the new PID namespace and root of its user
+// namespace, unshares its cgroup namespace, sets the hostname, finishes
+// the tree from inside (/proc, /sys, /dev/pts, /dev/mqueue, cgroup2, the
+// boot ID; every target opened with openat2 RESOLVE_IN_ROOT), pivots into
+// it, passes the console and notify socket back, waits for the spawner's
+// go, applies the limits and filter, drops capabilities, switches user
+// and executes the payload as PID 1 (or the stub init, from a sealed copy
+// of the binary, with the payload as PID 2). The process chain is the
+// same with and without a user namespace: spawner, then PID 1. Package
+// spawn therefore needs cgo.
 //
 // The spawner forwards the console (a pty inside the container, or the
 // caller's own fds 0-2 in pipe mode), forwards SIGTERM/SIGINT as the kill
