@@ -60,7 +60,7 @@ func BenchmarkCompareStartToExit(b *testing.B) {
 		{"private-network", []string{"--private-network"}, []string{"--net"}},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			args := append([]string{"-q", "--keep-unit", "--register=no", "--pipe", "-D", img, "-M", "bench"}, mode.flags...)
+			args := append([]string{"-q", "--keep-unit", "--register=no", "--pipe", "-D", img, "-M", "bench-" + strconv.Itoa(os.Getpid())}, mode.flags...)
 			args = append(args, "/bin/true")
 			floor := append([]string{"--mount", "--pid", "--uts", "--ipc", "--fork"}, mode.unshare...)
 			floor = append(floor, "chroot", img, "/bin/true")
@@ -92,7 +92,7 @@ func BenchmarkCompareSpawnerMemory(b *testing.B) {
 	berth := testbed.Binary(b, "berth-nspawn")
 	img := testbed.BusyboxImage(b)
 	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", testbed.SystemBusEnv + "=" + bus.Address}
-	args := []string{"-q", "--keep-unit", "--register=no", "--pipe", "-D", img, "-M", "benchmem", "/bin/sleep", "1"}
+	args := []string{"-q", "--keep-unit", "--register=no", "--pipe", "-D", img, "-M", "benchmem-" + strconv.Itoa(os.Getpid()), "/bin/sleep", "1"}
 	var rss, hwm [2][]float64
 	for i := 0; i < b.N; i++ {
 		for j, bin := range []string{berth, nspawnBin} {
