@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -19,27 +20,38 @@ var (
 	ErrUnsupported = errors.New("system call filters are not supported on this architecture")
 )
 
+// syscalls maps this architecture's system call names to their numbers. It
+// is built on first use: most starts filter nothing, and a package-level
+// map would cost every berth-nspawn process its building at start.
+var syscalls = sync.OnceValue(syscallTable)
+
 // groups are systemd's system call groups (systemd.exec(5), v252) that a
-// deny list may name; names this architecture lacks are skipped.
-var groups = map[string][]string{
-	"@clock":         {"adjtimex", "clock_adjtime", "clock_adjtime64", "clock_settime", "clock_settime64", "settimeofday"},
-	"@cpu-emulation": {"modify_ldt", "subpage_prot", "switch_endian", "vm86", "vm86old"},
-	"@debug":         {"lookup_dcookie", "perf_event_open", "pidfd_getfd", "ptrace", "rtas", "s390_runtime_instr", "sys_debug_setcontext"},
-	"@keyring":       {"add_key", "keyctl", "request_key"},
-	"@module":        {"delete_module", "finit_module", "init_module"},
-	"@mount": {"chroot", "fsconfig", "fsmount", "fsopen", "fspick", "mount", "mount_setattr", "move_mount",
-		"open_tree", "pivot_root", "umount", "umount2"},
-	"@obsolete": {"_sysctl", "afs_syscall", "bdflush", "break", "create_module", "ftime", "get_kernel_syms",
-		"getpmsg", "gtty", "idle", "lock", "mpx", "prof", "profil", "putpmsg", "query_module", "security",
-		"sgetmask", "ssetmask", "stime", "stty", "sysfs", "tuxcall", "ugetrlimit", "ulimit", "uselib", "ustat", "vserver"},
-	"@raw-io": {"ioperm", "iopl", "pciconfig_iobase", "pciconfig_read", "pciconfig_write", "s390_pci_mmio_read",
-		"s390_pci_mmio_write"},
-	"@reboot": {"kexec_file_load", "kexec_load", "reboot"},
-	"@resources": {"ioprio_set", "mbind", "migrate_pages", "move_pages", "nice", "sched_setaffinity",
-		"sched_setattr", "sched_setparam", "sched_setscheduler", "set_mempolicy", "setpriority", "setrlimit"},
-	"@setuid": {"setgid", "setgid32", "setgroups", "setgroups32", "setregid", "setregid32", "setresgid",
-		"setresgid32", "setresuid", "setresuid32", "setreuid", "setreuid32", "setuid", "setuid32"},
-	"@swap": {"swapoff", "swapon"},
+// deny list may name; names this architecture lacks are skipped. Built on
+// first use, as syscalls is.
+var groups = sync.OnceValue(groupTable)
+
+// groupTable returns the members of each group.
+func groupTable() map[string][]string {
+	return map[string][]string{
+		"@clock":         {"adjtimex", "clock_adjtime", "clock_adjtime64", "clock_settime", "clock_settime64", "settimeofday"},
+		"@cpu-emulation": {"modify_ldt", "subpage_prot", "switch_endian", "vm86", "vm86old"},
+		"@debug":         {"lookup_dcookie", "perf_event_open", "pidfd_getfd", "ptrace", "rtas", "s390_runtime_instr", "sys_debug_setcontext"},
+		"@keyring":       {"add_key", "keyctl", "request_key"},
+		"@module":        {"delete_module", "finit_module", "init_module"},
+		"@mount": {"chroot", "fsconfig", "fsmount", "fsopen", "fspick", "mount", "mount_setattr", "move_mount",
+			"open_tree", "pivot_root", "umount", "umount2"},
+		"@obsolete": {"_sysctl", "afs_syscall", "bdflush", "break", "create_module", "ftime", "get_kernel_syms",
+			"getpmsg", "gtty", "idle", "lock", "mpx", "prof", "profil", "putpmsg", "query_module", "security",
+			"sgetmask", "ssetmask", "stime", "stty", "sysfs", "tuxcall", "ugetrlimit", "ulimit", "uselib", "ustat", "vserver"},
+		"@raw-io": {"ioperm", "iopl", "pciconfig_iobase", "pciconfig_read", "pciconfig_write", "s390_pci_mmio_read",
+			"s390_pci_mmio_write"},
+		"@reboot": {"kexec_file_load", "kexec_load", "reboot"},
+		"@resources": {"ioprio_set", "mbind", "migrate_pages", "move_pages", "nice", "sched_setaffinity",
+			"sched_setattr", "sched_setparam", "sched_setscheduler", "set_mempolicy", "setpriority", "setrlimit"},
+		"@setuid": {"setgid", "setgid32", "setgroups", "setgroups32", "setregid", "setregid32", "setresgid",
+			"setresgid32", "setresuid", "setresuid32", "setreuid", "setreuid32", "setuid", "setuid32"},
+		"@swap": {"swapoff", "swapon"},
+	}
 }
 
 // Rule denies one system call.
@@ -101,16 +113,16 @@ func splitErrno(e string) (string, syscall.Errno, error) {
 
 // resolve returns the numbers of a system call or group.
 func resolve(name string) ([]uint32, error) {
-	if members, ok := groups[name]; ok {
+	if members, ok := groups()[name]; ok {
 		var out []uint32
 		for _, m := range members {
-			if nr, ok := syscalls[m]; ok {
+			if nr, ok := syscalls()[m]; ok {
 				out = append(out, nr)
 			}
 		}
 		return out, nil
 	}
-	if nr, ok := syscalls[name]; ok {
+	if nr, ok := syscalls()[name]; ok {
 		return []uint32{nr}, nil
 	}
 	return nil, fmt.Errorf("%q: %w", name, ErrUnknown)
@@ -129,7 +141,7 @@ func SuppressSync() ([]Rule, error) {
 	}
 	var rules []Rule
 	for _, name := range syncCalls {
-		if nr, ok := syscalls[name]; ok {
+		if nr, ok := syscalls()[name]; ok {
 			rules = append(rules, Rule{Nr: nr})
 		}
 	}

@@ -21,7 +21,7 @@ func requireTable(t *testing.T) {
 
 func TestRules(t *testing.T) {
 	requireTable(t)
-	nr := func(name string) uint32 { return syscalls[name] }
+	nr := func(name string) uint32 { return syscalls()[name] }
 	tests := []struct {
 		name    string
 		entries []string
@@ -54,7 +54,7 @@ func TestRules(t *testing.T) {
 
 func TestGroupsHaveKnownMembers(t *testing.T) {
 	requireTable(t)
-	for g := range groups {
+	for g := range groups() {
 		if nrs, err := resolve(g); err != nil || len(nrs) == 0 {
 			t.Errorf("group %s resolves to %v, %v", g, nrs, err)
 		}
@@ -105,10 +105,10 @@ func TestProgram(t *testing.T) {
 		arch, nr uint32
 		want     uint32
 	}{
-		{"denied", auditArch, syscalls["sethostname"], errno(unix.EPERM)},
-		{"denied with its errno", auditArch, syscalls["reboot"], errno(unix.EACCES)},
-		{"allowed", auditArch, syscalls["getpid"], unix.SECCOMP_RET_ALLOW},
-		{"sync suppressed", auditArch, syscalls["fsync"], errno(0)},
+		{"denied", auditArch, syscalls()["sethostname"], errno(unix.EPERM)},
+		{"denied with its errno", auditArch, syscalls()["reboot"], errno(unix.EACCES)},
+		{"allowed", auditArch, syscalls()["getpid"], unix.SECCOMP_RET_ALLOW},
+		{"sync suppressed", auditArch, syscalls()["fsync"], errno(0)},
 		{"another ABI", unix.AUDIT_ARCH_I386, 1, errno(unix.ENOSYS)},
 	}
 	if auditArch == unix.AUDIT_ARCH_X86_64 {
@@ -116,7 +116,7 @@ func TestProgram(t *testing.T) {
 			name     string
 			arch, nr uint32
 			want     uint32
-		}{"x32", auditArch, x32Bit | syscalls["getpid"], errno(unix.ENOSYS)})
+		}{"x32", auditArch, x32Bit | syscalls()["getpid"], errno(unix.ENOSYS)})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,7 +134,7 @@ func FuzzRules(f *testing.F) {
 		f.Add(s)
 	}
 	known := map[uint32]bool{}
-	for _, nr := range syscalls {
+	for _, nr := range syscalls() {
 		known[nr] = true
 	}
 	f.Fuzz(func(t *testing.T, entry string) {
