@@ -19,7 +19,18 @@ var ErrUnsafe = errors.New("unsafe image file")
 
 // ErrSymlink is wrapped when the last component of a path is a symlink; it
 // also wraps ErrUnsafe.
-var ErrSymlink = fmt.Errorf("symlink: %w", ErrUnsafe)
+var ErrSymlink error = &sentinel{"symlink", ErrUnsafe}
+
+// sentinel is a package error that wraps another: what fmt.Errorf("msg:
+// %w") gives, without running fmt at every process start.
+type sentinel struct {
+	msg     string
+	wrapped error
+}
+
+func (e *sentinel) Error() string { return e.msg + ": " + e.wrapped.Error() }
+
+func (e *sentinel) Unwrap() error { return e.wrapped }
 
 // Size limits of the files read.
 const (

@@ -15,21 +15,33 @@ import (
 // to, so errors.Is(err, syscall.EBUSY) also holds for ErrBusy.
 var (
 	// ErrNotFound: no image of that name in any image directory.
-	ErrNotFound = fmt.Errorf("no such image: %w", syscall.ENOENT)
+	ErrNotFound error = &sentinel{"no such image", syscall.ENOENT}
 	// ErrExists: the new name is already taken.
-	ErrExists = fmt.Errorf("image already exists: %w", syscall.EEXIST)
+	ErrExists error = &sentinel{"image already exists", syscall.EEXIST}
 	// ErrBusy: the image is locked by a running machine (see Lock).
-	ErrBusy = fmt.Errorf("image is in use: %w", syscall.EBUSY)
+	ErrBusy error = &sentinel{"image is in use", syscall.EBUSY}
 	// ErrReadOnly: vendor images (under /usr) and .host cannot be changed.
-	ErrReadOnly = fmt.Errorf("image is read-only: %w", syscall.EROFS)
+	ErrReadOnly error = &sentinel{"image is read-only", syscall.EROFS}
 	// ErrNotSupported: the operation does not apply to this image type or
 	// file system (size limits without btrfs quotas, cloning a block
 	// device, metadata of a raw image with no known file system).
-	ErrNotSupported = fmt.Errorf("not supported: %w", syscall.EOPNOTSUPP)
+	ErrNotSupported error = &sentinel{"not supported", syscall.EOPNOTSUPP}
 	// ErrSymlink: the pool entry is a symlink, which is never acted on
 	// through (only unlinked or renamed).
-	ErrSymlink = fmt.Errorf("image is a symlink: %w", syscall.ELOOP)
+	ErrSymlink error = &sentinel{"image is a symlink", syscall.ELOOP}
 )
+
+// sentinel is an error of this package that wraps an errno: what
+// fmt.Errorf("msg: %w", errno) gives, without running fmt at every process
+// start.
+type sentinel struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *sentinel) Error() string { return e.msg + ": " + e.errno.Error() }
+
+func (e *sentinel) Unwrap() error { return e.errno }
 
 // Unknown is the value of a size or limit that is not known (UINT64_MAX,
 // as machined reports it).
