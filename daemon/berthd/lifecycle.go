@@ -64,7 +64,7 @@ func setupLifecycle(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*
 		if err != nil {
 			return nil, err
 		}
-		return &lifecycleService{m: lifecycle.New(p, lifecycle.Embedded{S: sup}, env), reg: reg, backend: backend, close: func() {}}, nil
+		return &lifecycleService{m: lifecycle.New(p, lifecycle.Embedded{S: sup}, env), reg: reg, backend: backend, close: sup.Close}, nil
 	}
 	b, err := sysdbackend.New(context.Background())
 	if err != nil {

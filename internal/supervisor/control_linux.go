@@ -1,16 +1,12 @@
 package supervisor
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -103,46 +99,34 @@ func (s *Supervisor) Start(ctx context.Context, u unitgen.Unit) error {
 	})
 }
 
-// spawnMonitor starts the unit's monitor, detached in a session of its
-// own, and waits for its answer on the start pipe.
+// spawnMonitor has the unit's monitor run it: the spare monitor if there
+// is one, else a new monitor, detached in a session of its own. It waits
+// for the monitor's answer on the start pipe.
 func (s *Supervisor) spawnMonitor(ctx context.Context, dir, log string) error {
-	// The monitor's own output (a crash, above all) goes to the log too.
-	out, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o640)
-	if err != nil {
-		return err
+	defer s.replenish()
+	m := s.takeSpare()
+	if m != nil && m.give(dir) != nil { // the spare is gone
+		m.close()
+		m = nil
 	}
-	defer out.Close()
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
+	if m == nil {
+		// The monitor's own output (a crash, above all) goes to the log too.
+		out, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o640)
+		if err != nil {
+			return err
+		}
+		m, err = s.startMonitor(dir, out)
+		out.Close()
+		if err != nil {
+			return err
+		}
 	}
-	defer r.Close()
-	cmd := exec.Command(s.exe, monitorCmd, dir)
-	cmd.Env = []string{"PATH=" + defaultPath}
-	cmd.Dir = "/"
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		return err
-	}
-	go func() { _ = cmd.Wait() }() // reap it if we outlive it
-	answer := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		answer <- strings.TrimSpace(line)
-	}()
+	defer m.close()
+	answer := make(chan error, 1)
+	go func() { answer <- awaitAnswer(m.answer) }()
 	select {
-	case a := <-answer:
-		if a == "running" {
-			return nil
-		}
-		if a == "" {
-			a = "monitor exited without an answer"
-		}
-		return fmt.Errorf("%w: %s", ErrStartFailed, strings.TrimPrefix(a, "failed: "))
+	case err := <-answer:
+		return err
 	case <-ctx.Done():
 		// The monitor goes on; Stop can end it.
 		return ctx.Err()

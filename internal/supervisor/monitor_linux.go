@@ -55,13 +55,27 @@ type exitInfo struct {
 }
 
 // runMonitor is the monitor's entry point: args is the unit's run
-// directory. The start pipe is fd 3.
+// directory, or empty for a spare, which reads it from its assignment
+// pipe (fd 4). The start pipe is fd 3.
 func runMonitor(args []string) int {
-	if len(args) != 1 {
+	unix.CloseOnExec(3)
+	var dir string
+	switch len(args) {
+	case 1:
+		dir = args[0]
+	case 0:
+		var ok bool
+		var err error
+		if dir, ok, err = awaitAssignment(); !ok {
+			if err != nil {
+				return 1
+			}
+			return 0 // not needed
+		}
+	default:
 		return 2
 	}
-	unix.CloseOnExec(3)
-	m := &monitor{dir: args[0], start: os.NewFile(3, "start")}
+	m := &monitor{dir: dir, start: os.NewFile(3, "start")}
 	m.stop = make(chan os.Signal, 2)
 	signal.Notify(m.stop, unix.SIGTERM, unix.SIGUSR1)
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGINT)
@@ -87,6 +101,13 @@ func (m *monitor) load() error {
 		return err
 	}
 	m.log = log.New(m.out, "berth-monitor: ", log.LstdFlags)
+	// The monitor's own output (a crash, above all) goes to the log too;
+	// a spare's went nowhere until now.
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup3(int(m.out.Fd()), fd, 0); err != nil {
+			return err
+		}
+	}
 	_, start, err := procStat(os.Getpid())
 	if err != nil {
 		return err

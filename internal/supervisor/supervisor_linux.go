@@ -56,6 +56,11 @@ type Supervisor struct {
 	mu sync.Mutex
 	// locks serializes the transitions of each unit; guarded by mu.
 	locks map[string]*sync.Mutex
+	// spare is a monitor waiting for a unit, refilling tells that one
+	// is being started, closed that Close was called; guarded by mu.
+	spare     *spare
+	refilling bool
+	closed    bool
 }
 
 // Option configures a Supervisor.
@@ -72,6 +77,9 @@ func WithExecutable(path string) Option {
 // earlier supervisor that has since exited or crashed) are adopted: their
 // monitors keep running them, and this supervisor sees, stops and kills
 // them like its own.
+//
+// The supervisor keeps a spare monitor process ready for the next start
+// (see Close).
 func New(p paths.Paths, opts ...Option) (*Supervisor, error) {
 	s := &Supervisor{p: p, locks: map[string]*sync.Mutex{}}
 	for _, o := range opts {
@@ -89,6 +97,7 @@ func New(p paths.Paths, opts ...Option) (*Supervisor, error) {
 			return nil, fmt.Errorf("new supervisor: %w", err)
 		}
 	}
+	s.replenish()
 	return s, nil
 }
 

@@ -81,12 +81,14 @@ func newBed(t *testing.T) *bed {
 	return b
 }
 
-// cleanup force-stops what the test left running and removes the slice.
+// cleanup force-stops what the test left running, ends the spare
+// monitor and removes the slice.
 func (b *bed) cleanup(t *testing.T) {
 	sts, _ := b.s.List()
 	for _, st := range sts {
 		_ = b.s.Stop(context.Background(), st.Unit, StopOptions{Force: true})
 	}
+	b.s.Close()
 	hs, err := layout(b.p.Cgroup, pathExists)
 	if err != nil {
 		return
