@@ -8,7 +8,6 @@ import (
 
 	"github.com/berth-dev/berth/internal/capset"
 	"github.com/berth-dev/berth/internal/nspawnsettings"
-	"github.com/spf13/pflag"
 )
 
 // Network is the container's network configuration beyond
@@ -57,17 +56,6 @@ type netRaw struct {
 	bridge, zone, nsPath  string
 	vethExtra, interfaces []string
 	ports                 []string
-}
-
-// addNetworkFlags registers the network options on fs.
-func addNetworkFlags(fs *pflag.FlagSet, r *netRaw) {
-	fs.BoolVarP(&r.veth, "network-veth", "n", false, "veth pair ve-NAME on the host, host0 in the container")
-	fs.StringArrayVar(&r.vethExtra, "network-veth-extra", nil, "HOST[:CONTAINER] extra veth pair")
-	fs.StringVar(&r.bridge, "network-bridge", "", "add the host side of the veth (vb-NAME) to this bridge")
-	fs.StringVar(&r.zone, "network-zone", "", "add the veth to the bridge vz-ZONE, created on demand")
-	fs.StringArrayVar(&r.interfaces, "network-interface", nil, "move this host link into the container")
-	fs.StringVar(&r.nsPath, "network-namespace-path", "", "run in this network namespace")
-	fs.StringArrayVarP(&r.ports, "port", "p", nil, "[tcp:|udp:]HOST[:CONTAINER] port forward")
 }
 
 // network validates the network options as nspawn does: each one implies

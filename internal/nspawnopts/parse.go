@@ -14,14 +14,13 @@ import (
 	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"github.com/berth-dev/berth/internal/privusers"
 	"github.com/berth-dev/berth/internal/signame"
-	"github.com/spf13/pflag"
 )
 
 // ErrUsage marks every command-line error.
 var ErrUsage = errors.New("invalid usage")
 
 // ErrHelp is returned for -h/--help after the usage was written.
-var ErrHelp = pflag.ErrHelp
+var ErrHelp = errors.New("help requested")
 
 // Env is what Parse needs to know about the process it runs in.
 type Env struct {
@@ -74,93 +73,36 @@ type tagged struct {
 	ro    bool
 }
 
-// taggedList is a pflag.Value appending to a shared ordered list.
+// taggedList is where an option appends to a shared ordered list.
 type taggedList struct {
 	list *[]tagged
 	ro   bool
 }
 
-func (l taggedList) Set(s string) error { *l.list = append(*l.list, tagged{s, l.ro}); return nil }
-func (l taggedList) String() string     { return "" }
-func (l taggedList) Type() string       { return "stringArray" }
-
 // Parse parses args (without the program name) into a Config. Every error
 // wraps ErrUsage and reads as one line.
 func Parse(args []string, env Env) (Config, error) {
-	var r raw
-	fs := newFlagSet(&r, env.Usage)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return Config{}, err
-		}
+	r := newRaw()
+	var set given
+	command, err := r.parseArgs(args, &set)
+	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if r.help {
-		fs.PrintDefaults()
+		if env.Usage != nil {
+			_ = writeUsage(env.Usage)
+		}
 		return Config{}, ErrHelp
 	}
-	c, err := r.config(fs.Args(), env)
+	c, err := r.config(command, env)
 	if err == nil {
 		c.SettingsMode, err = nspawnsettings.ParseMode(r.settings)
 	}
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	c.CommandLine = r.commandLine(fs, &c)
+	c.CommandLine = r.commandLine(&set, &c)
 	return c, nil
-}
-
-func newFlagSet(r *raw, usage io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("berth-nspawn", pflag.ContinueOnError)
-	fs.SetInterspersed(false)
-	if usage == nil {
-		usage = io.Discard
-	}
-	fs.SetOutput(usage)
-	fs.StringVarP(&r.directory, "directory", "D", "", "root directory for the container")
-	fs.StringVarP(&r.rawImage, "image", "i", "", "raw disk image (a single file system) for the container")
-	fs.StringVar(&r.template, "template", "", "initialize an empty root directory from this template")
-	fs.StringVarP(&r.machine, "machine", "M", "", "machine name")
-	fs.StringVar(&r.hostname, "hostname", "", "container hostname (default: the machine name)")
-	fs.StringVar(&r.uuid, "uuid", "", "container UUID")
-	fs.BoolVarP(&r.boot, "boot", "b", false, "boot the image's init")
-	fs.BoolVarP(&r.asPID2, "as-pid2", "a", false, "run a stub init as PID 1 and the command as PID 2")
-	fs.StringVar(&r.chdir, "chdir", "", "working directory of the command")
-	fs.StringVar(&r.pivotRoot, "pivot-root", "", "NEW[:OLD]: make the image's directory NEW the root, the old root at OLD or gone")
-	fs.StringArrayVarP(&r.env, "setenv", "E", nil, "NAME[=VALUE] for the command's environment")
-	fs.StringVarP(&r.user, "user", "u", "", "run the command as this user")
-	fs.StringVar(&r.killSignal, "kill-signal", "", "signal sent to PID 1 on SIGTERM/SIGINT")
-	fs.StringVar(&r.notifyReady, "notify-ready", "no", "wait for READY=1 from the container")
-	fs.BoolVar(&r.readOnly, "read-only", false, "mount the root read-only")
-	fs.BoolVarP(&r.ephemeral, "ephemeral", "x", false, "run on a throw-away snapshot")
-	fs.StringVar(&r.volatile, "volatile", VolatileNo, "yes|state|overlay: volatile root")
-	fs.Lookup("volatile").NoOptDefVal = VolatileYes
-	fs.Var(taggedList{&r.binds, false}, "bind", "SRC[:DST[:OPTS]] bind mount")
-	fs.Var(taggedList{&r.binds, true}, "bind-ro", "SRC[:DST[:OPTS]] read-only bind mount")
-	fs.StringArrayVar(&r.tmpfs, "tmpfs", nil, "PATH[:OPTS] tmpfs mount")
-	fs.Var(taggedList{&r.overlays, false}, "overlay", "LOWER...:UPPER[:DST] overlay mount")
-	fs.Var(taggedList{&r.overlays, true}, "overlay-ro", "LOWER...:DST read-only overlay mount")
-	fs.StringArrayVar(&r.inaccessible, "inaccessible", nil, "make PATH inaccessible")
-	fs.StringArrayVar(&r.bindUser, "bind-user", nil, "bind a host user into the container (refused: not supported)")
-	fs.StringArrayVar(&r.capAdd, "capability", nil, "keep these capabilities too")
-	fs.StringArrayVar(&r.capDrop, "drop-capability", nil, "drop these capabilities")
-	fs.StringArrayVar(&r.capAmbient, "ambient-capability", nil, "raise these capabilities in the command's ambient set")
-	fs.StringVar(&r.noNewPrivs, "no-new-privileges", "no", "set no_new_privs for the command")
-	fs.StringVar(&r.resolvConf, "resolv-conf", "auto", "resolv.conf mode")
-	fs.StringVar(&r.timezone, "timezone", "auto", "time zone mode")
-	fs.StringVar(&r.linkJournal, "link-journal", "auto", "journal link mode")
-	fs.BoolVarP(&r.journalTryGuest, "journal", "j", false, "same as --link-journal=try-guest")
-	fs.StringVar(&r.console, "console", "", "interactive|read-only|passive|pipe|autopipe")
-	fs.BoolVarP(&r.pipe, "pipe", "P", false, "same as --console=pipe")
-	fs.BoolVarP(&r.quiet, "quiet", "q", false, "no informational messages")
-	fs.StringVar(&r.register, "register", RegisterYes, "yes|no|auto: register with machine1")
-	fs.BoolVar(&r.keepUnit, "keep-unit", false, "stay in the caller's unit")
-	fs.BoolVar(&r.privateNetwork, "private-network", false, "network namespace with only lo")
-	addNetworkFlags(fs, &r.net)
-	r.users.register(fs)
-	fs.StringVar(&r.settings, "settings", "yes", "yes|no|override|trusted: use the .nspawn file")
-	fs.BoolVarP(&r.help, "help", "h", false, "show this help")
-	return fs
 }
 
 // config validates r and fills in the defaults.

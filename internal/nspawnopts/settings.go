@@ -12,78 +12,77 @@ import (
 	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/privusers"
-	"github.com/spf13/pflag"
 )
 
-// settingKeys maps options to the .nspawn keys they set; list options and
-// positional arguments are handled by commandLine.
-var settingKeys = map[string]string{
-	"boot": "Boot", "as-pid2": "ProcessTwo", "chdir": "WorkingDirectory", "user": "User",
-	"kill-signal": "KillSignal", "notify-ready": "NotifyReady", "read-only": "ReadOnly",
-	"ephemeral": "Ephemeral", "volatile": "Volatile", "no-new-privileges": "NoNewPrivileges",
-	"resolv-conf": "ResolvConf", "timezone": "Timezone", "link-journal": "LinkJournal",
-	"hostname": "Hostname", "private-network": "Private", "private-users": "PrivateUsers",
-	"private-users-ownership": "PrivateUsersOwnership", "private-users-chown": "PrivateUsersChown",
-	"network-veth": "VirtualEthernet", "network-bridge": "Bridge", "network-zone": "Zone",
-	"uuid": "MachineID", "pivot-root": "PivotRoot",
-}
-
-// listKeys maps list options to their keys.
-var listKeys = map[string]string{
-	"tmpfs": "TemporaryFileSystem", "inaccessible": "Inaccessible",
-	"capability": "Capability", "drop-capability": "DropCapability", "ambient-capability": "AmbientCapability",
-	"network-veth-extra": "VirtualEthernetExtra", "network-interface": "Interface", "port": "Port",
-}
-
-// commandLine records the options given as .nspawn settings, so a
-// settings file can be merged with them (nspawnsettings.Merge).
-func (r *raw) commandLine(fs *pflag.FlagSet, c *Config) *nspawnsettings.Settings {
+// commandLine records the options given as .nspawn settings (each
+// option's key), so a settings file can be merged with them
+// (nspawnsettings.Merge).
+func (r *raw) commandLine(set *given, c *Config) *nspawnsettings.Settings {
 	var s nspawnsettings.Settings
-	set := func(key, value string) { _ = s.SetFromCommandLine(key, value) }
-	fs.Visit(func(f *pflag.Flag) {
-		if key, ok := settingKeys[f.Name]; ok {
-			set(key, f.Value.String())
+	record := func(key, value string) { _ = s.SetFromCommandLine(key, value) }
+	for i := range options {
+		o := &options[i]
+		if !set[i] || o.key == "" {
+			continue
 		}
-	})
+		vals := o.list(r)
+		if vals == nil {
+			record(o.key, o.value(r))
+		}
+		for _, v := range vals {
+			if strings.HasSuffix(o.key, "Capability") {
+				v = strings.ReplaceAll(v, ",", " ") // the file's list syntax
+			}
+			record(o.key, v)
+		}
+	}
 	if r.users.flagU && r.users.users == "" {
-		set("PrivateUsers", "pick")
+		record("PrivateUsers", "pick")
 	}
 	if r.journalTryGuest {
-		set("LinkJournal", "try-guest")
-	}
-	for name, key := range listKeys {
-		if f := fs.Lookup(name); f != nil && f.Changed {
-			vals, _ := fs.GetStringArray(name)
-			for _, v := range vals {
-				if strings.HasSuffix(key, "Capability") {
-					v = strings.ReplaceAll(v, ",", " ") // the file's list syntax
-				}
-				set(key, v)
-			}
-		}
+		record("LinkJournal", "try-guest")
 	}
 	for _, e := range c.Env {
-		set("Environment", e)
+		record("Environment", e)
 	}
 	for _, b := range r.binds {
-		set(map[bool]string{false: "Bind", true: "BindReadOnly"}[b.ro], b.value)
+		record(tagKey(b.ro, "Bind", "BindReadOnly"), b.value)
 	}
 	for _, o := range r.overlays {
-		set(map[bool]string{false: "Overlay", true: "OverlayReadOnly"}[o.ro], o.value)
+		record(tagKey(o.ro, "Overlay", "OverlayReadOnly"), o.value)
 	}
 	if len(c.Command) > 0 {
-		set("Parameters", quoteWords(c.Command))
+		record("Parameters", quoteWords(c.Command))
 	}
 	return &s
 }
 
-// quoteWords joins words in the .nspawn list syntax.
-func quoteWords(w []string) string {
-	q := make([]string, len(w))
-	for i, s := range w {
-		q[i] = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+// tagKey is the key of a value of an option with a read-only twin.
+func tagKey(ro bool, rw, roKey string) string {
+	if ro {
+		return roKey
 	}
-	return strings.Join(q, " ")
+	return rw
+}
+
+// quoteWords joins words in the .nspawn list syntax: each in double
+// quotes, with backslashes and double quotes escaped.
+func quoteWords(w []string) string {
+	var b strings.Builder
+	for i, s := range w {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(s); j++ {
+			if s[j] == '\\' || s[j] == '"' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(s[j])
+		}
+		b.WriteByte('"')
+	}
+	return b.String()
 }
 
 // ApplySettings finds the machine's .nspawn file (trusted directories of

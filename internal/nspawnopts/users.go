@@ -6,22 +6,12 @@ import (
 
 	"github.com/berth-dev/berth/internal/idmap"
 	"github.com/berth-dev/berth/internal/privusers"
-	"github.com/spf13/pflag"
 )
 
 // usersFlags holds the raw user namespace options.
 type usersFlags struct {
 	flagU, chown     bool
 	users, ownership string
-}
-
-func (u *usersFlags) register(fs *pflag.FlagSet) {
-	fs.BoolVarP(&u.flagU, "private-users-pick", "U", false, "same as --private-users=pick --private-users-ownership=auto")
-	fs.Lookup("private-users-pick").Hidden = true
-	fs.StringVar(&u.users, "private-users", "", "no|yes|pick|identity|SHIFT[:RANGE]: user namespace")
-	fs.Lookup("private-users").NoOptDefVal = "yes"
-	fs.StringVar(&u.ownership, "private-users-ownership", "", "off|chown|map|auto: image ownership")
-	fs.BoolVar(&u.chown, "private-users-chown", false, "same as --private-users-ownership=chown")
 }
 
 // privateUsers validates the user namespace options against the rest of
