@@ -132,20 +132,25 @@ func (b *Backend) Kill(ctx context.Context, machine, whom string, sig unix.Signa
 
 // Active returns the unit the machine runs in and its machine State
 // ("opening", "running", "closing"), or "" and "" when it runs in
-// neither of its units.
+// neither of its units. It asks for the loaded units of both names in one
+// call (ListUnitsByPatterns; a machine name has no pattern characters):
+// unlike a property read, that does not make systemd load a unit that is
+// not loaded, with the dependencies of its template and a burst of
+// signals, only to find it inactive.
 func (b *Backend) Active(ctx context.Context, machine string) (string, string, error) {
 	units, err := unitgen.Names(machine)
 	if err != nil {
 		return "", "", err
 	}
-	for _, unit := range units {
-		p, err := b.conn.GetUnitPropertyContext(ctx, unit, "ActiveState")
-		if err != nil {
-			return "", "", fmt.Errorf("state of %s: %w", unit, err)
-		}
-		s, _ := p.Value.Value().(string)
-		if st := MachineState(s); st != "" {
-			return unit, st, nil
+	loaded, err := b.conn.ListUnitsByPatternsContext(ctx, nil, units)
+	if err != nil {
+		return "", "", fmt.Errorf("state of %s: %w", machine, err)
+	}
+	for _, unit := range units { // transient first
+		for _, l := range loaded {
+			if st := MachineState(l.ActiveState); l.Name == unit && st != "" {
+				return unit, st, nil
+			}
 		}
 	}
 	return "", "", nil
