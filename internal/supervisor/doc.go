@@ -25,6 +25,12 @@
 //     every transition (Watch reports each through inotify), and removes
 //     the cgroup when the unit is down.
 //
+// A Supervisor keeps one monitor started ahead of need (a spare): it
+// waits for the run directory of the next unit to start, so a start does
+// not wait for a program to be executed and its runtime to come up. The
+// supervisor starts the next spare once a start is done, and Close ends
+// the spare. A spare that died is passed over.
+//
 // Because the monitor, not the supervisor, is the parent of the payload,
 // machines keep running when berthd exits or crashes, and a new
 // Supervisor adopts them from their status files: it finds their monitors
