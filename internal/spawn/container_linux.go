@@ -45,29 +45,32 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 	}
 	ct := &container{sc: sc, o: o, cmd: cmd, sync: sync, pidfd: pidfd, cg: cg}
 	defer ct.release()
+	// A stage cloned into its cgroup gets the configuration first and
+	// builds the container's tree while the spawner sets up the signal
+	// forwarding and the network and registers the machine; otherwise the
+	// registration may move it into a scope, which has to happen before
+	// the stage makes its cgroup namespace.
+	early := cg != nil
+	if early {
+		if err := ct.configure(); err != nil {
+			ct.kill()
+			return outcome{}, err
+		}
+	}
 	// From here on SIGTERM/SIGINT reach the container, not the spawner.
 	stop := ct.forwardSignals()
 	defer stop()
-	if err := ct.start(); err != nil {
+	if err := ct.start(early); err != nil {
 		ct.kill()
 		return outcome{}, err
 	}
 	return ct.supervise(), nil
 }
 
-// start places and registers the stage, hands it the configuration, lets
-// it start the payload and waits until the payload was executed. A stage
-// cloned into its cgroup gets the configuration first and builds the
-// container's tree while the spawner sets up the network and registers the
-// machine; otherwise the registration may move it into a scope, which has
-// to happen before the stage makes its cgroup namespace.
-func (ct *container) start() error {
-	early := ct.cg != nil
-	if early {
-		if err := ct.configure(); err != nil {
-			return err
-		}
-	}
+// start places and registers the stage, hands it the configuration unless
+// it has it already (early), lets it start the payload and waits until the
+// payload was executed.
+func (ct *container) start(early bool) error {
 	if err := ct.placeCgroup(); err != nil {
 		return err
 	}
@@ -104,7 +107,10 @@ func (ct *container) configure() error {
 // placeCgroup registers the machine and puts the stage into its cgroup.
 func (ct *container) placeCgroup() error {
 	c, pid := &ct.sc.Config, ct.cmd.Process.Pid
-	before, _ := containercgroup.PathOf(pid)
+	var before string
+	if ct.cg == nil {
+		before, _ = containercgroup.PathOf(pid)
+	}
 	if err := ct.setupNetwork(); err != nil {
 		return err
 	}

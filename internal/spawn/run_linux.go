@@ -1,7 +1,6 @@
 package spawn
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -193,7 +192,7 @@ func containerUUID(c *nspawnopts.Config) string {
 		return c.UUID
 	}
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	_, _ = unix.Getrandom(b[:], 0) // crypto/rand's init would cost every start
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	u, _ := nspawnopts.ParseUUID(hex.EncodeToString(b[:]))
