@@ -52,16 +52,23 @@ func (c cgroups) of(pid uint32) string {
 	return c.in(procCgroup(pid))
 }
 
-// in returns the cgroup2 path in a /proc/PID/cgroup file ("" if none).
+// in returns the cgroup2 path in a /proc/PID/cgroup file ("" if none):
+// the path of its "0::" line, sharing no memory with cgroupFile.
 func (c cgroups) in(cgroupFile string) string {
 	if c.mnt == "" {
 		return ""
 	}
-	p, err := containercgroup.UnifiedPath(strings.NewReader(cgroupFile))
-	if err != nil {
-		return ""
+	for rest := cgroupFile; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			if !strings.HasPrefix(p, "/") {
+				return ""
+			}
+			return strings.Clone(p)
+		}
 	}
-	return p
+	return ""
 }
 
 // machineGroup returns the cgroup of a new machine whose leader has the

@@ -189,7 +189,8 @@ func now() (uint64, uint64) {
 
 // procCgroup reads /proc/PID/cgroup ("" if it cannot).
 func procCgroup(pid uint32) string {
-	data, err := readBounded("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/cgroup", 64<<10)
+	var buf [1024]byte
+	data, err := readProc("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/cgroup", buf[:])
 	if err != nil {
 		return ""
 	}
@@ -198,19 +199,24 @@ func procCgroup(pid uint32) string {
 
 // unitOf returns the systemd unit of a /proc/PID/cgroup file's process,
 // from the last .service or .scope component of its cgroup path ("" if
-// none).
+// none). The result shares no memory with cgroupFile.
 func unitOf(cgroupFile string) string {
 	var best string
-	for _, line := range strings.Split(cgroupFile, "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 || (parts[1] != "" && parts[1] != "name=systemd") {
+	for rest := cgroupFile; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		_, line, ok1 := strings.Cut(line, ":")
+		ctrl, path, ok2 := strings.Cut(line, ":")
+		if !ok1 || !ok2 || (ctrl != "" && ctrl != "name=systemd") {
 			continue
 		}
-		for _, c := range strings.Split(parts[2], "/") {
+		for path != "" {
+			var c string
+			c, path, _ = strings.Cut(path, "/")
 			if strings.HasSuffix(c, ".service") || strings.HasSuffix(c, ".scope") {
 				best = c
 			}
 		}
 	}
-	return best
+	return strings.Clone(best)
 }

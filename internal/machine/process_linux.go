@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -101,7 +100,8 @@ func (p *Process) identity() (Identity, error) {
 
 // startTime returns field 22 of /proc/pid/stat.
 func startTime(pid uint32) (uint64, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+	var buf [1024]byte
+	data, err := readProc("/proc/"+strconv.Itoa(int(pid))+"/stat", buf[:])
 	if err != nil {
 		return 0, err
 	}
@@ -109,11 +109,38 @@ func startTime(pid uint32) (uint64, error) {
 	if i < 0 {
 		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 20 {
+	// Fields 3, 4, ... follow the command's ')'; field 22 is the 20th.
+	f, ok := statField(data[i+1:], 20)
+	if !ok {
 		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	return strconv.ParseUint(f[19], 10, 64)
+	var n uint64
+	for _, c := range f {
+		if c < '0' || c > '9' || n > (1<<64-1-9)/10 {
+			return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, nil
+}
+
+// statField returns the k-th (from 1) field of b, fields being separated
+// by runs of spaces (and a trailing newline).
+func statField(b []byte, k int) ([]byte, bool) {
+	for len(b) > 0 {
+		b = bytes.TrimLeft(b, " \n")
+		end := bytes.IndexAny(b, " \n")
+		if end < 0 {
+			end = len(b)
+		}
+		if end > 0 {
+			if k--; k == 0 {
+				return b[:end], true
+			}
+		}
+		b = b[end:]
+	}
+	return nil, false
 }
 
 // Alive reports whether the process has not exited.

@@ -26,27 +26,32 @@ type record struct {
 }
 
 // encodeState renders r as a state file: KEY=VALUE lines, strings quoted.
-func encodeState(r record) []byte {
-	var b bytes.Buffer
-	b.WriteString(stateHeader)
-	kv := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
-	kv("NAME", strconv.Quote(r.Name))
-	kv("SCOPE", strconv.Quote(r.Unit))
-	kv("SERVICE", strconv.Quote(r.Service))
-	kv("ROOT", strconv.Quote(r.RootDirectory))
-	kv("ID", hex.EncodeToString(r.ID))
-	kv("LEADER", strconv.FormatUint(uint64(r.Leader), 10))
-	kv("LEADER_PIDFDID", strconv.FormatUint(r.LeaderID.PidfdID, 10))
-	kv("LEADER_STARTTIME", strconv.FormatUint(r.LeaderID.StartTime, 10))
-	kv("CLASS", strconv.Quote(string(r.Class)))
-	kv("REALTIME", strconv.FormatUint(r.Timestamp, 10))
-	kv("MONOTONIC", strconv.FormatUint(r.TimestampMonotonic, 10))
-	ifs := make([]string, len(r.NetworkInterfaces))
+func encodeState(r record) []byte { return appendState(nil, r) }
+
+// appendState appends r's state file to b.
+func appendState(b []byte, r record) []byte {
+	b = append(b, stateHeader...)
+	quoted := func(k, v string) { b = append(strconv.AppendQuote(append(append(b, k...), '='), v), '\n') }
+	number := func(k string, v uint64) { b = append(strconv.AppendUint(append(append(b, k...), '='), v, 10), '\n') }
+	quoted("NAME", r.Name)
+	quoted("SCOPE", r.Unit)
+	quoted("SERVICE", r.Service)
+	quoted("ROOT", r.RootDirectory)
+	b = append(hex.AppendEncode(append(b, "ID="...), r.ID), '\n')
+	number("LEADER", uint64(r.Leader))
+	number("LEADER_PIDFDID", r.LeaderID.PidfdID)
+	number("LEADER_STARTTIME", r.LeaderID.StartTime)
+	quoted("CLASS", string(r.Class))
+	number("REALTIME", r.Timestamp)
+	number("MONOTONIC", r.TimestampMonotonic)
+	b = append(b, "NETIF="...)
 	for i, n := range r.NetworkInterfaces {
-		ifs[i] = strconv.FormatInt(int64(n), 10)
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
 	}
-	kv("NETIF", strings.Join(ifs, " "))
-	return b.Bytes()
+	return append(b, '\n')
 }
 
 // decodeState parses a state file. Every key must appear exactly once and

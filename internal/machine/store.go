@@ -20,49 +20,20 @@ type store struct {
 const tempPrefix = ".#"
 
 // save writes r atomically: a temp file in the same directory, fsync,
-// rename over the old file, fsync of the directory.
+// rename over the old file, fsync of the directory. The file is encoded
+// into a buffer on the stack and written with plain system calls, so a
+// registration leaves no garbage here.
 func (s store) save(r record) error {
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	f, err := os.CreateTemp(s.dir, tempPrefix+r.Name+".")
-	if err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	tmp := f.Name()
-	err = writeSync(f, encodeState(r))
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(s.dir, r.Name))
+	var buf [1024]byte
+	data := appendState(buf[:0], r)
+	err := writeAtomic(s.dir, r.Name, data)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(s.dir, 0o755); err == nil {
+			err = writeAtomic(s.dir, r.Name, data)
+		}
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
 		return fmt.Errorf("save state: %w", err)
-	}
-	return syncDir(s.dir)
-}
-
-func writeSync(f *os.File, data []byte) error {
-	_, err := f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }
