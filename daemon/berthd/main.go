@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -42,6 +43,9 @@ var version = "dev"
 const gcPercent = 20
 
 func main() {
+	// berthd never writes a heap profile; sampling for one would cost it a
+	// bucket table that grows with every new allocation site it samples.
+	runtime.MemProfileRate = 0
 	supervisor.Main()
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
@@ -97,7 +101,7 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 		return err
 	}
 	defer conn.Close()
-	signals.Attach(conn)
+	signals.Attach(srv)
 	if err := machine1.Claim(conn, busName); err != nil {
 		return err
 	}

@@ -200,16 +200,37 @@ func (s *busSocket) reply(dest string, replySerial uint32, sig dbus.Signature, v
 	if err != nil {
 		return err
 	}
-	serial := 1<<31 | s.serial.Add(1)&(1<<31-1)
-	header, err := replyHeader(serial, replySerial, dest, sig, len(body), len(fds))
+	header, err := replyHeader(s.nextSerial(), replySerial, dest, sig, len(body), len(fds))
 	if err != nil {
 		return err
 	}
+	return s.send(header, body, fds)
+}
+
+// signal emits member of iface from path with values (of signature sig).
+func (s *busSocket) signal(path dbus.ObjectPath, iface, member string, sig dbus.Signature, values []any) error {
+	body, _, err := encodeBody(values)
+	if err != nil {
+		return err
+	}
+	header, err := signalHeader(s.nextSerial(), path, iface, member, sig, len(body))
+	if err != nil {
+		return err
+	}
+	return s.send(header, body, nil)
+}
+
+// nextSerial numbers a message berthd writes itself: always with the top
+// bit set, as godbus's serials count up from 1.
+func (s *busSocket) nextSerial() uint32 { return 1<<31 | s.serial.Add(1)&(1<<31-1) }
+
+// send writes one message, passing fds with it.
+func (s *busSocket) send(header, body []byte, fds []int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(fds) == 0 {
 		bufs := net.Buffers{header, body}
-		_, err = bufs.WriteTo(s.c)
+		_, err := bufs.WriteTo(s.c)
 		return err
 	}
 	msg := append(header, body...)

@@ -195,7 +195,9 @@ func sigAt(b []byte, pos int) (string, int, error) {
 }
 
 // fastCall answers msg if it is a well-formed GetMachine or ListMachines
-// call on the Manager that succeeds, and reports whether it did.
+// call on the Manager that succeeds, or takes it if it is a registration
+// or UnregisterMachine call fastMutation takes, and reports whether it
+// did.
 func (s *Server) fastCall(msg []byte) bool {
 	c, err := parseCall(msg)
 	if err != nil || c.path != string(ManagerPath) || c.iface != dbusinterfaces.Manager ||
@@ -222,7 +224,7 @@ func (s *Server) fastCall(msg []byte) bool {
 		}
 		sig, out = dbus.SignatureOf(p), p
 	default:
-		return false
+		return s.fastMutation(c)
 	}
 	if err := s.sock.reply(c.sender, c.serial, sig, []any{out}); err != nil {
 		s.opts.Log.Printf("warning: reply: %v", err)

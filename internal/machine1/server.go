@@ -192,7 +192,7 @@ func (e *unknownErr) Unwrap() error { return errUnknownObject }
 type Signals struct {
 	// Log, if set, gets one line per change.
 	Log  *log.Logger
-	conn atomic.Pointer[dbus.Conn]
+	sock atomic.Pointer[busSocket]
 }
 
 func (g *Signals) logf(format string, args ...any) {
@@ -201,32 +201,34 @@ func (g *Signals) logf(format string, args ...any) {
 	}
 }
 
-// Attach starts emitting on conn.
-func (g *Signals) Attach(conn *dbus.Conn) { g.conn.Store(conn) }
+// Attach starts emitting on s's bus connection (after ConnectSystemBus).
+func (g *Signals) Attach(s *Server) { g.sock.Store(s.sock) }
 
-func (g *Signals) emit(path dbus.ObjectPath, name string, args ...any) {
-	if c := g.conn.Load(); c != nil {
-		_ = c.Emit(path, name, args...)
+// emit writes the signal itself, with the wire encoder: godbus's Emit
+// allocates several times the message for every signal.
+func (g *Signals) emit(path dbus.ObjectPath, iface, member string, args ...any) {
+	if sock := g.sock.Load(); sock != nil {
+		_ = sock.signal(path, iface, member, dbus.SignatureOf(args...), args)
 	}
 }
 
 // MachineNew implements machine.Observer.
 func (g *Signals) MachineNew(m machine.Machine) {
 	g.logf("machine %s registered (class %q, leader %d, service %q)", m.Name, m.Class, m.Leader, m.Service)
-	g.emit(ManagerPath, dbusinterfaces.Manager+".MachineNew", m.Name, MachinePath(m.Name))
+	g.emit(ManagerPath, dbusinterfaces.Manager, "MachineNew", m.Name, MachinePath(m.Name))
 }
 
 // MachineRemoved implements machine.Observer.
 func (g *Signals) MachineRemoved(m machine.Machine) {
 	g.logf("machine %s removed", m.Name)
-	g.emit(ManagerPath, dbusinterfaces.Manager+".MachineRemoved", m.Name, MachinePath(m.Name))
+	g.emit(ManagerPath, dbusinterfaces.Manager, "MachineRemoved", m.Name, MachinePath(m.Name))
 }
 
 // StateChanged implements machine.Observer: PropertiesChanged of
 // dev.berth.Machine1.State.
 func (g *Signals) StateChanged(m machine.Machine) {
 	g.logf("machine %s is %s", m.Name, m.State)
-	g.emit(MachinePath(m.Name), "org.freedesktop.DBus.Properties.PropertiesChanged", dbusinterfaces.BerthMachine,
+	g.emit(MachinePath(m.Name), "org.freedesktop.DBus.Properties", "PropertiesChanged", dbusinterfaces.BerthMachine,
 		map[string]dbus.Variant{"State": dbus.MakeVariant(string(m.State))}, []string{})
 }
 

@@ -36,6 +36,7 @@ const (
 // Header fields and message type of a reply.
 const (
 	wireMethodReturn  = 2
+	wireSignal        = 4
 	wireFieldReply    = 5
 	wireFieldDest     = 6
 	wireFieldSig      = 8
@@ -314,7 +315,38 @@ func validObjectPath(p string) bool {
 // with replySerial from dest, whose body (of signature sig, referring to
 // nfds file descriptors) has bodyLen bytes; the body follows it
 // directly.
-func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bodyLen, nfds int) (h []byte, err error) {
+func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bodyLen, nfds int) ([]byte, error) {
+	return messageHeader(wireMethodReturn, serial, bodyLen, 64+len(dest)+len(sig.String()), func(e *wireEncoder) {
+		e.field(wireFieldReply, "u", func() { e.u32(replySerial) })
+		if dest != "" {
+			e.field(wireFieldDest, "s", func() { e.str(dest, false) })
+		}
+		if s := sig.String(); s != "" {
+			e.field(wireFieldSig, "g", func() { e.sig(s) })
+		}
+		if nfds > 0 {
+			e.field(wireFieldUnixFDs, "u", func() { e.u32(uint32(nfds)) })
+		}
+	})
+}
+
+// signalHeader returns the header of a SIGNAL message member of iface
+// from path, whose body (of signature sig) has bodyLen bytes.
+func signalHeader(serial uint32, path dbus.ObjectPath, iface, member string, sig dbus.Signature, bodyLen int) ([]byte, error) {
+	return messageHeader(wireSignal, serial, bodyLen, 64+len(path)+len(iface)+len(member), func(e *wireEncoder) {
+		e.field(hdrPath, "o", func() { e.str(string(path), true) })
+		e.field(hdrInterface, "s", func() { e.str(iface, false) })
+		e.field(hdrMember, "s", func() { e.str(member, false) })
+		if s := sig.String(); s != "" {
+			e.field(wireFieldSig, "g", func() { e.sig(s) })
+		}
+	})
+}
+
+// messageHeader returns the header of a message of type typ whose body
+// has bodyLen bytes, with the header fields fields appends (size is a
+// guess of the header's length).
+func messageHeader(typ byte, serial uint32, bodyLen, size int, fields func(e *wireEncoder)) (h []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			we, ok := r.(wireError)
@@ -324,23 +356,14 @@ func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bo
 			err = we.err
 		}
 	}()
-	e := wireEncoder{buf: make([]byte, 0, 64+len(dest)+len(sig.String()))}
-	e.buf = append(e.buf, wireOrderByte, wireMethodReturn, 0, wireProtoVersion)
+	e := wireEncoder{buf: make([]byte, 0, size)}
+	e.buf = append(e.buf, wireOrderByte, typ, 0, wireProtoVersion)
 	e.buf = wireOrder.AppendUint32(e.buf, uint32(bodyLen))
 	e.buf = wireOrder.AppendUint32(e.buf, serial)
 	at := len(e.buf)
 	e.buf = append(e.buf, 0, 0, 0, 0)
 	start := len(e.buf)
-	e.field(wireFieldReply, "u", func() { e.u32(replySerial) })
-	if dest != "" {
-		e.field(wireFieldDest, "s", func() { e.str(dest, false) })
-	}
-	if s := sig.String(); s != "" {
-		e.field(wireFieldSig, "g", func() { e.sig(s) })
-	}
-	if nfds > 0 {
-		e.field(wireFieldUnixFDs, "u", func() { e.u32(uint32(nfds)) })
-	}
+	fields(&e)
 	e.patchLength(at, start)
 	e.align(wireBodyAlignment)
 	if len(e.buf)+bodyLen > maxWireMessage {
