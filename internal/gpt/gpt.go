@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"runtime"
 	"strings"
@@ -122,7 +121,7 @@ func readGPT(r io.ReaderAt, size, sector int64) (entries []gptEntry, found bool,
 	sum := le.Uint32(h[16:])
 	hdr := bytes.Clone(h[:hsize])
 	clear(hdr[16:20])
-	if crc32.ChecksumIEEE(hdr) != sum {
+	if checksum(hdr) != sum {
 		return nil, true, fmt.Errorf("partition table header checksum: %w", ErrCorrupt)
 	}
 	lba, n, esize := le.Uint64(h[72:]), le.Uint32(h[80:]), le.Uint32(h[84:])
@@ -134,7 +133,7 @@ func readGPT(r io.ReaderAt, size, sector int64) (entries []gptEntry, found bool,
 	if _, err := r.ReadAt(raw, int64(lba)*sector); err != nil {
 		return nil, true, fmt.Errorf("read partition entries: %w", err)
 	}
-	if crc32.ChecksumIEEE(raw) != le.Uint32(h[88:]) {
+	if checksum(raw) != le.Uint32(h[88:]) {
 		return nil, true, fmt.Errorf("partition entries checksum: %w", ErrCorrupt)
 	}
 	for i := 0; i < int(n); i++ {

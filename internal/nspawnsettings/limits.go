@@ -140,11 +140,26 @@ func parseNice(v string) (uint64, error) {
 	return uint64(n), nil
 }
 
-// timeUnits are the time span units in microseconds.
-var timeUnits = map[string]uint64{
-	"us": 1, "usec": 1, "ms": 1000, "msec": 1000,
-	"s": 1_000_000, "sec": 1_000_000, "min": 60_000_000, "m": 60_000_000,
-	"h": 3_600_000_000, "hr": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000,
+// timeUnit is the length of a time span unit in microseconds; 0 for no
+// unit.
+func timeUnit(u string) uint64 {
+	switch u {
+	case "us", "usec":
+		return 1
+	case "ms", "msec":
+		return 1000
+	case "s", "sec":
+		return 1_000_000
+	case "min", "m":
+		return 60_000_000
+	case "h", "hr":
+		return 3_600_000_000
+	case "d":
+		return 86_400_000_000
+	case "w":
+		return 604_800_000_000
+	}
+	return 0
 }
 
 // parseTimespan parses "5", "5s", "1min 30s"; bare numbers are in units of
@@ -163,7 +178,7 @@ func parseTimespan(v string, def uint64) (uint64, error) {
 		}
 		mul := def
 		if unit != "" {
-			if mul = timeUnits[unit]; mul == 0 {
+			if mul = timeUnit(unit); mul == 0 {
 				return 0, invalid("unknown time unit in %q", v)
 			}
 		}

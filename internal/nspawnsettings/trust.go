@@ -7,33 +7,45 @@ import "fmt"
 // privileged and dropped with a warning, so a key added to the table later
 // is privileged until it is added here on purpose. A non-nil function
 // narrows the permission: it strips what is privileged in the value in
-// place and reports whether it stripped something.
-var untrustedAllowed = map[string]func(s *Settings) (stripped bool){
-	"Boot": nil, "ProcessTwo": nil, "Parameters": nil, "Environment": nil,
-	"User": nil, "WorkingDirectory": nil, "PivotRoot": nil,
-	"DropCapability": nil, "KillSignal": nil, "Personality": nil,
-	"NotifyReady": nil, "Hostname": nil, "NoNewPrivileges": nil,
-	"ResolvConf": nil, "Timezone": nil, "SuppressSync": nil,
-	"ReadOnly": nil, "Volatile": nil,
-	// Capability= may only be present when it adds nothing.
-	"Capability": func(s *Settings) bool {
-		if s.Capability.Value == 0 {
-			return false
-		}
-		s.Capability = Field[Capabilities]{}
-		return true
-	},
-	// A deny list only restricts; an allow list widens the filter.
-	"SystemCallFilter": func(s *Settings) bool {
-		if len(s.SystemCallFilter.Value.Allow) == 0 {
-			return false
-		}
-		s.SystemCallFilter.Value.Allow = nil
-		if len(s.SystemCallFilter.Value.Deny) == 0 {
-			s.SystemCallFilter = Field[SyscallFilter]{}
-		}
-		return true
-	},
+// place and reports whether it stripped something. A switch, not a map:
+// no table is built at every process start.
+func untrustedAllowed(key string) (narrow func(s *Settings) (stripped bool), allowed bool) {
+	switch key {
+	case "Boot", "ProcessTwo", "Parameters", "Environment",
+		"User", "WorkingDirectory", "PivotRoot",
+		"DropCapability", "KillSignal", "Personality",
+		"NotifyReady", "Hostname", "NoNewPrivileges",
+		"ResolvConf", "Timezone", "SuppressSync",
+		"ReadOnly", "Volatile":
+		return nil, true
+	case "Capability":
+		return narrowCapability, true
+	case "SystemCallFilter":
+		return narrowSystemCallFilter, true
+	}
+	return nil, false
+}
+
+// narrowCapability: Capability= may only be present when it adds nothing.
+func narrowCapability(s *Settings) bool {
+	if s.Capability.Value == 0 {
+		return false
+	}
+	s.Capability = Field[Capabilities]{}
+	return true
+}
+
+// narrowSystemCallFilter: a deny list only restricts; an allow list widens
+// the filter.
+func narrowSystemCallFilter(s *Settings) bool {
+	if len(s.SystemCallFilter.Value.Allow) == 0 {
+		return false
+	}
+	s.SystemCallFilter.Value.Allow = nil
+	if len(s.SystemCallFilter.Value.Deny) == 0 {
+		s.SystemCallFilter = Field[SyscallFilter]{}
+	}
+	return true
 }
 
 // Untrusted returns a copy of s with every privileged setting removed, and
@@ -53,7 +65,7 @@ func Untrusted(s *Settings) (*Settings, []Warning) {
 		if o.Kind != FromFile {
 			continue
 		}
-		narrow, allowed := untrustedAllowed[k.name]
+		narrow, allowed := untrustedAllowed(k.name)
 		switch {
 		case allowed && narrow == nil:
 			continue
@@ -71,6 +83,6 @@ func Untrusted(s *Settings) (*Settings, []Warning) {
 // Privileged reports whether key may not be used from an untrusted file
 // (at least for some of its values).
 func Privileged(key string) bool {
-	narrow, ok := untrustedAllowed[key]
+	narrow, ok := untrustedAllowed(key)
 	return !ok || narrow != nil
 }

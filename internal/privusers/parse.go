@@ -60,16 +60,14 @@ const (
 	OwnershipAuto
 )
 
-var ownershipNames = map[string]Ownership{
-	"off": OwnershipOff, "chown": OwnershipChown, "map": OwnershipMap, "auto": OwnershipAuto,
-}
+// ownershipNames are the option spellings of the modes, by value (a
+// static array: nothing to build at process start).
+var ownershipNames = [...]string{OwnershipOff: "off", OwnershipChown: "chown", OwnershipMap: "map", OwnershipAuto: "auto"}
 
 // String returns the option spelling of o.
 func (o Ownership) String() string {
-	for k, v := range ownershipNames {
-		if v == o {
-			return k
-		}
+	if int(o) >= 0 && int(o) < len(ownershipNames) && ownershipNames[o] != "" {
+		return ownershipNames[o]
 	}
 	return "default"
 }
@@ -145,8 +143,10 @@ func parseID(s string) (uint32, error) {
 
 // ParseOwnership parses a --private-users-ownership= value.
 func ParseOwnership(s string) (Ownership, error) {
-	if o, ok := ownershipNames[s]; ok {
-		return o, nil
+	for o, name := range ownershipNames {
+		if name != "" && name == s {
+			return Ownership(o), nil
+		}
 	}
 	return 0, fmt.Errorf("%w: --private-users-ownership=%q: want off, chown, map or auto", ErrInvalid, s)
 }
