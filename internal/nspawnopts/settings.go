@@ -89,19 +89,25 @@ func quoteWords(w []string) string {
 // p, then the image's directory), merges it with the command line by c's
 // --settings= mode, writes each warning to warn, and applies the settings
 // the file won to c. A malformed file is an error; nothing has started.
+// Without a file (the common case) nothing is merged: the command line
+// alone applies, as it is.
 func ApplySettings(c *Config, p paths.Paths, warn io.Writer) error {
-	if c.CommandLine == nil {
-		c.CommandLine = &nspawnsettings.Settings{}
+	if c.SettingsMode == nspawnsettings.ModeNo {
+		return nil
 	}
-	eff, err := nspawnsettings.Resolve(p, c.Machine, cmp.Or(c.Directory, c.Image), c.CommandLine, c.SettingsMode)
+	f, err := nspawnsettings.Find(p, c.Machine, cmp.Or(c.Directory, c.Image))
+	if errors.Is(err, nspawnsettings.ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
+	if c.CommandLine == nil {
+		c.CommandLine = &nspawnsettings.Settings{}
+	}
+	eff := nspawnsettings.Merge(c.CommandLine, f, c.SettingsMode)
 	for _, w := range eff.Warnings {
 		fmt.Fprintf(warn, "berth-nspawn: %s\n", w)
-	}
-	if eff.File == nil {
-		return nil
 	}
 	s := &eff.Settings
 	if err := s.CheckSupported(); err != nil {
