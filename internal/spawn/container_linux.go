@@ -4,10 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
-	"syscall"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/containernet"
@@ -20,9 +18,7 @@ import (
 type container struct {
 	sc     *stageConfig
 	o      Options
-	cmd    *exec.Cmd
-	sync   *os.File
-	pidfd  int
+	st     *stage
 	cg     *containercgroup.Group
 	reg    bool
 	master *os.File
@@ -36,14 +32,14 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	cmd, sync, pidfd, err := ns.startStage(sc, o, cg)
+	st, detach, err := ns.startStage(sc, o, cg)
 	if err != nil {
 		if cg != nil {
 			_ = cg.Remove()
 		}
 		return outcome{}, err
 	}
-	ct := &container{sc: sc, o: o, cmd: cmd, sync: sync, pidfd: pidfd, cg: cg}
+	ct := &container{sc: sc, o: o, st: st, cg: cg}
 	defer ct.release()
 	// A stage cloned into its cgroup gets the configuration first and
 	// builds the container's tree while the spawner sets up the signal
@@ -53,15 +49,19 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 	early := cg != nil
 	if early {
 		if err := ct.configure(); err != nil {
-			ct.kill()
+			ct.st.kill()
 			return outcome{}, err
 		}
+	}
+	if err := detach(); err != nil {
+		ct.st.kill()
+		return outcome{}, err
 	}
 	// From here on SIGTERM/SIGINT reach the container, not the spawner.
 	stop := ct.forwardSignals()
 	defer stop()
 	if err := ct.start(early); err != nil {
-		ct.kill()
+		ct.st.kill()
 		return outcome{}, err
 	}
 	return ct.supervise(), nil
@@ -80,7 +80,7 @@ func (ct *container) start(early bool) error {
 		}
 	}
 	// A failed send means the stage is gone: its own error comes first.
-	goErr := sendMsg(ct.sync, []byte{msgGo}, nil)
+	goErr := sendMsg(ct.st.sync, []byte{msgGo}, nil)
 	if err := ct.awaitExec(); err != nil {
 		return err
 	}
@@ -94,11 +94,11 @@ func (ct *container) start(early bool) error {
 // the stage its configuration. The stage is in its cgroup by then.
 func (ct *container) configure() error {
 	if ct.sc.Cgroup {
-		if err := ct.sc.users.ownCgroup(ct.o.Paths.Cgroup, ct.cmd.Process.Pid); err != nil {
+		if err := ct.sc.users.ownCgroup(ct.o.Paths.Cgroup, ct.st.pid); err != nil {
 			return err
 		}
 	}
-	if err := sendMsg(ct.sync, ct.sc.plan, nil); err != nil {
+	if err := sendMsg(ct.st.sync, ct.sc.plan, nil); err != nil {
 		return fmt.Errorf("configure container: %w", err)
 	}
 	return nil
@@ -106,7 +106,7 @@ func (ct *container) configure() error {
 
 // placeCgroup registers the machine and puts the stage into its cgroup.
 func (ct *container) placeCgroup() error {
-	c, pid := &ct.sc.Config, ct.cmd.Process.Pid
+	c, pid := &ct.sc.Config, ct.st.pid
 	var before string
 	if ct.cg == nil {
 		before, _ = containercgroup.PathOf(pid)
@@ -140,7 +140,7 @@ func (ct *container) placeCgroup() error {
 // on execve (or a stub init closes it).
 func (ct *container) awaitExec() error {
 	for {
-		data, fds, err := recvMsg(ct.sync)
+		data, fds, err := recvMsg(ct.st.sync)
 		if err != nil {
 			return fmt.Errorf("container setup: %w", err)
 		}
@@ -168,9 +168,9 @@ func (ct *container) supervise() outcome {
 		logf(ct.o, c.Quiet, "Press ^] three times within 1s to kill container.\n")
 	}
 	fwd := forwardConsole(ct.master, c.Console, ct.o, func() {
-		_ = unix.PidfdSendSignal(ct.pidfd, unix.SIGKILL, nil, 0)
+		ct.st.signal(unix.SIGKILL)
 	})
-	leader := "X_NSPAWN_LEADER_PID=" + strconv.Itoa(ct.cmd.Process.Pid)
+	leader := "X_NSPAWN_LEADER_PID=" + strconv.Itoa(ct.st.pid)
 	ready := func() { notifyManager(ct.o.Getenv, "READY=1\nSTATUS=Container running.\n"+leader) }
 	if c.NotifyReady && ct.notify != nil {
 		go watchNotify(ct.notify, ready)
@@ -180,9 +180,8 @@ func (ct *container) supervise() outcome {
 			go watchNotify(ct.notify, func() {})
 		}
 	}
-	_ = ct.cmd.Wait()
+	ws := ct.st.wait()
 	fwd.finish()
-	ws, _ := ct.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	return judge(c.Machine, ws)
 }
 
@@ -202,28 +201,20 @@ func (ct *container) forwardSignals() func() {
 				if sig == 0 {
 					sig = unix.SIGKILL
 				}
-				_ = unix.PidfdSendSignal(ct.pidfd, sig, nil, 0)
+				ct.st.signal(sig)
 			}
 		}
 	}()
 	return func() { signal.Stop(sigs); close(done) }
 }
 
-// kill ends a container that failed to start and reaps it.
-func (ct *container) kill() {
-	_ = unix.PidfdSendSignal(ct.pidfd, unix.SIGKILL, nil, 0)
-	_ = ct.cmd.Wait()
-}
-
 // release undoes everything the spawner made for this run.
 func (ct *container) release() {
-	for _, f := range []*os.File{ct.sync, ct.master, ct.notify} {
+	ct.st.close()
+	for _, f := range []*os.File{ct.master, ct.notify} {
 		if f != nil {
 			f.Close()
 		}
-	}
-	if ct.pidfd >= 0 {
-		unix.Close(ct.pidfd)
 	}
 	if ct.reg {
 		_ = ct.o.Registrar.Unregister(ct.sc.Config.Machine)

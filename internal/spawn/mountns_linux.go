@@ -3,8 +3,6 @@ package spawn
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
@@ -64,10 +62,13 @@ func (m *mountNS) close() { close(m.fns) }
 
 // startStage builds the host half of the container's tree (rootfs.Prepare),
 // computes the stage's configuration in it (planStage) and starts the
-// stage on it, then takes the tree out of the spawner's
-// namespace again (the stage has its copy). With --network-namespace-path
-// both happen in that network namespace, so that /sys shows its links.
-func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (cmd *exec.Cmd, sync *os.File, pidfd int, err error) {
+// stage on it. With --network-namespace-path both happen in that network
+// namespace, so that /sys shows its links. The returned detach takes the
+// tree out of the spawner's namespace again (the stage has its copy); the
+// caller runs it once the stage has its configuration, since the unmount
+// waits for an RCU grace period that the stage need not wait for.
+func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (st *stage, detach func() error, err error) {
+	var root *rootfs.Root
 	err = m.do(func() error {
 		return inNetNS(sc.Config.Network.NamespacePath, func() error {
 			spec := rootSpec(sc)
@@ -78,8 +79,7 @@ func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Gro
 			if err != nil {
 				return err
 			}
-			root, err := rootfs.Prepare(spec)
-			if err != nil {
+			if root, err = rootfs.Prepare(spec); err != nil {
 				return err
 			}
 			err = planIn(sc, root)
@@ -87,19 +87,22 @@ func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Gro
 				err = root.Enter()
 			}
 			if err == nil {
-				cmd, sync, pidfd, err = startStage(sc, o, cg)
+				st, err = startStage(sc, o, cg)
 			}
-			return errors.Join(err, root.Detach())
+			if err != nil {
+				err = errors.Join(err, root.Detach())
+			}
+			return err
 		})
 	})
-	if err != nil && cmd != nil {
-		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-		_ = cmd.Wait()
-		sync.Close()
-		unix.Close(pidfd)
-		cmd = nil
+	if err != nil {
+		if st != nil {
+			st.kill()
+			st.close()
+		}
+		return nil, nil, err
 	}
-	return cmd, sync, pidfd, err
+	return st, func() error { return m.do(root.Detach) }, nil
 }
 
 // inNetNS runs fn in the network namespace at path ("" for the current

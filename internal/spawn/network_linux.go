@@ -15,7 +15,7 @@ func (ct *container) setupNetwork() error {
 	if !n.Veth && len(n.VethExtra) == 0 && len(n.Interfaces) == 0 && len(n.Ports) == 0 {
 		return nil
 	}
-	spec := containernet.Spec{Machine: c.Machine, Leader: ct.cmd.Process.Pid, Network: n, RunDir: ct.o.Paths.Run,
+	spec := containernet.Spec{Machine: c.Machine, Leader: ct.st.pid, Network: n, RunDir: ct.o.Paths.Run,
 		Warnf: func(format string, args ...any) { logf(ct.o, c.Quiet, format, args...) }}
 	if n.Veth || len(n.VethExtra) > 0 {
 		id, err := containernet.HostMachineID(filepath.Join(ct.o.Paths.Root, "etc/machine-id"))

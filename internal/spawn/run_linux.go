@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/nspawnopts"
@@ -244,85 +243,6 @@ func stripDashes(s string) string {
 		}
 	}
 	return string(out)
-}
-
-// startStage starts the second stage in its new namespaces (the user
-// namespace among them, owning the others, when the machine has one) and
-// returns it with the spawner's end of the sync socket. It runs on the
-// thread of the spawner's mount namespace, working in the container's
-// root.
-func startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (*exec.Cmd, *os.File, int, error) {
-	c := &sc.Config
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, -1, fmt.Errorf("socketpair: %w", err)
-	}
-	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
-	defer child.Close()
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if c.PrivateNetwork && c.Network.NamespacePath == "" {
-		flags |= unix.CLONE_NEWNET
-	}
-	pidfd := -1
-	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: unix.SIGKILL, PidFD: &pidfd}
-	if m := sc.users.mappings(); len(m) > 0 {
-		userNSAttr(attr, m)
-	}
-	cgfd, err := openCgroup(cg)
-	if err != nil {
-		parent.Close()
-		return nil, nil, -1, err
-	}
-	if cgfd >= 0 {
-		defer unix.Close(cgfd)
-		attr.UseCgroupFD, attr.CgroupFD = true, cgfd
-	}
-	files, err := stageFiles(c, child)
-	if err != nil {
-		parent.Close()
-		return nil, nil, -1, err
-	}
-	defer closeFiles(files[1:])
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{"berth-nspawn", stageArg},
-		Env:         []string{},
-		ExtraFiles:  files,
-		SysProcAttr: attr,
-	}
-	if c.Console == nspawnopts.ConsolePipe {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
-	}
-	if err := cmd.Start(); err != nil {
-		parent.Close()
-		return nil, nil, -1, fmt.Errorf("start container: %w", err)
-	}
-	return cmd, parent, pidfd, nil
-}
-
-// stageFiles are the descriptors the stage gets from fd 3 on: the sync
-// socket, and for -a a sealed copy of the binary for the stub init
-// (stubFD), so that no process of the container can reach the host's
-// binary through /proc/PID/exe (CVE-2019-5736).
-func stageFiles(c *nspawnopts.Config, sync *os.File) ([]*os.File, error) {
-	files := []*os.File{sync}
-	if !c.AsPID2 {
-		return files, nil
-	}
-	fd, err := sealedSelf()
-	if err != nil {
-		return nil, err
-	}
-	if syncFD+len(files) != stubFD {
-		panic("spawn: the stub's descriptor is not stubFD")
-	}
-	return append(files, os.NewFile(uintptr(fd), "berth-nspawn-stub")), nil
-}
-
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
 }
 
 // makeWorkDirs creates overlayfs work directories next to the host upper

@@ -1,0 +1,140 @@
+package spawn
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/berth-dev/berth/internal/containercgroup"
+	"github.com/berth-dev/berth/internal/kernel"
+	"github.com/berth-dev/berth/internal/nspawnopts"
+	"golang.org/x/sys/unix"
+)
+
+// stage is the running stage process, PID 1 of the container (the payload
+// or the stub init once it executed): its PID, a pidfd that signals it
+// without a PID reuse race, and the spawner's end of the sync socket.
+type stage struct {
+	pid   int
+	pidfd int
+	sync  *os.File
+}
+
+// signal sends sig to the stage.
+func (s *stage) signal(sig unix.Signal) { _ = unix.PidfdSendSignal(s.pidfd, sig, nil, 0) }
+
+// kill ends a stage that failed to start and reaps it.
+func (s *stage) kill() {
+	s.signal(unix.SIGKILL)
+	s.wait()
+}
+
+// wait reaps the stage and returns how it ended.
+func (s *stage) wait() syscall.WaitStatus {
+	var ws unix.WaitStatus
+	_, _ = kernel.RetryInt("wait4", func() (int, error) { return unix.Wait4(s.pid, &ws, 0, nil) })
+	return syscall.WaitStatus(ws)
+}
+
+// close releases the sync socket and the pidfd.
+func (s *stage) close() {
+	s.sync.Close()
+	unix.Close(s.pidfd)
+}
+
+// startStage starts the second stage in its new namespaces (the user
+// namespace among them, owning the others, when the machine has one),
+// cloned into the cgroup cg if there is one. It runs on the thread of the
+// spawner's mount namespace, working in the container's root; that
+// thread's end kills the stage (its parent-death signal). The stage is
+// started with syscall.ForkExec: os.StartProcess would first clone a
+// throw-away child to check pidfd support, at every start.
+func startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (*stage, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
+	defer child.Close()
+	st, err := forkStage(sc, o, cg, child)
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start container: %w", err)
+	}
+	st.sync = parent
+	return st, nil
+}
+
+// forkStage executes the stage with sync as its syncFD.
+func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.File) (*stage, error) {
+	c := &sc.Config
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if c.PrivateNetwork && c.Network.NamespacePath == "" {
+		flags |= unix.CLONE_NEWNET
+	}
+	pidfd := -1
+	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: unix.SIGKILL, PidFD: &pidfd}
+	if m := sc.users.mappings(); len(m) > 0 {
+		userNSAttr(attr, m)
+	}
+	cgfd, err := openCgroup(cg)
+	if err != nil {
+		return nil, err
+	}
+	if cgfd >= 0 {
+		defer unix.Close(cgfd)
+		attr.UseCgroupFD, attr.CgroupFD = true, cgfd
+	}
+	fds, opened, err := stageFiles(c, o, sync)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFiles(opened)
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"berth-nspawn", stageArg},
+		&syscall.ProcAttr{Env: []string{}, Files: fds, Sys: attr})
+	if err != nil {
+		return nil, err
+	}
+	return &stage{pid: pid, pidfd: pidfd}, nil
+}
+
+// stageFiles are the stage's descriptors from 0 on: fds 0-2 (the
+// spawner's own in pipe mode, /dev/null otherwise: the stage puts the
+// console there), the sync socket (syncFD), and for -a a sealed copy of
+// the binary for the stub init (stubFD), so that no process of the
+// container can reach the host's binary through /proc/PID/exe
+// (CVE-2019-5736). opened are the files it opened, for the caller to close
+// once the stage runs.
+func stageFiles(c *nspawnopts.Config, o Options, sync *os.File) (fds []uintptr, opened []*os.File, err error) {
+	if c.Console == nspawnopts.ConsolePipe {
+		fds = []uintptr{o.Stdin.Fd(), o.Stdout.Fd(), o.Stderr.Fd()}
+	} else {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		opened = append(opened, null)
+		fds = []uintptr{null.Fd(), null.Fd(), null.Fd()}
+	}
+	fds = append(fds, sync.Fd())
+	if c.AsPID2 {
+		fd, err := sealedSelf()
+		if err != nil {
+			closeFiles(opened)
+			return nil, nil, err
+		}
+		stub := os.NewFile(uintptr(fd), "berth-nspawn-stub")
+		opened = append(opened, stub)
+		fds = append(fds, stub.Fd())
+	}
+	if len(fds) != syncFD+1 && len(fds) != stubFD+1 {
+		panic("spawn: the stage's descriptors are not syncFD and stubFD")
+	}
+	return fds, opened, nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
