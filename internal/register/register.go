@@ -7,13 +7,12 @@ import (
 
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/spawn"
-	"github.com/godbus/dbus/v5"
 )
 
 // Bus names and paths of machine1.
 const (
 	BusName   = "org.freedesktop.machine1"
-	Path      = dbus.ObjectPath("/org/freedesktop/machine1")
+	Path      = "/org/freedesktop/machine1"
 	Interface = "org.freedesktop.machine1.Manager"
 )
 
@@ -30,7 +29,7 @@ const DefaultService = "berth-nspawn"
 
 // Client registers machines over one bus connection.
 type Client struct {
-	conn    *dbus.Conn
+	conn    *conn
 	service string
 	// optional makes a missing machine manager a no-op (--register=auto).
 	optional bool
@@ -46,28 +45,39 @@ func Dial(mode string) (*Client, error) {
 	if mode == ModeNo {
 		return nil, nil
 	}
-	conn, err := dbus.ConnectSystemBus()
+	service := os.Getenv("SYSTEMD_NSPAWN_CONTAINER_SERVICE")
+	if service == "" {
+		service = DefaultService
+	}
+	c, err := DialAddress(systemBusAddress(), service)
 	if err != nil {
 		if mode == ModeAuto {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("register: cannot connect to the system bus (use --register=no): %w", err)
 	}
-	service := os.Getenv("SYSTEMD_NSPAWN_CONTAINER_SERVICE")
-	if service == "" {
-		service = DefaultService
+	c.optional = mode == ModeAuto
+	return c, nil
+}
+
+// DialAddress connects to the bus at address (a D-Bus address list of
+// unix: transports) and registers as service.
+func DialAddress(address, service string) (*Client, error) {
+	c, err := dialBus(address)
+	if err != nil {
+		return nil, err
 	}
-	return &Client{conn: conn, service: service, optional: mode == ModeAuto}, nil
+	return &Client{conn: c, service: service}, nil
 }
 
-// New wraps an open connection (tests use a private bus).
-func New(conn *dbus.Conn, service string) *Client {
-	return &Client{conn: conn, service: service}
-}
+// UniqueName is the client's connection's unique bus name (the scope's
+// Controller).
+func (c *Client) UniqueName() string { return c.conn.name }
 
-// AllowDevices adds a DeviceAllow scope property for every bind whose
-// source is a host device node ("r" for --bind-ro, "rw" otherwise), as
-// systemd-nspawn does. A source that does not exist (yet) is skipped.
+// AllowDevices records the device nodes among binds (host sources that
+// are character or block devices), which CreateMachine then allows in the
+// scope's device policy, read-only for --bind-ro. Sources that do not
+// exist are skipped: the spawner reports them.
 func (c *Client) AllowDevices(binds []nspawnopts.Bind) error {
 	for _, b := range binds {
 		if b.Source == "" || b.SourceInRoot {
@@ -91,7 +101,7 @@ func (c *Client) AllowDevices(binds []nspawnopts.Bind) error {
 	return nil
 }
 
-// isDevice reports whether p is a character or block device node.
+// isDevice reports whether p is a device node.
 func isDevice(p string) (bool, error) {
 	st, err := os.Stat(p)
 	if err != nil {
@@ -107,27 +117,34 @@ func isDevice(p string) (bool, error) {
 func (c *Client) OnRequestStop(stop func()) { c.stop = stop }
 
 // Close closes the bus connection.
-func (c *Client) Close() error { return c.conn.Close() }
+func (c *Client) Close() error { return c.conn.close() }
 
 // Register calls RegisterMachineWithNetwork (m.KeepUnit) or
 // CreateMachineWithNetwork.
 func (c *Client) Register(m spawn.Machine) error {
-	obj := c.conn.Object(BusName, Path)
-	ifindices := make([]int32, 0, len(m.NetIfIndices))
-	for _, i := range m.NetIfIndices {
-		ifindices = append(ifindices, int32(i))
-	}
-	args := []any{m.Name, m.UUID[:], c.service, "container", uint32(m.Leader), m.Directory, ifindices}
-	method := Interface + ".RegisterMachineWithNetwork"
-	if !m.KeepUnit {
-		method = Interface + ".CreateMachineWithNetwork"
-		args = append(args, scopeProperties(c.conn.Names()[0], c.devices, m.KillSignal))
-	}
 	if err := c.watchRequestStop(); err != nil {
 		return err
 	}
-	var path dbus.ObjectPath
-	err := obj.Call(method, 0, args...).Store(&path)
+	call := &message{typ: typeCall, path: Path, iface: Interface, destination: BusName,
+		member: "RegisterMachineWithNetwork", signature: "sayssusai"}
+	var e encoder
+	e.string(m.Name)
+	e.bytes(m.UUID[:])
+	e.string(c.service)
+	e.string("container")
+	e.uint32(uint32(m.Leader))
+	e.string(m.Directory)
+	e.array(4, func() {
+		for _, i := range m.NetIfIndices {
+			e.uint32(uint32(int32(i)))
+		}
+	})
+	if !m.KeepUnit {
+		call.member, call.signature = "CreateMachineWithNetwork", "sayssusaia(sv)"
+		scopeProperties(&e, c.conn.name, c.devices, m.KillSignal)
+	}
+	call.body = e.b
+	_, err := c.conn.call(call)
 	if err != nil && c.optional && noManager(err) {
 		return nil
 	}
@@ -139,40 +156,52 @@ func (c *Client) Register(m spawn.Machine) error {
 
 // noManager reports whether err says nobody owns the machine1 name.
 func noManager(err error) bool {
-	var de dbus.Error
-	if errors.As(err, &de) {
-		return de.Name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
-			de.Name == "org.freedesktop.DBus.Error.NameHasNoOwner"
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce.Name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+			ce.Name == "org.freedesktop.DBus.Error.NameHasNoOwner"
 	}
 	return false
 }
 
-// scopeProperties are the unit properties of the scope CreateMachine
-// makes, in the order systemd-nspawn sends them: the controller (the
-// registering connection, to which systemd sends RequestStop), the device
-// policy with the API devices and one entry per bound device node, and the
-// kill signal.
-func scopeProperties(controller string, devices []deviceAllow, killSignal int) []property {
-	props := []property{
-		{"Controller", dbus.MakeVariant(controller)},
-		{"DevicePolicy", dbus.MakeVariant("closed")},
-		{"DeviceAllow", dbus.MakeVariant([]deviceAllow{{"/dev/net/tun", "rwm"}, {"char-pts", "rw"}})},
+// scopeProperties appends the unit properties (a(sv)) of the scope
+// CreateMachine makes, in the order systemd-nspawn sends them: the
+// controller (the registering connection, to which systemd sends
+// RequestStop), the device policy with the API devices and one entry per
+// bound device node, and the kill signal.
+func scopeProperties(e *encoder, controller string, devices []deviceAllow, killSignal int) {
+	str := func(name, v string) {
+		e.align(8)
+		e.string(name)
+		e.variant("s", func() { e.string(v) })
 	}
-	for _, d := range devices {
-		props = append(props, property{"DeviceAllow", dbus.MakeVariant([]deviceAllow{d})})
+	allow := func(list ...deviceAllow) {
+		e.align(8)
+		e.string("DeviceAllow")
+		e.variant("a(ss)", func() {
+			e.array(8, func() {
+				for _, d := range list {
+					e.align(8)
+					e.string(d.Path)
+					e.string(d.Access)
+				}
+			})
+		})
 	}
-	if killSignal > 0 {
-		props = append(props,
-			property{"KillSignal", dbus.MakeVariant(int32(killSignal))},
-			property{"KillMode", dbus.MakeVariant("mixed")})
-	}
-	return props
-}
-
-// property is one (sv) unit property.
-type property struct {
-	Name  string
-	Value dbus.Variant
+	e.array(8, func() {
+		str("Controller", controller)
+		str("DevicePolicy", "closed")
+		allow(deviceAllow{"/dev/net/tun", "rwm"}, deviceAllow{"char-pts", "rw"})
+		for _, d := range devices {
+			allow(d)
+		}
+		if killSignal > 0 {
+			e.align(8)
+			e.string("KillSignal")
+			e.variant("i", func() { e.uint32(uint32(int32(killSignal))) })
+			str("KillMode", "mixed")
+		}
+	})
 }
 
 // deviceAllow is one (ss) DeviceAllow entry.
@@ -183,5 +212,7 @@ type deviceAllow struct {
 
 // Unregister calls UnregisterMachine.
 func (c *Client) Unregister(name string) error {
-	return c.conn.Object(BusName, Path).Call(Interface+".UnregisterMachine", 0, name).Err
+	_, err := c.conn.call(&message{typ: typeCall, path: Path, iface: Interface, destination: BusName,
+		member: "UnregisterMachine", signature: "s", body: stringBody(name)})
+	return err
 }

@@ -97,7 +97,7 @@ func TestIntegrationClient(t *testing.T) {
 	testbed.RequireRoot(t)
 	b := testbed.StartBus(t)
 	m := startManager(t, b)
-	c := register.New(b.Conn(t), "test-service")
+	c := dial(t, b)
 	id := [16]byte{1, 2, 3}
 	tests := []struct {
 		keepUnit   bool
@@ -124,6 +124,17 @@ func TestIntegrationClient(t *testing.T) {
 	if got := next(t, m); got.Method != "Unregister" || got.Name != "m1" {
 		t.Errorf("got %+v, want UnregisterMachine(m1)", got)
 	}
+}
+
+// dial connects a client to b as "test-service".
+func dial(t *testing.T, b *testbed.Bus) *register.Client {
+	t.Helper()
+	c, err := register.DialAddress(b.Address, "test-service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // run runs berth-nspawn on a busybox image with the bus address given.

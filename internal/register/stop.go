@@ -1,48 +1,47 @@
 package register
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/godbus/dbus/v5"
-)
-
-// systemd's bus name and the scope signal it sends a scope's Controller
-// when the scope is stopped.
+// The signal systemd sends a scope's controller to stop the scope.
 const (
 	systemdName = "org.freedesktop.systemd1"
 	scopeIface  = "org.freedesktop.systemd1.Scope"
 	requestStop = "RequestStop"
 )
 
-// watchRequestStop subscribes to RequestStop, as systemd-nspawn does, and
-// calls c.stop for each one that comes from the owner of systemd's bus
-// name (anybody may send a signal to our connection; only systemd is
-// obeyed). It does nothing without OnRequestStop, or when already done.
+// watchRequestStop subscribes to RequestStop and hands each one sent by
+// the owner of systemd's name to c.stop.
 func (c *Client) watchRequestStop() error {
 	if c.stop == nil {
 		return nil
 	}
-	err := c.conn.AddMatchSignal(dbus.WithMatchSender(systemdName),
-		dbus.WithMatchInterface(scopeIface), dbus.WithMatchMember(requestStop))
-	if err != nil {
+	rule := "type='signal',sender='" + systemdName + "',interface='" + scopeIface + "',member='" + requestStop + "'"
+	if _, err := c.conn.call(busCall("AddMatch", "s", stringBody(rule))); err != nil {
 		return fmt.Errorf("register: watch RequestStop: %w", err)
 	}
-	ch := make(chan *dbus.Signal, 4)
-	c.conn.Signal(ch)
+	ch := make(chan string, 4)
+	c.conn.onSignal(func(m *message) {
+		if m.iface == scopeIface && m.member == requestStop {
+			select {
+			case ch <- m.sender:
+			default: // a stop is already on its way
+			}
+		}
+	})
 	go c.serveRequestStop(ch, c.stop)
 	c.stop = nil
 	return nil
 }
 
-// serveRequestStop runs until the connection is closed.
-func (c *Client) serveRequestStop(ch <-chan *dbus.Signal, stop func()) {
-	for sig := range ch {
-		if sig.Name != scopeIface+"."+requestStop {
+// serveRequestStop calls stop for each RequestStop whose sender owns
+// systemd's name (anybody may send a signal to the connection).
+func (c *Client) serveRequestStop(senders <-chan string, stop func()) {
+	for sender := range senders {
+		reply, err := c.conn.call(busCall("GetNameOwner", "s", stringBody(systemdName)))
+		if err != nil {
 			continue
 		}
-		var owner string
-		err := c.conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, systemdName).Store(&owner)
-		if err == nil && owner == sig.Sender {
+		if owner, ok := reply.firstString(); ok && owner == sender {
 			stop()
 		}
 	}

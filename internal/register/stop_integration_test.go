@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/nspawnopts"
-	"github.com/berth-dev/berth/internal/register"
 	"github.com/berth-dev/berth/internal/spawn"
 	"github.com/berth-dev/berth/internal/testbed"
 	"github.com/godbus/dbus/v5"
@@ -45,7 +44,7 @@ func TestIntegrationAllowDevices(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := register.New(b.Conn(t), "test-service")
+			c := dial(t, b)
 			if err := c.AllowDevices(tc.binds); err != nil {
 				t.Fatal(err)
 			}
@@ -97,14 +96,13 @@ func TestIntegrationRequestStop(t *testing.T) {
 	testbed.RequireRoot(t)
 	b := testbed.StartBus(t, systemdPolicy)
 	startManager(t, b)
-	conn := b.Conn(t)
 	stops := make(chan struct{}, 4)
-	c := register.New(conn, "test-service")
+	c := dial(t, b)
 	c.OnRequestStop(func() { stops <- struct{}{} })
 	if err := c.Register(spawn.Machine{Name: "stop", Leader: 42, Directory: "/srv/stop"}); err != nil {
 		t.Fatal(err)
 	}
-	self := conn.Names()[0]
+	self := c.UniqueName()
 	// Anybody may send a signal to the spawner's connection: only the
 	// owner of systemd's name is obeyed.
 	sendRequestStop(t, b.Conn(t), self)
