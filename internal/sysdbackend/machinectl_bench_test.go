@@ -172,10 +172,18 @@ Delegate=yes
 `
 
 // switchDaemon stops both machine managers and starts unit, with
-// BERTH_BACKEND=backend for berthd.
+// BERTH_BACKEND=backend for berthd. The other one is masked: both units
+// claim the bus name org.freedesktop.machine1, and with both loaded
+// systemd refuses to load whichever comes second after a reload.
 func switchDaemon(tb testing.TB, unit, backend string) {
 	tb.Helper()
 	_ = exec.Command("systemctl", "stop", "berthd.service", "systemd-machined.service").Run() // not loaded yet is fine
+	other := "systemd-machined.service"
+	if unit == other {
+		other = "berthd.service"
+	}
+	hostCmd(tb, "systemctl", "unmask", "--runtime", unit)
+	hostCmd(tb, "systemctl", "mask", "--runtime", other)
 	dropIn := "/etc/systemd/system/berthd.service.d/backend.conf"
 	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
 		tb.Fatal(err)
