@@ -179,7 +179,15 @@ type decoder struct {
 	off int
 }
 
-var errShort = fmt.Errorf("%w: truncated", errMalformed)
+// errShort is a message that ends before its values do. A type rather
+// than fmt.Errorf, so the package costs nothing at process start.
+var errShort error = truncatedError{}
+
+type truncatedError struct{}
+
+func (truncatedError) Error() string { return errMalformed.Error() + ": truncated" }
+
+func (truncatedError) Unwrap() error { return errMalformed }
 
 func (d *decoder) align(n int) error {
 	d.off = (d.off + n - 1) &^ (n - 1)
