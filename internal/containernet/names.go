@@ -2,7 +2,6 @@ package containernet
 
 import (
 	"encoding/binary"
-	"net"
 )
 
 // Hash keys of systemd-nspawn (src/nspawn/nspawn-network.c, v252), so
@@ -59,14 +58,14 @@ func ShortenIfName(full string) string {
 // host's machine ID, the machine name and (when idx > 0) idx as 64-bit
 // little-endian, under key; the first six bytes of the little-endian
 // result, made unicast and locally administered.
-func MAC(hostID [16]byte, machine string, key [16]byte, idx uint64) net.HardwareAddr {
+func MAC(hostID [16]byte, machine string, key [16]byte, idx uint64) []byte {
 	data := append(hostID[:], machine...)
 	if idx > 0 {
 		data = binary.LittleEndian.AppendUint64(data, idx)
 	}
 	var sum [8]byte
 	binary.LittleEndian.PutUint64(sum[:], siphash24(data, key))
-	mac := net.HardwareAddr(sum[:6])
+	mac := sum[:6]
 	mac[0] = mac[0]&0xfe | 0x02
 	return mac
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // StartIn calls start (which starts a child process) on an OS thread
@@ -30,19 +30,19 @@ func StartIn(path string, start func() error) error {
 // startIn runs start in the namespace and reports whether the thread is
 // back in its own.
 func startIn(path string, start func() error) (error, bool) {
-	target, err := netns.GetFromPath(path)
+	target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("network namespace %s: %w", path, err), true
 	}
-	defer target.Close()
-	self, err := netns.Get()
+	defer unix.Close(target)
+	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("network namespace: %w", err), true
 	}
-	defer self.Close()
-	if err := netns.Set(target); err != nil {
+	defer unix.Close(self)
+	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("join network namespace %s: %w", path, err), true
 	}
 	err = start()
-	return err, netns.Set(self) == nil
+	return err, unix.Setns(self, unix.CLONE_NEWNET) == nil
 }

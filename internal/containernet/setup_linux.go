@@ -6,14 +6,13 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Network is the host side of one container's network, as Setup made it.
 type Network struct {
 	spec  Spec
-	h     *netlink.Handle
+	h     *rtnl
 	undo  cleanup
 	links []string // host-side links to delete at Close
 	ports string   // the ports file, or ""
@@ -45,7 +44,7 @@ func HostMachineID(path string) ([16]byte, error) {
 // and writes the ports file. On failure everything done is undone. It
 // needs CAP_NET_ADMIN in both namespaces.
 func Setup(s Spec) (*Network, error) {
-	h, err := netlink.NewHandle()
+	h, err := openRTNL()
 	if err != nil {
 		return nil, fmt.Errorf("network setup: %w", err)
 	}
@@ -54,7 +53,7 @@ func Setup(s Spec) (*Network, error) {
 	for _, step := range steps {
 		if err := step(); err != nil {
 			nw.undo.run()
-			h.Close()
+			h.close()
 			return nil, err
 		}
 	}
@@ -83,7 +82,7 @@ func (n *Network) veth() error {
 		if n.spec.Warnf != nil {
 			n.spec.Warnf("Host interface name %s too long, shortened to %s (%s is its altname).\n", alt, name, alt)
 		}
-		if err := n.h.LinkAddAltName(l, alt); err != nil {
+		if err := n.h.addAltName(l.index, alt); err != nil {
 			return fmt.Errorf("add altname %s to %s: %w", alt, name, err)
 		}
 	}
@@ -93,32 +92,28 @@ func (n *Network) veth() error {
 	case net.Zone != "":
 		return n.join(l, PrefixZone+net.Zone, true)
 	}
-	n.IfIndices = []int{l.Attrs().Index}
+	n.IfIndices = []int{l.index}
 	return nil
 }
 
 // addVeth creates a veth pair with the peer in the container and records
 // the host side for deletion.
-func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte) (netlink.Link, error) {
-	v := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: host, HardwareAddr: hostMAC},
-		PeerName:  peer, PeerHardwareAddr: peerMAC, PeerNamespace: netlink.NsPid(n.spec.Leader),
-	}
-	if err := n.h.LinkAdd(v); err != nil {
-		return nil, fmt.Errorf("create veth %s: %w", host, err)
+func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte) (link, error) {
+	if err := n.h.addVeth(host, hostMAC, peer, peerMAC, n.spec.Leader); err != nil {
+		return link{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
 	n.links = append(n.links, host)
 	n.undo.add(func() { n.deleteLink(host) })
-	l, err := n.h.LinkByName(host)
+	l, err := n.h.linkByName(host)
 	if err != nil {
-		return nil, fmt.Errorf("create veth %s: %w", host, err)
+		return link{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
 	return l, nil
 }
 
 // join adds l to the bridge br (created on demand for a zone) and sets it
 // up; the bridge's index is the one registered.
-func (n *Network) join(l netlink.Link, br string, zone bool) error {
+func (n *Network) join(l link, br string, zone bool) error {
 	if zone {
 		unlock, err := zoneLock(n.spec.ZoneLockPath())
 		if err != nil {
@@ -129,21 +124,21 @@ func (n *Network) join(l netlink.Link, br string, zone bool) error {
 			return err
 		}
 		n.undo.add(func() {
-			n.deleteLink(l.Attrs().Name) // a member until deleted
+			n.deleteLink(l.name) // a member until deleted
 			n.removeZone()
 		})
 	}
-	b, err := n.h.LinkByName(br)
+	b, err := n.h.linkByName(br)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", br, err)
 	}
-	if err := n.h.LinkSetMaster(l, b); err != nil {
-		return fmt.Errorf("add %s to bridge %s: %w", l.Attrs().Name, br, err)
+	if err := n.h.setMaster(l.index, b.index); err != nil {
+		return fmt.Errorf("add %s to bridge %s: %w", l.name, br, err)
 	}
-	if err := n.h.LinkSetUp(l); err != nil {
-		return fmt.Errorf("set %s up: %w", l.Attrs().Name, err)
+	if err := n.h.setUp(l.index); err != nil {
+		return fmt.Errorf("set %s up: %w", l.name, err)
 	}
-	n.IfIndices = []int{b.Attrs().Index}
+	n.IfIndices = []int{b.index}
 	return nil
 }
 
@@ -163,11 +158,11 @@ func (n *Network) vethExtra() error {
 // failure the moved ones are moved back.
 func (n *Network) interfaces() error {
 	for _, name := range n.spec.Network.Interfaces {
-		l, err := n.h.LinkByName(name)
+		l, err := n.h.linkByName(name)
 		if err != nil {
 			return fmt.Errorf("network interface %s: %w", name, err)
 		}
-		if err := n.h.LinkSetNsPid(l, n.spec.Leader); err != nil {
+		if err := n.h.setNsPid(l.index, n.spec.Leader); err != nil {
 			return fmt.Errorf("move %s into the container: %w", name, err)
 		}
 		n.undo.add(func() { n.moveBack(name) })
@@ -181,23 +176,23 @@ func (n *Network) moveBack(name string) {
 	if n.closing {
 		return
 	}
-	ns, err := netns.GetFromPid(n.spec.Leader)
+	ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", n.spec.Leader), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	defer ns.Close()
-	self, err := netns.Get()
+	defer unix.Close(ns)
+	self, err := unix.Open("/proc/self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	defer self.Close()
-	h, err := netlink.NewHandleAt(ns)
+	defer unix.Close(self)
+	h, err := openRTNLIn(ns)
 	if err != nil {
 		return
 	}
-	defer h.Close()
-	if l, err := h.LinkByName(name); err == nil {
-		_ = h.LinkSetNsFd(l, int(self))
+	defer h.close()
+	if l, err := h.linkByName(name); err == nil {
+		_ = h.setNsFd(l.index, self)
 	}
 }
 
@@ -220,8 +215,8 @@ func (n *Network) writePorts() error {
 
 // deleteLink deletes a host-side link if it still exists.
 func (n *Network) deleteLink(name string) {
-	if l, err := n.h.LinkByName(name); err == nil {
-		_ = n.h.LinkDel(l)
+	if l, err := n.h.linkByName(name); err == nil {
+		_ = n.h.delLink(l.index)
 	}
 }
 
@@ -242,5 +237,5 @@ func (n *Network) removeZone() {
 func (n *Network) Close() {
 	n.closing = true
 	n.undo.run()
-	n.h.Close()
+	n.h.close()
 }

@@ -1,6 +1,7 @@
 package containernet
 
 import (
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -63,14 +64,14 @@ func TestIntegrationVeth(t *testing.T) {
 		"-q", "--pipe", "--keep-unit", "-D", img, "-M", name, "-n", "/bin/sh", "-c", holdScript)
 	out := r.until(t, "ready")
 	id := hostID(t)
-	if want := MAC(id, name, containerHashKey, 0).String(); !slices.Equal(out, []string{want}) {
+	if want := net.HardwareAddr(MAC(id, name, containerHashKey, 0)).String(); !slices.Equal(out, []string{want}) {
 		t.Errorf("host0 address %q, want %q", out, want)
 	}
 	ve, err := h.LinkByName("ve-" + name)
 	if err != nil {
 		t.Fatalf("no ve-%s on the host side: %v", name, err)
 	}
-	if got, want := ve.Attrs().HardwareAddr.String(), MAC(id, name, hostHashKey, 0).String(); got != want {
+	if got, want := ve.Attrs().HardwareAddr.String(), net.HardwareAddr(MAC(id, name, hostHashKey, 0)).String(); got != want {
 		t.Errorf("ve-%s address %s, want %s", name, got, want)
 	}
 	select {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/berth-dev/berth/internal/kernel"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,49 +29,47 @@ func zoneLock(path string) (func(), error) {
 
 // zoneBridge returns the bridge of a zone, creating it (and setting it up)
 // if it is missing; created says whether it did. The zone lock is held.
-func zoneBridge(h *netlink.Handle, name string) (netlink.Link, bool, error) {
-	if l, err := h.LinkByName(name); err == nil {
-		if l.Type() != "bridge" {
-			return nil, false, fmt.Errorf("zone %s: link exists and is not a bridge", name)
+func zoneBridge(h *rtnl, name string) (link, bool, error) {
+	if l, err := h.linkByName(name); err == nil {
+		if l.kind != "bridge" {
+			return link{}, false, fmt.Errorf("zone %s: link exists and is not a bridge", name)
 		}
 		return l, false, nil
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
-	if err := h.LinkAdd(br); err != nil {
-		return nil, false, fmt.Errorf("create zone bridge %s: %w", name, err)
+	if err := h.addBridge(name); err != nil {
+		return link{}, false, fmt.Errorf("create zone bridge %s: %w", name, err)
 	}
-	l, err := h.LinkByName(name)
+	l, err := h.linkByName(name)
 	if err != nil {
-		return nil, true, fmt.Errorf("create zone bridge %s: %w", name, err)
+		return link{}, true, fmt.Errorf("create zone bridge %s: %w", name, err)
 	}
-	if err := h.LinkSetUp(l); err != nil {
-		_ = h.LinkDel(l)
-		return nil, true, fmt.Errorf("set zone bridge %s up: %w", name, err)
+	if err := h.setUp(l.index); err != nil {
+		_ = h.delLink(l.index)
+		return link{}, true, fmt.Errorf("set zone bridge %s up: %w", name, err)
 	}
 	return l, true, nil
 }
 
 // removeZoneIfEmpty deletes the zone bridge when it has no member left.
 // The zone lock is held.
-func removeZoneIfEmpty(h *netlink.Handle, name string) error {
-	br, err := h.LinkByName(name)
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
+func removeZoneIfEmpty(h *rtnl, name string) error {
+	br, err := h.linkByName(name)
+	if errors.Is(err, errLinkNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("remove zone %s: %w", name, err)
 	}
-	links, err := h.LinkList()
+	links, err := h.links()
 	if err != nil {
 		return fmt.Errorf("remove zone %s: %w", name, err)
 	}
 	for _, l := range links {
-		if l.Attrs().MasterIndex == br.Attrs().Index {
+		if l.master == br.index {
 			return nil
 		}
 	}
-	if err := h.LinkDel(br); err != nil {
+	if err := h.delLink(br.index); err != nil {
 		return fmt.Errorf("remove zone %s: %w", name, err)
 	}
 	return nil
