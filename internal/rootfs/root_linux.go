@@ -46,6 +46,9 @@ func openRoot(dir string) (*Root, error) {
 // Close releases the handle.
 func (r *Root) Close() error { return r.f.Close() }
 
+// Fd returns the root's O_PATH descriptor, valid until Close or Detach.
+func (r *Root) Fd() uintptr { return r.f.Fd() }
+
 // fdPath names an open file descriptor as a path the mount calls accept.
 func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 

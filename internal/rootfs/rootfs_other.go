@@ -22,6 +22,9 @@ func (r *Root) Enter() error { return errUnsupported }
 // Detach is only implemented on Linux.
 func (r *Root) Detach() error { return errUnsupported }
 
+// Fd is only implemented on Linux.
+func (r *Root) Fd() uintptr { return ^uintptr(0) }
+
 // OpenFile is only implemented on Linux.
 func (r *Root) OpenFile(p string) (*os.File, error) { return nil, errUnsupported }
 

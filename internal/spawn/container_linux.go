@@ -42,7 +42,7 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 	ct := &container{sc: sc, o: o, st: st, cg: cg}
 	defer ct.release()
 	// A stage cloned into its cgroup gets the configuration first and
-	// builds the container's tree while the spawner sets up the signal
+	// finishes the container's tree while the spawner sets up the signal
 	// forwarding and the network and registers the machine; otherwise the
 	// registration may move it into a scope, which has to happen before
 	// the stage makes its cgroup namespace.
@@ -53,14 +53,15 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 			return outcome{}, err
 		}
 	}
-	if err := detach(); err != nil {
-		ct.st.kill()
-		return outcome{}, err
-	}
 	// From here on SIGTERM/SIGINT reach the container, not the spawner.
 	stop := ct.forwardSignals()
 	defer stop()
 	if err := ct.start(early); err != nil {
+		ct.st.kill()
+		return outcome{}, err
+	}
+	// The stage has its own copy of the tree by now (see joinsRoot).
+	if err := detach(); err != nil {
 		ct.st.kill()
 		return outcome{}, err
 	}
@@ -98,7 +99,9 @@ func (ct *container) configure() error {
 			return err
 		}
 	}
-	if err := sendMsg(ct.st.sync, ct.sc.plan, nil); err != nil {
+	fds := ct.st.takeRoot()
+	defer closeAll(fds)
+	if err := sendMsg(ct.st.sync, ct.sc.plan, fds); err != nil {
 		return fmt.Errorf("configure container: %w", err)
 	}
 	return nil

@@ -9,8 +9,12 @@
 // (re-executed from /proc/self/exe with the stage argument, never a bare
 // fork) with the container's user namespace created together with its
 // mount, PID, UTS, IPC and optionally network namespaces, so the user
-// namespace owns them all. Before that it computes everything the stage
-// needs in the prepared tree (planStage: the user of -u from the image's
+// namespace owns them all. Without a user namespace the stage is started
+// first instead, in the spawner's mount namespace, so that its start
+// overlaps rootfs.Prepare; it gets the root with its configuration,
+// enters it and unshares its own mount namespace (joinsRoot). Before it
+// configures the stage, the spawner computes everything the stage needs
+// in the prepared tree (planStage: the user of -u from the image's
 // passwd files, the payload's path, environment and working directory,
 // capabilities, resource limits, the seccomp program). It places the stage
 // in the container's cgroup (given to the container's root) and sends it

@@ -62,15 +62,25 @@ func (m *mountNS) close() { close(m.fns) }
 
 // startStage builds the host half of the container's tree (rootfs.Prepare),
 // computes the stage's configuration in it (planStage) and starts the
-// stage on it. With --network-namespace-path both happen in that network
+// stage. Without a user namespace or --network-namespace-path the stage
+// is started first, in this namespace (joinsRoot), so that its start
+// overlaps Prepare; it makes its own copy of the namespace once it has
+// the configuration (and the root with it). Otherwise it is started on
+// the finished tree, in new namespaces owned by the container's user
+// namespace; with --network-namespace-path both happen in that network
 // namespace, so that /sys shows its links. The returned detach takes the
-// tree out of the spawner's namespace again (the stage has its copy); the
-// caller runs it once the stage has its configuration, since the unmount
-// waits for an RCU grace period that the stage need not wait for.
+// tree out of the spawner's namespace again; the caller runs it once the
+// stage has its own copy.
 func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (st *stage, detach func() error, err error) {
 	var root *rootfs.Root
+	early := joinsRoot(sc)
 	err = m.do(func() error {
 		return inNetNS(sc.Config.Network.NamespacePath, func() error {
+			if early {
+				if st, err = startStage(sc, o, cg); err != nil {
+					return err
+				}
+			}
 			spec := rootSpec(sc)
 			spec.HostJournal = o.Paths.Journal
 			spec.Incoming = propagationDir(o.Paths, sc.Config.Machine)
@@ -82,12 +92,8 @@ func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Gro
 			if root, err = rootfs.Prepare(spec); err != nil {
 				return err
 			}
-			err = planIn(sc, root)
-			if err == nil {
-				err = root.Enter()
-			}
-			if err == nil {
-				st, err = startStage(sc, o, cg)
+			if err = planIn(sc, root); err == nil {
+				err = enterStage(sc, o, cg, root, &st)
 			}
 			if err != nil {
 				err = errors.Join(err, root.Detach())
@@ -103,6 +109,25 @@ func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Gro
 		return nil, nil, err
 	}
 	return st, func() error { return m.do(root.Detach) }, nil
+}
+
+// enterStage gives an early stage the root to enter, or starts the stage
+// now in the root.
+func enterStage(sc *stageConfig, o Options, cg *containercgroup.Group, root *rootfs.Root, st **stage) error {
+	if *st != nil {
+		fd, err := unix.FcntlInt(root.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return fmt.Errorf("root for the stage: %w", err)
+		}
+		(*st).root = fd
+		return nil
+	}
+	if err := root.Enter(); err != nil {
+		return err
+	}
+	var err error
+	*st, err = startStage(sc, o, cg)
+	return err
 }
 
 // inNetNS runs fn in the network namespace at path ("" for the current

@@ -63,6 +63,7 @@ func stageFlags(sc *stageConfig) uint32 {
 	set(c.Console != nspawnopts.ConsolePipe, flagConsole)
 	set(c.NoNewPrivileges, flagNoNewPrivs)
 	set(c.AsPID2, flagAsPID2)
+	set(joinsRoot(sc), flagJoinRoot)
 	return f
 }
 

@@ -4,8 +4,9 @@
 // user namespace, if it has one), started by the spawner with StageArg.
 // It runs from a constructor, before the Go runtime starts, so a container
 // start pays for one Go runtime (the spawner's) only. It reads its
-// configuration (stage.h) from the sync socket, finishes the tree
-// (stage_mounts.c), passes the console and notify socket to the spawner,
+// configuration (stage.h) from the sync socket (a stage started early, in
+// the spawner's mount namespace, gets the root with it, enters it and
+// unshares its own mount namespace), finishes the tree (stage_mounts.c), passes the console and notify socket to the spawner,
 // waits for its go, and executes the payload (or the stub init of -a) with
 // the identity, limits, filter and capabilities the spawner computed.
 //
@@ -61,8 +62,9 @@ void berth_fail(int err, const char *fmt, ...) {
 	_exit(1);
 }
 
-// berth_recv_config receives the configuration message.
-static unsigned char *berth_recv_config(size_t *len) {
+// berth_recv_config receives the configuration message and the
+// descriptor passed with it (-1 without).
+static unsigned char *berth_recv_config(size_t *len, int *fd) {
 	char peek;
 	ssize_t size;
 	do
@@ -73,14 +75,39 @@ static unsigned char *berth_recv_config(size_t *len) {
 	unsigned char *buf = malloc(size);
 	if (buf == NULL)
 		berth_fail(ENOMEM, "receive the configuration");
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 	ssize_t n;
 	do
-		n = recv(BERTH_SYNC_FD, buf, size, 0);
+		n = recvmsg(BERTH_SYNC_FD, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n != size)
+	if (n != size || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
 		berth_fail(n < 0 ? errno : 0, "receive the configuration");
+	*fd = -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	*len = (size_t)n;
 	return buf;
+}
+
+// berth_join_root enters the root the spawner prepared in its own mount
+// namespace, which an early stage shares, and unshares a mount namespace
+// of its own: the copy has the root as its working directory.
+static void berth_join_root(uint32_t flags, int root) {
+	if (!(flags & BERTH_F_JOIN_ROOT)) {
+		if (root >= 0)
+			berth_fail(0, "receive the configuration: unexpected descriptor");
+		return;
+	}
+	if (root < 0)
+		berth_fail(0, "receive the configuration: no root");
+	if (fchdir(root) < 0)
+		berth_fail(errno, "enter root");
+	close(root);
+	if (unshare(CLONE_NEWNS) < 0)
+		berth_fail(errno, "mount namespace");
 }
 
 // berth_await_go waits until the spawner has set up the host side
@@ -282,11 +309,13 @@ static void berth_exec(const struct berth_stage *st) {
 void berth_stage_main(void) {
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	size_t len;
-	unsigned char *buf = berth_recv_config(&len);
+	int root;
+	unsigned char *buf = berth_recv_config(&len, &root);
 	struct berth_stage st;
 	char err[256];
 	if (berth_stage_decode(buf, len, &st, err, sizeof err) < 0)
 		berth_fail(0, "stage configuration: %s", err);
+	berth_join_root(st.flags, root);
 	if ((st.flags & BERTH_F_CGROUPNS) && unshare(CLONE_NEWCGROUP) < 0)
 		berth_fail(errno, "cgroup namespace");
 	if (sethostname(st.hostname, strlen(st.hostname)) < 0)

@@ -49,7 +49,9 @@ enum {
 	BERTH_F_NO_NEW_PRIVS = 1 << 7,   // PR_SET_NO_NEW_PRIVS
 	BERTH_F_AS_PID2 = 1 << 8,        // exec the stub init (fd BERTH_STUB_FD)
 	BERTH_F_CHDIR_FALLBACK = 1 << 9, // a failed chdir goes to / instead
-	BERTH_F_ALL = (1 << 10) - 1,
+	BERTH_F_JOIN_ROOT = 1 << 10,     // started in the spawner's mount namespace: the message
+	                                 // carries the root (SCM_RIGHTS) to enter, then unshare
+	BERTH_F_ALL = (1 << 11) - 1,
 };
 
 // Descriptors the stage is started with.

@@ -53,6 +53,7 @@ const (
 	flagNoNewPrivs    = C.BERTH_F_NO_NEW_PRIVS
 	flagAsPID2        = C.BERTH_F_AS_PID2
 	flagChdirFallback = C.BERTH_F_CHDIR_FALLBACK
+	flagJoinRoot      = C.BERTH_F_JOIN_ROOT
 
 	msgError   = C.BERTH_MSG_ERROR
 	msgFDs     = C.BERTH_MSG_FDS

@@ -18,6 +18,18 @@ type stage struct {
 	pid   int
 	pidfd int
 	sync  *os.File
+	// root is the root for a stage that joinsRoot, until it is sent
+	// with the configuration (-1: none).
+	root int
+}
+
+// joinsRoot reports whether the stage of sc is started early, in the
+// spawner's mount namespace, and enters the root once it is built (see
+// mountNS.startStage): with a user namespace, the stage's mount namespace
+// must be created in it, and the sysfs of --network-namespace-path must
+// be mounted from inside that namespace.
+func joinsRoot(sc *stageConfig) bool {
+	return sc.users == nil && sc.Config.Network.NamespacePath == ""
 }
 
 // signal sends sig to the stage.
@@ -36,10 +48,22 @@ func (s *stage) wait() syscall.WaitStatus {
 	return syscall.WaitStatus(ws)
 }
 
-// close releases the sync socket and the pidfd.
+// close releases the sync socket, the pidfd and the root.
 func (s *stage) close() {
 	s.sync.Close()
 	unix.Close(s.pidfd)
+	closeAll(s.takeRoot())
+}
+
+// takeRoot hands over the descriptors to send with the configuration: the
+// root for a stage that joinsRoot, none otherwise. The caller closes them.
+func (s *stage) takeRoot() []int {
+	if s.root < 0 {
+		return nil
+	}
+	fds := []int{s.root}
+	s.root = -1
+	return fds
 }
 
 // startStage starts the second stage in its new namespaces (the user
@@ -68,7 +92,10 @@ func startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (*stage, 
 // forkStage executes the stage with sync as its syncFD.
 func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.File) (*stage, error) {
 	c := &sc.Config
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if !joinsRoot(sc) {
+		flags |= unix.CLONE_NEWNS
+	}
 	if c.PrivateNetwork && c.Network.NamespacePath == "" {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -95,7 +122,7 @@ func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.F
 	if err != nil {
 		return nil, err
 	}
-	return &stage{pid: pid, pidfd: pidfd}, nil
+	return &stage{pid: pid, pidfd: pidfd, root: -1}, nil
 }
 
 // stageFiles are the stage's descriptors from 0 on: fds 0-2 (the
