@@ -143,7 +143,7 @@ func (r *Registry) signalOthers(e *entry, sig unix.Signal) {
 // is in the daemon's PID namespace.
 func (r *Registry) ByPID(pid uint32) (Machine, error) {
 	r.mu.RLock()
-	e := r.leaders[pid]
+	e := r.ledByLocked(pid)
 	r.mu.RUnlock()
 	if e != nil {
 		return r.Get(e.m.Name)
@@ -173,7 +173,7 @@ func (r *Registry) byCgroup(pid uint32) (Machine, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, a := range ancestors(g) {
-		if e := r.groups[a]; e != nil {
+		if e := r.inGroupLocked(a); e != nil {
 			return e.m, true
 		}
 	}

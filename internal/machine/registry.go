@@ -49,12 +49,11 @@ type Registry struct {
 	hostPidNS, hostNetNS uint64
 
 	mu sync.RWMutex
-	// machines maps names to entries; guarded by mu.
+	// machines maps names to entries; guarded by mu. It is the only
+	// index: lookups by leader or cgroup (registration, GetMachineByPID)
+	// walk it, which costs microseconds at the registry's size bound and
+	// saves two maps' worth of memory per machine.
 	machines map[string]*entry
-	// leaders maps leader PIDs to entries; guarded by mu.
-	leaders map[uint32]*entry
-	// groups maps machines' own cgroups to entries; guarded by mu.
-	groups map[string]*entry
 	// closed is set by Close; guarded by mu.
 	closed bool
 	// generation counts changes to machines and their states; guarded
@@ -84,8 +83,6 @@ func New(opts Options) (*Registry, error) {
 		opts:     opts,
 		store:    store{dir: filepath.Join(opts.Paths.Run, "machines")},
 		machines: map[string]*entry{},
-		leaders:  map[uint32]*entry{},
-		groups:   map[string]*entry{},
 		cg:       newCgroups(opts.Paths.Cgroup),
 	}
 	var err error
@@ -164,14 +161,36 @@ func (r *Registry) newEntry(s Spec, p *Process) (*entry, error) {
 		return nil, fmt.Errorf("leader exited: %w", ErrInvalid)
 	}
 	m := Machine{Spec: s.own(), Unit: unitOf(cg), State: StateRunning, Timestamp: real, TimestampMonotonic: mono}
-	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(cg), m: m}, nil
+	e := &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(cg), m: m}
+	pack(&e.m.Name, &e.m.Service, &e.m.RootDirectory, &e.m.Unit, &e.cgroup)
+	return e, nil
 }
 
-// own returns a copy of s that shares no memory with the caller's: a
-// bus decoder's strings point into a buffer of the whole message, which
-// a kept string would keep alive. The class is one of the constants.
+// pack copies the strings into one allocation they then share: one heap
+// object per machine instead of five small ones, which a long-running
+// daemon's heap would scatter among others.
+func pack(ss ...*string) {
+	n := 0
+	for _, s := range ss {
+		n += len(*s)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, s := range ss {
+		b.WriteString(*s)
+	}
+	all := b.String()
+	for _, s := range ss {
+		*s, all = all[:len(*s)], all[len(*s):]
+	}
+}
+
+// own returns a copy of s whose slices share no memory with the
+// caller's, and whose class is one of the constants; its strings still
+// do (newEntry packs them into memory of its own). A bus decoder's
+// strings point into a buffer of the whole message, which a kept string
+// would keep alive.
 func (s Spec) own() Spec {
-	s.Name, s.Service, s.RootDirectory = strings.Clone(s.Name), strings.Clone(s.Service), strings.Clone(s.RootDirectory)
 	switch s.Class {
 	case ClassContainer:
 		s.Class = ClassContainer
@@ -193,8 +212,8 @@ func (r *Registry) insert(e *entry) (Machine, error) {
 		return Machine{}, fmt.Errorf("registry closed: %w", ErrNotSupported)
 	case r.machines[e.m.Name] != nil:
 		return Machine{}, fmt.Errorf("machine %q already exists: %w", e.m.Name, ErrExists)
-	case r.leaders[e.m.Leader] != nil:
-		return Machine{}, fmt.Errorf("process %d already leads machine %q: %w", e.m.Leader, r.leaders[e.m.Leader].m.Name, ErrExists)
+	case r.ledByLocked(e.m.Leader) != nil:
+		return Machine{}, fmt.Errorf("process %d already leads machine %q: %w", e.m.Leader, r.ledByLocked(e.m.Leader).m.Name, ErrExists)
 	case len(r.machines) >= r.opts.MaxMachines:
 		return Machine{}, fmt.Errorf("%d machines registered: %w", len(r.machines), ErrLimit)
 	}
@@ -207,11 +226,30 @@ func (r *Registry) insert(e *entry) (Machine, error) {
 
 func (r *Registry) addLocked(e *entry) {
 	r.machines[e.m.Name] = e
-	r.leaders[e.m.Leader] = e
-	if e.cgroup != "" && r.groups[e.cgroup] == nil {
-		r.groups[e.cgroup] = e
-	}
 	r.generation++
+}
+
+// ledByLocked returns the entry whose leader is pid, or nil.
+func (r *Registry) ledByLocked(pid uint32) *entry {
+	for _, e := range r.machines {
+		if e.m.Leader == pid {
+			return e
+		}
+	}
+	return nil
+}
+
+// inGroupLocked returns the entry whose own cgroup is g, the oldest if
+// several share it, or nil.
+func (r *Registry) inGroupLocked(g string) *entry {
+	var found *entry
+	for _, e := range r.machines {
+		if e.cgroup == g && (found == nil || e.m.TimestampMonotonic < found.m.TimestampMonotonic ||
+			e.m.TimestampMonotonic == found.m.TimestampMonotonic && e.m.Name < found.m.Name) {
+			found = e
+		}
+	}
+	return found
 }
 
 // remove drops e if it is still registered, deletes its state file and
@@ -223,10 +261,6 @@ func (r *Registry) remove(e *entry) bool {
 		return false
 	}
 	delete(r.machines, e.m.Name)
-	delete(r.leaders, e.m.Leader)
-	if r.groups[e.cgroup] == e {
-		delete(r.groups, e.cgroup)
-	}
 	r.generation++
 	if err := r.store.remove(e.m.Name); err != nil {
 		r.opts.Log.Printf("warning: %v", err)
@@ -313,7 +347,7 @@ func (r *Registry) Close() {
 	for _, e := range r.machines {
 		es = append(es, e)
 	}
-	r.machines, r.leaders, r.groups = map[string]*entry{}, map[uint32]*entry{}, map[string]*entry{}
+	r.machines = map[string]*entry{}
 	r.generation++
 	r.mu.Unlock()
 	r.watcher.close()

@@ -24,8 +24,8 @@ func (r *Registry) reload() error {
 			}
 			continue
 		}
-		if r.leaders[e.m.Leader] != nil {
-			r.opts.Log.Printf("warning: skipping state file %s: leader %d already belongs to %s", f.file, e.m.Leader, r.leaders[e.m.Leader].m.Name)
+		if other := r.ledByLocked(e.m.Leader); other != nil {
+			r.opts.Log.Printf("warning: skipping state file %s: leader %d already belongs to %s", f.file, e.m.Leader, other.m.Name)
 			e.leader.Close()
 			continue
 		}
