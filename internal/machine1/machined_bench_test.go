@@ -42,7 +42,7 @@ var machinedFiles = []string{
 // hostMetrics are the numbers measured for each implementation, in order.
 var hostMetrics = []string{
 	"list-median-µs", "list-p99-µs", "get-median-µs", "get-p99-µs",
-	"register/s", "unregister/s", "idle-RSS-KiB", "RSS-B/machine",
+	"register/s", "unregister/s", "idle-RSS-KiB", "RSS-B/machine", "RSS-B/machine-after-first",
 }
 
 // BenchmarkCompareMachinedInTestHost boots a Debian test host with systemd
@@ -189,22 +189,17 @@ func measureInHost(b *testing.B, conn *dbus.Conn, pid uint32, leaders []uint32) 
 	manager := conn.Object(busName, machine1.ManagerPath)
 	time.Sleep(time.Second)
 	idle := pidRSSKiB(b, pid)
-	start := time.Now()
-	for i, l := range leaders {
-		mcall(b, manager, "RegisterMachine", fmt.Sprintf("bench-%d", i), []byte{}, "bench", "container", l, "")
-	}
-	regRate := float64(len(leaders)) / time.Since(start).Seconds()
-	time.Sleep(time.Second) // settled, as idle was measured
-	full := pidRSSKiB(b, pid)
+	regRate, first, full := registerAll(b, manager, leaders, func() int { return pidRSSKiB(b, pid) })
 	list := latencies(200, func(int) { mcall(b, manager, "ListMachines") })
 	get := latencies(5000, func(i int) { mcall(b, manager, "GetMachine", fmt.Sprintf("bench-%d", i%len(leaders))) })
-	start = time.Now()
+	start := time.Now()
 	for i := range leaders {
 		mcall(b, manager, "UnregisterMachine", fmt.Sprintf("bench-%d", i))
 	}
 	unregRate := float64(len(leaders)) / time.Since(start).Seconds()
 	return []float64{list[0], list[1], get[0], get[1], regRate, unregRate,
-		float64(idle), float64(full-idle) * 1024 / float64(len(leaders))}
+		float64(idle), float64(full-idle) * 1024 / float64(len(leaders)),
+		float64(full-first) * 1024 / float64(len(leaders)-firstMachines)}
 }
 
 // scopedSleepers starts n sleep processes, each moved into its own
