@@ -1,7 +1,6 @@
 package images
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -409,7 +408,7 @@ func readSettings(path string) ([]byte, error) {
 // for the entry base: ".#" + base + 16 hex digits.
 func tempName(base string) string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	_ = kernel.Random(b[:]) // getrandom does not fail once the pool is seeded
 	return ".#" + base + hex.EncodeToString(b[:])
 }
 

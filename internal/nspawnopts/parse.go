@@ -1,7 +1,6 @@
 package nspawnopts
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/internal/capset"
+	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/names"
 	"github.com/berth-dev/berth/internal/nspawnsettings"
 	"github.com/berth-dev/berth/internal/privusers"
@@ -242,7 +242,7 @@ func (r *raw) identity(c *Config) error {
 // instances of one image can run at once.
 func ephemeralName(base string) string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	_ = kernel.Random(b[:]) // getrandom does not fail once the pool is seeded
 	suffix := "-" + hex.EncodeToString(b[:])
 	if len(base)+len(suffix) > 64 {
 		base = strings.TrimRight(base[:64-len(suffix)], ".-")

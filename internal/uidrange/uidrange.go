@@ -3,7 +3,6 @@ package uidrange
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -100,7 +99,7 @@ func (w window) holds(base uint32) bool {
 // first returns the stable first candidate for machine: a hash of the name
 // reduced onto the bases of w.
 func (w window) first(machine string) uint32 {
-	sum := sha256.Sum256([]byte("berth uid range\x00" + machine))
+	sum := sum256([]byte("berth uid range\x00" + machine))
 	n := binary.LittleEndian.Uint64(sum[:8]) % uint64(w.count())
 	return w.min + uint32(n)*Size
 }
