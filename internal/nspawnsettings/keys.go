@@ -52,57 +52,103 @@ const (
 type key struct {
 	section, name string
 	group         group
-	assign        func(s *Settings, v string, o Origin) error
-	format        func(s *Settings) string
-	origin        func(s *Settings) Origin
-	isSet         func(s *Settings) bool
-	copy          func(dst, src *Settings)
-	clear         func(s *Settings)
-	lines         func(s *Settings) []string // values of the lines Format writes
+	// field reaches the key's field (def); the ...Fn functions, when set,
+	// replace its parser, formatter or line writer for keys that need
+	// their own.
+	field    fieldOps
+	assignFn func(s *Settings, v string, o Origin) error
+	formatFn func(s *Settings) string
+	linesFn  func(s *Settings) []string // values of the lines Format writes
 }
+
+// fieldOps are the operations on one field of Settings.
+type fieldOps interface {
+	assign(s *Settings, v string, o Origin) error
+	format(s *Settings) string
+	origin(s *Settings) Origin
+	isSet(s *Settings) bool
+	copy(dst, src *Settings)
+	clear(s *Settings)
+}
+
+func (k *key) assign(s *Settings, v string, o Origin) error {
+	if k.assignFn != nil {
+		return k.assignFn(s, v, o)
+	}
+	return k.field.assign(s, v, o)
+}
+
+func (k *key) format(s *Settings) string {
+	if k.formatFn != nil {
+		return k.formatFn(s)
+	}
+	return k.field.format(s)
+}
+
+// lines are the values of the lines Format writes for k.
+func (k *key) lines(s *Settings) []string {
+	if k.linesFn != nil {
+		return k.linesFn(s)
+	}
+	return []string{k.field.format(s)}
+}
+
+func (k *key) origin(s *Settings) Origin { return k.field.origin(s) }
+func (k *key) isSet(s *Settings) bool    { return k.field.isSet(s) }
+func (k *key) copy(dst, src *Settings)   { k.field.copy(dst, src) }
+func (k *key) clear(s *Settings)         { k.field.clear(s) }
 
 // errReset is returned by a parser whose value resets the setting to its
 // default although it is not empty (SystemCallFilter=~).
 var errReset = errors.New("reset")
 
+// field is a key's field of type T: how to reach, parse and format it.
+// One value per key rather than a closure per operation: the table is
+// built at the first settings lookup of every spawner start.
+type field[T any] struct {
+	get   func(*Settings) *Field[T]
+	parse func(old T, v string) (T, error)
+	str   func(T) string
+}
+
+func (f *field[T]) assign(s *Settings, v string, o Origin) error {
+	p := f.get(s)
+	nv, err := f.parse(p.Value, v)
+	switch {
+	case errors.Is(err, errReset):
+		*p = Field[T]{}
+	case err != nil:
+		return err
+	case strings.TrimSpace(v) == "":
+		*p = Field[T]{} // an empty assignment resets to the default
+	default:
+		*p = Field[T]{Value: nv, Set: true, Origin: o}
+	}
+	return nil
+}
+
+func (f *field[T]) format(s *Settings) string { return f.str(f.get(s).Value) }
+func (f *field[T]) origin(s *Settings) Origin { return f.get(s).Origin }
+func (f *field[T]) isSet(s *Settings) bool    { return f.get(s).Set }
+func (f *field[T]) clear(s *Settings)         { *f.get(s) = Field[T]{} }
+
+func (f *field[T]) copy(dst, src *Settings) {
+	d := f.get(dst)
+	*d = *f.get(src)
+	clipSlice(&d.Value)
+}
+
 // def builds a key whose parser replaces (or, for lists, extends) the
 // field's value.
 func def[T any](sec, name string, g group, get func(*Settings) *Field[T],
 	parse func(old T, v string) (T, error), format func(T) string) *key {
-	return &key{
-		section: sec, name: name, group: g,
-		assign: func(s *Settings, v string, o Origin) error {
-			f := get(s)
-			nv, err := parse(f.Value, v)
-			switch {
-			case errors.Is(err, errReset):
-				*f = Field[T]{}
-			case err != nil:
-				return err
-			case strings.TrimSpace(v) == "":
-				*f = Field[T]{} // an empty assignment resets to the default
-			default:
-				*f = Field[T]{Value: nv, Set: true, Origin: o}
-			}
-			return nil
-		},
-		format: func(s *Settings) string { return format(get(s).Value) },
-		origin: func(s *Settings) Origin { return get(s).Origin },
-		isSet:  func(s *Settings) bool { return get(s).Set },
-		copy: func(dst, src *Settings) {
-			f := get(dst)
-			*f = *get(src)
-			clipSlice(&f.Value)
-		},
-		clear: func(s *Settings) { *get(s) = Field[T]{} },
-		lines: func(s *Settings) []string { return []string{format(get(s).Value)} },
-	}
+	return &key{section: sec, name: name, group: g, field: &field[T]{get, parse, format}}
 }
 
 // perLine makes k write one line per list element, as its parser reads
 // one element per line.
 func perLine[T any](k *key, get func(*Settings) *Field[[]T], str func(T) string) *key {
-	k.lines = func(s *Settings) []string {
+	k.linesFn = func(s *Settings) []string {
 		out := make([]string, len(get(s).Value))
 		for i, v := range get(s).Value {
 			out[i] = str(v)
@@ -263,7 +309,7 @@ func portOf(s *Settings) *Field[[]PortForward]       { return &s.Port }
 func syscallFilterKey() *key {
 	k := def("", "SystemCallFilter", groupSyscallFilter, func(s *Settings) *Field[SyscallFilter] { return &s.SystemCallFilter },
 		parseSyscallFilter, stringer[SyscallFilter])
-	k.lines = func(s *Settings) []string {
+	k.linesFn = func(s *Settings) []string {
 		var out []string
 		if f := s.SystemCallFilter.Value; len(f.Allow) > 0 {
 			out = append(out, strings.Join(f.Allow, " "))
@@ -315,10 +361,9 @@ func buildKeys() ([]*key, map[string]*key) {
 // privateUsersCommandLine makes PrivateUsers parse command-line values with
 // --private-users= rules.
 func privateUsersCommandLine(k *key) {
-	fileAssign := k.assign
-	k.assign = func(s *Settings, v string, o Origin) error {
+	k.assignFn = func(s *Settings, v string, o Origin) error {
 		if o.Kind != FromCommandLine {
-			return fileAssign(s, v, o)
+			return k.field.assign(s, v, o)
 		}
 		p, err := parsePrivateUsersCommandLine(v)
 		if err != nil {
@@ -360,7 +405,7 @@ func rlimitKey(r int) *key {
 	k := def("", "Limit"+rlimitNames[r], groupRlimitFirst+group(r),
 		func(s *Settings) *Field[Rlimit] { return &s.Limits[r] },
 		scalar(emptyOr(func(v string) (Rlimit, error) { return parseRlimit(r, v) })), Rlimit.String)
-	k.format = func(s *Settings) string {
+	k.formatFn = func(s *Settings) string {
 		if !s.Limits[r].Set {
 			return ""
 		}
