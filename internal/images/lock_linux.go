@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -41,7 +42,7 @@ func (m *Manager) LockPath(path string) (*Lock, error) {
 	if err := kernel.Retry("stat", func() error { return unix.Stat(path, &st) }); err != nil {
 		return nil, fmt.Errorf("lock image %s: %w", path, err)
 	}
-	name := fmt.Sprintf("inode-%d:%d", st.Dev, st.Ino)
+	name := "inode-" + strconv.FormatUint(st.Dev, 10) + ":" + strconv.FormatUint(st.Ino, 10)
 	l, err := m.lockFile(name, unix.LOCK_EX|unix.LOCK_NB)
 	if err != nil {
 		return nil, fmt.Errorf("lock image %s: %w", path, err)
@@ -59,15 +60,22 @@ func (m *Manager) nameLock(name string) (*Lock, error) {
 	return l, nil
 }
 
-// lockFile opens Run/locks/name and flocks it with how.
+// lockFile opens Run/locks/name and flocks it with how. The directory is
+// made only when the open finds it missing (once per boot).
 func (m *Manager) lockFile(name string, how int) (*Lock, error) {
 	dir := filepath.Join(m.paths.Run, "locks")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+	open := func() (int, error) {
+		return kernel.RetryInt("open", func() (int, error) {
+			return unix.Open(filepath.Join(dir, name), unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		})
 	}
-	fd, err := kernel.RetryInt("open", func() (int, error) {
-		return unix.Open(filepath.Join(dir, name), unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	})
+	fd, err := open()
+	if errors.Is(err, unix.ENOENT) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		fd, err = open()
+	}
 	if err != nil {
 		return nil, err
 	}
