@@ -126,8 +126,9 @@ func (r *Root) has(p string) bool {
 	return err == nil
 }
 
-// etcWritable reports whether the guest's /etc can be written (the root
-// is remounted read-only only after these files are set up).
+// etcWritable reports whether the guest's /etc can be written, by the
+// container's root (the root is remounted read-only only after these
+// files are set up).
 func (r *Root) etcWritable(s *Spec) bool {
 	if s.ReadOnly || s.Volatile == "state" {
 		return false
@@ -137,7 +138,12 @@ func (r *Root) etcWritable(s *Spec) bool {
 		return false
 	}
 	defer f.Close()
-	return unix.Access(fdPath(f), unix.W_OK) == nil
+	check := func() error { return unix.Faccessat2(unix.AT_FDCWD, fdPath(f), unix.W_OK, unix.AT_EACCESS) }
+	if r.creator == 0 {
+		return check() == nil
+	}
+	// As the user namespace's root would see it (its file system IDs).
+	return r.asCreator(check) == nil
 }
 
 // parentOf opens the directory of p inside the root (no symlink in the

@@ -128,6 +128,15 @@ func mustBeDir(f *os.File, p string) error {
 // mkdirAll opens directory p inside the root, creating missing parts; any
 // symlink on the way is resolved inside the root.
 func (r *Root) mkdirAll(p string) (*os.File, error) {
+	// Most targets exist: open them as openat2 resolves them, without
+	// the walk and procfs checks of MkdirAllHandle (a symlink at the end,
+	// which openIn does not follow, takes the walk).
+	if f, err := r.openIn(p, false); err == nil {
+		if mustBeDir(f, p) == nil {
+			return f, nil
+		}
+		f.Close()
+	}
 	var f *os.File
 	err := r.creating(func() error {
 		var err error
