@@ -127,6 +127,12 @@ type unitFollower struct {
 	// the newer unit state always wins, and a machine's MachineNew comes
 	// before its StateChanged.
 	mu sync.Mutex
+	// units holds the State of every running machine unit seen change
+	// since follow; guarded by mu. A machine registers while its unit
+	// starts, after the unit's change to opening: its first State is
+	// known without asking the backend while berth-nspawn waits for the
+	// registration's reply.
+	units map[string]string
 }
 
 type followTargets struct {
@@ -151,7 +157,11 @@ func (f *unitFollower) MachineNew(m machine.Machine) {
 		return
 	}
 	if t := f.ready.Load(); t != nil {
-		if st, err := t.lc.State(context.Background(), m.Name); err == nil && st != "" {
+		st, known := f.units[m.Name]
+		if !known { // a unit that started before berthd did
+			st, _ = t.lc.State(context.Background(), m.Name)
+		}
+		if st != "" {
 			if got, _, err := t.reg.SetState(m.Name, machine.State(st)); err == nil {
 				m = got
 			}
@@ -166,14 +176,23 @@ func (f *unitFollower) MachineRemoved(m machine.Machine) { f.next.MachineRemoved
 // StateChanged implements machine.Observer.
 func (f *unitFollower) StateChanged(m machine.Machine) { f.next.StateChanged(m) }
 
-// unitChanged sets a registered machine's State to its unit's.
+// unitChanged records the State of a machine's unit and sets the
+// machine's State to it, if it is registered.
 func (f *unitFollower) unitChanged(name, state string) {
 	t := f.ready.Load()
-	if t == nil || state == "" {
-		return // a stopped unit's machine goes away with its leader
+	if t == nil {
+		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if state == "" {
+		delete(f.units, name)
+		return // a stopped unit's machine goes away with its leader
+	}
+	if f.units == nil {
+		f.units = map[string]string{}
+	}
+	f.units[name] = state
 	if m, changed, err := t.reg.SetState(name, machine.State(state)); err == nil && changed {
 		f.next.StateChanged(m)
 	}
