@@ -86,7 +86,7 @@ func (r *Registry) killable(name string) (*entry, error) {
 func (r *Registry) setState(e *entry, s State) (Machine, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	changed := r.machines[e.m.Name] == e && e.m.State != s
+	changed := r.machines.get(e.m.Name) == e && e.m.State != s
 	if changed {
 		e.m.State = s
 		r.generation++
@@ -97,7 +97,7 @@ func (r *Registry) setState(e *entry, s State) (Machine, bool) {
 func (r *Registry) current(e *entry) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.machines[e.m.Name] == e
+	return r.machines.get(e.m.Name) == e
 }
 
 // signalAll signals the leader and every other process of the machine.

@@ -49,11 +49,12 @@ type Registry struct {
 	hostPidNS, hostNetNS uint64
 
 	mu sync.RWMutex
-	// machines maps names to entries; guarded by mu. It is the only
-	// index: lookups by leader or cgroup (registration, GetMachineByPID)
-	// walk it, which costs microseconds at the registry's size bound and
-	// saves two maps' worth of memory per machine.
-	machines map[string]*entry
+	// machines holds the entries sorted by name; guarded by mu. It is
+	// the only index: lookups by leader or cgroup (registration,
+	// GetMachineByPID) walk it, which costs microseconds at the
+	// registry's size bound and saves the memory of two more indexes per
+	// machine.
+	machines byName
 	// closed is set by Close; guarded by mu.
 	closed bool
 	// generation counts changes to machines and their states; guarded
@@ -80,10 +81,9 @@ type entry struct {
 func New(opts Options) (*Registry, error) {
 	opts = withDefaults(opts)
 	r := &Registry{
-		opts:     opts,
-		store:    store{dir: filepath.Join(opts.Paths.Run, "machines")},
-		machines: map[string]*entry{},
-		cg:       newCgroups(opts.Paths.Cgroup),
+		opts:  opts,
+		store: store{dir: filepath.Join(opts.Paths.Run, "machines")},
+		cg:    newCgroups(opts.Paths.Cgroup),
 	}
 	var err error
 	if r.hostPidNS, err = selfNSInode("pid"); err != nil {
@@ -210,7 +210,7 @@ func (r *Registry) insert(e *entry) (Machine, error) {
 	switch {
 	case r.closed:
 		return Machine{}, fmt.Errorf("registry closed: %w", ErrNotSupported)
-	case r.machines[e.m.Name] != nil:
+	case r.machines.get(e.m.Name) != nil:
 		return Machine{}, fmt.Errorf("machine %q already exists: %w", e.m.Name, ErrExists)
 	case r.ledByLocked(e.m.Leader) != nil:
 		return Machine{}, fmt.Errorf("process %d already leads machine %q: %w", e.m.Leader, r.ledByLocked(e.m.Leader).m.Name, ErrExists)
@@ -225,7 +225,7 @@ func (r *Registry) insert(e *entry) (Machine, error) {
 }
 
 func (r *Registry) addLocked(e *entry) {
-	r.machines[e.m.Name] = e
+	r.machines.put(e)
 	r.generation++
 }
 
@@ -256,11 +256,11 @@ func (r *Registry) inGroupLocked(g string) *entry {
 // tells the observer.
 func (r *Registry) remove(e *entry) bool {
 	r.mu.Lock()
-	if r.machines[e.m.Name] != e {
+	if r.machines.get(e.m.Name) != e {
 		r.mu.Unlock()
 		return false
 	}
-	delete(r.machines, e.m.Name)
+	r.machines.del(e.m.Name)
 	r.generation++
 	if err := r.store.remove(e.m.Name); err != nil {
 		r.opts.Log.Printf("warning: %v", err)
@@ -288,7 +288,7 @@ func (r *Registry) Unregister(name string) error {
 func (r *Registry) lookup(name string) (*entry, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if e := r.machines[name]; e != nil {
+	if e := r.machines.get(name); e != nil {
 		return e, nil
 	}
 	if name == HostName {
@@ -304,7 +304,7 @@ func (r *Registry) Get(name string) (Machine, error) {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if e := r.machines[name]; e != nil {
+	if e := r.machines.get(name); e != nil {
 		return e.m, nil
 	}
 	return Machine{}, fmt.Errorf("no machine %q known: %w", name, ErrNotFound)
@@ -347,7 +347,7 @@ func (r *Registry) Close() {
 	for _, e := range r.machines {
 		es = append(es, e)
 	}
-	r.machines = map[string]*entry{}
+	r.machines = nil
 	r.generation++
 	r.mu.Unlock()
 	r.watcher.close()
