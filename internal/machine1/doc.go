@@ -18,15 +18,18 @@
 // when polkit runs; registration and OpenPTY are root-only.
 // Errors become D-Bus error names in exactly one function, busError.
 //
-// Method replies are encoded and written by the server itself (wire.go,
-// conn.go), not by godbus, whose encoder allocates for every value and
-// encodes each message twice; ListMachines' reply is encoded once per
-// registry change. GetMachine and ListMachines, the hot calls, are
-// answered in the connection's reader itself (fastpath.go): their header
-// is parsed there and the same Server methods run, with no reflection and
-// no goroutine per call; anything else, and any of them that fails, goes
-// to godbus unchanged, which decodes and dispatches it. godbus also sends
-// signals, errors and the server's own calls.
+// Method replies and signals are encoded and written by the server
+// itself (wire.go, conn.go), not by godbus, whose encoder allocates for
+// every value and encodes each message twice; ListMachines' reply is
+// encoded once per registry change. GetMachine and ListMachines, the hot
+// calls, are answered in the connection's reader itself (fastpath.go):
+// their header is parsed there and the same Server methods run, with no
+// reflection and no goroutine per call. Register*, Create* without scope
+// properties and UnregisterMachine of a caller the bus already named as
+// root are decoded there too and run in a goroutine (fastregister.go), so
+// a registration leaves almost no garbage behind. Anything else, and any
+// call the fast path doubts, goes to godbus unchanged, which decodes and
+// dispatches it. godbus also sends errors and the server's own calls.
 //
 // dev.berth.Manager1's lifecycle methods (StartMachine, PowerOffMachine,
 // RebootMachine, EnableMachine, DisableMachine, Get/SetMachineSettings)
