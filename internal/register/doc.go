@@ -12,7 +12,14 @@
 // to the spawner (OnRequestStop) when it comes from the owner of
 // org.freedesktop.systemd1, and ignores it from anybody else.
 //
-// The bus comes from $DBUS_SYSTEM_BUS_ADDRESS or the default system bus
-// socket. Registering needs the bus policy to let the caller (root) call
-// the Manager.
+// The bus comes from $DBUS_SYSTEM_BUS_ADDRESS (unix: transports) or the
+// default system bus socket. Registering needs the bus policy to let the
+// caller (root) call the Manager.
+//
+// The client speaks the D-Bus wire protocol itself, for the handful of
+// messages a registration needs (EXTERNAL authentication, BEGIN and Hello
+// in one write; AddMatch; the Manager calls; GetNameOwner; signals),
+// rather than linking a general D-Bus library into berth-nspawn, whose
+// start-up and per-call reflection cost every registered start more than
+// the calls themselves. Its encoding is tested against godbus.
 package register

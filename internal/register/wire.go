@@ -31,9 +31,6 @@ const (
 	fieldSignature   = 8
 )
 
-// flagNoReply marks a call whose reply the caller does not want.
-const flagNoReply = 1
-
 // maxMessage bounds the size of a message read: the spawner's replies and
 // signals are a few hundred bytes.
 const maxMessage = 1 << 20
