@@ -39,8 +39,14 @@ func (e *CallError) Error() string {
 // goroutine reading replies and signals.
 type conn struct {
 	f    *os.File
-	r    *bufio.Reader // of f, read by handshake, then by read alone
-	name string        // the unique name Hello gave
+	r    *bufio.Reader // of f, read by the reading goroutine alone
+	addr string        // the socket, for errors
+
+	// ready is closed when the handshake's answers are in: then name is
+	// the unique name Hello gave, or helloErr why there is none.
+	ready    chan struct{}
+	name     string
+	helloErr error
 
 	mu      sync.Mutex // guards what follows and writes to f
 	serial  uint32
@@ -128,7 +134,10 @@ func unescapeAddress(v string) (string, error) {
 	return b.String(), nil
 }
 
-// connect opens the socket, authenticates and says Hello.
+// connect opens the socket and sends the handshake. It does not wait for
+// the answers: the spawner goes on with its work while the bus
+// authenticates it, and the first call waits (a missing bus is still an
+// error here, at once).
 func connect(sa *unix.SockaddrUnix) (*conn, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -145,8 +154,8 @@ func connect(sa *unix.SockaddrUnix) (*conn, error) {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
 	f := os.NewFile(uintptr(fd), "dbus")
-	c := &conn{f: f, r: bufio.NewReader(f), pending: map[uint32]chan *message{}}
-	if err := c.handshake(); err != nil {
+	c := &conn{f: f, r: bufio.NewReader(f), addr: sa.Name, ready: make(chan struct{}), pending: map[uint32]chan *message{}}
+	if err := c.sendHandshake(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("bus %s: %w", sa.Name, err)
 	}
@@ -154,17 +163,26 @@ func connect(sa *unix.SockaddrUnix) (*conn, error) {
 	return c, nil
 }
 
-// handshake sends the EXTERNAL authentication, BEGIN and Hello at once,
-// then reads the OK and Hello's reply.
-func (c *conn) handshake() error {
+// sendHandshake sends the EXTERNAL authentication, BEGIN and Hello (serial
+// 1) in one write.
+func (c *conn) sendHandshake() error {
 	uid := strconv.Itoa(os.Getuid())
 	auth := fmt.Sprintf("\x00AUTH EXTERNAL %x\r\nBEGIN\r\n", uid)
 	c.serial = 1
 	hello := busCall("Hello", "", nil)
 	hello.serial = 1
-	if _, err := c.f.Write(append([]byte(auth), hello.encode()...)); err != nil {
-		return err
-	}
+	_, err := c.f.Write(append([]byte(auth), hello.encode()...))
+	return err
+}
+
+// wait waits for the handshake's answers and returns why it failed.
+func (c *conn) wait() error {
+	<-c.ready
+	return c.helloErr
+}
+
+// handshake reads the OK and Hello's reply.
+func (c *conn) handshake() error {
 	line, err := c.r.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
@@ -209,9 +227,18 @@ func readMessage(r *bufio.Reader) (*message, error) {
 	return decodeMessage(b)
 }
 
-// read delivers replies to their callers and signals to the signal
-// handler until the connection fails or is closed.
+// read finishes the handshake, then delivers replies to their callers
+// and signals to the signal handler until the connection fails or is
+// closed.
 func (c *conn) read() {
+	if err := c.handshake(); err != nil {
+		c.helloErr = fmt.Errorf("bus %s: %w", c.addr, err)
+	}
+	close(c.ready)
+	if c.helloErr != nil {
+		c.shutdown()
+		return
+	}
 	for {
 		m, err := readMessage(c.r)
 		if err != nil {
@@ -252,6 +279,9 @@ func (c *conn) shutdown() {
 // call sends m (its serial is set here) and waits for the reply; an error
 // reply is a *CallError.
 func (c *conn) call(m *message) (*message, error) {
+	if err := c.wait(); err != nil {
+		return nil, err
+	}
 	ch := make(chan *message, 1)
 	c.mu.Lock()
 	if c.closed {

@@ -56,7 +56,16 @@ func Dial(mode string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("register: cannot connect to the system bus (use --register=no): %w", err)
 	}
-	c.optional = mode == ModeAuto
+	if mode == ModeAuto {
+		// Whether there is a usable bus decides whether the spawner
+		// registers at all, so wait for the bus's answer here; with
+		// "yes" it comes while the spawner works, and Register waits.
+		if err := c.conn.wait(); err != nil {
+			_ = c.Close()
+			return nil, nil
+		}
+		c.optional = true
+	}
 	return c, nil
 }
 
@@ -71,8 +80,11 @@ func DialAddress(address, service string) (*Client, error) {
 }
 
 // UniqueName is the client's connection's unique bus name (the scope's
-// Controller).
-func (c *Client) UniqueName() string { return c.conn.name }
+// Controller); "" if the bus refused the connection.
+func (c *Client) UniqueName() string {
+	_ = c.conn.wait()
+	return c.conn.name
+}
 
 // AllowDevices records the device nodes among binds (host sources that
 // are character or block devices), which CreateMachine then allows in the
@@ -122,6 +134,9 @@ func (c *Client) Close() error { return c.conn.close() }
 // Register calls RegisterMachineWithNetwork (m.KeepUnit) or
 // CreateMachineWithNetwork.
 func (c *Client) Register(m spawn.Machine) error {
+	if err := c.conn.wait(); err != nil {
+		return fmt.Errorf("register machine %s: %w", m.Name, err)
+	}
 	if err := c.watchRequestStop(); err != nil {
 		return err
 	}
