@@ -69,8 +69,8 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 }
 
 // start places and registers the stage, hands it the configuration unless
-// it has it already (early), lets it start the payload and waits until the
-// payload was executed.
+// it has it already (early), lets it start the payload (if it waits for
+// that) and waits until the payload was executed.
 func (ct *container) start(early bool) error {
 	if err := ct.placeCgroup(); err != nil {
 		return err
@@ -81,7 +81,10 @@ func (ct *container) start(early bool) error {
 		}
 	}
 	// A failed send means the stage is gone: its own error comes first.
-	goErr := sendMsg(ct.st.sync, []byte{msgGo}, nil)
+	var goErr error
+	if ct.sc.awaitGo {
+		goErr = sendMsg(ct.st.sync, []byte{msgGo}, nil)
+	}
 	if err := ct.awaitExec(); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-dev/berth/internal/containernet"
+	"github.com/berth-dev/berth/internal/nspawnopts"
 )
 
 // setupNetwork builds the host side of the container's network (package
@@ -12,7 +13,7 @@ import (
 func (ct *container) setupNetwork() error {
 	c := &ct.sc.Config
 	n := c.Network
-	if !n.Veth && len(n.VethExtra) == 0 && len(n.Interfaces) == 0 && len(n.Ports) == 0 {
+	if !hostNetwork(n) {
 		return nil
 	}
 	spec := containernet.Spec{Machine: c.Machine, Leader: ct.st.pid, Network: n, RunDir: ct.o.Paths.Run,
@@ -30,6 +31,12 @@ func (ct *container) setupNetwork() error {
 	}
 	ct.net = nw
 	return nil
+}
+
+// hostNetwork reports whether n has a host side to set up once the
+// stage's network namespace exists.
+func hostNetwork(n nspawnopts.Network) bool {
+	return n.Veth || len(n.VethExtra) > 0 || len(n.Interfaces) > 0 || len(n.Ports) > 0
 }
 
 // ifIndices are the host-side interface indices to register.

@@ -64,6 +64,7 @@ func stageFlags(sc *stageConfig) uint32 {
 	set(c.NoNewPrivileges, flagNoNewPrivs)
 	set(c.AsPID2, flagAsPID2)
 	set(joinsRoot(sc), flagJoinRoot)
+	set(sc.awaitGo, flagAwaitGo)
 	return f
 }
 

@@ -9,8 +9,8 @@ const syncFD = 3
 // stage's configuration (stagePlan, encoded as stage.h describes) as soon
 // as the stage is in its cgroup, so that it builds the container's tree
 // while the spawner sets up the network and registers the machine, and
-// then the one byte msgGo once those are done: the stage executes the
-// payload only after it. The stage answers with msgFDs (the console
+// then, when there is such work (stageConfig.awaitGo), the one byte msgGo
+// once it is done: the stage executes the payload only after it. The stage answers with msgFDs (the console
 // master and notify socket, as SCM_RIGHTS) or msgError and a reason; its
 // end of the socket closes on execve.
 
@@ -31,4 +31,7 @@ type stageConfig struct {
 	// plan is the stage's encoded configuration for the next start, made
 	// once the host half of the tree is built (planStage).
 	plan []byte
+	// awaitGo says the stage waits for msgGo: the spawner registers the
+	// machine or builds the host side of its network after starting it.
+	awaitGo bool
 }

@@ -171,6 +171,7 @@ func prepare(c *nspawnopts.Config, o Options) (*stageConfig, error) {
 			rootfs.HostContainerUUID:    []byte(uuid + "\n"),
 		},
 	}
+	sc.awaitGo = o.Registrar != nil || hostNetwork(c.Network)
 	mode, _ := containercgroup.Detect(o.Paths.Cgroup)
 	sc.Cgroup = mode != containercgroup.None
 	if c.Boot && !sc.Cgroup {

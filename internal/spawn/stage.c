@@ -322,7 +322,8 @@ void berth_stage_main(void) {
 		berth_fail(errno, "set hostname");
 	berth_finish_root(st.flags);
 	int peer = berth_hand_over(st.flags);
-	berth_await_go();
+	if (st.flags & BERTH_F_AWAIT_GO)
+		berth_await_go();
 	if (st.chdir != NULL && chdir(st.chdir) < 0) {
 		if (!(st.flags & BERTH_F_CHDIR_FALLBACK))
 			berth_fail(errno, "--chdir=%s", st.chdir);

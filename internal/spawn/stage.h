@@ -51,7 +51,8 @@ enum {
 	BERTH_F_CHDIR_FALLBACK = 1 << 9, // a failed chdir goes to / instead
 	BERTH_F_JOIN_ROOT = 1 << 10,     // started in the spawner's mount namespace: the message
 	                                 // carries the root (SCM_RIGHTS) to enter, then unshare
-	BERTH_F_ALL = (1 << 11) - 1,
+	BERTH_F_AWAIT_GO = 1 << 11,      // wait for BERTH_MSG_GO before executing the payload
+	BERTH_F_ALL = (1 << 12) - 1,
 };
 
 // Descriptors the stage is started with.

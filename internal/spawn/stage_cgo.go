@@ -54,6 +54,7 @@ const (
 	flagAsPID2        = C.BERTH_F_AS_PID2
 	flagChdirFallback = C.BERTH_F_CHDIR_FALLBACK
 	flagJoinRoot      = C.BERTH_F_JOIN_ROOT
+	flagAwaitGo       = C.BERTH_F_AWAIT_GO
 
 	msgError   = C.BERTH_MSG_ERROR
 	msgFDs     = C.BERTH_MSG_FDS

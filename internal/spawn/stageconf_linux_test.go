@@ -170,7 +170,7 @@ func FuzzStagePlan(f *testing.F) {
 	f.Add("", "x", "", "", "", uint32(1000), uint64(0), uint64(0), uint32(flagConsole))
 	f.Fuzz(func(t *testing.T, host, arg0, arg1, env, dir string, uid uint32, caps, amb uint64, flags uint32) {
 		p := &stagePlan{
-			Flags: flags & (flagChdirFallback<<1 - 1), Hostname: host, Argv: []string{arg0, arg1}, Env: []string{env},
+			Flags: flags & (flagAwaitGo<<1 - 1), Hostname: host, Argv: []string{arg0, arg1}, Env: []string{env},
 			Chdir: dir, UID: uid, GID: uid, Groups: []uint32{uid}, Caps: caps, Ambient: amb & caps,
 		}
 		b, err := p.encode()
