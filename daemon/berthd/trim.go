@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -18,13 +20,32 @@ const trimDelay = 250 * time.Millisecond
 type idleTrimmer struct {
 	next machine.Observer
 	kick chan struct{}
-	trim func() // debug.FreeOSMemory
+	trim func() // freeOSMemory
+}
+
+// freeOSMemory returns all free memory to the system. debug.FreeOSMemory
+// alone leaves what the calling goroutine's P holds in its page cache
+// (up to 64 pages, often touched, so resident): the collector flushes
+// only idle Ps' caches. Dropping to one P and back flushes the others',
+// and a second pass, with the caller back on a P that has not cached
+// since, releases them.
+func freeOSMemory() {
+	debug.FreeOSMemory()
+	if n := runtime.GOMAXPROCS(0); n > 1 {
+		runtime.GOMAXPROCS(1)
+		if os.Getenv("GOMAXPROCS") != "" {
+			runtime.GOMAXPROCS(n)
+		} else {
+			runtime.SetDefaultGOMAXPROCS()
+		}
+		debug.FreeOSMemory()
+	}
 }
 
 // newIdleTrimmer starts the trimmer's goroutine, which runs for the life
 // of the process.
 func newIdleTrimmer(next machine.Observer) *idleTrimmer {
-	t := &idleTrimmer{next: next, kick: make(chan struct{}, 1), trim: debug.FreeOSMemory}
+	t := &idleTrimmer{next: next, kick: make(chan struct{}, 1), trim: freeOSMemory}
 	go t.run()
 	return t
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -34,5 +35,15 @@ func TestIdleTrimmer(t *testing.T) {
 	case <-trims:
 	case <-time.After(time.Minute):
 		t.Fatal("no trim after the burst went quiet")
+	}
+}
+
+// TestFreeOSMemoryKeepsGOMAXPROCS checks that the trim leaves GOMAXPROCS
+// as it found it.
+func TestFreeOSMemoryKeepsGOMAXPROCS(t *testing.T) {
+	n := runtime.GOMAXPROCS(0)
+	freeOSMemory()
+	if got := runtime.GOMAXPROCS(0); got != n {
+		t.Errorf("GOMAXPROCS = %d after the trim, want %d", got, n)
 	}
 }
