@@ -103,7 +103,7 @@ func (s *Supervisor) Start(ctx context.Context, u unitgen.Unit) error {
 // is one, else a new monitor, detached in a session of its own. It waits
 // for the monitor's answer on the start pipe.
 func (s *Supervisor) spawnMonitor(ctx context.Context, dir, log string) error {
-	defer s.replenish()
+	defer s.replenish(spareDelay)
 	m := s.takeSpare()
 	if m != nil && m.give(dir) != nil { // the spare is gone
 		m.close()

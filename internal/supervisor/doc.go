@@ -28,7 +28,8 @@
 // A Supervisor keeps one monitor started ahead of need (a spare): it
 // waits for the run directory of the next unit to start, so a start does
 // not wait for a program to be executed and its runtime to come up. The
-// supervisor starts the next spare once a start is done, and Close ends
+// supervisor starts the next spare shortly after a start is done (not
+// during it: it would take the CPU from the payload), and Close ends
 // the spare. A spare that died is passed over.
 //
 // Because the monitor, not the supervisor, is the parent of the payload,

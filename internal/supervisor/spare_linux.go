@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A spare is a monitor started ahead of need, so that a start does not
@@ -93,24 +94,34 @@ func (s *Supervisor) takeSpare() *spare {
 	return m
 }
 
-// replenish has a spare monitor started in the background unless there
-// is one, one is being started, or the supervisor is closed. Starts call
-// it once they are done, not before: the new spare's start would compete
-// for the CPU with the payload's.
-func (s *Supervisor) replenish() {
+// spareDelay is how long after a start its replacement spare is
+// started: a new process's start-up takes the CPU for some 20 ms, which
+// the machine just started (and the client that asked for it) need more.
+const spareDelay = 300 * time.Millisecond
+
+// replenish has a spare monitor started in the background, after delay,
+// unless there is one, one is being started, or the supervisor is closed.
+func (s *Supervisor) replenish(delay time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.spare != nil || s.refilling {
 		return
 	}
 	s.refilling = true
-	go s.refill()
+	time.AfterFunc(delay, s.refill)
 }
 
 // refill starts a spare monitor unless the supervisor has one or is
 // closed. A spare that cannot be started is simply not there: starts
 // then start their monitor themselves.
 func (s *Supervisor) refill() {
+	s.mu.Lock()
+	closed := s.closed
+	s.refilling = !closed
+	s.mu.Unlock()
+	if closed {
+		return
+	}
 	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	var m *spare
 	if err == nil {

@@ -97,7 +97,7 @@ func New(p paths.Paths, opts ...Option) (*Supervisor, error) {
 			return nil, fmt.Errorf("new supervisor: %w", err)
 		}
 	}
-	s.replenish()
+	s.replenish(0)
 	return s, nil
 }
 
