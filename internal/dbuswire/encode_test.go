@@ -127,7 +127,11 @@ func TestEncoderRejects(t *testing.T) {
 		{"NUL", func(e *Encoder) { e.Str("a\x00b") }},
 		{"bad path", func(e *Encoder) { e.Path("/a//b") }},
 		{"long signature", func(e *Encoder) { e.Sig(strings.Repeat("s", 256)) }},
-		{"huge array", func(e *Encoder) { a := e.StartArray(1); e.Buf = append(e.Buf, make([]byte, MaxArray+1)...); e.EndArray(a) }},
+		{"huge array", func(e *Encoder) {
+			a := e.StartArray(1)
+			e.Buf = append(e.Buf, make([]byte, MaxArray+1)...)
+			e.EndArray(a)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e Encoder
