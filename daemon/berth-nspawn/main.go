@@ -19,6 +19,11 @@ import (
 
 func main() {
 	runtime.MemProfileRate = 0 // a short-lived program: no heap profile sampling
+	// One P: the spawner mostly waits for its stage and the kernel, and
+	// each further P costs a thread start and context switches.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
