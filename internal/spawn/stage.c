@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -345,4 +346,7 @@ __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, c
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		berth_pid1_stub(argv + 2, envp);
 	}
+	// The spawner: one malloc arena, not one per runtime thread (the Go
+	// side does not use malloc; cgo's thread starts would create them).
+	mallopt(M_ARENA_MAX, 1);
 }
