@@ -208,6 +208,9 @@ func (d *Decoder) Err() error { return d.err }
 // Done reports whether every byte was read without error.
 func (d *Decoder) Done() bool { return d.err == nil && d.off == len(d.b) }
 
+// Len is the number of bytes not read yet.
+func (d *Decoder) Len() int { return len(d.b) - d.off }
+
 // need reports whether n more bytes are there, failing if not.
 func (d *Decoder) need(n int) bool {
 	if d.err == nil && n > len(d.b)-d.off {

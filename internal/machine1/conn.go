@@ -2,7 +2,6 @@ package machine1
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,11 +11,9 @@ import (
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
-)
 
-// defaultSystemBus is the system bus socket when DBUS_SYSTEM_BUS_ADDRESS
-// is not set.
-const defaultSystemBus = "unix:path=/var/run/dbus/system_bus_socket"
+	"github.com/berth-dev/berth/internal/dbuswire"
+)
 
 // busSocket is berthd's socket to the bus. godbus reads and dispatches
 // every message and writes its own (calls, signals, errors) through it;
@@ -49,11 +46,7 @@ type busSocket struct {
 // a unix: address, chooses another) with s handling method calls,
 // authenticates, says Hello and attaches the connection to s.
 func ConnectSystemBus(s *Server) (*dbus.Conn, error) {
-	addr := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS")
-	if addr == "" {
-		addr = defaultSystemBus
-	}
-	sock, err := dialBus(addr)
+	sock, err := dialBus(dbuswire.SystemBusAddress())
 	if err != nil {
 		return nil, fmt.Errorf("connect to the system bus: %w", err)
 	}
@@ -78,11 +71,11 @@ func ConnectSystemBus(s *Server) (*dbus.Conn, error) {
 func dialBus(address string) (*busSocket, error) {
 	var last error = fmt.Errorf("no unix socket in bus address %q", address)
 	for _, a := range strings.Split(address, ";") {
-		addr, ok := unixAddr(a)
-		if !ok {
+		name, err := dbuswire.UnixSocket(a)
+		if err != nil {
 			continue
 		}
-		c, err := net.DialUnix("unix", nil, addr)
+		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: name, Net: "unix"})
 		if err != nil {
 			last = err
 			continue
@@ -90,50 +83,6 @@ func dialBus(address string) (*busSocket, error) {
 		return &busSocket{c: c, r: bufio.NewReaderSize(c, 64<<10)}, nil
 	}
 	return nil, last
-}
-
-// unixAddr parses "unix:path=P" or "unix:abstract=A" (other keys are
-// ignored; values are %-escaped).
-func unixAddr(a string) (*net.UnixAddr, bool) {
-	rest, ok := strings.CutPrefix(a, "unix:")
-	if !ok {
-		return nil, false
-	}
-	for _, kv := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		v, err := unescapeAddr(v)
-		if err != nil {
-			return nil, false
-		}
-		switch k {
-		case "path":
-			return &net.UnixAddr{Name: v, Net: "unix"}, true
-		case "abstract":
-			return &net.UnixAddr{Name: "@" + v, Net: "unix"}, true
-		}
-	}
-	return nil, false
-}
-
-// unescapeAddr undoes the %XX escaping of bus address values.
-func unescapeAddr(v string) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] != '%' {
-			b.WriteByte(v[i])
-			continue
-		}
-		if i+2 >= len(v) {
-			return "", errors.New("bad escape in bus address")
-		}
-		var c byte
-		if _, err := fmt.Sscanf(v[i+1:i+3], "%02x", &c); err != nil {
-			return "", fmt.Errorf("bad escape in bus address: %w", err)
-		}
-		b.WriteByte(c)
-		i += 2
-	}
-	return b.String(), nil
 }
 
 // Read implements io.Reader for godbus. After the SASL exchange it reads
@@ -145,7 +94,7 @@ func (s *busSocket) Read(p []byte) (int, error) {
 		return s.r.Read(p)
 	}
 	for len(s.pending) == 0 {
-		msg, err := readMessage(s.r)
+		msg, err := dbuswire.ReadMessage(s.r, dbuswire.MaxMessage)
 		if err != nil {
 			return 0, err
 		}

@@ -3,6 +3,7 @@ package machine1
 import (
 	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/internal/dbuswire"
 	"github.com/berth-dev/berth/internal/machine"
 )
 
@@ -29,12 +30,12 @@ var registerSigs = map[string]string{
 // fastMutation answers a registration or UnregisterMachine call of a root
 // caller, and reports whether it took the call.
 func (s *Server) fastMutation(c call) bool {
-	if uid, ok := s.uids.get(c.sender); !ok || uid != 0 {
+	if uid, ok := s.uids.get(c.Sender); !ok || uid != 0 {
 		return false
 	}
-	if c.member == "UnregisterMachine" && c.sig == "s" {
-		name, end, err := c.str(c.body, 0)
-		if err != nil || end != len(c.body) {
+	if c.Member == "UnregisterMachine" && c.Signature == "s" {
+		name, ok := oneString(&c)
+		if !ok {
 			return false
 		}
 		go s.finish(c, dbus.Signature{}, func() (any, *dbus.Error) {
@@ -42,8 +43,8 @@ func (s *Server) fastMutation(c call) bool {
 		})
 		return true
 	}
-	want, ok := registerSigs[c.member]
-	if !ok || c.sig != want {
+	want, ok := registerSigs[c.Member]
+	if !ok || c.Signature != want {
 		return false
 	}
 	spec, ok := decodeSpec(c)
@@ -65,14 +66,14 @@ func (s *Server) fastMutation(c call) bool {
 func (s *Server) finish(c call, sig dbus.Signature, work func() (any, *dbus.Error)) {
 	out, derr := work()
 	if derr != nil {
-		s.conn.Send(errorMessage(c.sender, c.serial, derr), nil)
+		s.conn.Send(errorMessage(c.Sender, c.Serial, derr), nil)
 		return
 	}
 	var values []any
 	if sig.String() != "" {
 		values = []any{out}
 	}
-	if err := s.sock.reply(c.sender, c.serial, sig, values); err != nil {
+	if err := s.sock.reply(c.Sender, c.Serial, sig, values); err != nil {
 		s.opts.Log.Printf("warning: reply: %v", err)
 	}
 }
@@ -91,96 +92,45 @@ func errorMessage(dest string, serial uint32, e *dbus.Error) *dbus.Message {
 	return msg
 }
 
-// bodyReader reads a call's arguments; the first failure sticks.
-type bodyReader struct {
-	c   *call
-	pos int
-	bad bool
-}
-
-func (r *bodyReader) align(n int) {
-	for r.pos%n != 0 {
-		if r.pos >= len(r.c.body) || r.c.body[r.pos] != 0 {
-			r.bad = true
-			return
-		}
-		r.pos++
-	}
-}
-
-func (r *bodyReader) u32() uint32 {
-	r.align(4)
-	if r.bad || r.pos+4 > len(r.c.body) {
-		r.bad = true
-		return 0
-	}
-	v := r.c.order.Uint32(r.c.body[r.pos:])
-	r.pos += 4
-	return v
-}
-
-func (r *bodyReader) str() string {
-	if r.bad {
-		return ""
-	}
-	s, end, err := r.c.str(r.c.body, r.pos)
-	if err != nil {
-		r.bad = true
-		return ""
-	}
-	r.pos = end
-	return s
-}
-
-// array reads an array's length and the padding to its elements'
-// alignment, and returns the bytes of its elements.
-func (r *bodyReader) array(elemAlign int) []byte {
-	n := int(r.u32())
-	r.align(elemAlign)
-	if r.bad || n > len(r.c.body)-r.pos {
-		r.bad = true
-		return nil
-	}
-	b := r.c.body[r.pos : r.pos+n]
-	r.pos += n
-	return b
-}
-
-func (r *bodyReader) int32s() []int32 {
-	b := r.array(4)
-	if len(b)%4 != 0 {
-		r.bad = true
-	}
-	if r.bad || len(b) == 0 {
-		return nil
-	}
-	out := make([]int32, len(b)/4)
-	for i := range out {
-		out[i] = int32(r.c.order.Uint32(b[4*i:]))
-	}
-	return out
-}
-
 // decodeSpec decodes a registration call's arguments (signature checked
 // by the caller). Create*'s scope properties must be empty.
 func decodeSpec(c call) (machine.Spec, bool) {
-	r := bodyReader{c: &c}
+	d := c.Args()
 	var s machine.Spec
-	s.Name = r.str()
-	if id := r.array(1); len(id) > 0 {
+	s.Name = d.Str()
+	if id := d.Bytes(); len(id) > 0 {
 		s.ID = append([]byte(nil), id...)
 	}
-	s.Service = r.str()
-	s.Class = machine.Class(r.str())
-	s.Leader = r.u32()
-	s.RootDirectory = r.str()
-	if c.member == "RegisterMachineWithNetwork" || c.member == "CreateMachineWithNetwork" {
-		s.NetworkInterfaces = r.int32s()
-	}
-	if c.member == "CreateMachine" || c.member == "CreateMachineWithNetwork" {
-		if props := r.array(8); len(props) != 0 {
+	s.Service = d.Str()
+	s.Class = machine.Class(d.Str())
+	s.Leader = d.Uint32()
+	s.RootDirectory = d.Str()
+	if c.Member == "RegisterMachineWithNetwork" || c.Member == "CreateMachineWithNetwork" {
+		var ok bool
+		if s.NetworkInterfaces, ok = int32s(&d); !ok {
 			return s, false
 		}
 	}
-	return s, !r.bad && r.pos == len(c.body)
+	if c.Member == "CreateMachine" || c.Member == "CreateMachineWithNetwork" {
+		if props := d.Array(8); !props.Done() {
+			return s, false
+		}
+	}
+	return s, d.Done()
+}
+
+// int32s reads an ARRAY of INT32, nil if it is empty.
+func int32s(d *dbuswire.Decoder) ([]int32, bool) {
+	a := d.Array(4)
+	if a.Len()%4 != 0 || a.Err() != nil {
+		return nil, false
+	}
+	if a.Len() == 0 {
+		return nil, true
+	}
+	out := make([]int32, a.Len()/4)
+	for i := range out {
+		out[i] = int32(a.Uint32())
+	}
+	return out, a.Done()
 }

@@ -41,8 +41,8 @@ func TestDecodeSpec(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.sig != registerSigs[tc.member] {
-					t.Fatalf("signature %q, want %q", c.sig, registerSigs[tc.member])
+				if c.Signature != registerSigs[tc.member] {
+					t.Fatalf("signature %q, want %q", c.Signature, registerSigs[tc.member])
 				}
 				got, ok := decodeSpec(c)
 				if ok != tc.ok {
@@ -68,10 +68,10 @@ func FuzzDecodeSpec(f *testing.F) {
 		"m-1", []byte{}, "", "", uint32(1), "", []scopeProperty{}))
 	f.Fuzz(func(t *testing.T, member string, msg []byte) {
 		c, err := parseCall(msg)
-		if err != nil || registerSigs[member] == "" || c.sig != registerSigs[member] {
+		if err != nil || registerSigs[member] == "" || c.Signature != registerSigs[member] {
 			return
 		}
-		c.member = member
+		c.Member = member
 		got, ok := decodeSpec(c)
 		if !ok {
 			return

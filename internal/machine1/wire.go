@@ -1,50 +1,26 @@
 package machine1
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/internal/dbuswire"
 )
 
 // The wire encoder marshals method replies in the D-Bus format itself:
 // godbus's encoder allocates for every value and runs twice per message
 // (once to count file descriptors), which made a 1,000-row ListMachines
-// reply cost milliseconds. This one appends to one buffer and validates
-// what the bus daemon validates (UTF-8 strings without NUL, object path
+// reply cost milliseconds. This one walks the values by reflection and
+// appends them to one buffer with dbuswire's Encoder, validating what
+// the bus daemon validates (UTF-8 strings without NUL, object path
 // syntax, nesting and array limits), so the daemon never drops us for a
 // malformed message.
 
-// wireOrder is the byte order the encoder writes in, and wireOrderByte
-// the header byte that names it.
-var (
-	wireOrder     = binary.LittleEndian
-	wireOrderByte = byte('l')
-)
-
-// Limits from the D-Bus specification.
-const (
-	maxWireArray   = 64 << 20
-	maxWireMessage = 128 << 20
-	maxWireDepth   = 64
-)
-
-// Header fields and message type of a reply.
-const (
-	wireMethodReturn  = 2
-	wireSignal        = 4
-	wireFieldReply    = 5
-	wireFieldDest     = 6
-	wireFieldSig      = 8
-	wireFieldUnixFDs  = 9
-	wireProtoVersion  = 1
-	wireHeaderFixed   = 12
-	wireBodyAlignment = 8
-)
+// maxWireDepth is the D-Bus specification's limit of nesting.
+const maxWireDepth = 64
 
 var (
 	wireObjectPathType = reflect.TypeOf(dbus.ObjectPath(""))
@@ -53,10 +29,10 @@ var (
 	wireUnixFDType     = reflect.TypeOf(dbus.UnixFD(0))
 )
 
-// wireEncoder appends values to buf. Positions are relative to the start
-// of buf, which must sit at an 8-byte boundary of the message.
+// wireEncoder appends values, by reflection, to a body. Positions are
+// relative to the start of the body.
 type wireEncoder struct {
-	buf []byte
+	dbuswire.Encoder
 	fds []int
 }
 
@@ -66,35 +42,6 @@ type wireError struct{ err error }
 
 func (e *wireEncoder) fail(format string, args ...any) {
 	panic(wireError{fmt.Errorf("encode reply: "+format, args...)})
-}
-
-func (e *wireEncoder) align(n int) {
-	for len(e.buf)%n != 0 {
-		e.buf = append(e.buf, 0)
-	}
-}
-
-func (e *wireEncoder) u32(v uint32) {
-	e.align(4)
-	e.buf = wireOrder.AppendUint32(e.buf, v)
-}
-
-func (e *wireEncoder) str(s string, path bool) {
-	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-		e.fail("string is not UTF-8 without NUL")
-	}
-	if path && !validObjectPath(s) {
-		e.fail("invalid object path %q", s)
-	}
-	e.u32(uint32(len(s)))
-	e.buf = append(append(e.buf, s...), 0)
-}
-
-func (e *wireEncoder) sig(s string) {
-	if len(s) > 255 {
-		e.fail("signature too long")
-	}
-	e.buf = append(append(append(e.buf, byte(len(s))), s...), 0)
 }
 
 // encoded is a ListMachines reply body in wire format, encoded once per
@@ -128,7 +75,10 @@ func encodeBody(values []any) (body []byte, fds []int, err error) {
 	for _, v := range values {
 		e.value(reflect.ValueOf(v), 0)
 	}
-	return e.buf, e.fds, nil
+	if err := e.Err(); err != nil {
+		return nil, nil, fmt.Errorf("encode reply: %w", err)
+	}
+	return e.Buf, e.fds, nil
 }
 
 // value encodes v, whose signature is dbus.SignatureOfType(v.Type()).
@@ -141,28 +91,25 @@ func (e *wireEncoder) value(v reflect.Value, depth int) {
 	}
 	switch v.Kind() {
 	case reflect.Uint8:
-		e.buf = append(e.buf, byte(v.Uint()))
+		e.Byte(byte(v.Uint()))
 	case reflect.Bool:
 		b := uint32(0)
 		if v.Bool() {
 			b = 1
 		}
-		e.u32(b)
+		e.Uint32(b)
 	case reflect.Int16:
-		e.align(2)
-		e.buf = wireOrder.AppendUint16(e.buf, uint16(v.Int()))
+		e.Uint16(uint16(v.Int()))
 	case reflect.Uint16:
-		e.align(2)
-		e.buf = wireOrder.AppendUint16(e.buf, uint16(v.Uint()))
+		e.Uint16(uint16(v.Uint()))
 	case reflect.Int, reflect.Int32:
 		e.int32(v)
 	case reflect.Uint, reflect.Uint32:
-		e.u32(uint32(v.Uint()))
+		e.Uint32(uint32(v.Uint()))
 	case reflect.Int64, reflect.Uint64, reflect.Float64:
-		e.align(8)
-		e.buf = wireOrder.AppendUint64(e.buf, wide(v))
+		e.Uint64(wide(v))
 	case reflect.String:
-		e.str(v.String(), v.Type() == wireObjectPathType)
+		e.str(v)
 	case reflect.Pointer:
 		e.value(v.Elem(), depth)
 	case reflect.Slice, reflect.Array:
@@ -180,11 +127,20 @@ func (e *wireEncoder) value(v reflect.Value, depth int) {
 
 func (e *wireEncoder) int32(v reflect.Value) {
 	if v.Type() == wireUnixFDType {
-		e.u32(uint32(len(e.fds)))
+		e.Uint32(uint32(len(e.fds)))
 		e.fds = append(e.fds, int(v.Int()))
 		return
 	}
-	e.u32(uint32(int32(v.Int())))
+	e.Uint32(uint32(int32(v.Int())))
+}
+
+// str encodes a string or an object path.
+func (e *wireEncoder) str(v reflect.Value) {
+	if v.Type() == wireObjectPathType {
+		e.Path(v.String())
+		return
+	}
+	e.Str(v.String())
 }
 
 // wide returns the bits of a 64-bit integer or float.
@@ -201,49 +157,33 @@ func wide(v reflect.Value) uint64 {
 // array encodes a slice or array: a length, padding to the element
 // alignment (even when empty), the elements.
 func (e *wireEncoder) array(v reflect.Value, depth int) {
-	e.align(4)
-	at := len(e.buf)
-	e.buf = append(e.buf, 0, 0, 0, 0)
-	e.align(wireAlignment(v.Type().Elem()))
-	start := len(e.buf)
 	if v.Type().Elem().Kind() == reflect.Uint8 && v.Kind() == reflect.Slice {
-		e.buf = append(e.buf, v.Bytes()...)
-	} else {
-		for i := 0; i < v.Len(); i++ {
-			e.value(v.Index(i), depth+1)
-		}
+		e.Bytes(v.Bytes())
+		return
 	}
-	e.patchLength(at, start)
-}
-
-func (e *wireEncoder) patchLength(at, start int) {
-	n := len(e.buf) - start
-	if n > maxWireArray {
-		e.fail("array of %d bytes", n)
+	a := e.StartArray(wireAlignment(v.Type().Elem()))
+	for i := 0; i < v.Len(); i++ {
+		e.value(v.Index(i), depth+1)
 	}
-	wireOrder.PutUint32(e.buf[at:], uint32(n))
+	e.EndArray(a)
 }
 
 // dict encodes a map as an array of dict entries.
 func (e *wireEncoder) dict(v reflect.Value, depth int) {
-	e.align(4)
-	at := len(e.buf)
-	e.buf = append(e.buf, 0, 0, 0, 0)
-	e.align(8)
-	start := len(e.buf)
+	a := e.StartArray(8)
 	it := v.MapRange()
 	for it.Next() {
-		e.align(8)
+		e.Align(8)
 		e.value(it.Key(), depth+2)
 		e.value(it.Value(), depth+2)
 	}
-	e.patchLength(at, start)
+	e.EndArray(a)
 }
 
 func (e *wireEncoder) structure(v reflect.Value, depth int) {
 	switch v.Type() {
 	case wireSignatureType:
-		e.sig(v.Interface().(dbus.Signature).String())
+		e.Sig(v.Interface().(dbus.Signature).String())
 		return
 	case wireVariantType:
 		e.variant(v.Interface().(dbus.Variant), depth)
@@ -251,7 +191,7 @@ func (e *wireEncoder) structure(v reflect.Value, depth int) {
 	case encodedType:
 		e.fail("an encoded body must be the only value")
 	}
-	e.align(8)
+	e.Align(8)
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		if f := t.Field(i); f.PkgPath == "" && f.Tag.Get("dbus") != "-" {
@@ -261,7 +201,7 @@ func (e *wireEncoder) structure(v reflect.Value, depth int) {
 }
 
 func (e *wireEncoder) variant(x dbus.Variant, depth int) {
-	e.sig(x.Signature().String())
+	e.Sig(x.Signature().String())
 	e.value(reflect.ValueOf(x.Value()), depth+1)
 }
 
@@ -286,96 +226,20 @@ func wireAlignment(t reflect.Type) int {
 	return 4
 }
 
-// validObjectPath reports whether p has the D-Bus object path syntax.
-func validObjectPath(p string) bool {
-	if p == "/" {
-		return true
-	}
-	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
-		return false
-	}
-	prev := byte('/')
-	for i := 1; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case c == '/':
-			if prev == '/' {
-				return false
-			}
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		default:
-			return false
-		}
-		prev = c
-	}
-	return true
-}
-
 // replyHeader returns the header of a METHOD_RETURN message for the call
 // with replySerial from dest, whose body (of signature sig, referring to
 // nfds file descriptors) has bodyLen bytes; the body follows it
 // directly.
 func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bodyLen, nfds int) ([]byte, error) {
-	return messageHeader(wireMethodReturn, serial, bodyLen, 64+len(dest)+len(sig.String()), func(e *wireEncoder) {
-		e.field(wireFieldReply, "u", func() { e.u32(replySerial) })
-		if dest != "" {
-			e.field(wireFieldDest, "s", func() { e.str(dest, false) })
-		}
-		if s := sig.String(); s != "" {
-			e.field(wireFieldSig, "g", func() { e.sig(s) })
-		}
-		if nfds > 0 {
-			e.field(wireFieldUnixFDs, "u", func() { e.u32(uint32(nfds)) })
-		}
-	})
+	h := dbuswire.Header{Type: dbuswire.TypeReturn, Serial: serial, ReplySerial: replySerial,
+		Destination: dest, Signature: sig.String(), UnixFDs: uint32(nfds)}
+	return dbuswire.AppendHeader(make([]byte, 0, 64+len(dest)+len(h.Signature)), &h, bodyLen)
 }
 
 // signalHeader returns the header of a SIGNAL message member of iface
 // from path, whose body (of signature sig) has bodyLen bytes.
 func signalHeader(serial uint32, path dbus.ObjectPath, iface, member string, sig dbus.Signature, bodyLen int) ([]byte, error) {
-	return messageHeader(wireSignal, serial, bodyLen, 64+len(path)+len(iface)+len(member), func(e *wireEncoder) {
-		e.field(hdrPath, "o", func() { e.str(string(path), true) })
-		e.field(hdrInterface, "s", func() { e.str(iface, false) })
-		e.field(hdrMember, "s", func() { e.str(member, false) })
-		if s := sig.String(); s != "" {
-			e.field(wireFieldSig, "g", func() { e.sig(s) })
-		}
-	})
-}
-
-// messageHeader returns the header of a message of type typ whose body
-// has bodyLen bytes, with the header fields fields appends (size is a
-// guess of the header's length).
-func messageHeader(typ byte, serial uint32, bodyLen, size int, fields func(e *wireEncoder)) (h []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			we, ok := r.(wireError)
-			if !ok {
-				panic(r)
-			}
-			err = we.err
-		}
-	}()
-	e := wireEncoder{buf: make([]byte, 0, size)}
-	e.buf = append(e.buf, wireOrderByte, typ, 0, wireProtoVersion)
-	e.buf = wireOrder.AppendUint32(e.buf, uint32(bodyLen))
-	e.buf = wireOrder.AppendUint32(e.buf, serial)
-	at := len(e.buf)
-	e.buf = append(e.buf, 0, 0, 0, 0)
-	start := len(e.buf)
-	fields(&e)
-	e.patchLength(at, start)
-	e.align(wireBodyAlignment)
-	if len(e.buf)+bodyLen > maxWireMessage {
-		e.fail("message of %d bytes is too long", len(e.buf)+bodyLen)
-	}
-	return e.buf, nil
-}
-
-// field appends one header field: a (yv) struct.
-func (e *wireEncoder) field(code byte, sig string, value func()) {
-	e.align(8)
-	e.buf = append(e.buf, code)
-	e.sig(sig)
-	value()
+	h := dbuswire.Header{Type: dbuswire.TypeSignal, Serial: serial, Path: string(path),
+		Interface: iface, Member: member, Signature: sig.String()}
+	return dbuswire.AppendHeader(make([]byte, 0, 64+len(path)+len(iface)+len(member)), &h, bodyLen)
 }

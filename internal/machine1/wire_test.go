@@ -137,16 +137,6 @@ func TestWireRejects(t *testing.T) {
 	}
 }
 
-func TestValidObjectPath(t *testing.T) {
-	for p, want := range map[string]bool{
-		"/": true, "/a": true, "/a/b_2d1": true, "": false, "a": false, "/a/": false, "//": false, "/a-b": false, "/a//b": false,
-	} {
-		if got := validObjectPath(p); got != want {
-			t.Errorf("validObjectPath(%q) = %v, want %v", p, got, want)
-		}
-	}
-}
-
 // FuzzWireString checks that any string from a container (os-release
 // values, names) either encodes to a message godbus decodes back to the
 // same string, or is refused.

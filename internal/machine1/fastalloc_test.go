@@ -1,0 +1,47 @@
+package machine1
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/berth-dev/berth/internal/dbuswire"
+)
+
+// TestFastPathAllocs bounds what the fast path allocates per call, from
+// the bytes read to the reply's header and body: the registration calls
+// come a thousand at a time, and their garbage is what fragments
+// berthd's heap.
+func TestFastPathAllocs(t *testing.T) {
+	register := godbusCall(t, binary.LittleEndian, "org.freedesktop.machine1.Manager", "RegisterMachineWithNetwork", 0,
+		"m-1", []byte("0123456789abcdef"), "nspawn", "container", uint32(4242), "/var/lib/machines/m-1", []int32{7})
+	get := godbusCall(t, binary.LittleEndian, "org.freedesktop.machine1.Manager", "GetMachine", 0, "m-1")
+	for _, tc := range []struct {
+		name string
+		max  float64
+		run  func()
+	}{
+		{"register", 21, func() {
+			msg, _ := dbuswire.ReadMessage(bytes.NewReader(register), dbuswire.MaxMessage)
+			c, _ := parseCall(msg)
+			_, _ = decodeSpec(c)
+			body, fds, _ := encodeBody([]any{MachinePath("m-1")})
+			_, _ = replyHeader(1<<31|1, c.Serial, c.Sender, pathSig, len(body), len(fds))
+		}},
+		{"get", 15, func() {
+			msg, _ := dbuswire.ReadMessage(bytes.NewReader(get), dbuswire.MaxMessage)
+			c, _ := parseCall(msg)
+			_, _ = oneString(&c)
+			body, fds, _ := encodeBody([]any{MachinePath("m-1")})
+			_, _ = replyHeader(1<<31|1, c.Serial, c.Sender, dbus.SignatureOf(dbus.ObjectPath("")), len(body), len(fds))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := testing.AllocsPerRun(100, tc.run); got > tc.max {
+				t.Errorf("%v allocations per call, want at most %v", got, tc.max)
+			}
+		})
+	}
+}
