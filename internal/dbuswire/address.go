@@ -21,9 +21,6 @@ func SystemBusAddress() string {
 	return DefaultSystemBus
 }
 
-// errAddress is a bus address without a unix socket.
-var errAddress = errors.New("no unix socket")
-
 // UnixSocket returns the socket one bus address names (one entry of a
 // ";"-separated list): the path of "unix:path=P", or "@" and the name of
 // "unix:abstract=A", with the %XX escapes of the value undone. Other
@@ -43,13 +40,13 @@ func UnixSocket(address string) (string, error) {
 		case err != nil:
 			return "", addressError(address, err)
 		case v == "":
-			return "", addressError(address, errAddress)
+			return "", addressError(address, errors.New("empty "+k))
 		case k == "abstract":
 			return "@" + v, nil
 		}
 		return v, nil
 	}
-	return "", addressError(address, errAddress)
+	return "", addressError(address, errors.New("no path= or abstract="))
 }
 
 func addressError(address string, err error) error {
