@@ -96,8 +96,10 @@ func (s *Supervisor) takeSpare() *spare {
 
 // spareDelay is how long after a start its replacement spare is
 // started: a new process's start-up takes the CPU for some 20 ms, which
-// the machine just started (and the client that asked for it) need more.
-const spareDelay = 300 * time.Millisecond
+// the client that asked for the start needs more to take the answer and
+// exit. It is short, so that starts in quick succession still find a
+// spare.
+const spareDelay = 50 * time.Millisecond
 
 // replenish has a spare monitor started in the background, after delay,
 // unless there is one, one is being started, or the supervisor is closed.
