@@ -4,18 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
-)
 
-// defaultSystemBus is the system bus address without
-// $DBUS_SYSTEM_BUS_ADDRESS.
-const defaultSystemBus = "unix:path=/var/run/dbus/system_bus_socket"
+	"github.com/berth-dev/berth/internal/dbuswire"
+)
 
 // errClosed is returned by calls on a closed connection.
 var errClosed = errors.New("bus connection closed")
@@ -50,18 +46,9 @@ type conn struct {
 
 	mu      sync.Mutex // guards what follows and writes to f
 	serial  uint32
-	pending map[uint32]chan *message
-	signal  func(*message)
+	pending map[uint32]chan *dbuswire.Message
+	signal  func(*dbuswire.Message)
 	closed  bool
-}
-
-// systemBusAddress is where the system bus is, as sd-bus and libdbus find
-// it.
-func systemBusAddress() string {
-	if a := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"); a != "" {
-		return a
-	}
-	return defaultSystemBus
 }
 
 // dialBus connects to the first reachable address of a bus address list
@@ -71,12 +58,12 @@ func systemBusAddress() string {
 func dialBus(address string) (*conn, error) {
 	var errs []error
 	for _, a := range strings.Split(address, ";") {
-		sa, err := parseAddress(a)
+		name, err := dbuswire.UnixSocket(a)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		c, err := connect(sa)
+		c, err := connect(&unix.SockaddrUnix{Name: name})
 		if err == nil {
 			return c, nil
 		}
@@ -86,52 +73,6 @@ func dialBus(address string) (*conn, error) {
 		return nil, fmt.Errorf("bus address %q: nothing to connect to", address)
 	}
 	return nil, errors.Join(errs...)
-}
-
-// parseAddress returns the socket of one unix: bus address.
-func parseAddress(a string) (*unix.SockaddrUnix, error) {
-	kv, ok := strings.CutPrefix(a, "unix:")
-	if !ok {
-		return nil, fmt.Errorf("bus address %q: only unix: transports are supported", a)
-	}
-	for _, p := range strings.Split(kv, ",") {
-		k, v, _ := strings.Cut(p, "=")
-		v, err := unescapeAddress(v)
-		if err != nil {
-			return nil, fmt.Errorf("bus address %q: %w", a, err)
-		}
-		switch k {
-		case "path":
-			return &unix.SockaddrUnix{Name: v}, nil
-		case "abstract":
-			return &unix.SockaddrUnix{Name: "@" + v}, nil
-		}
-	}
-	return nil, fmt.Errorf("bus address %q: no path= or abstract=", a)
-}
-
-// unescapeAddress undoes the %XX escaping of address values.
-func unescapeAddress(v string) (string, error) {
-	if !strings.Contains(v, "%") {
-		return v, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] != '%' {
-			b.WriteByte(v[i])
-			continue
-		}
-		if i+2 >= len(v) {
-			return "", errors.New("truncated escape")
-		}
-		n, err := strconv.ParseUint(v[i+1:i+3], 16, 8)
-		if err != nil {
-			return "", fmt.Errorf("bad escape %q", v[i:i+3])
-		}
-		b.WriteByte(byte(n))
-		i += 2
-	}
-	return b.String(), nil
 }
 
 // connect opens the socket and sends the handshake. It does not wait for
@@ -154,7 +95,7 @@ func connect(sa *unix.SockaddrUnix) (*conn, error) {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
 	f := os.NewFile(uintptr(fd), "dbus")
-	c := &conn{f: f, r: bufio.NewReader(f), addr: sa.Name, ready: make(chan struct{}), pending: map[uint32]chan *message{}}
+	c := &conn{f: f, r: bufio.NewReader(f), addr: sa.Name, ready: make(chan struct{}), pending: map[uint32]chan *dbuswire.Message{}}
 	if err := c.sendHandshake(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("bus %s: %w", sa.Name, err)
@@ -166,12 +107,13 @@ func connect(sa *unix.SockaddrUnix) (*conn, error) {
 // sendHandshake sends the EXTERNAL authentication, BEGIN and Hello (serial
 // 1) in one write.
 func (c *conn) sendHandshake() error {
-	uid := strconv.Itoa(os.Getuid())
-	auth := fmt.Sprintf("\x00AUTH EXTERNAL %x\r\nBEGIN\r\n", uid)
 	c.serial = 1
-	hello := busCall("Hello", "", nil)
-	hello.serial = 1
-	_, err := c.f.Write(append([]byte(auth), hello.encode()...))
+	hello := busCall("Hello", "")
+	hello.Serial = 1
+	b, err := dbuswire.AppendHeader(dbuswire.AppendAuth(make([]byte, 0, 192), os.Getuid()), &hello, 0)
+	if err == nil {
+		_, err = c.f.Write(b)
+	}
 	return err
 }
 
@@ -183,48 +125,44 @@ func (c *conn) wait() error {
 
 // handshake reads the OK and Hello's reply.
 func (c *conn) handshake() error {
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("authenticate: %w", err)
-	}
-	if !strings.HasPrefix(line, "OK ") {
-		return fmt.Errorf("authenticate: %q", strings.TrimSpace(line))
+	if err := dbuswire.ReadAuthOK(c.r); err != nil {
+		return err
 	}
 	for {
 		m, err := readMessage(c.r)
 		if err != nil {
 			return fmt.Errorf("hello: %w", err)
 		}
-		if m.replySerial != 1 {
+		if m.ReplySerial != 1 {
 			continue
 		}
-		if err := m.err(); err != nil {
+		if err := replyError(m); err != nil {
 			return fmt.Errorf("hello: %w", err)
 		}
-		name, ok := m.firstString()
+		name, ok := firstString(m)
 		if !ok {
-			return fmt.Errorf("hello: %w: reply without a name", errMalformed)
+			return fmt.Errorf("hello: %w: reply without a name", dbuswire.ErrMalformed)
 		}
 		c.name = name
 		return nil
 	}
 }
 
-// readMessage reads one message from r.
-func readMessage(r *bufio.Reader) (*message, error) {
-	head, err := r.Peek(16)
+// maxMessage bounds the size of a message read: the spawner's replies and
+// signals are a few hundred bytes.
+const maxMessage = 1 << 20
+
+// readMessage reads and parses one message from r.
+func readMessage(r *bufio.Reader) (*dbuswire.Message, error) {
+	b, err := dbuswire.ReadMessage(r, maxMessage)
 	if err != nil {
 		return nil, err
 	}
-	n, err := messageSize(head)
+	m, err := dbuswire.Parse(b)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, err
-	}
-	return decodeMessage(b)
+	return &m, nil
 }
 
 // read finishes the handshake, then delivers replies to their callers
@@ -245,16 +183,16 @@ func (c *conn) read() {
 			c.shutdown()
 			return
 		}
-		switch m.typ {
-		case typeReturn, typeError:
+		switch m.Type {
+		case dbuswire.TypeReturn, dbuswire.TypeError:
 			c.mu.Lock()
-			ch := c.pending[m.replySerial]
-			delete(c.pending, m.replySerial)
+			ch := c.pending[m.ReplySerial]
+			delete(c.pending, m.ReplySerial)
 			c.mu.Unlock()
 			if ch != nil {
 				ch <- m
 			}
-		case typeSignal:
+		case dbuswire.TypeSignal:
 			c.mu.Lock()
 			h := c.signal
 			c.mu.Unlock()
@@ -276,22 +214,25 @@ func (c *conn) shutdown() {
 	}
 }
 
-// call sends m (its serial is set here) and waits for the reply; an error
-// reply is a *CallError.
-func (c *conn) call(m *message) (*message, error) {
+// call sends the call of header h (its serial is set here) with body and
+// waits for the reply; an error reply is a *CallError.
+func (c *conn) call(h dbuswire.Header, body []byte) (*dbuswire.Message, error) {
 	if err := c.wait(); err != nil {
 		return nil, err
 	}
-	ch := make(chan *message, 1)
+	ch := make(chan *dbuswire.Message, 1)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return nil, errClosed
 	}
 	c.serial++
-	m.serial = c.serial
-	c.pending[m.serial] = ch
-	_, err := c.f.Write(m.encode())
+	h.Serial = c.serial
+	b, err := dbuswire.AppendHeader(make([]byte, 0, 128+len(body)), &h, len(body))
+	if err == nil {
+		c.pending[h.Serial] = ch
+		_, err = c.f.Write(append(b, body...))
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -300,12 +241,12 @@ func (c *conn) call(m *message) (*message, error) {
 	if !ok {
 		return nil, errClosed
 	}
-	return reply, reply.err()
+	return reply, replyError(reply)
 }
 
 // onSignal makes h receive every signal; h runs on the reading goroutine
 // and must not call c.
-func (c *conn) onSignal(h func(*message)) {
+func (c *conn) onSignal(h func(*dbuswire.Message)) {
 	c.mu.Lock()
 	c.signal = h
 	c.mu.Unlock()
@@ -318,25 +259,37 @@ func (c *conn) close() error {
 	return err
 }
 
-// err is the *CallError of an error reply, nil otherwise.
-func (m *message) err() error {
-	if m.typ != typeError {
+// replyError is the *CallError of an error reply, nil for another
+// message.
+func replyError(m *dbuswire.Message) error {
+	if m.Type != dbuswire.TypeError {
 		return nil
 	}
-	msg, _ := m.firstString()
-	return &CallError{Name: m.errName, Message: msg}
+	msg, _ := firstString(m)
+	return &CallError{Name: m.ErrorName, Message: msg}
 }
 
-// busCall is a call of the bus itself (org.freedesktop.DBus) with a body
-// of signature sig.
-func busCall(member, sig string, body []byte) *message {
-	return &message{typ: typeCall, path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus",
-		member: member, destination: "org.freedesktop.DBus", signature: sig, body: body}
+// firstString returns the body's first value when it is a STRING or an
+// OBJECT_PATH (a reply's name or path, an error's message).
+func firstString(m *dbuswire.Message) (string, bool) {
+	if m.Signature == "" || (m.Signature[0] != 's' && m.Signature[0] != 'o') {
+		return "", false
+	}
+	d := m.Args()
+	s := d.Str()
+	return s, d.Err() == nil
+}
+
+// busCall is the header of a call of the bus itself
+// (org.freedesktop.DBus) with a body of signature sig.
+func busCall(member, sig string) dbuswire.Header {
+	return dbuswire.Header{Type: dbuswire.TypeCall, Path: "/org/freedesktop/DBus", Interface: "org.freedesktop.DBus",
+		Member: member, Destination: "org.freedesktop.DBus", Signature: sig}
 }
 
 // stringBody marshals a body of one STRING.
 func stringBody(s string) []byte {
-	var e encoder
-	e.string(s)
-	return e.b
+	var e dbuswire.Encoder
+	e.Str(s)
+	return e.Buf
 }

@@ -1,11 +1,17 @@
 package register
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/godbus/dbus/v5"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-dev/berth/internal/dbuswire"
 	"github.com/berth-dev/berth/internal/spawn"
 )
 
@@ -63,5 +69,53 @@ func TestDialNoBus(t *testing.T) {
 	}
 	if c, err := Dial(ModeNo); c != nil || err != nil {
 		t.Errorf("Dial(no) = %v, %v; want nothing", c, err)
+	}
+}
+
+// TestRepliesFromGodbus reads the name, path or error message of replies
+// and signals godbus encodes.
+func TestRepliesFromGodbus(t *testing.T) {
+	reply := &dbus.Message{Type: dbus.TypeMethodReply, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldReplySerial: dbus.MakeVariant(uint32(3)),
+		dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf(dbus.ObjectPath(""))),
+	}, Body: []any{dbus.ObjectPath("/org/freedesktop/machine1/machine/m1")}}
+	errReply := &dbus.Message{Type: dbus.TypeError, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldReplySerial: dbus.MakeVariant(uint32(4)),
+		dbus.FieldErrorName:   dbus.MakeVariant("org.freedesktop.DBus.Error.ServiceUnknown"),
+		dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf("")),
+	}, Body: []any{"The name is not activatable"}}
+	signal := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath("/org/freedesktop/systemd1/unit/m_2escope")),
+		dbus.FieldInterface: dbus.MakeVariant(scopeIface),
+		dbus.FieldMember:    dbus.MakeVariant(requestStop),
+	}}
+	for _, tc := range []struct {
+		name      string
+		m         *dbus.Message
+		wantFirst string
+		wantErr   string
+	}{
+		{"reply", reply, "/org/freedesktop/machine1/machine/m1", ""},
+		{"error", errReply, "The name is not activatable", "The name is not activatable"},
+		{"signal", signal, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.m.EncodeTo(&b, binary.LittleEndian); err != nil {
+				t.Fatal(err)
+			}
+			m, err := dbuswire.Parse(b.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{"", ""}
+			got[0], _ = firstString(&m)
+			if err := replyError(&m); err != nil {
+				got[1] = err.Error()
+			}
+			if diff := cmp.Diff([]string{tc.wantFirst, tc.wantErr}, got); diff != "" {
+				t.Errorf("first string, error (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -16,10 +16,11 @@
 // default system bus socket. Registering needs the bus policy to let the
 // caller (root) call the Manager.
 //
-// The client speaks the D-Bus wire protocol itself, for the handful of
-// messages a registration needs (EXTERNAL authentication, BEGIN and Hello
-// in one write; AddMatch; the Manager calls; GetNameOwner; signals),
-// rather than linking a general D-Bus library into berth-nspawn, whose
-// start-up and per-call reflection cost every registered start more than
-// the calls themselves. Its encoding is tested against godbus.
+// The client speaks the D-Bus wire protocol itself, with internal/dbuswire,
+// for the handful of messages a registration needs (EXTERNAL
+// authentication, BEGIN and Hello in one write; AddMatch; the Manager
+// calls; GetNameOwner; signals), rather than linking a general D-Bus
+// library into berth-nspawn, whose start-up and per-call reflection cost
+// every registered start more than the calls themselves. Its calls are
+// tested against godbus.
 package register

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/berth-dev/berth/internal/dbuswire"
 	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/spawn"
 )
@@ -49,7 +50,7 @@ func Dial(mode string) (*Client, error) {
 	if service == "" {
 		service = DefaultService
 	}
-	c, err := DialAddress(systemBusAddress(), service)
+	c, err := DialAddress(dbuswire.SystemBusAddress(), service)
 	if err != nil {
 		if mode == ModeAuto {
 			return nil, nil
@@ -140,26 +141,10 @@ func (c *Client) Register(m spawn.Machine) error {
 	if err := c.watchRequestStop(); err != nil {
 		return err
 	}
-	call := &message{typ: typeCall, path: Path, iface: Interface, destination: BusName,
-		member: "RegisterMachineWithNetwork", signature: "sayssusai"}
-	var e encoder
-	e.string(m.Name)
-	e.bytes(m.UUID[:])
-	e.string(c.service)
-	e.string("container")
-	e.uint32(uint32(m.Leader))
-	e.string(m.Directory)
-	e.array(4, func() {
-		for _, i := range m.NetIfIndices {
-			e.uint32(uint32(int32(i)))
-		}
-	})
-	if !m.KeepUnit {
-		call.member, call.signature = "CreateMachineWithNetwork", "sayssusaia(sv)"
-		scopeProperties(&e, c.conn.name, c.devices, m.KillSignal)
+	h, body, err := c.registerCall(m)
+	if err == nil {
+		_, err = c.conn.call(h, body)
 	}
-	call.body = e.b
-	_, err := c.conn.call(call)
 	if err != nil && c.optional && noManager(err) {
 		return nil
 	}
@@ -167,6 +152,30 @@ func (c *Client) Register(m spawn.Machine) error {
 		return fmt.Errorf("register machine %s: %w", m.Name, err)
 	}
 	return nil
+}
+
+// registerCall is the header and body of m's registration: a call of
+// RegisterMachineWithNetwork (m.KeepUnit) or CreateMachineWithNetwork.
+func (c *Client) registerCall(m spawn.Machine) (dbuswire.Header, []byte, error) {
+	h := dbuswire.Header{Type: dbuswire.TypeCall, Path: Path, Interface: Interface, Destination: BusName,
+		Member: "RegisterMachineWithNetwork", Signature: "sayssusai"}
+	var e dbuswire.Encoder
+	e.Str(m.Name)
+	e.Bytes(m.UUID[:])
+	e.Str(c.service)
+	e.Str("container")
+	e.Uint32(uint32(m.Leader))
+	e.Str(m.Directory)
+	ifs := e.StartArray(4)
+	for _, i := range m.NetIfIndices {
+		e.Uint32(uint32(int32(i)))
+	}
+	e.EndArray(ifs)
+	if !m.KeepUnit {
+		h.Member, h.Signature = "CreateMachineWithNetwork", "sayssusaia(sv)"
+		scopeProperties(&e, c.conn.name, c.devices, m.KillSignal)
+	}
+	return h, e.Buf, e.Err()
 }
 
 // noManager reports whether err says nobody owns the machine1 name.
@@ -184,39 +193,40 @@ func noManager(err error) bool {
 // controller (the registering connection, to which systemd sends
 // RequestStop), the device policy with the API devices and one entry per
 // bound device node, and the kill signal.
-func scopeProperties(e *encoder, controller string, devices []deviceAllow, killSignal int) {
+func scopeProperties(e *dbuswire.Encoder, controller string, devices []deviceAllow, killSignal int) {
 	str := func(name, v string) {
-		e.align(8)
-		e.string(name)
-		e.variant("s", func() { e.string(v) })
+		e.Align(8)
+		e.Str(name)
+		e.Sig("s")
+		e.Str(v)
 	}
 	allow := func(list ...deviceAllow) {
-		e.align(8)
-		e.string("DeviceAllow")
-		e.variant("a(ss)", func() {
-			e.array(8, func() {
-				for _, d := range list {
-					e.align(8)
-					e.string(d.Path)
-					e.string(d.Access)
-				}
-			})
-		})
+		e.Align(8)
+		e.Str("DeviceAllow")
+		e.Sig("a(ss)")
+		a := e.StartArray(8)
+		for _, d := range list {
+			e.Align(8)
+			e.Str(d.Path)
+			e.Str(d.Access)
+		}
+		e.EndArray(a)
 	}
-	e.array(8, func() {
-		str("Controller", controller)
-		str("DevicePolicy", "closed")
-		allow(deviceAllow{"/dev/net/tun", "rwm"}, deviceAllow{"char-pts", "rw"})
-		for _, d := range devices {
-			allow(d)
-		}
-		if killSignal > 0 {
-			e.align(8)
-			e.string("KillSignal")
-			e.variant("i", func() { e.uint32(uint32(int32(killSignal))) })
-			str("KillMode", "mixed")
-		}
-	})
+	props := e.StartArray(8)
+	str("Controller", controller)
+	str("DevicePolicy", "closed")
+	allow(deviceAllow{"/dev/net/tun", "rwm"}, deviceAllow{"char-pts", "rw"})
+	for _, d := range devices {
+		allow(d)
+	}
+	if killSignal > 0 {
+		e.Align(8)
+		e.Str("KillSignal")
+		e.Sig("i")
+		e.Uint32(uint32(int32(killSignal)))
+		str("KillMode", "mixed")
+	}
+	e.EndArray(props)
 }
 
 // deviceAllow is one (ss) DeviceAllow entry.
@@ -227,7 +237,8 @@ type deviceAllow struct {
 
 // Unregister calls UnregisterMachine.
 func (c *Client) Unregister(name string) error {
-	_, err := c.conn.call(&message{typ: typeCall, path: Path, iface: Interface, destination: BusName,
-		member: "UnregisterMachine", signature: "s", body: stringBody(name)})
+	h := dbuswire.Header{Type: dbuswire.TypeCall, Path: Path, Interface: Interface, Destination: BusName,
+		Member: "UnregisterMachine", Signature: "s"}
+	_, err := c.conn.call(h, stringBody(name))
 	return err
 }

@@ -1,6 +1,10 @@
 package register
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/berth-dev/berth/internal/dbuswire"
+)
 
 // The signal systemd sends a scope's controller to stop the scope.
 const (
@@ -16,14 +20,14 @@ func (c *Client) watchRequestStop() error {
 		return nil
 	}
 	rule := "type='signal',sender='" + systemdName + "',interface='" + scopeIface + "',member='" + requestStop + "'"
-	if _, err := c.conn.call(busCall("AddMatch", "s", stringBody(rule))); err != nil {
+	if _, err := c.conn.call(busCall("AddMatch", "s"), stringBody(rule)); err != nil {
 		return fmt.Errorf("register: watch RequestStop: %w", err)
 	}
 	ch := make(chan string, 4)
-	c.conn.onSignal(func(m *message) {
-		if m.iface == scopeIface && m.member == requestStop {
+	c.conn.onSignal(func(m *dbuswire.Message) {
+		if m.Interface == scopeIface && m.Member == requestStop {
 			select {
-			case ch <- m.sender:
+			case ch <- m.Sender:
 			default: // a stop is already on its way
 			}
 		}
@@ -37,11 +41,11 @@ func (c *Client) watchRequestStop() error {
 // systemd's name (anybody may send a signal to the connection).
 func (c *Client) serveRequestStop(senders <-chan string, stop func()) {
 	for sender := range senders {
-		reply, err := c.conn.call(busCall("GetNameOwner", "s", stringBody(systemdName)))
+		reply, err := c.conn.call(busCall("GetNameOwner", "s"), stringBody(systemdName))
 		if err != nil {
 			continue
 		}
-		if owner, ok := reply.firstString(); ok && owner == sender {
+		if owner, ok := firstString(reply); ok && owner == sender {
 			stop()
 		}
 	}
