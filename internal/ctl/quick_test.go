@@ -18,8 +18,11 @@ func TestMethodCall(t *testing.T) {
 		{"StartMachine", []string{"a-much-longer-machine-name.example", ""}},
 	}
 	for _, tc := range tests {
-		b := methodCall(7, "org.freedesktop.machine1", "/org/freedesktop/machine1", "dev.berth.Manager1", tc.name, tc.args...)
-		msg, err := dbus.DecodeMessage(bytes.NewReader(b))
+		b, err := methodCall([]byte("x"), 7, "org.freedesktop.machine1", "/org/freedesktop/machine1", "dev.berth.Manager1", tc.name, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := dbus.DecodeMessage(bytes.NewReader(b[1:]))
 		if err != nil {
 			t.Fatalf("%s %q: %v", tc.name, tc.args, err)
 		}
@@ -55,7 +58,7 @@ func TestUnixAddress(t *testing.T) {
 		{"unix:path=/run/dbus/system_bus_socket", "/run/dbus/system_bus_socket", true},
 		{"unix:path=/tmp/bus,guid=0123", "/tmp/bus", true},
 		{"unix:abstract=/tmp/dbus-x", "@/tmp/dbus-x", true},
-		{"unix:path=/tmp/a%20b", "", false}, // escaped: the general path
+		{"unix:path=/tmp/a%20b", "/tmp/a b", true},
 		{"unix:tmpdir=/tmp", "", false},
 		{"tcp:host=localhost,port=1", "", false},
 		{"unix:path=/a;unix:path=/b", "", false},
@@ -76,7 +79,11 @@ func TestUnixAddress(t *testing.T) {
 // FuzzReadReply feeds readReply arbitrary bytes from the bus: it must
 // return (an error, mostly) without panicking.
 func FuzzReadReply(f *testing.F) {
-	f.Add(methodCall(1, "d", "/p", "i.f", "M", "x"))
+	call, err := methodCall(nil, 1, "d", "/p", "i.f", "M", "x")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(call)
 	f.Add([]byte("l\x02\x00\x01\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = readReply(bytes.NewReader(b), 2)
