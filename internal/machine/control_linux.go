@@ -77,8 +77,8 @@ func (r *Registry) killable(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !e.m.Class.Killable() {
-		return nil, fmt.Errorf("machine %q of class %q: %w", name, e.m.Class, ErrNotSupported)
+	if !e.class().Killable() {
+		return nil, fmt.Errorf("machine %q of class %q: %w", name, e.class(), ErrNotSupported)
 	}
 	return e, nil
 }
@@ -86,24 +86,24 @@ func (r *Registry) killable(name string) (*entry, error) {
 func (r *Registry) setState(e *entry, s State) (Machine, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	changed := r.machines.get(e.m.Name) == e && e.m.State != s
+	changed := r.machines.get(e.name()) == e && e.stateLocked() != s
 	if changed {
-		e.m.State = s
+		e.setStateLocked(s)
 		r.generation++
 	}
-	return e.m, changed
+	return e.machine(), changed
 }
 
 func (r *Registry) current(e *entry) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.machines.get(e.m.Name) == e
+	return r.machines.get(e.name()) == e
 }
 
 // signalAll signals the leader and every other process of the machine.
 func (r *Registry) signalAll(e *entry, sig unix.Signal) {
 	if err := e.leader.Signal(sig); err != nil {
-		r.opts.Log.Printf("warning: signal leader of %s: %v", e.m.Name, err)
+		r.opts.Log.Printf("warning: signal leader of %s: %v", e.name(), err)
 	}
 	r.signalOthers(e, sig)
 }
@@ -115,9 +115,9 @@ func (r *Registry) signalAll(e *entry, sig unix.Signal) {
 // after checking its group or namespace, so a PID reused in between is
 // never hit.
 func (r *Registry) signalOthers(e *entry, sig unix.Signal) {
-	done := map[uint32]bool{e.m.Leader: true}
-	if e.cgroup != "" && (sig != unix.SIGKILL || r.cg.kill(e.cgroup) != nil) {
-		r.cg.signalGroup(e.cgroup, sig, done)
+	done := map[uint32]bool{e.leader.PID: true}
+	if cg := e.cgroup(); cg != "" && (sig != unix.SIGKILL || r.cg.kill(cg) != nil) {
+		r.cg.signalGroup(cg, sig, done)
 	}
 	if e.pidNS == r.hostPidNS {
 		return
@@ -146,7 +146,7 @@ func (r *Registry) ByPID(pid uint32) (Machine, error) {
 	e := r.ledByLocked(pid)
 	r.mu.RUnlock()
 	if e != nil {
-		return r.Get(e.m.Name)
+		return r.Get(e.name())
 	}
 	if m, ok := r.byCgroup(pid); ok {
 		return m, nil
@@ -157,7 +157,7 @@ func (r *Registry) ByPID(pid uint32) (Machine, error) {
 		defer r.mu.RUnlock()
 		for _, e := range r.machines {
 			if e.pidNS == st.Ino {
-				return e.m, nil
+				return e.machine(), nil
 			}
 		}
 	}
@@ -174,7 +174,7 @@ func (r *Registry) byCgroup(pid uint32) (Machine, bool) {
 	defer r.mu.RUnlock()
 	for _, a := range ancestors(g) {
 		if e := r.inGroupLocked(a); e != nil {
-			return e.m, true
+			return e.machine(), true
 		}
 	}
 	return Machine{}, false

@@ -13,7 +13,7 @@ type byName []*entry
 
 // find returns where name is or would be, and whether it is there.
 func (x byName) find(name string) (int, bool) {
-	return slices.BinarySearchFunc(x, name, func(e *entry, name string) int { return strings.Compare(e.m.Name, name) })
+	return slices.BinarySearchFunc(x, name, func(e *entry, name string) int { return strings.Compare(e.name(), name) })
 }
 
 // get returns the entry of name, or nil.
@@ -26,7 +26,7 @@ func (x byName) get(name string) *entry {
 
 // put adds or replaces the entry of e's name.
 func (x *byName) put(e *entry) {
-	i, ok := x.find(e.m.Name)
+	i, ok := x.find(e.name())
 	if ok {
 		(*x)[i] = e
 		return

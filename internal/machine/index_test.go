@@ -9,7 +9,12 @@ import (
 // TestByName adds, replaces and removes entries and checks the index
 // stays sorted and finds what it holds.
 func TestByName(t *testing.T) {
-	named := func(n string) *entry { return &entry{m: Machine{Spec: Spec{Name: n}}} }
+	var d dense
+	named := func(n string) *entry {
+		e := d.entry()
+		d.keep(e, Machine{Spec: Spec{Name: n}}, "")
+		return e
+	}
 	var x byName
 	for _, n := range []string{"m", "a", "z", "b", "m"} {
 		x.put(named(n))
@@ -18,7 +23,7 @@ func TestByName(t *testing.T) {
 	x.del("missing")
 	var got []string
 	for _, e := range x {
-		got = append(got, e.m.Name)
+		got = append(got, e.name())
 	}
 	if diff := cmp.Diff([]string{"a", "b", "m"}, got); diff != "" {
 		t.Errorf("names (-want +got):\n%s", diff)

@@ -80,8 +80,8 @@ func (r *Registry) inspectable(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.m.Class != ClassContainer {
-		return nil, fmt.Errorf("machine %q of class %q: %w", name, e.m.Class, ErrNotSupported)
+	if e.class() != ClassContainer {
+		return nil, fmt.Errorf("machine %q of class %q: %w", name, e.class(), ErrNotSupported)
 	}
 	return e, nil
 }

@@ -46,22 +46,34 @@ type Process struct {
 // OpenProcess opens a pidfd for pid and records its identity. It fails
 // with ErrInvalid if the process does not exist.
 func OpenProcess(pid uint32) (*Process, error) {
+	p := &Process{}
+	if err := p.open(pid); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// open is OpenProcess into p, a Process never opened before (the
+// registry keeps its leaders' Process in the machine's entry). p is
+// closed (its fd -1) when open fails.
+func (p *Process) open(pid uint32) error {
+	p.PID, p.fd = pid, -1
 	fd, err := kernel.RetryInt("pidfd_open", func() (int, error) {
 		return unix.PidfdOpen(int(pid), unix.PIDFD_NONBLOCK)
 	})
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EINVAL) {
-		return nil, fmt.Errorf("process %d does not exist: %w", pid, ErrInvalid)
+		return fmt.Errorf("process %d does not exist: %w", pid, ErrInvalid)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open process %d: %w", pid, err)
+		return fmt.Errorf("open process %d: %w", pid, err)
 	}
 	unix.CloseOnExec(fd)
-	p := &Process{PID: pid, fd: fd}
+	p.fd = fd
 	if p.ID, err = p.identity(); err != nil {
 		p.Close()
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
 }
 
 // withFD runs fn with the pidfd held open; EBADF after Close.

@@ -5,7 +5,6 @@ import (
 	"log"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,6 +46,8 @@ type Registry struct {
 	cg      cgroups
 	// hostPidNS and hostNetNS are the daemon's own namespace inodes.
 	hostPidNS, hostNetNS uint64
+	// dense holds the entries and their strings.
+	dense dense
 
 	mu sync.RWMutex
 	// machines holds the entries sorted by name; guarded by mu. It is
@@ -60,20 +61,9 @@ type Registry struct {
 	// generation counts changes to machines and their states; guarded
 	// by mu.
 	generation uint64
-}
-
-// entry is one registered machine.
-type entry struct {
-	leader *Process
-	// token identifies e in the watcher.
-	token uint64
-	// pidNS is the inode of the leader's PID namespace.
-	pidNS uint64
-	// cgroup is the machine's own cgroup2 path ("" if its leader was in
-	// no group of its own).
-	cgroup string
-	// m is guarded by Registry.mu.
-	m Machine
+	// tokens counts the entries added, to give each its token; guarded
+	// by mu.
+	tokens uint64
 }
 
 // New returns a registry holding the machines of the state files still
@@ -100,7 +90,7 @@ func New(opts Options) (*Registry, error) {
 		r.watcher.close()
 		return nil, err
 	}
-	go r.watcher.run(func(e *entry) { r.remove(e) })
+	go r.watcher.run(r.exited)
 	return r, nil
 }
 
@@ -129,17 +119,16 @@ func (r *Registry) Register(s Spec) (Machine, error) {
 	if err := s.Validate(r.opts.Self); err != nil {
 		return Machine{}, fmt.Errorf("register machine: %w", err)
 	}
-	p, err := OpenProcess(s.Leader)
-	if err != nil {
+	e := r.dense.entry()
+	if err := e.leader.open(s.Leader); err != nil {
 		return Machine{}, fmt.Errorf("register machine: leader: %w", err)
 	}
-	var m Machine
-	e, err := r.newEntry(s, p)
+	m, err := r.fill(e, s)
 	if err == nil {
 		m, err = r.insert(e)
 	}
 	if err != nil {
-		p.Close()
+		e.leader.Close()
 		return Machine{}, fmt.Errorf("register machine %s: %w", s.Name, err)
 	}
 	r.opts.Observer.MachineNew(m)
@@ -150,46 +139,28 @@ func (r *Registry) Register(s Spec) (Machine, error) {
 	return m, nil
 }
 
-func (r *Registry) newEntry(s Spec, p *Process) (*entry, error) {
-	ns, err := p.nsInode("pid")
+// fill completes e, whose leader is open, for a registration of s.
+func (r *Registry) fill(e *entry, s Spec) (Machine, error) {
+	ns, err := e.leader.nsInode("pid")
 	if err != nil {
-		return nil, fmt.Errorf("leader: %w", ErrInvalid)
+		return Machine{}, fmt.Errorf("leader: %w", ErrInvalid)
 	}
 	real, mono := now()
 	cg := procCgroup(s.Leader)
-	if !p.Alive() { // so cg is the leader's, not a PID reuser's
-		return nil, fmt.Errorf("leader exited: %w", ErrInvalid)
+	if !e.leader.Alive() { // so cg is the leader's, not a PID reuser's
+		return Machine{}, fmt.Errorf("leader exited: %w", ErrInvalid)
 	}
+	e.pidNS = ns
 	m := Machine{Spec: s.own(), Unit: unitOf(cg), State: StateRunning, Timestamp: real, TimestampMonotonic: mono}
-	e := &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(cg), m: m}
-	pack(&e.m.Name, &e.m.Service, &e.m.RootDirectory, &e.m.Unit, &e.cgroup)
-	return e, nil
+	r.dense.keep(e, m, r.cg.machineGroup(cg))
+	return e.machine(), nil
 }
 
-// pack copies the strings into one allocation they then share: one heap
-// object per machine instead of five small ones, which a long-running
-// daemon's heap would scatter among others.
-func pack(ss ...*string) {
-	n := 0
-	for _, s := range ss {
-		n += len(*s)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, s := range ss {
-		b.WriteString(*s)
-	}
-	all := b.String()
-	for _, s := range ss {
-		*s, all = all[:len(*s)], all[len(*s):]
-	}
-}
-
-// own returns a copy of s whose slices share no memory with the
-// caller's, and whose class is one of the constants; its strings still
-// do (newEntry packs them into memory of its own). A bus decoder's
-// strings point into a buffer of the whole message, which a kept string
-// would keep alive.
+// own returns a copy of s whose network interfaces share no memory with
+// the caller's, and whose class is one of the constants; its strings and
+// ID still do (dense.keep copies them into memory of its own). A bus
+// decoder's strings point into a buffer of the whole message, which a
+// kept string would keep alive.
 func (s Spec) own() Spec {
 	switch s.Class {
 	case ClassContainer:
@@ -197,7 +168,6 @@ func (s Spec) own() Spec {
 	case ClassVM:
 		s.Class = ClassVM
 	}
-	s.ID = append([]byte(nil), s.ID...)
 	s.NetworkInterfaces = append([]int32(nil), s.NetworkInterfaces...)
 	return s
 }
@@ -210,29 +180,50 @@ func (r *Registry) insert(e *entry) (Machine, error) {
 	switch {
 	case r.closed:
 		return Machine{}, fmt.Errorf("registry closed: %w", ErrNotSupported)
-	case r.machines.get(e.m.Name) != nil:
-		return Machine{}, fmt.Errorf("machine %q already exists: %w", e.m.Name, ErrExists)
-	case r.ledByLocked(e.m.Leader) != nil:
-		return Machine{}, fmt.Errorf("process %d already leads machine %q: %w", e.m.Leader, r.ledByLocked(e.m.Leader).m.Name, ErrExists)
+	case r.machines.get(e.name()) != nil:
+		return Machine{}, fmt.Errorf("machine %q already exists: %w", e.name(), ErrExists)
+	case r.ledByLocked(e.leader.PID) != nil:
+		return Machine{}, fmt.Errorf("process %d already leads machine %q: %w", e.leader.PID, r.ledByLocked(e.leader.PID).name(), ErrExists)
 	case len(r.machines) >= r.opts.MaxMachines:
 		return Machine{}, fmt.Errorf("%d machines registered: %w", len(r.machines), ErrLimit)
 	}
-	if err := r.store.save(record{Machine: e.m, LeaderID: e.leader.ID}); err != nil {
+	m := e.machine()
+	if err := r.store.save(record{Machine: m, LeaderID: e.leader.ID}); err != nil {
 		return Machine{}, err
 	}
 	r.addLocked(e)
-	return e.m, nil
+	return m, nil
 }
 
 func (r *Registry) addLocked(e *entry) {
+	r.tokens++
+	e.token = r.tokens
 	r.machines.put(e)
 	r.generation++
+}
+
+// exited removes the machine whose leader's exit the watcher reported
+// under token, if it is still registered.
+func (r *Registry) exited(token uint64) {
+	r.mu.RLock()
+	var found *entry
+	for _, e := range r.machines {
+		if e.token == token {
+			found = e
+			break
+		}
+	}
+	r.mu.RUnlock()
+	if found != nil {
+		r.watcher.forget(found)
+		r.remove(found)
+	}
 }
 
 // ledByLocked returns the entry whose leader is pid, or nil.
 func (r *Registry) ledByLocked(pid uint32) *entry {
 	for _, e := range r.machines {
-		if e.m.Leader == pid {
+		if e.leader.PID == pid {
 			return e
 		}
 	}
@@ -244,8 +235,7 @@ func (r *Registry) ledByLocked(pid uint32) *entry {
 func (r *Registry) inGroupLocked(g string) *entry {
 	var found *entry
 	for _, e := range r.machines {
-		if e.cgroup == g && (found == nil || e.m.TimestampMonotonic < found.m.TimestampMonotonic ||
-			e.m.TimestampMonotonic == found.m.TimestampMonotonic && e.m.Name < found.m.Name) {
+		if e.cgroup() == g && (found == nil || e.mono < found.mono || e.mono == found.mono && e.name() < found.name()) {
 			found = e
 		}
 	}
@@ -256,18 +246,17 @@ func (r *Registry) inGroupLocked(g string) *entry {
 // tells the observer.
 func (r *Registry) remove(e *entry) bool {
 	r.mu.Lock()
-	if r.machines.get(e.m.Name) != e {
+	if r.machines.get(e.name()) != e {
 		r.mu.Unlock()
 		return false
 	}
-	r.machines.del(e.m.Name)
+	r.machines.del(e.name())
 	r.generation++
-	if err := r.store.remove(e.m.Name); err != nil {
+	if err := r.store.remove(e.name()); err != nil {
 		r.opts.Log.Printf("warning: %v", err)
 	}
-	m := e.m
+	m := e.machine()
 	r.mu.Unlock()
-	r.watcher.drop(e)
 	e.leader.Close()
 	r.opts.Observer.MachineRemoved(m)
 	return true
@@ -305,7 +294,7 @@ func (r *Registry) Get(name string) (Machine, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if e := r.machines.get(name); e != nil {
-		return e.m, nil
+		return e.machine(), nil
 	}
 	return Machine{}, fmt.Errorf("no machine %q known: %w", name, ErrNotFound)
 }
@@ -316,7 +305,7 @@ func (r *Registry) List() []Machine {
 	out := make([]Machine, 0, len(r.machines)+1)
 	out = append(out, r.host)
 	for _, e := range r.machines {
-		out = append(out, e.m)
+		out = append(out, e.machine())
 	}
 	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -24,8 +24,8 @@ func (r *Registry) reload() error {
 			}
 			continue
 		}
-		if other := r.ledByLocked(e.m.Leader); other != nil {
-			r.opts.Log.Printf("warning: skipping state file %s: leader %d already belongs to %s", f.file, e.m.Leader, other.m.Name)
+		if other := r.ledByLocked(e.leader.PID); other != nil {
+			r.opts.Log.Printf("warning: skipping state file %s: leader %d already belongs to %s", f.file, e.leader.PID, other.name())
 			e.leader.Close()
 			continue
 		}
@@ -46,27 +46,41 @@ func (r *Registry) revive(rec record) (*entry, error) {
 	if err := rec.Spec.Validate(r.opts.Self); err != nil {
 		return nil, err
 	}
-	p, err := OpenProcess(rec.Leader)
-	if err != nil {
+	if len(rec.Unit) > MaxPathLen {
+		return nil, fmt.Errorf("unit name of %d bytes: %w", len(rec.Unit), ErrInvalid)
+	}
+	e := r.dense.entry()
+	if err := e.leader.open(rec.Leader); err != nil {
 		return nil, err
 	}
-	if !sameProcess(rec.LeaderID, p.ID) {
-		p.Close()
-		return nil, fmt.Errorf("PID %d was reused", rec.Leader)
-	}
-	ns, err := p.nsInode("pid")
+	cgroup, err := r.reviveLeader(e, rec)
 	if err != nil {
-		p.Close()
+		e.leader.Close()
 		return nil, err
-	}
-	cg := procCgroup(rec.Leader)
-	if !p.Alive() { // so cg is the leader's, not a PID reuser's
-		p.Close()
-		return nil, fmt.Errorf("PID %d exited", rec.Leader)
 	}
 	m := rec.Machine
 	m.State = StateRunning
-	return &entry{leader: p, pidNS: ns, cgroup: r.cg.machineGroup(cg), m: m}, nil
+	m.Spec = m.own()
+	r.dense.keep(e, m, cgroup)
+	return e, nil
+}
+
+// reviveLeader checks that e's leader is the process of rec, sets e's
+// PID namespace and returns the machine's own cgroup.
+func (r *Registry) reviveLeader(e *entry, rec record) (string, error) {
+	if !sameProcess(rec.LeaderID, e.leader.ID) {
+		return "", fmt.Errorf("PID %d was reused", rec.Leader)
+	}
+	ns, err := e.leader.nsInode("pid")
+	if err != nil {
+		return "", err
+	}
+	cg := procCgroup(rec.Leader)
+	if !e.leader.Alive() { // so cg is the leader's, not a PID reuser's
+		return "", fmt.Errorf("PID %d exited", rec.Leader)
+	}
+	e.pidNS = ns
+	return r.cg.machineGroup(cg), nil
 }
 
 // sameProcess compares identities: the pidfs id where both have one, and

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,16 +16,11 @@ import (
 // watcher waits for leaders to exit: every leader's pidfd is in one epoll
 // set, and one goroutine waits on that set, parked in the Go poller (no
 // thread, no goroutine per machine). A pidfd becomes readable when its
-// process exits.
+// process exits. An event carries the entry's token, which the registry
+// resolves: the watcher keeps no index of its own.
 type watcher struct {
 	ep *os.File
 	rc syscall.RawConn
-
-	mu sync.Mutex
-	// next is the token of the next added entry; guarded by mu.
-	next uint64
-	// waiting maps tokens to the entries being watched; guarded by mu.
-	waiting map[uint64]*entry
 }
 
 // newWatcher returns a watcher with an empty epoll set.
@@ -39,7 +33,7 @@ func newWatcher() (*watcher, error) {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("new watcher: %w", os.NewSyscallError("fcntl", err))
 	}
-	w := &watcher{ep: os.NewFile(uintptr(fd), "epoll:leaders"), waiting: map[uint64]*entry{}}
+	w := &watcher{ep: os.NewFile(uintptr(fd), "epoll:leaders")}
 	if w.rc, err = w.ep.SyscallConn(); err != nil {
 		_ = w.ep.Close()
 		return nil, fmt.Errorf("new watcher: %w", err)
@@ -47,12 +41,9 @@ func newWatcher() (*watcher, error) {
 	return w, nil
 }
 
-// add starts watching e's leader.
+// add starts watching e's leader under e's token.
 func (w *watcher) add(e *entry) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	token := w.next
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(uint32(token)), Pad: int32(uint32(token >> 32))}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(uint32(e.token)), Pad: int32(uint32(e.token >> 32))}
 	err := e.leader.withFD(func(pidfd int) error {
 		var cerr error
 		err := w.rc.Control(func(ep uintptr) {
@@ -63,40 +54,20 @@ func (w *watcher) add(e *entry) error {
 	if err != nil {
 		return fmt.Errorf("watch leader %d: %w", e.leader.PID, err)
 	}
-	w.next++
-	e.token = token
-	w.waiting[token] = e
 	return nil
 }
 
-// drop stops watching e (its pidfd leaves the epoll set when it is
-// closed).
-func (w *watcher) drop(e *entry) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.waiting[e.token] == e {
-		delete(w.waiting, e.token)
-	}
+// forget takes e's pidfd out of the set, so an exit is reported once
+// (closing the pidfd also does).
+func (w *watcher) forget(e *entry) {
+	_ = e.leader.withFD(func(pidfd int) error {
+		return w.rc.Control(func(ep uintptr) { _ = unix.EpollCtl(int(ep), unix.EPOLL_CTL_DEL, pidfd, nil) })
+	})
 }
 
-// take returns and forgets the entry of an event, taking its pidfd out
-// of the set, so an exit is reported once.
-func (w *watcher) take(ev unix.EpollEvent) *entry {
-	token := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-	w.mu.Lock()
-	e := w.waiting[token]
-	delete(w.waiting, token)
-	w.mu.Unlock()
-	if e != nil {
-		_ = e.leader.withFD(func(pidfd int) error {
-			return w.rc.Control(func(ep uintptr) { _ = unix.EpollCtl(int(ep), unix.EPOLL_CTL_DEL, pidfd, nil) })
-		})
-	}
-	return e
-}
-
-// run calls exited for each entry whose leader exits, until close.
-func (w *watcher) run(exited func(*entry)) {
+// run calls exited with the token of each leader that exits, until
+// close. exited must forget the token's entry, or remove it.
+func (w *watcher) run(exited func(token uint64)) {
 	events := make([]unix.EpollEvent, 32)
 	for {
 		var n int
@@ -109,9 +80,7 @@ func (w *watcher) run(exited func(*entry)) {
 			return
 		}
 		for _, ev := range events[:n] {
-			if e := w.take(ev); e != nil {
-				exited(e)
-			}
+			exited(uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32)
 		}
 	}
 }
