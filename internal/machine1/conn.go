@@ -40,7 +40,17 @@ type busSocket struct {
 	// serial numbers the replies berthd writes itself, which always have
 	// the top bit set: godbus's serials count up from 1.
 	serial atomic.Uint32
+
+	// header, body and iov are reused by each message berthd writes
+	// itself, so a burst of registrations leaves no garbage of replies
+	// and signals; guarded by mu.
+	header, body []byte
+	iov          [2][]byte
 }
+
+// maxKeptBuffer bounds what busSocket keeps of its buffers between
+// messages: a rare large reply's buffer goes back to the collector.
+const maxKeptBuffer = 4 << 10
 
 // ConnectSystemBus connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS,
 // a unix: address, chooses another) with s handling method calls,
@@ -145,41 +155,68 @@ func (s *busSocket) Close() error { return s.c.Close() }
 // reply writes the METHOD_RETURN with values (of signature sig) for the
 // call with serial replySerial from dest.
 func (s *busSocket) reply(dest string, replySerial uint32, sig dbus.Signature, values []any) error {
-	body, fds, err := encodeBody(values)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body, fds, err := s.bodyLocked(values)
 	if err != nil {
 		return err
 	}
-	header, err := replyHeader(s.nextSerial(), replySerial, dest, sig, len(body), len(fds))
+	header, err := replyHeader(s.header, s.nextSerial(), replySerial, dest, sig, len(body), len(fds))
 	if err != nil {
 		return err
 	}
-	return s.send(header, body, fds)
+	return s.sendLocked(header, body, fds)
 }
 
 // signal emits member of iface from path with values (of signature sig).
 func (s *busSocket) signal(path dbus.ObjectPath, iface, member string, sig dbus.Signature, values []any) error {
-	body, _, err := encodeBody(values)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body, _, err := s.bodyLocked(values)
 	if err != nil {
 		return err
 	}
-	header, err := signalHeader(s.nextSerial(), path, iface, member, sig, len(body))
+	header, err := signalHeader(s.header, s.nextSerial(), path, iface, member, sig, len(body))
 	if err != nil {
 		return err
 	}
-	return s.send(header, body, nil)
+	return s.sendLocked(header, body, nil)
+}
+
+// bodyLocked encodes values into the socket's body buffer, or returns
+// the one encoded body they are.
+func (s *busSocket) bodyLocked(values []any) ([]byte, []int, error) {
+	if x, ok := oneEncoded(values); ok {
+		return x.body, nil, nil
+	}
+	body, fds, err := appendBody(s.body, values)
+	if err == nil {
+		s.body = keep(body)
+	}
+	return body, fds, err
+}
+
+// keep returns buf emptied to be reused, or nil if it is too large to keep.
+func keep(buf []byte) []byte {
+	if cap(buf) > maxKeptBuffer {
+		return nil
+	}
+	return buf[:0]
 }
 
 // nextSerial numbers a message berthd writes itself: always with the top
 // bit set, as godbus's serials count up from 1.
 func (s *busSocket) nextSerial() uint32 { return 1<<31 | s.serial.Add(1)&(1<<31-1) }
 
-// send writes one message, passing fds with it.
-func (s *busSocket) send(header, body []byte, fds []int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// sendLocked writes one message, passing fds with it, and keeps the
+// header's buffer.
+func (s *busSocket) sendLocked(header, body []byte, fds []int) error {
+	s.header = keep(header)
 	if len(fds) == 0 {
-		bufs := net.Buffers{header, body}
+		s.iov = [2][]byte{header, body}
+		bufs := net.Buffers(s.iov[:])
 		_, err := bufs.WriteTo(s.c)
+		s.iov = [2][]byte{}
 		return err
 	}
 	msg := append(header, body...)

@@ -1,6 +1,8 @@
 package machine1
 
 import (
+	"sync/atomic"
+
 	"github.com/godbus/dbus/v5"
 
 	"github.com/berth-dev/berth/internal/dbuswire"
@@ -11,9 +13,10 @@ import (
 // already named as root: it decodes their arguments here instead of
 // through godbus, whose decoder allocates several kilobytes per message.
 // That garbage, a registration after another, is what kept berthd's heap
-// fragmented. The call then runs in a goroutine of its own, as godbus
-// runs it, through the same Server method. Calls of an unknown caller,
-// with leader 0, with scope properties or in any doubt go to godbus.
+// fragmented. The call then runs, after those that came before it, in
+// the goroutine of mutations, through the same Registry method. Calls of
+// an unknown caller, with leader 0, with scope properties or in any
+// doubt go to godbus.
 
 // pathSig is the signature of a reply of one object path.
 var pathSig = dbus.SignatureOf(dbus.ObjectPath(""))
@@ -33,47 +36,112 @@ func (s *Server) fastMutation(c call) bool {
 	if uid, ok := s.uids.get(c.Sender); !ok || uid != 0 {
 		return false
 	}
+	m := mutation{sender: c.Sender, serial: c.Serial}
 	if c.Member == "UnregisterMachine" && c.Signature == "s" {
-		name, ok := oneString(&c)
-		if !ok {
+		var ok bool
+		if m.unregister, ok = oneString(&c); !ok {
 			return false
 		}
-		go s.finish(c, dbus.Signature{}, func() (any, *dbus.Error) {
-			return nil, busError(s.opts.Machines.Unregister(name))
-		})
+		s.mutations.add(s, m)
 		return true
 	}
 	want, ok := registerSigs[c.Member]
 	if !ok || c.Signature != want {
 		return false
 	}
-	spec, ok := decodeSpec(c)
-	if !ok || spec.Leader == 0 {
+	if m.register, ok = decodeSpec(c); !ok || m.register.Leader == 0 {
 		return false
 	}
-	go s.finish(c, pathSig, func() (any, *dbus.Error) {
-		m, err := s.opts.Machines.Register(spec)
-		if err != nil {
-			return nil, busError(err)
-		}
-		return MachinePath(m.Name), nil
-	})
+	m.isRegister = true
+	s.mutations.add(s, m)
 	return true
 }
 
-// finish runs a call's work and writes its reply (of signature sig, none
-// if sig is empty) or its error.
-func (s *Server) finish(c call, sig dbus.Signature, work func() (any, *dbus.Error)) {
-	out, derr := work()
+// mutation is a registration or UnregisterMachine call the fast path took.
+type mutation struct {
+	// sender and serial identify the call, for the reply.
+	sender string
+	serial uint32
+	// isRegister tells a registration of register from an
+	// UnregisterMachine of unregister.
+	isRegister bool
+	register   machine.Spec
+	unregister string
+}
+
+// mutations runs the calls the fast path takes, in the order they came,
+// in one goroutine that lives while there are calls to run: no
+// goroutine, closure and copy of the call per call, whose garbage a
+// burst of registrations would leave. A call never waits for another
+// here longer than the queue holds: when it is full, a call runs in a
+// goroutine of its own, as godbus runs calls. The reader never blocks
+// on it, so a call may wait for a bus reply (a systemd unit's state).
+type mutations struct {
+	queue chan mutation
+	// running is 1 while a goroutine drains queue.
+	running atomic.Int32
+}
+
+// mutationQueue is how many calls wait for the draining goroutine.
+const mutationQueue = 16
+
+// add runs m for s, soon.
+func (q *mutations) add(s *Server, m mutation) {
+	select {
+	case q.queue <- m:
+	default:
+		go s.apply(m)
+		return
+	}
+	if q.running.CompareAndSwap(0, 1) {
+		go q.drain(s)
+	}
+}
+
+// drain runs the queued calls until there are none.
+func (q *mutations) drain(s *Server) {
+	for {
+		select {
+		case m := <-q.queue:
+			s.apply(m)
+		default:
+			q.running.Store(0)
+			// A call queued after the select saw none found running
+			// set and started no goroutine: take it, unless another
+			// goroutine already does.
+			if len(q.queue) == 0 || !q.running.CompareAndSwap(0, 1) {
+				return
+			}
+		}
+	}
+}
+
+// apply runs m and writes its reply or error.
+func (s *Server) apply(m mutation) {
+	if !m.isRegister {
+		s.finish(m.sender, m.serial, dbus.Signature{}, nil, busError(s.opts.Machines.Unregister(m.unregister)))
+		return
+	}
+	got, err := s.opts.Machines.Register(m.register)
+	if err != nil {
+		s.finish(m.sender, m.serial, pathSig, nil, busError(err))
+		return
+	}
+	s.finish(m.sender, m.serial, pathSig, MachinePath(got.Name), nil)
+}
+
+// finish writes a call's reply, out (of signature sig, none if sig is
+// empty), or its error derr.
+func (s *Server) finish(sender string, serial uint32, sig dbus.Signature, out any, derr *dbus.Error) {
 	if derr != nil {
-		s.conn.Send(errorMessage(c.Sender, c.Serial, derr), nil)
+		s.conn.Send(errorMessage(sender, serial, derr), nil)
 		return
 	}
 	var values []any
 	if sig.String() != "" {
 		values = []any{out}
 	}
-	if err := s.sock.reply(c.Sender, c.Serial, sig, values); err != nil {
+	if err := s.sock.reply(sender, serial, sig, values); err != nil {
 		s.opts.Log.Printf("warning: reply: %v", err)
 	}
 }

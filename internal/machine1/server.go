@@ -84,6 +84,8 @@ type Server struct {
 	sock *busSocket
 	uids uidCache
 	list listCache
+	// mutations runs the registrations the fast path takes.
+	mutations mutations
 	// objects by kind.
 	manager, machines, images, machineObj, imageObj object
 }
@@ -93,7 +95,7 @@ func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = log.New(discard{}, "", 0)
 	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts, mutations: mutations{queue: make(chan mutation, mutationQueue)}}
 	s.manager = object{
 		dbusinterfaces.Manager:                s.managerMethods(),
 		dbusinterfaces.BerthManager:           merge(s.lifecycleMethods(), s.networkMethods(), s.settingsMethods()),

@@ -57,12 +57,25 @@ var encodedType = reflect.TypeOf(encoded{})
 // file descriptors it refers to. A body of one encoded value is that
 // value's bytes, not copied.
 func encodeBody(values []any) (body []byte, fds []int, err error) {
-	if len(values) == 1 {
-		if x, ok := values[0].(encoded); ok {
-			return x.body, nil, nil
-		}
+	if x, ok := oneEncoded(values); ok {
+		return x.body, nil, nil
 	}
-	e := wireEncoder{}
+	return appendBody(nil, values)
+}
+
+// oneEncoded returns the encoded body values consists of, if it does.
+func oneEncoded(values []any) (encoded, bool) {
+	if len(values) == 1 {
+		x, ok := values[0].(encoded)
+		return x, ok
+	}
+	return encoded{}, false
+}
+
+// appendBody encodes values, none an encoded body, as a message body
+// appended to buf[:0].
+func appendBody(buf []byte, values []any) (body []byte, fds []int, err error) {
+	e := wireEncoder{Encoder: dbuswire.Encoder{Buf: buf[:0]}}
 	defer func() {
 		if r := recover(); r != nil {
 			we, ok := r.(wireError)
@@ -226,20 +239,20 @@ func wireAlignment(t reflect.Type) int {
 	return 4
 }
 
-// replyHeader returns the header of a METHOD_RETURN message for the call
-// with replySerial from dest, whose body (of signature sig, referring to
-// nfds file descriptors) has bodyLen bytes; the body follows it
-// directly.
-func replyHeader(serial, replySerial uint32, dest string, sig dbus.Signature, bodyLen, nfds int) ([]byte, error) {
+// replyHeader appends to buf[:0] the header of a METHOD_RETURN message
+// for the call with replySerial from dest, whose body (of signature sig,
+// referring to nfds file descriptors) has bodyLen bytes; the body
+// follows it directly.
+func replyHeader(buf []byte, serial, replySerial uint32, dest string, sig dbus.Signature, bodyLen, nfds int) ([]byte, error) {
 	h := dbuswire.Header{Type: dbuswire.TypeReturn, Serial: serial, ReplySerial: replySerial,
 		Destination: dest, Signature: sig.String(), UnixFDs: uint32(nfds)}
-	return dbuswire.AppendHeader(make([]byte, 0, 64+len(dest)+len(h.Signature)), &h, bodyLen)
+	return dbuswire.AppendHeader(buf[:0], &h, bodyLen)
 }
 
-// signalHeader returns the header of a SIGNAL message member of iface
-// from path, whose body (of signature sig) has bodyLen bytes.
-func signalHeader(serial uint32, path dbus.ObjectPath, iface, member string, sig dbus.Signature, bodyLen int) ([]byte, error) {
+// signalHeader appends to buf[:0] the header of a SIGNAL message member
+// of iface from path, whose body (of signature sig) has bodyLen bytes.
+func signalHeader(buf []byte, serial uint32, path dbus.ObjectPath, iface, member string, sig dbus.Signature, bodyLen int) ([]byte, error) {
 	h := dbuswire.Header{Type: dbuswire.TypeSignal, Serial: serial, Path: string(path),
 		Interface: iface, Member: member, Signature: sig.String()}
-	return dbuswire.AppendHeader(make([]byte, 0, 64+len(path)+len(iface)+len(member)), &h, bodyLen)
+	return dbuswire.AppendHeader(buf[:0], &h, bodyLen)
 }

@@ -64,7 +64,7 @@ func TestWireMatchesGodbus(t *testing.T) {
 // wireMessage is a whole reply message: header and body.
 func wireMessage(t *testing.T, serial, replySerial uint32, dest string, sig dbus.Signature, body []byte, nfds int) []byte {
 	t.Helper()
-	h, err := replyHeader(serial, replySerial, dest, sig, len(body), nfds)
+	h, err := replyHeader(nil, serial, replySerial, dest, sig, len(body), nfds)
 	if err != nil {
 		t.Fatal(err)
 	}
