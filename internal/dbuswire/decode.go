@@ -64,6 +64,12 @@ func MessageSize(head []byte) (int, error) {
 // ReadMessage reads one whole message from r; a message longer than
 // limit bytes is an error.
 func ReadMessage(r io.Reader, limit int) ([]byte, error) {
+	return AppendMessage(nil, r, limit)
+}
+
+// AppendMessage is ReadMessage into buf[:0], grown if the message needs
+// more room, so a reader may reuse one buffer for its messages.
+func AppendMessage(buf []byte, r io.Reader, limit int) ([]byte, error) {
 	var head [fixedHeader]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return nil, err
@@ -75,8 +81,11 @@ func ReadMessage(r io.Reader, limit int) ([]byte, error) {
 	if n > limit {
 		return nil, malformed("message of %d bytes, more than %d", n, limit)
 	}
-	msg := make([]byte, n)
-	copy(msg, head[:])
+	msg := buf[:0]
+	if cap(msg) < n {
+		msg = make([]byte, 0, n)
+	}
+	msg = append(msg, head[:]...)[:n]
 	if _, err := io.ReadFull(r, msg[fixedHeader:]); err != nil {
 		return nil, err
 	}

@@ -188,3 +188,23 @@ func TestAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendMessageReuses reads messages of different sizes into one
+// buffer: each comes out whole, and one that fits the buffer is read
+// into it.
+func TestAppendMessageReuses(t *testing.T) {
+	small := godbusMessage(t, binary.LittleEndian, dbus.TypeMethodCall, callHeaders(), "m-1")
+	large := godbusMessage(t, binary.LittleEndian, dbus.TypeMethodCall, callHeaders(), strings.Repeat("x", 300))
+	r := bytes.NewReader(append(append(append([]byte{}, large...), small...), large...))
+	var buf []byte
+	for i, want := range [][]byte{large, small, large} {
+		got, err := AppendMessage(buf, r, 1<<20)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("message %d: %d bytes, %v; want %d", i, len(got), err, len(want))
+		}
+		if i > 0 && &got[0] != &buf[0] {
+			t.Errorf("message %d was not read into the buffer", i)
+		}
+		buf = got
+	}
+}

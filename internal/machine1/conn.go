@@ -33,9 +33,10 @@ type busSocket struct {
 	// fast answers a call itself and reports whether it did (the fast
 	// path); nil passes everything to godbus.
 	fast func(msg []byte) bool
-	// pending is the unread rest of the message godbus is reading; only
-	// godbus's reader goroutine uses it.
-	pending []byte
+	// pending is the unread rest of the message godbus is reading, and
+	// in the buffer messages are read into; only godbus's reader
+	// goroutine uses them.
+	pending, in []byte
 
 	// serial numbers the replies berthd writes itself, which always have
 	// the top bit set: godbus's serials count up from 1.
@@ -104,10 +105,13 @@ func (s *busSocket) Read(p []byte) (int, error) {
 		return s.r.Read(p)
 	}
 	for len(s.pending) == 0 {
-		msg, err := dbuswire.ReadMessage(s.r, dbuswire.MaxMessage)
+		msg, err := dbuswire.AppendMessage(s.in, s.r, dbuswire.MaxMessage)
 		if err != nil {
 			return 0, err
 		}
+		// The fast path keeps nothing of msg, and godbus copies pending
+		// out: the buffer is free again once pending is read.
+		s.in = keep(msg)
 		if !s.fast(msg) {
 			s.pending = msg
 		}
