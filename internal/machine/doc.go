@@ -14,6 +14,10 @@
 // machines whose leader is still the same process, removes the rest and
 // skips unreadable files with a warning.
 //
+// The registry keeps each machine in a compact entry carved, with its
+// strings, from chunks that hold nothing else (dense.go), so the memory
+// a machine costs is its data, not Go heap spans it shares with garbage.
+//
 // All methods may be called concurrently. Registering, signalling and
 // inspecting other processes' namespaces need root (CAP_SYS_ADMIN,
 // CAP_KILL, CAP_SYS_PTRACE); the callers authorize their own clients first.

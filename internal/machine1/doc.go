@@ -26,8 +26,10 @@
 // their header is parsed there and the same Server methods run, with no
 // reflection and no goroutine per call. Register*, Create* without scope
 // properties and UnregisterMachine of a caller the bus already named as
-// root are decoded there too and run in a goroutine (fastregister.go), so
-// a registration leaves almost no garbage behind. Anything else, and any
+// root are decoded there too and run in order by one goroutine
+// (fastregister.go); replies and signals are written through buffers
+// the socket reuses, and messages are read into one, so a registration
+// leaves little garbage behind. Anything else, and any
 // call the fast path doubts, goes to godbus unchanged, which decodes and
 // dispatches it. godbus also sends errors and the server's own calls.
 //
