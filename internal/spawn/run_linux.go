@@ -59,7 +59,7 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer rootfs.RemovePropagation(incoming)
-	ns, err := newMountNS()
+	ns, err := newMountNS(privateBase(&c))
 	if err != nil {
 		return 1, err
 	}

@@ -5,8 +5,8 @@
 // It runs from a constructor, before the Go runtime starts, so a container
 // start pays for one Go runtime (the spawner's) only. It reads its
 // configuration (stage.h) from the sync socket (a stage started early, in
-// the spawner's mount namespace, gets the root with it, enters it and
-// unshares its own mount namespace), finishes the tree (stage_mounts.c), passes the console and notify socket to the spawner,
+// a fresh mount namespace the spawner builds the tree in and then leaves
+// to it, gets the root with it and enters it), finishes the tree (stage_mounts.c), passes the console and notify socket to the spawner,
 // waits for its go, and executes the payload (or the stub init of -a) with
 // the identity, limits, filter and capabilities the spawner computed.
 //
@@ -93,9 +93,9 @@ static unsigned char *berth_recv_config(size_t *len, int *fd) {
 	return buf;
 }
 
-// berth_join_root enters the root the spawner prepared in its own mount
-// namespace, which an early stage shares, and unshares a mount namespace
-// of its own: the copy has the root as its working directory.
+// berth_join_root enters the root the spawner prepared in the fresh mount
+// namespace an early stage was started in, which the spawner left to the
+// stage before it sent the configuration.
 static void berth_join_root(uint32_t flags, int root) {
 	if (!(flags & BERTH_F_JOIN_ROOT)) {
 		if (root >= 0)
@@ -107,8 +107,6 @@ static void berth_join_root(uint32_t flags, int root) {
 	if (fchdir(root) < 0)
 		berth_fail(errno, "enter root");
 	close(root);
-	if (unshare(CLONE_NEWNS) < 0)
-		berth_fail(errno, "mount namespace");
 }
 
 // berth_await_go waits until the spawner has set up the host side

@@ -8,6 +8,7 @@ import (
 	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nspawnopts"
+	"github.com/berth-dev/berth/internal/privusers"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,6 +31,15 @@ type stage struct {
 // be mounted from inside that namespace.
 func joinsRoot(sc *stageConfig) bool {
 	return sc.users == nil && sc.Config.Network.NamespacePath == ""
+}
+
+// privateBase reports whether the spawner's mount namespace thread needs a
+// private namespace of its own between starts: a raw image stays attached
+// there, and a stage that does not join the root (a user namespace, or
+// --network-namespace-path: see joinsRoot) is started on the tree built
+// there.
+func privateBase(c *nspawnopts.Config) bool {
+	return c.Image != "" || c.PrivateUsers.Mode != privusers.ModeNo || c.Network.NamespacePath != ""
 }
 
 // signal sends sig to the stage.
