@@ -205,3 +205,32 @@ func TestIntegrationConsoleInteractive(t *testing.T) {
 		t.Errorf("status %d, output %q; want 4 and got:hello", code, out.String())
 	}
 }
+
+// TestIntegrationTimerSlack checks that the payload runs with the timer
+// slack berth-nspawn was started with, not the coarse one its own threads
+// use, as PID 1 and as PID 2 under the stub init.
+func TestIntegrationTimerSlack(t *testing.T) {
+	_, common := busybox(t)
+	bin := testbed.Binary(t, "berth-nspawn")
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"payload as PID 1", nil},
+		{"payload as PID 2", []string{"-a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"-c", `echo 70000 >/proc/self/timerslack_ns && exec "$@"`, "sh", bin}, common...), "-M", "t-slack")
+			args = append(append(args, tc.flags...), "/bin/cat", "/proc/self/timerslack_ns")
+			cmd := exec.Command("/bin/sh", args...)
+			cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("berth-nspawn: %v\n%s", err, out)
+			}
+			if got := strings.TrimSpace(string(out)); got != "70000" {
+				t.Errorf("payload timer slack %q, want 70000 (the caller's)", got)
+			}
+		})
+	}
+}

@@ -337,6 +337,17 @@ void berth_stage_main(void) {
 	_exit(1);
 }
 
+// berth_timer_slack is the timer slack the spawner was started with; its
+// own threads sleep with BERTH_SPAWNER_TIMER_SLACK instead (see
+// berth_dispatch), and it starts its processes with this one again
+// (startSlack in Go), so the container never runs with the coarse one.
+unsigned long berth_timer_slack;
+
+// BERTH_SPAWNER_TIMER_SLACK is the spawner's timer slack (ns): the Go
+// runtime's monitor thread naps 20 µs at a time while the spawner works,
+// and on a VM each of those wakeups costs far more than the nap.
+#define BERTH_SPAWNER_TIMER_SLACK 1000000
+
 __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, char **envp) {
 	if (argc >= 2 && strcmp(argv[1], BERTH_STAGE_ARG) == 0)
 		berth_stage_main();
@@ -345,6 +356,10 @@ __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, c
 		berth_pid1_stub(argv + 2, envp);
 	}
 	// The spawner: one malloc arena, not one per runtime thread (the Go
-	// side does not use malloc; cgo's thread starts would create them).
+	// side does not use malloc; cgo's thread starts would create them),
+	// and a coarse timer slack, which every runtime thread inherits.
 	mallopt(M_ARENA_MAX, 1);
+	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (slack > 0 && prctl(PR_SET_TIMERSLACK, BERTH_SPAWNER_TIMER_SLACK, 0, 0, 0) == 0)
+		berth_timer_slack = (unsigned long)slack;
 }

@@ -6,6 +6,10 @@ package spawn
 #include <stdlib.h>
 #include "stage.h"
 
+// Defined in stage.c: the timer slack the spawner was started with (0:
+// unchanged).
+extern unsigned long berth_timer_slack;
+
 // berth_stage_check decodes buf as the stage would and reports why it
 // would refuse it (an empty string when it accepts it).
 static void berth_stage_check(const unsigned char *buf, size_t len, char *err, size_t errlen) {
@@ -64,6 +68,11 @@ const (
 
 	stubFD = C.BERTH_STUB_FD
 )
+
+// startSlack is the timer slack berth-nspawn was started with, for the
+// processes it starts; its own threads run with a coarse one, set before
+// the runtime started (stage.c). 0 means the slack was left alone.
+func startSlack() uintptr { return uintptr(C.berth_timer_slack) }
 
 // checkStage runs the stage's own decoder on an encoded configuration and
 // returns its refusal, if any: the spawner checks what it sends, so an

@@ -127,12 +127,35 @@ func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.F
 		return nil, err
 	}
 	defer closeFiles(opened)
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"berth-nspawn", stageArg},
-		&syscall.ProcAttr{Env: []string{}, Files: fds, Sys: attr})
+	var pid int
+	err = withStartSlack(func() (err error) {
+		pid, err = syscall.ForkExec("/proc/self/exe", []string{"berth-nspawn", stageArg},
+			&syscall.ProcAttr{Env: []string{}, Files: fds, Sys: attr})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &stage{pid: pid, pidfd: pidfd, root: -1}, nil
+}
+
+// withStartSlack runs fn, which starts a process from the calling thread
+// (locked to it), with the timer slack berth-nspawn was started with, so
+// the process inherits that one and not the spawner's coarse one.
+func withStartSlack(fn func() error) error {
+	orig := startSlack()
+	if orig == 0 {
+		return fn()
+	}
+	coarse, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		return fmt.Errorf("timer slack: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, orig, 0, 0, 0); err != nil {
+		return fmt.Errorf("timer slack: %w", err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(coarse), 0, 0, 0)
+	return fn()
 }
 
 // stageFiles are the stage's descriptors from 0 on: fds 0-2 (the
