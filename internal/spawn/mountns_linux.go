@@ -87,10 +87,15 @@ func (m *mountNS) close() {
 // only in a process fn started in it.
 func (m *mountNS) inFresh(fn func() error) error {
 	return m.do(func() error {
-		if err := unshareSlave(); err != nil {
+		if err := kernel.Retry("unshare", func() error { return unix.Unshare(unix.CLONE_NEWNS) }); err != nil {
 			return fmt.Errorf("mount namespace: %w", err)
 		}
-		err := fn()
+		err := kernel.Retry("mount", func() error { return unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, "") })
+		if err != nil {
+			err = fmt.Errorf("mount namespace: %w", err)
+		} else {
+			err = fn()
+		}
 		leave := kernel.Retry("setns", func() error { return unix.Setns(m.base, unix.CLONE_NEWNS) })
 		if leave != nil {
 			leave = fmt.Errorf("leave the container's mount namespace: %w", leave)
