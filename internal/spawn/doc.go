@@ -28,7 +28,9 @@
 // The stage is C (stage.c, stage_mounts.c), run from a constructor before
 // the Go runtime starts, so a container start runs one Go runtime, the
 // spawner's. The same constructor dispatches the stub init of package
-// pid1, and gives the spawner's threads a coarse timer slack (the
+// pid1, and tunes the spawner's start: the runtime starts on one CPU, so
+// that it makes one P (the package's init gives every thread the CPU
+// affinity back), and the spawner's threads get a coarse timer slack (the
 // runtime's monitor thread naps in 20 µs steps); the processes the
 // spawner starts get the slack it was started with again. The stage, PID 1 of the new PID namespace and root of its user
 // namespace, unshares its cgroup namespace, sets the hostname, finishes

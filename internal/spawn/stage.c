@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -348,6 +349,52 @@ unsigned long berth_timer_slack;
 // and on a VM each of those wakeups costs far more than the nap.
 #define BERTH_SPAWNER_TIMER_SLACK 1000000
 
+// berth_cpus is the CPU affinity the spawner was started with, which
+// berth_narrow_cpus narrowed to one CPU while the Go runtime starts
+// (berth_narrowed set) and berth_restore_cpus gives every thread again.
+static cpu_set_t berth_cpus;
+static int berth_narrowed;
+
+// berth_narrow_cpus limits the main thread to the CPU it runs on, unless
+// GOMAXPROCS is set: the Go runtime then sizes itself for one P, as the
+// spawner runs (package oneproc), instead of making one per CPU, waking
+// threads to keep them busy, and shrinking to one later, which flushes
+// the second P's caches into fresh pages.
+static void berth_narrow_cpus(void) {
+	if (getenv("GOMAXPROCS") != NULL || sched_getaffinity(0, sizeof berth_cpus, &berth_cpus) < 0 || CPU_COUNT(&berth_cpus) < 2)
+		return;
+	int cpu = sched_getcpu();
+	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &berth_cpus))
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	berth_narrowed = sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+// berth_restore_cpus gives every thread of the process the affinity the
+// spawner was started with again, pass after pass until one finds no
+// thread to change (a narrowed thread may start another one meanwhile).
+// Package spawn calls it from its init, before anything is started.
+void berth_restore_cpus(void) {
+	for (int changed = berth_narrowed; changed;) {
+		changed = 0;
+		DIR *d = opendir("/proc/self/task");
+		if (d == NULL)
+			break;
+		for (struct dirent *e; (e = readdir(d)) != NULL;) {
+			pid_t tid = (pid_t)atoi(e->d_name);
+			cpu_set_t now;
+			if (tid <= 0 || sched_getaffinity(tid, sizeof now, &now) < 0 || CPU_EQUAL(&now, &berth_cpus))
+				continue;
+			if (sched_setaffinity(tid, sizeof berth_cpus, &berth_cpus) == 0)
+				changed = 1;
+		}
+		closedir(d);
+	}
+	berth_narrowed = 0;
+}
+
 __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, char **envp) {
 	if (argc >= 2 && strcmp(argv[1], BERTH_STAGE_ARG) == 0)
 		berth_stage_main();
@@ -357,8 +404,10 @@ __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, c
 	}
 	// The spawner: one malloc arena, not one per runtime thread (the Go
 	// side does not use malloc; cgo's thread starts would create them),
-	// and a coarse timer slack, which every runtime thread inherits.
+	// one CPU while the runtime starts, and a coarse timer slack, which
+	// every runtime thread inherits.
 	mallopt(M_ARENA_MAX, 1);
+	berth_narrow_cpus();
 	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	if (slack > 0 && prctl(PR_SET_TIMERSLACK, BERTH_SPAWNER_TIMER_SLACK, 0, 0, 0) == 0)
 		berth_timer_slack = (unsigned long)slack;

@@ -9,6 +9,7 @@ package spawn
 // Defined in stage.c: the timer slack the spawner was started with (0:
 // unchanged).
 extern unsigned long berth_timer_slack;
+void berth_restore_cpus(void);
 
 // berth_stage_check decodes buf as the stage would and reports why it
 // would refuse it (an empty string when it accepts it).
@@ -68,6 +69,11 @@ const (
 
 	stubFD = C.BERTH_STUB_FD
 )
+
+// The runtime started on one CPU (stage.c's constructor narrowed it, so
+// that it made one P); every thread gets the CPU affinity berth-nspawn
+// was started with back before anything else runs.
+func init() { C.berth_restore_cpus() }
 
 // startSlack is the timer slack berth-nspawn was started with, for the
 // processes it starts; its own threads run with a coarse one, set before
