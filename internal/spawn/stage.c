@@ -395,6 +395,16 @@ void berth_restore_cpus(void) {
 	berth_narrowed = 0;
 }
 
+// berth_is_test reports whether the program named argv0 is a Go test
+// binary (a name ending in ".test"): it links package spawn too, but is
+// no spawner, and keeps the runtime's own sizing and timer slack.
+static int berth_is_test(const char *argv0) {
+	const char *base = strrchr(argv0, '/');
+	base = base != NULL ? base + 1 : argv0;
+	size_t n = strlen(base);
+	return n > 5 && strcmp(base + n - 5, ".test") == 0;
+}
+
 __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, char **envp) {
 	if (argc >= 2 && strcmp(argv[1], BERTH_STAGE_ARG) == 0)
 		berth_stage_main();
@@ -407,6 +417,8 @@ __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, c
 	// one CPU while the runtime starts, and a coarse timer slack, which
 	// every runtime thread inherits.
 	mallopt(M_ARENA_MAX, 1);
+	if (argc >= 1 && berth_is_test(argv[0]))
+		return;
 	berth_narrow_cpus();
 	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	if (slack > 0 && prctl(PR_SET_TIMERSLACK, BERTH_SPAWNER_TIMER_SLACK, 0, 0, 0) == 0)
