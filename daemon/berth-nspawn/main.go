@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/nspawnopts"
+	_ "github.com/berth-dev/berth/internal/oneproc" // one P from the first package init on
 	"github.com/berth-dev/berth/internal/paths"
 	"github.com/berth-dev/berth/internal/register"
 	"github.com/berth-dev/berth/internal/spawn"
@@ -19,10 +21,11 @@ import (
 
 func main() {
 	runtime.MemProfileRate = 0 // a short-lived program: no heap profile sampling
-	// One P: the spawner mostly waits for its stage and the kernel, and
-	// each further P costs a thread start and context switches.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
+	// One P (package oneproc): the spawner mostly waits for its stage and
+	// the kernel, and each further P costs a thread start and context
+	// switches. A GOMAXPROCS from the environment still wins.
+	if n, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && n > 0 {
+		runtime.GOMAXPROCS(n)
 	}
 	os.Exit(run(os.Args[1:]))
 }

@@ -60,7 +60,7 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 		ct.st.kill()
 		return outcome{}, err
 	}
-	// The stage has its own copy of the tree by now (see joinsRoot).
+	// The stage has the tree to itself by now (see joinsRoot).
 	if err := detach(); err != nil {
 		ct.st.kill()
 		return outcome{}, err

@@ -205,3 +205,45 @@ func TestIntegrationConsoleInteractive(t *testing.T) {
 		t.Errorf("status %d, output %q; want 4 and got:hello", code, out.String())
 	}
 }
+
+// TestIntegrationInheritedState checks that the payload runs with the
+// timer slack and CPU affinity berth-nspawn was started with, not the
+// coarse slack of its own threads or the one CPU its runtime started on,
+// as PID 1 and as PID 2 under the stub init.
+func TestIntegrationInheritedState(t *testing.T) {
+	_, common := busybox(t)
+	bin := testbed.Binary(t, "berth-nspawn")
+	// The wrapper takes every online CPU it may and a slack of its own,
+	// prints its CPU list, and becomes berth-nspawn.
+	wrapper := `echo 70000 >/proc/self/timerslack_ns && ` +
+		`taskset -pc "$(cat /sys/devices/system/cpu/online)" $$ >/dev/null 2>&1; ` +
+		`grep Cpus_allowed_list /proc/self/status && exec "$@"`
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"payload as PID 1", nil},
+		{"payload as PID 2", []string{"-a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"-c", wrapper, "sh", bin}, common...), "-M", "t-inherit")
+			args = append(append(args, tc.flags...), "/bin/sh", "-c", "cat /proc/self/timerslack_ns; grep Cpus_allowed_list /proc/self/status")
+			cmd := exec.Command("/bin/sh", args...)
+			cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("berth-nspawn: %v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("output %q, want the wrapper's CPU list, the payload's slack and CPU list", out)
+			}
+			if lines[1] != "70000" {
+				t.Errorf("payload timer slack %q, want 70000 (the caller's)", lines[1])
+			}
+			if lines[2] != lines[0] {
+				t.Errorf("payload %q, want the caller's %q", lines[2], lines[0])
+			}
+		})
+	}
+}

@@ -12,29 +12,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountNS is the spawner's private mount namespace: one OS thread, locked
-// and never handed back to the Go scheduler, that unshared its mount
-// namespace (and with it its root, working directory and umask) and made
-// every mount a slave of the host's. Whatever builds mounts as host root
-// runs on it (do): the raw image, the idmapped trees, rootfs.Prepare. The
-// stage is started from it too, so the stage's new mount namespace (owned
-// by the container's user namespace, if any) is a copy of this one with
-// its working directory on the container's root. The thread lives until
-// close: the stage's parent-death signal belongs to the thread that
-// started it.
+// mountNS is the spawner's mount namespace thread: one OS thread, locked
+// and never handed back to the Go scheduler, whose mount namespace (and
+// with it its root, working directory and umask) is its own. Between
+// starts it is in its base namespace: the host's, or, where something has
+// to stay mounted across starts or the stage is started on the finished
+// tree (a raw image, a user namespace, --network-namespace-path), a
+// private one made a slave of the host's. Whatever builds mounts as host
+// root runs on it (do): the raw image, the idmapped trees, rootfs.Prepare.
+// The stage is started from it too. The thread lives until close: the
+// stage's parent-death signal belongs to the thread that started it.
 type mountNS struct {
 	fns chan func()
+	// base is the thread's namespace between starts (a descriptor).
+	base int
 }
 
-// newMountNS starts the thread and its namespace.
-func newMountNS() (*mountNS, error) {
-	m := &mountNS{fns: make(chan func())}
+// newMountNS starts the thread, in a private namespace of its own if
+// private is set, in the host's otherwise.
+func newMountNS(private bool) (*mountNS, error) {
+	m := &mountNS{fns: make(chan func()), base: -1}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		err := kernel.Retry("unshare", func() error { return unix.Unshare(unix.CLONE_NEWNS) })
+		var err error
+		if private {
+			err = unshareSlave()
+		}
 		if err == nil {
-			err = kernel.Retry("mount", func() error { return unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, "") })
+			m.base, err = kernel.RetryInt("open", func() (int, error) {
+				return unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			})
 		}
 		errc <- err
 		if err != nil {
@@ -50,6 +58,16 @@ func newMountNS() (*mountNS, error) {
 	return m, nil
 }
 
+// unshareSlave gives the calling thread a new mount namespace, a copy of
+// its current one in which every mount is a slave of the original.
+func unshareSlave() error {
+	err := kernel.Retry("unshare", func() error { return unix.Unshare(unix.CLONE_NEWNS) })
+	if err == nil {
+		err = kernel.Retry("mount", func() error { return unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, "") })
+	}
+	return err
+}
+
 // do runs fn on the namespace's thread and returns its error.
 func (m *mountNS) do(fn func() error) error {
 	errc := make(chan error, 1)
@@ -57,50 +75,77 @@ func (m *mountNS) do(fn func() error) error {
 	return <-errc
 }
 
-// close ends the thread, and with it the namespace once the stage is gone.
-func (m *mountNS) close() { close(m.fns) }
+// close ends the thread, and with it its private namespace, if it has one,
+// once the stage is gone.
+func (m *mountNS) close() {
+	close(m.fns)
+	unix.Close(m.base)
+}
+
+// inFresh runs fn on the thread in a fresh copy of the base namespace and
+// returns the thread to the base namespace afterwards. The copy lives on
+// only in a process fn started in it.
+func (m *mountNS) inFresh(fn func() error) error {
+	return m.do(func() error {
+		if err := kernel.Retry("unshare", func() error { return unix.Unshare(unix.CLONE_NEWNS) }); err != nil {
+			return fmt.Errorf("mount namespace: %w", err)
+		}
+		err := kernel.Retry("mount", func() error { return unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, "") })
+		if err != nil {
+			err = fmt.Errorf("mount namespace: %w", err)
+		} else {
+			err = fn()
+		}
+		leave := kernel.Retry("setns", func() error { return unix.Setns(m.base, unix.CLONE_NEWNS) })
+		if leave != nil {
+			leave = fmt.Errorf("leave the container's mount namespace: %w", leave)
+		}
+		return errors.Join(err, leave)
+	})
+}
 
 // startStage builds the host half of the container's tree (rootfs.Prepare),
 // computes the stage's configuration in it (planStage) and starts the
-// stage. Without a user namespace or --network-namespace-path the stage
-// is started first, in this namespace (joinsRoot), so that its start
-// overlaps Prepare; it makes its own copy of the namespace once it has
-// the configuration (and the root with it). Otherwise it is started on
-// the finished tree, in new namespaces owned by the container's user
-// namespace; with --network-namespace-path both happen in that network
-// namespace, so that /sys shows its links. The returned detach takes the
-// tree out of the spawner's namespace again; the caller runs it once the
-// stage has its own copy.
+// stage. Without a user namespace or --network-namespace-path (joinsRoot)
+// this happens in a fresh copy of the thread's base namespace, and the
+// stage is started first, in that copy, so that its start overlaps
+// Prepare: the thread leaves the copy to the stage, which gets the root
+// with its configuration, and nothing is left to take down in the
+// spawner. Otherwise the stage is started on the finished tree, in new
+// namespaces owned by the container's user namespace; with
+// --network-namespace-path both happen in that network namespace, so that
+// /sys shows its links. The returned detach then takes the tree out of
+// the spawner's namespace again; the caller runs it once the stage has
+// its own copy.
 func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (st *stage, detach func() error, err error) {
 	var root *rootfs.Root
 	early := joinsRoot(sc)
-	err = m.do(func() error {
+	build := func() error {
 		return inNetNS(sc.Config.Network.NamespacePath, func() error {
 			if early {
 				if st, err = startStage(sc, o, cg); err != nil {
 					return err
 				}
 			}
-			spec := rootSpec(sc)
-			spec.HostJournal = o.Paths.Journal
-			spec.Incoming = propagationDir(o.Paths, sc.Config.Machine)
-			closeTrees, err := sc.users.trees(spec, sc.Config.Binds)
-			defer closeTrees()
-			if err != nil {
-				return err
-			}
-			if root, err = rootfs.Prepare(spec); err != nil {
+			if root, err = prepareRoot(sc, o); err != nil {
 				return err
 			}
 			if err = planIn(sc, root); err == nil {
 				err = enterStage(sc, o, cg, root, &st)
 			}
-			if err != nil {
+			if early { // the tree stays in the copy the stage shares
+				root.Close()
+			} else if err != nil {
 				err = errors.Join(err, root.Detach())
 			}
 			return err
 		})
-	})
+	}
+	if early {
+		err = m.inFresh(build)
+	} else {
+		err = m.do(build)
+	}
 	if err != nil {
 		if st != nil {
 			st.kill()
@@ -108,7 +153,24 @@ func (m *mountNS) startStage(sc *stageConfig, o Options, cg *containercgroup.Gro
 		}
 		return nil, nil, err
 	}
+	if early {
+		return st, func() error { return nil }, nil
+	}
 	return st, func() error { return m.do(root.Detach) }, nil
+}
+
+// prepareRoot builds the host half of the tree in the thread's current
+// mount namespace.
+func prepareRoot(sc *stageConfig, o Options) (*rootfs.Root, error) {
+	spec := rootSpec(sc)
+	spec.HostJournal = o.Paths.Journal
+	spec.Incoming = propagationDir(o.Paths, sc.Config.Machine)
+	closeTrees, err := sc.users.trees(spec, sc.Config.Binds)
+	defer closeTrees()
+	if err != nil {
+		return nil, err
+	}
+	return rootfs.Prepare(spec)
 }
 
 // enterStage gives an early stage the root to enter, or starts the stage

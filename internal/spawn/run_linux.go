@@ -59,7 +59,7 @@ func Run(c nspawnopts.Config, o Options) (int, error) {
 		return 1, err
 	}
 	defer rootfs.RemovePropagation(incoming)
-	ns, err := newMountNS()
+	ns, err := newMountNS(privateBase(&c))
 	if err != nil {
 		return 1, err
 	}
@@ -222,7 +222,9 @@ func fillFromTemplate(c *nspawnopts.Config) error {
 	}
 	cmd := exec.Command("cp", "-a", "--reflink=auto", filepath.Clean(c.Template)+"/.", c.Directory)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	var out []byte
+	err := withStartSlack(func() (err error) { out, err = cmd.CombinedOutput(); return err })
+	if err != nil {
 		return fmt.Errorf("--template: copy %s: %v: %s", c.Template, err, out)
 	}
 	return nil

@@ -5,8 +5,8 @@
 // It runs from a constructor, before the Go runtime starts, so a container
 // start pays for one Go runtime (the spawner's) only. It reads its
 // configuration (stage.h) from the sync socket (a stage started early, in
-// the spawner's mount namespace, gets the root with it, enters it and
-// unshares its own mount namespace), finishes the tree (stage_mounts.c), passes the console and notify socket to the spawner,
+// a fresh mount namespace the spawner builds the tree in and then leaves
+// to it, gets the root with it and enters it), finishes the tree (stage_mounts.c), passes the console and notify socket to the spawner,
 // waits for its go, and executes the payload (or the stub init of -a) with
 // the identity, limits, filter and capabilities the spawner computed.
 //
@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -93,9 +94,9 @@ static unsigned char *berth_recv_config(size_t *len, int *fd) {
 	return buf;
 }
 
-// berth_join_root enters the root the spawner prepared in its own mount
-// namespace, which an early stage shares, and unshares a mount namespace
-// of its own: the copy has the root as its working directory.
+// berth_join_root enters the root the spawner prepared in the fresh mount
+// namespace an early stage was started in, which the spawner left to the
+// stage before it sent the configuration.
 static void berth_join_root(uint32_t flags, int root) {
 	if (!(flags & BERTH_F_JOIN_ROOT)) {
 		if (root >= 0)
@@ -107,8 +108,6 @@ static void berth_join_root(uint32_t flags, int root) {
 	if (fchdir(root) < 0)
 		berth_fail(errno, "enter root");
 	close(root);
-	if (unshare(CLONE_NEWNS) < 0)
-		berth_fail(errno, "mount namespace");
 }
 
 // berth_await_go waits until the spawner has set up the host side
@@ -339,6 +338,73 @@ void berth_stage_main(void) {
 	_exit(1);
 }
 
+// berth_timer_slack is the timer slack the spawner was started with; its
+// own threads sleep with BERTH_SPAWNER_TIMER_SLACK instead (see
+// berth_dispatch), and it starts its processes with this one again
+// (startSlack in Go), so the container never runs with the coarse one.
+unsigned long berth_timer_slack;
+
+// BERTH_SPAWNER_TIMER_SLACK is the spawner's timer slack (ns): the Go
+// runtime's monitor thread naps 20 µs at a time while the spawner works,
+// and on a VM each of those wakeups costs far more than the nap.
+#define BERTH_SPAWNER_TIMER_SLACK 1000000
+
+// berth_cpus is the CPU affinity the spawner was started with, which
+// berth_narrow_cpus narrowed to one CPU while the Go runtime starts
+// (berth_narrowed set) and berth_restore_cpus gives every thread again.
+static cpu_set_t berth_cpus;
+static int berth_narrowed;
+
+// berth_narrow_cpus limits the main thread to the CPU it runs on, unless
+// GOMAXPROCS is set: the Go runtime then sizes itself for one P, as the
+// spawner runs (package oneproc), instead of making one per CPU, waking
+// threads to keep them busy, and shrinking to one later, which flushes
+// the second P's caches into fresh pages.
+static void berth_narrow_cpus(void) {
+	if (getenv("GOMAXPROCS") != NULL || sched_getaffinity(0, sizeof berth_cpus, &berth_cpus) < 0 || CPU_COUNT(&berth_cpus) < 2)
+		return;
+	int cpu = sched_getcpu();
+	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &berth_cpus))
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	berth_narrowed = sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+// berth_restore_cpus gives every thread of the process the affinity the
+// spawner was started with again, pass after pass until one finds no
+// thread to change (a narrowed thread may start another one meanwhile).
+// Package spawn calls it from its init, before anything is started.
+void berth_restore_cpus(void) {
+	for (int changed = berth_narrowed; changed;) {
+		changed = 0;
+		DIR *d = opendir("/proc/self/task");
+		if (d == NULL)
+			break;
+		for (struct dirent *e; (e = readdir(d)) != NULL;) {
+			pid_t tid = (pid_t)atoi(e->d_name);
+			cpu_set_t now;
+			if (tid <= 0 || sched_getaffinity(tid, sizeof now, &now) < 0 || CPU_EQUAL(&now, &berth_cpus))
+				continue;
+			if (sched_setaffinity(tid, sizeof berth_cpus, &berth_cpus) == 0)
+				changed = 1;
+		}
+		closedir(d);
+	}
+	berth_narrowed = 0;
+}
+
+// berth_is_test reports whether the program named argv0 is a Go test
+// binary (a name ending in ".test"): it links package spawn too, but is
+// no spawner, and keeps the runtime's own sizing and timer slack.
+static int berth_is_test(const char *argv0) {
+	const char *base = strrchr(argv0, '/');
+	base = base != NULL ? base + 1 : argv0;
+	size_t n = strlen(base);
+	return n > 5 && strcmp(base + n - 5, ".test") == 0;
+}
+
 __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, char **envp) {
 	if (argc >= 2 && strcmp(argv[1], BERTH_STAGE_ARG) == 0)
 		berth_stage_main();
@@ -347,6 +413,14 @@ __attribute__((constructor)) static void berth_dispatch(int argc, char **argv, c
 		berth_pid1_stub(argv + 2, envp);
 	}
 	// The spawner: one malloc arena, not one per runtime thread (the Go
-	// side does not use malloc; cgo's thread starts would create them).
+	// side does not use malloc; cgo's thread starts would create them),
+	// one CPU while the runtime starts, and a coarse timer slack, which
+	// every runtime thread inherits.
 	mallopt(M_ARENA_MAX, 1);
+	if (argc >= 1 && berth_is_test(argv[0]))
+		return;
+	berth_narrow_cpus();
+	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (slack > 0 && prctl(PR_SET_TIMERSLACK, BERTH_SPAWNER_TIMER_SLACK, 0, 0, 0) == 0)
+		berth_timer_slack = (unsigned long)slack;
 }

@@ -49,8 +49,8 @@ enum {
 	BERTH_F_NO_NEW_PRIVS = 1 << 7,   // PR_SET_NO_NEW_PRIVS
 	BERTH_F_AS_PID2 = 1 << 8,        // exec the stub init (fd BERTH_STUB_FD)
 	BERTH_F_CHDIR_FALLBACK = 1 << 9, // a failed chdir goes to / instead
-	BERTH_F_JOIN_ROOT = 1 << 10,     // started in the spawner's mount namespace: the message
-	                                 // carries the root (SCM_RIGHTS) to enter, then unshare
+	BERTH_F_JOIN_ROOT = 1 << 10,     // started in the mount namespace the spawner builds the
+	                                 // tree in: the message carries the root (SCM_RIGHTS) to enter
 	BERTH_F_AWAIT_GO = 1 << 11,      // wait for BERTH_MSG_GO before executing the payload
 	BERTH_F_ALL = (1 << 12) - 1,
 };

@@ -6,6 +6,11 @@ package spawn
 #include <stdlib.h>
 #include "stage.h"
 
+// Defined in stage.c: the timer slack the spawner was started with (0:
+// unchanged).
+extern unsigned long berth_timer_slack;
+void berth_restore_cpus(void);
+
 // berth_stage_check decodes buf as the stage would and reports why it
 // would refuse it (an empty string when it accepts it).
 static void berth_stage_check(const unsigned char *buf, size_t len, char *err, size_t errlen) {
@@ -64,6 +69,16 @@ const (
 
 	stubFD = C.BERTH_STUB_FD
 )
+
+// The runtime started on one CPU (stage.c's constructor narrowed it, so
+// that it made one P); every thread gets the CPU affinity berth-nspawn
+// was started with back before anything else runs.
+func init() { C.berth_restore_cpus() }
+
+// startSlack is the timer slack berth-nspawn was started with, for the
+// processes it starts; its own threads run with a coarse one, set before
+// the runtime started (stage.c). 0 means the slack was left alone.
+func startSlack() uintptr { return uintptr(C.berth_timer_slack) }
 
 // checkStage runs the stage's own decoder on an encoded configuration and
 // returns its refusal, if any: the spawner checks what it sends, so an

@@ -27,14 +27,17 @@ func encodePlan(p *stagePlan) ([]byte, error) {
 	return b, nil
 }
 
-// sendMsg sends data as one message, with fds attached.
+// sendMsg sends data as one message, with fds attached. sock is the
+// spawner's end of the sync socket, non-blocking: a goroutine waiting on
+// it is parked in the runtime's poller, not blocked in a system call on a
+// thread of its own.
 func sendMsg(sock *os.File, data []byte, fds []int) error {
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
-	return kernel.Retry("sendmsg", func() error {
-		return unix.Sendmsg(int(sock.Fd()), data, oob, nil, 0)
+	return onSocket(sock, false, "sendmsg", func(fd int) error {
+		return unix.Sendmsg(fd, data, oob, nil, 0)
 	})
 }
 
@@ -44,9 +47,10 @@ func sendMsg(sock *os.File, data []byte, fds []int) error {
 // allocated.
 func recvMsg(sock *os.File) ([]byte, []int, error) {
 	var peek [1]byte
-	size, err := kernel.RetryInt("recvmsg", func() (int, error) {
-		n, _, _, _, err := unix.Recvmsg(int(sock.Fd()), peek[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
-		return n, err
+	var size int
+	err := onSocket(sock, true, "recvmsg", func(fd int) (err error) {
+		size, _, _, _, err = unix.Recvmsg(fd, peek[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -54,9 +58,8 @@ func recvMsg(sock *os.File) ([]byte, []int, error) {
 	buf := make([]byte, min(max(size, 1), stageMaxMsg))
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	var n, oobn int
-	err = kernel.Retry("recvmsg", func() error {
-		var err error
-		n, oobn, _, _, err = unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	err = onSocket(sock, true, "recvmsg", func(fd int) (err error) {
+		n, oobn, _, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		return err
 	})
 	if err != nil {
@@ -75,6 +78,30 @@ func recvMsg(sock *os.File) ([]byte, []int, error) {
 		}
 	}
 	return buf[:n], fds, nil
+}
+
+// onSocket runs op on the descriptor of the non-blocking socket sock,
+// again each time the socket becomes readable (read) or writable, until
+// it no longer fails with EAGAIN or EINTR. Its error is named op.
+func onSocket(sock *os.File, read bool, op string, fn func(fd int) error) error {
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var opErr error
+	try := func(fd uintptr) bool {
+		opErr = kernel.Retry(op, func() error { return fn(int(fd)) })
+		return !errors.Is(opErr, unix.EAGAIN)
+	}
+	if read {
+		err = rc.Read(try)
+	} else {
+		err = rc.Write(try)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return opErr
 }
 
 // stageReply is one message from the stage: its error, or the console

@@ -268,11 +268,20 @@ static void berth_verify_api(int root, uint32_t flags) {
 	close(sys);
 }
 
-// berth_rebind_root stacks a recursive bind of the working directory (the
-// container's root) on itself and returns it: a user namespace inherits
-// the mounts rootfs.Prepare made locked, and pivot_root refuses a locked
-// new root, but the top of a new bind is the namespace's own.
-static int berth_rebind_root(void) {
+// berth_own_root returns a handle on the working directory (the
+// container's root). Where the stage did not join the root the spawner
+// built, it is in a user namespace (or another network namespace's
+// tree), which inherits the mounts rootfs.Prepare made locked, and
+// pivot_root refuses a locked new root: it stacks a recursive bind of the
+// root on itself first, whose top is the namespace's own. A stage that
+// joined the root already owns its mounts.
+static int berth_own_root(uint32_t flags) {
+	if (flags & BERTH_F_JOIN_ROOT) {
+		int root = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0)
+			berth_fail(errno, "open root");
+		return root;
+	}
 	int tree = open_tree(AT_FDCWD, ".", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0 || move_mount(tree, "", AT_FDCWD, ".", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		berth_fail(errno, "bind root");
@@ -282,7 +291,7 @@ static int berth_rebind_root(void) {
 void berth_finish_root(uint32_t flags) {
 	if (mount("", "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		berth_fail(errno, "make mounts private");
-	int root = berth_rebind_root();
+	int root = berth_own_root(flags);
 	berth_mount_proc(root, flags);
 	berth_mount_sys(root, flags);
 	berth_dev_mounts(root);

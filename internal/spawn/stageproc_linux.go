@@ -8,6 +8,7 @@ import (
 	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nspawnopts"
+	"github.com/berth-dev/berth/internal/privusers"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +18,10 @@ import (
 type stage struct {
 	pid   int
 	pidfd int
-	sync  *os.File
+	// pidf owns pidfd, non-blocking and in the runtime's poller: wait
+	// parks on it instead of blocking a thread in wait4.
+	pidf *os.File
+	sync *os.File
 	// root is the root for a stage that joinsRoot, until it is sent
 	// with the configuration (-1: none).
 	root int
@@ -32,6 +36,15 @@ func joinsRoot(sc *stageConfig) bool {
 	return sc.users == nil && sc.Config.Network.NamespacePath == ""
 }
 
+// privateBase reports whether the spawner's mount namespace thread needs a
+// private namespace of its own between starts: a raw image stays attached
+// there, and a stage that does not join the root (a user namespace, or
+// --network-namespace-path: see joinsRoot) is started on the tree built
+// there.
+func privateBase(c *nspawnopts.Config) bool {
+	return c.Image != "" || c.PrivateUsers.Mode != privusers.ModeNo || c.Network.NamespacePath != ""
+}
+
 // signal sends sig to the stage.
 func (s *stage) signal(sig unix.Signal) { _ = unix.PidfdSendSignal(s.pidfd, sig, nil, 0) }
 
@@ -43,15 +56,31 @@ func (s *stage) kill() {
 
 // wait reaps the stage and returns how it ended.
 func (s *stage) wait() syscall.WaitStatus {
+	s.awaitExit()
 	var ws unix.WaitStatus
 	_, _ = kernel.RetryInt("wait4", func() (int, error) { return unix.Wait4(s.pid, &ws, 0, nil) })
 	return syscall.WaitStatus(ws)
 }
 
+// awaitExit returns once the stage has ended (its pidfd is readable),
+// parked in the runtime's poller meanwhile. On an error it returns at
+// once, and wait4 does the waiting.
+func (s *stage) awaitExit() {
+	rc, err := s.pidf.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool {
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := kernel.RetryInt("poll", func() (int, error) { return unix.Poll(p, 0) })
+		return err != nil || n > 0
+	})
+}
+
 // close releases the sync socket, the pidfd and the root.
 func (s *stage) close() {
 	s.sync.Close()
-	unix.Close(s.pidfd)
+	s.pidf.Close()
 	closeAll(s.takeRoot())
 }
 
@@ -76,6 +105,12 @@ func (s *stage) takeRoot() []int {
 func startStage(sc *stageConfig, o Options, cg *containercgroup.Group) (*stage, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	// The spawner's end is non-blocking, so os.NewFile puts it in the
+	// runtime's poller (see sendMsg); the stage's stays blocking.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		closeAll(fds[:])
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
@@ -117,12 +152,38 @@ func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.F
 		return nil, err
 	}
 	defer closeFiles(opened)
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"berth-nspawn", stageArg},
-		&syscall.ProcAttr{Env: []string{}, Files: fds, Sys: attr})
+	var pid int
+	err = withStartSlack(func() (err error) {
+		pid, err = syscall.ForkExec("/proc/self/exe", []string{"berth-nspawn", stageArg},
+			&syscall.ProcAttr{Env: []string{}, Files: fds, Sys: attr})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &stage{pid: pid, pidfd: pidfd, root: -1}, nil
+	// Non-blocking, so os.NewFile puts it in the runtime's poller (see
+	// awaitExit); pidfd_send_signal does not care.
+	_ = unix.SetNonblock(pidfd, true)
+	return &stage{pid: pid, pidfd: pidfd, pidf: os.NewFile(uintptr(pidfd), "pidfd"), root: -1}, nil
+}
+
+// withStartSlack runs fn, which starts a process from the calling thread
+// (locked to it), with the timer slack berth-nspawn was started with, so
+// the process inherits that one and not the spawner's coarse one.
+func withStartSlack(fn func() error) error {
+	orig := startSlack()
+	if orig == 0 {
+		return fn()
+	}
+	coarse, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		return fmt.Errorf("timer slack: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, orig, 0, 0, 0); err != nil {
+		return fmt.Errorf("timer slack: %w", err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(coarse), 0, 0, 0)
+	return fn()
 }
 
 // stageFiles are the stage's descriptors from 0 on: fds 0-2 (the
