@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -117,6 +118,11 @@ func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.F
 		return nil, err
 	}
 	defer closeFiles(opened)
+	if m := sc.users.mappings(); len(m) > 0 {
+		if st, err := cloneStage(flags, m, cgfd, fds); !errors.Is(err, errNoClone) {
+			return st, err
+		}
+	}
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"berth-nspawn", stageArg},
 		&syscall.ProcAttr{Env: []string{}, Files: fds, Sys: attr})
 	if err != nil {
