@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/testbed"
+	"golang.org/x/sys/unix"
 )
 
 // TestIntegrationRTNL drives the route netlink client in a throwaway
@@ -53,6 +54,40 @@ func TestIntegrationRTNL(t *testing.T) {
 		}
 		if _, err := h.linkByName("vz-rtnl"); !errors.Is(err, errLinkNotFound) {
 			t.Errorf("after removal: %v, want errLinkNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationRTNLVethEcho creates a veth pair (both sides in a
+// throwaway namespace) and checks the index the kernel echoed, if it
+// echoes new links (Linux 6.3 on), against a lookup.
+func TestIntegrationRTNLVethEcho(t *testing.T) {
+	testbed.RequireRoot(t)
+	ns := testbed.NewNetNS(t)
+	err := ns.Do(func() error {
+		h, err := openRTNL()
+		if err != nil {
+			return err
+		}
+		defer h.close()
+		mac := []byte{0x02, 0, 0, 0, 0, 1}
+		peerMAC := []byte{0x02, 0, 0, 0, 0, 2}
+		index, err := h.addVeth("ve-echo", mac, "host-echo", peerMAC, unix.Gettid())
+		if err != nil {
+			return err
+		}
+		l, err := h.linkByName("ve-echo")
+		if err != nil {
+			return err
+		}
+		if index == 0 {
+			t.Logf("the kernel did not echo the new link; index %d looked up", l.index)
+		} else if index != l.index {
+			t.Errorf("echoed index %d, lookup %d", index, l.index)
 		}
 		return nil
 	})

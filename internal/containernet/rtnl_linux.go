@@ -268,9 +268,13 @@ func (r *rtnl) links() ([]link, error) {
 }
 
 // addVeth creates a veth pair: host in this namespace, peer in the
-// network namespace of process peerPID. As before with the netlink
-// library, both sides get a transmit queue length of 0.
-func (r *rtnl) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte, peerPID int) error {
+// network namespace of process peerPID, and returns the host side's
+// index. As before with the netlink library, both sides get a transmit
+// queue length of 0. The request asks the kernel to echo the new link
+// (NLM_F_ECHO, honoured for new links since Linux 6.3), which saves the
+// caller a lookup; an older kernel answers with the acknowledgement
+// alone, and the index returned is 0.
+func (r *rtnl) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte, peerPID int) (int, error) {
 	a := attrs{b: ifinfomsg(0, 0, 0)}
 	a.str(unix.IFLA_IFNAME, host)
 	a.u32(unix.IFLA_TXQLEN, 0)
@@ -286,8 +290,16 @@ func (r *rtnl) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte,
 			})
 		})
 	})
-	_, err := r.do(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, a.b)
-	return err
+	replies, err := r.do(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ECHO, a.b)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range replies {
+		if l, err := parseLink(p); err == nil && l.name == host && l.index > 0 {
+			return l.index, nil
+		}
+	}
+	return 0, nil
 }
 
 // addBridge creates a bridge.

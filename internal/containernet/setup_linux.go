@@ -99,11 +99,15 @@ func (n *Network) veth() error {
 // addVeth creates a veth pair with the peer in the container and records
 // the host side for deletion.
 func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte) (link, error) {
-	if err := n.h.addVeth(host, hostMAC, peer, peerMAC, n.spec.Leader); err != nil {
+	index, err := n.h.addVeth(host, hostMAC, peer, peerMAC, n.spec.Leader)
+	if err != nil {
 		return link{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
 	n.links = append(n.links, host)
 	n.undo.add(func() { n.deleteLink(host) })
+	if index > 0 { // echoed by the kernel
+		return link{index: index, name: host}, nil
+	}
 	l, err := n.h.linkByName(host)
 	if err != nil {
 		return link{}, fmt.Errorf("create veth %s: %w", host, err)

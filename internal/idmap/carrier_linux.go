@@ -18,6 +18,7 @@ import (
 // returns it open; Close ends a carrier that is not needed. Either ends
 // and reaps the process. Use a Carrier from one goroutine.
 type Carrier struct {
+	lazy StartFunc // the start of a carrier made at Map time (NewCarrier)
 	maps chan [2][]Mapping
 	res  chan carrierResult
 	done chan struct{}
@@ -29,22 +30,55 @@ type carrierResult struct {
 	err error
 }
 
+// StartFunc starts a carrier process: a child in a new user namespace
+// without an ID mapping, on the calling thread, which stays locked until
+// the carrier ends (the tracer of a traced child, and the thread whose end
+// sends a child's parent-death signal, is the thread that started it). It
+// returns the child's PID and end, which kills and reaps it.
+type StartFunc func() (pid int, end func(), err error)
+
 // StartCarrier starts a carrier in the background and returns at once.
 // The process is /proc/self/exe stopped by ptrace before it executes,
 // traced by a locked thread that stays with it until Map or Close.
 func StartCarrier() *Carrier {
 	c := &Carrier{maps: make(chan [2][]Mapping, 1), res: make(chan carrierResult, 1), done: make(chan struct{})}
-	go c.run()
+	go c.run(startTraced)
 	return c
 }
 
-// run owns the carrier process. The tracer of a PTRACE_TRACEME child, and
-// the thread whose end sends its parent-death signal, is the thread that
-// forked it: keep that thread until the child is gone.
-func (c *Carrier) run() {
+// NewCarrier returns a carrier whose process start makes only when Map is
+// called, on the caller's thread: for a start cheaper than the hand-off to
+// and from another thread that StartCarrier's early start needs (a
+// program with its own clone of a waiting child). Close does nothing
+// then.
+func NewCarrier(start StartFunc) *Carrier {
+	c := &Carrier{lazy: start, done: make(chan struct{})}
+	close(c.done)
+	return c
+}
+
+// run owns the carrier process, on a thread locked until it is reaped.
+func (c *Carrier) run(start StartFunc) {
 	defer close(c.done)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	pid, end, startErr := start()
+	m, ok := <-c.maps
+	if startErr != nil {
+		c.res <- carrierResult{err: fmt.Errorf("user namespace: start carrier: %w", startErr)}
+		return
+	}
+	var r carrierResult
+	if ok {
+		r.ns, r.err = mapUserNS(pid, m[0], m[1])
+	}
+	end()
+	c.res <- r
+}
+
+// startTraced starts /proc/self/exe in a new user namespace, stopped by
+// ptrace before it executes anything: the carrier of any Go program.
+func startTraced() (int, func(), error) {
 	cmd := &exec.Cmd{
 		Path: "/proc/self/exe",
 		Args: []string{"berth-idmap-userns"},
@@ -55,19 +89,10 @@ func (c *Carrier) run() {
 			Pdeathsig:  syscall.SIGKILL,
 		},
 	}
-	startErr := cmd.Start()
-	m, ok := <-c.maps
-	if startErr != nil {
-		c.res <- carrierResult{err: fmt.Errorf("user namespace: start carrier: %w", startErr)}
-		return
+	if err := cmd.Start(); err != nil {
+		return 0, nil, err
 	}
-	var r carrierResult
-	if ok {
-		r.ns, r.err = mapUserNS(cmd.Process.Pid, m[0], m[1])
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	c.res <- r
+	return cmd.Process.Pid, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
 }
 
 // Map writes the mappings of the carrier's namespace (setgroups denied)
@@ -82,22 +107,44 @@ func (c *Carrier) Map(uids, gids []Mapping) (*UserNS, error) {
 		c.Close()
 		return nil, fmt.Errorf("user namespace gid map: %w", err)
 	}
-	sent := false
+	var r *carrierResult
 	c.once.Do(func() {
+		if c.lazy != nil {
+			r = mapNow(c.lazy, uids, gids)
+			return
+		}
 		c.maps <- [2][]Mapping{uids, gids}
 		close(c.maps)
-		sent = true
+		res := <-c.res
+		r = &res
 	})
-	if !sent {
+	if r == nil {
 		return nil, errors.New("user namespace: carrier already used")
 	}
-	r := <-c.res
 	return r.ns, r.err
+}
+
+// mapNow makes a carrier with start on the calling thread, maps its
+// namespace, opens it and ends the carrier.
+func mapNow(start StartFunc, uids, gids []Mapping) *carrierResult {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, end, err := start()
+	if err != nil {
+		return &carrierResult{err: fmt.Errorf("user namespace: start carrier: %w", err)}
+	}
+	defer end()
+	ns, err := mapUserNS(pid, uids, gids)
+	return &carrierResult{ns: ns, err: err}
 }
 
 // Close ends the carrier unless Map did, and waits until it is reaped.
 func (c *Carrier) Close() {
-	c.once.Do(func() { close(c.maps) })
+	c.once.Do(func() {
+		if c.maps != nil {
+			close(c.maps)
+		}
+	})
 	<-c.done
 }
 

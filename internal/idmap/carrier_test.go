@@ -29,19 +29,25 @@ func children(t *testing.T) string {
 	return strings.TrimSpace(out.String())
 }
 
-// TestIntegrationCarrier maps a carrier started early, and closes one
-// that is not needed; both leave no process behind, and a carrier maps
-// once.
+// TestIntegrationCarrier maps a carrier started early, and one made at
+// Map time (NewCarrier), and closes ones that are not needed; they leave
+// no process behind, and a carrier maps once.
 func TestIntegrationCarrier(t *testing.T) {
 	testbed.RequireRoot(t)
 	ms := RootMappings(uidrange.Range{Base: 0x80000, Size: uidrange.Size})
 	tests := []struct {
 		name string
+		new  func() *Carrier
 		use  bool
-	}{{"mapped", true}, {"closed", false}}
+	}{
+		{"early mapped", StartCarrier, true},
+		{"early closed", StartCarrier, false},
+		{"lazy mapped", func() *Carrier { return NewCarrier(startTraced) }, true},
+		{"lazy closed", func() *Carrier { return NewCarrier(startTraced) }, false},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := StartCarrier()
+			c := tt.new()
 			if tt.use {
 				ns, err := c.Map(ms, ms)
 				if err != nil {
@@ -70,6 +76,13 @@ func TestIntegrationCarrierMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
+	checkMapping(t, ns, 0x90000)
+}
+
+// checkMapping fails t unless a file owned by 0:0, seen through an
+// idmapped mount of ns, is owned by want:want.
+func checkMapping(t *testing.T, ns *UserNS, want uint32) {
+	t.Helper()
 	target := t.TempDir()
 	src := t.TempDir()
 	if err := os.WriteFile(src+"/file", nil, 0o644); err != nil {
@@ -79,7 +92,7 @@ func TestIntegrationCarrierMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Unmount(target, unix.MNT_DETACH)
-	if diff := cmp.Diff([2]uint32{0x90000, 0x90000}, owner(t, target+"/file")); diff != "" {
+	if diff := cmp.Diff([2]uint32{want, want}, owner(t, target+"/file")); diff != "" {
 		t.Errorf("owner through the mapping (-want +got):\n%s", diff)
 	}
 }

@@ -214,31 +214,58 @@ func (c *conn) shutdown() {
 	}
 }
 
-// call sends the call of header h (its serial is set here) with body and
-// waits for the reply; an error reply is a *CallError.
+// call sends the call of header h (its serial is set here) with body once
+// the handshake succeeded and waits for the reply; an error reply is a
+// *CallError.
 func (c *conn) call(h dbuswire.Header, body []byte) (*dbuswire.Message, error) {
 	if err := c.wait(); err != nil {
 		return nil, err
 	}
+	ch, err := c.send(h, body)
+	if err != nil {
+		return nil, err
+	}
+	return c.await(ch)
+}
+
+// send sends the call of header h (its serial is set here) with body at
+// once, without waiting for the handshake's answers (the bus handles a
+// connection's messages in order, Hello first), and returns the channel
+// its reply comes on; the channel is closed if the connection fails
+// first.
+func (c *conn) send(h dbuswire.Header, body []byte) (<-chan *dbuswire.Message, error) {
 	ch := make(chan *dbuswire.Message, 1)
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		return nil, errClosed
 	}
 	c.serial++
 	h.Serial = c.serial
 	b, err := dbuswire.AppendHeader(make([]byte, 0, 128+len(body)), &h, len(body))
-	if err == nil {
-		c.pending[h.Serial] = ch
-		_, err = c.f.Write(append(b, body...))
-	}
-	c.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
+	c.pending[h.Serial] = ch
+	if _, err := c.f.Write(append(b, body...)); err != nil {
+		delete(c.pending, h.Serial)
+		return nil, err
+	}
+	return ch, nil
+}
+
+// await waits for the reply on ch (from send); an error reply is a
+// *CallError, a failed handshake its error.
+func (c *conn) await(ch <-chan *dbuswire.Message) (*dbuswire.Message, error) {
 	reply, ok := <-ch
 	if !ok {
+		select {
+		case <-c.ready:
+			if c.helloErr != nil {
+				return nil, c.helloErr
+			}
+		default:
+		}
 		return nil, errClosed
 	}
 	return reply, replyError(reply)

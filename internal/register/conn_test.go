@@ -39,19 +39,27 @@ func refusingBus(t *testing.T) string {
 	return "unix:path=" + path
 }
 
+// TestHandshakeRefused checks that the refused authentication is what
+// Register reports, also when OnRequestStop already sent its subscription
+// (before the bus answered the handshake).
 func TestHandshakeRefused(t *testing.T) {
 	addr := refusingBus(t)
-	c, err := DialAddress(addr, "svc")
-	if err != nil {
-		t.Fatalf("DialAddress: %v (the refusal comes with the first call)", err)
-	}
-	defer c.Close()
-	err = c.Register(spawn.Machine{Name: "m"})
-	if err == nil || !strings.Contains(err.Error(), "authenticate") {
-		t.Errorf("Register = %v, want the refused authentication", err)
-	}
-	if got := c.UniqueName(); got != "" {
-		t.Errorf("UniqueName = %q, want none", got)
+	for _, subscribe := range []bool{false, true} {
+		c, err := DialAddress(addr, "svc")
+		if err != nil {
+			t.Fatalf("DialAddress: %v (the refusal comes with the first call)", err)
+		}
+		if subscribe {
+			c.OnRequestStop(func() { t.Error("stop requested") })
+		}
+		err = c.Register(spawn.Machine{Name: "m"})
+		if err == nil || !strings.Contains(err.Error(), "authenticate") {
+			t.Errorf("subscribed %v: Register = %v, want the refused authentication", subscribe, err)
+		}
+		if got := c.UniqueName(); got != "" {
+			t.Errorf("UniqueName = %q, want none", got)
+		}
+		c.Close()
 	}
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
 	if c, err := Dial(ModeAuto); c != nil || err != nil {

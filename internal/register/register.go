@@ -36,8 +36,10 @@ type Client struct {
 	optional bool
 	// devices are the DeviceAllow entries of bound device nodes.
 	devices []deviceAllow
-	// stop is called when the scope's manager asks the machine to stop.
-	stop func()
+	// match is the reply channel of the RequestStop subscription that
+	// OnRequestStop sent, or matchErr why it could not be sent.
+	match    <-chan *dbuswire.Message
+	matchErr error
 }
 
 // Dial connects to the system bus for mode: nil for "no"; for "auto" nil
@@ -126,8 +128,10 @@ func isDevice(p string) (bool, error) {
 // OnRequestStop sets what to do when the machine's scope is stopped:
 // systemd sends RequestStop to the scope's Controller, which is this
 // client's bus connection. The spawner forwards it as it forwards
-// SIGTERM. Set it before Register.
-func (c *Client) OnRequestStop(stop func()) { c.stop = stop }
+// SIGTERM. Set it once, before Register: the subscription goes out at
+// once, and Register, which reports its failure, finds its answer there
+// instead of waiting for a round trip of its own.
+func (c *Client) OnRequestStop(stop func()) { c.subscribeRequestStop(stop) }
 
 // Close closes the bus connection.
 func (c *Client) Close() error { return c.conn.close() }
@@ -138,7 +142,7 @@ func (c *Client) Register(m spawn.Machine) error {
 	if err := c.conn.wait(); err != nil {
 		return fmt.Errorf("register machine %s: %w", m.Name, err)
 	}
-	if err := c.watchRequestStop(); err != nil {
+	if err := c.awaitRequestStop(); err != nil {
 		return err
 	}
 	h, body, err := c.registerCall(m)

@@ -13,15 +13,14 @@ const (
 	requestStop = "RequestStop"
 )
 
-// watchRequestStop subscribes to RequestStop and hands each one sent by
-// the owner of systemd's name to c.stop.
-func (c *Client) watchRequestStop() error {
-	if c.stop == nil {
-		return nil
-	}
+// subscribeRequestStop sends the subscription to RequestStop at once,
+// without waiting for the bus's answers (awaitRequestStop does), and hands
+// each one sent by the owner of systemd's name to stop.
+func (c *Client) subscribeRequestStop(stop func()) {
 	rule := "type='signal',sender='" + systemdName + "',interface='" + scopeIface + "',member='" + requestStop + "'"
-	if _, err := c.conn.call(busCall("AddMatch", "s"), stringBody(rule)); err != nil {
-		return fmt.Errorf("register: watch RequestStop: %w", err)
+	c.match, c.matchErr = c.conn.send(busCall("AddMatch", "s"), stringBody(rule))
+	if c.matchErr != nil {
+		return
 	}
 	ch := make(chan string, 4)
 	c.conn.onSignal(func(m *dbuswire.Message) {
@@ -32,8 +31,23 @@ func (c *Client) watchRequestStop() error {
 			}
 		}
 	})
-	go c.serveRequestStop(ch, c.stop)
-	c.stop = nil
+	go c.serveRequestStop(ch, stop)
+}
+
+// awaitRequestStop waits for the bus's answer to the subscription, if one
+// was sent, and returns why it failed.
+func (c *Client) awaitRequestStop() error {
+	if c.match == nil && c.matchErr == nil {
+		return nil
+	}
+	err := c.matchErr
+	if err == nil {
+		_, err = c.conn.await(c.match)
+	}
+	c.match, c.matchErr = nil, nil
+	if err != nil {
+		return fmt.Errorf("register: watch RequestStop: %w", err)
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -152,6 +153,16 @@ func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.F
 		return nil, err
 	}
 	defer closeFiles(opened)
+	if m := sc.users.mappings(); len(m) > 0 {
+		var st *stage
+		err := withStartSlack(func() (err error) {
+			st, err = cloneStage(flags, m, cgfd, fds)
+			return err
+		})
+		if !errors.Is(err, errNoClone) {
+			return st, err
+		}
+	}
 	var pid int
 	err = withStartSlack(func() (err error) {
 		pid, err = syscall.ForkExec("/proc/self/exe", []string{"berth-nspawn", stageArg},
@@ -161,10 +172,15 @@ func forkStage(sc *stageConfig, o Options, cg *containercgroup.Group, sync *os.F
 	if err != nil {
 		return nil, err
 	}
+	return newStage(pid, pidfd), nil
+}
+
+// newStage returns the stage of process pid, owning its pidfd.
+func newStage(pid, pidfd int) *stage {
 	// Non-blocking, so os.NewFile puts it in the runtime's poller (see
 	// awaitExit); pidfd_send_signal does not care.
 	_ = unix.SetNonblock(pidfd, true)
-	return &stage{pid: pid, pidfd: pidfd, pidf: os.NewFile(uintptr(pidfd), "pidfd"), root: -1}, nil
+	return &stage{pid: pid, pidfd: pidfd, pidf: os.NewFile(uintptr(pidfd), "pidfd"), root: -1}
 }
 
 // withStartSlack runs fn, which starts a process from the calling thread

@@ -23,14 +23,16 @@ type users struct {
 	p *privusers.Prepared
 }
 
-// startCarrier begins the user namespace of an idmapped root while the
-// spawner sets up the rest, when the machine likely needs one (nil
-// otherwise, and for a raw image, whose tree is not attached yet).
+// startCarrier returns the carrier of the user namespace of an idmapped
+// root, when the machine likely needs one (nil otherwise, and for a raw
+// image, whose tree is not attached yet): a clone sharing the spawner's
+// memory, made when Prepare maps it (cloneCarrier), cheaper than a
+// carrier started early on a thread of its own.
 func startCarrier(c *nspawnopts.Config) *idmap.Carrier {
 	if c.Image != "" || !privusers.MayMap(c.PrivateUsers, c.PrivateUsersOwnership, c.Directory) {
 		return nil
 	}
-	return idmap.StartCarrier()
+	return idmap.NewCarrier(cloneCarrier)
 }
 
 // closeCarrier ends the carrier if Prepare did not use it.

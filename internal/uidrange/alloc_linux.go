@@ -30,7 +30,8 @@ func (a *Allocator) Acquire(machine string) (*Lease, error) {
 	}
 	rec, recErr := a.Lookup(machine)
 	hasRec := recErr == nil && rec.Size == Size && a.win.holds(rec.Base)
-	for _, base := range order(a.win.candidates(machine), rec.Base, hasRec, a.recordedBases(machine)) {
+	others := func() map[uint32]bool { return a.recordedBases(machine) }
+	for base := range order(a.win.candidates(machine), rec.Base, hasRec, others) {
 		if collides(ids, base) {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,37 +105,43 @@ func (w window) first(machine string) uint32 {
 	return w.min + uint32(n)*Size
 }
 
-// candidates returns every base of w once, starting at the stable first
-// candidate of machine and continuing upwards, wrapping at the top.
-func (w window) candidates(machine string) []uint32 {
-	n := w.count()
-	start := (w.first(machine) - w.min) / Size
-	out := make([]uint32, 0, n)
-	for i := range n {
-		out = append(out, w.min+((start+i)%n)*Size)
-	}
-	return out
-}
-
-// order puts the recorded base (if any) first, then the candidates not
-// recorded for other machines, then those recorded for others (taken only
-// when nothing else is free).
-func order(cands []uint32, recorded uint32, hasRecord bool, others map[uint32]bool) []uint32 {
-	out := make([]uint32, 0, len(cands)+1)
-	if hasRecord {
-		out = append(out, recorded)
-	}
-	var later []uint32
-	for _, c := range cands {
-		switch {
-		case hasRecord && c == recorded:
-		case others[c]:
-			later = append(later, c)
-		default:
-			out = append(out, c)
+// candidates yields every base of w once, starting at the stable first
+// candidate of machine and continuing upwards, wrapping at the top. It
+// makes them as they are asked for: the window holds 28,664 bases, and a
+// machine's start mostly takes the first one tried.
+func (w window) candidates(machine string) iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		n := w.count()
+		start := (w.first(machine) - w.min) / Size
+		for i := range n {
+			if !yield(w.min + ((start+i)%n)*Size) {
+				return
+			}
 		}
 	}
-	return append(out, later...)
+}
+
+// order yields the recorded base (if any) first, then the candidates not
+// recorded for other machines, then those recorded for others (taken only
+// when nothing else is free). others is called once, when a candidate
+// after the recorded base is asked for.
+func order(cands iter.Seq[uint32], recorded uint32, hasRecord bool, others func() map[uint32]bool) iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		if hasRecord && !yield(recorded) {
+			return
+		}
+		taken := others()
+		for _, later := range []bool{false, true} {
+			for c := range cands {
+				if (hasRecord && c == recorded) || taken[c] != later {
+					continue
+				}
+				if !yield(c) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // collides reports whether any ID of ids lies in the range at base.

@@ -2,6 +2,7 @@ package uidrange
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestCandidates(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := tc.win.candidates(tc.machine)
+			c := slices.Collect(tc.win.candidates(tc.machine))
 			if len(c) != tc.count {
 				t.Fatalf("len = %d, want %d", len(c), tc.count)
 			}
@@ -66,11 +67,35 @@ func TestOrder(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := order(tc.cands, tc.recorded, tc.hasRec, tc.others)
+			got := slices.Collect(order(slices.Values(tc.cands), tc.recorded, tc.hasRec, func() map[uint32]bool { return tc.others }))
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("order (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestOrderLazy checks that a start taking its recorded base neither
+// reads the other machines' records nor goes over the window.
+func TestOrderLazy(t *testing.T) {
+	made := 0
+	cands := func(yield func(uint32) bool) {
+		for b := uint32(1); b <= 3; b++ {
+			made++
+			if !yield(b) {
+				return
+			}
+		}
+	}
+	read := false
+	for b := range order(cands, 2, true, func() map[uint32]bool { read = true; return nil }) {
+		if b != 2 {
+			t.Errorf("first base %d, want the recorded 2", b)
+		}
+		break
+	}
+	if read || made != 0 {
+		t.Errorf("records read %v, %d candidates made; want neither", read, made)
 	}
 }
 
