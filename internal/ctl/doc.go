@@ -7,8 +7,9 @@
 // can do. It needs no privileges of its own: berthd and the bus policy
 // decide what the caller may do.
 //
-// `berthctl start NAME...` without flags takes a quick path when the bus
-// is a plain unix socket: no command tree, and the authentication, Hello
-// and first call leave in one write (as sd-bus pipelines them), so the
-// start waits for one round trip to the bus instead of five.
+// berthctl's one-call verbs (start, reboot, poweroff, terminate) run
+// before the Go runtime starts, in C (package early), and print what these
+// commands print; this package runs the rest, and those verbs when the
+// early path leaves them (other flags, other bus addresses, a bus that
+// refuses the handshake).
 package ctl

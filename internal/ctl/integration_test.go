@@ -27,7 +27,7 @@ type bed struct {
 	bin string
 }
 
-func newBed(t *testing.T) *bed {
+func newBed(t testing.TB) *bed {
 	t.Helper()
 	testbed.RequireRoot(t)
 	b := &bed{bus: testbed.StartBus(t), p: testbed.Paths(t), bin: testbed.Binary(t, "berthctl")}
@@ -37,7 +37,7 @@ func newBed(t *testing.T) *bed {
 }
 
 // image builds a busybox image called name in the pool.
-func (b *bed) image(t *testing.T, name string) {
+func (b *bed) image(t testing.TB, name string) {
 	t.Helper()
 	if err := imagebuild.Busybox(filepath.Join(b.p.Pool, name)); err != nil {
 		testbed.Unavailable(t, err.Error())

@@ -42,9 +42,6 @@ func NewCommand(out io.Writer) *cobra.Command {
 
 // Execute runs berthctl with args and returns the process exit code.
 func Execute(args []string, out, errOut io.Writer) int {
-	if code, ok := quickStart(args, errOut); ok {
-		return code
-	}
 	cmd := NewCommand(out)
 	cmd.SetArgs(args)
 	cmd.SetErr(errOut)

@@ -44,7 +44,11 @@ func BenchmarkCompareStart(b *testing.B) {
 		}
 
 		start = time.Now()
-		cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "chroot", img, "/sbin/init")
+		// --kill-child: busybox init leaves unshare's process group (it
+		// calls setsid), so only unshare's death signal ends it; a guest
+		// left running would respawn its shell in a loop and load the
+		// machine for every later round.
+		cmd := exec.Command(unshare, "--pid", "--fork", "--kill-child", "--mount-proc", "chroot", img, "/sbin/init")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)

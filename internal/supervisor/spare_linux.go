@@ -8,9 +8,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A spare is a monitor started ahead of need, so that a start does not
@@ -172,12 +175,10 @@ func awaitAnswer(r io.Reader) error {
 
 // awaitAssignment is a spare monitor's wait for its unit: the run
 // directory, read from the assignment pipe until the supervisor closes
-// it. ok is false when it closed the pipe without one. While it waits,
-// encoding/json has already built its tables for the spec and the
-// status, which a fresh process builds on first use.
+// it. ok is false when it closed the pipe without one. Before it waits,
+// it warms up.
 func awaitAssignment() (dir string, ok bool, err error) {
-	_, _ = json.Marshal(spec{})
-	_, _ = json.Marshal(Status{})
+	warmUp()
 	f := os.NewFile(4, "assignment")
 	defer f.Close()
 	b, err := io.ReadAll(f)
@@ -191,4 +192,20 @@ func awaitAssignment() (dir string, ok bool, err error) {
 		return "", false, errors.New("bad assignment")
 	}
 	return string(b), true, nil
+}
+
+// warmUp does ahead of need the one-time work of a process's first steps
+// that a spare would otherwise do after it is given a unit: encoding/json
+// builds its tables for the spec and the status; package os probes once
+// whether pidfds work, by starting a child process, before the first
+// process it starts (the unit's main process); the local time zone,
+// which the status's times use, is loaded; os/signal starts its loop.
+func warmUp() {
+	_, _ = json.Marshal(spec{})
+	_, _ = json.Marshal(Status{})
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Release()
+	}
+	_ = time.Now().Local().String()
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGINT)
 }
