@@ -19,8 +19,8 @@ type store struct {
 // tempPrefix starts the names of files being written; load removes them.
 const tempPrefix = ".#"
 
-// save writes r atomically: a temp file in the same directory, fsync,
-// rename over the old file, fsync of the directory. The file is encoded
+// save writes r atomically: a temp file in the same directory, renamed
+// over the old file (see writeAtomic). The file is encoded
 // into a buffer on the stack and written with plain system calls, so a
 // registration leaves no garbage here.
 func (s store) save(r record) error {

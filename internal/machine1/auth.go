@@ -50,8 +50,10 @@ func (c *uidCache) put(name string, uid uint32) {
 }
 
 // callerUID asks the bus daemon for the UID of msg's sender.
-func (s *Server) callerUID(msg dbus.Message) (uint32, error) {
-	name := sender(msg)
+func (s *Server) callerUID(msg dbus.Message) (uint32, error) { return s.uidOf(sender(msg)) }
+
+// uidOf asks the bus daemon for the UID of the unique bus name name.
+func (s *Server) uidOf(name string) (uint32, error) {
 	if !strings.HasPrefix(name, ":") {
 		return 0, fmt.Errorf("message has no unique sender")
 	}
@@ -105,6 +107,10 @@ var polkitActions = map[string]string{
 // other sender passes only if polkit runs and authorizes the call's
 // action for the sender's unique bus name. Any error is a denial.
 func (s *Server) requireRoot(msg dbus.Message, what string) error {
+	action, ok := polkitActions[what]
+	if !ok {
+		return s.requireRootOnly(sender(msg), what)
+	}
 	uid, err := s.callerUID(msg)
 	if err != nil {
 		return fmt.Errorf("%s: cannot determine caller (%v): %w", what, err, errAccessDenied)
@@ -112,15 +118,24 @@ func (s *Server) requireRoot(msg dbus.Message, what string) error {
 	if uid == 0 {
 		return nil
 	}
-	action, ok := polkitActions[what]
-	if !ok {
-		return fmt.Errorf("%s: UID %d is not allowed: %w", what, uid, errAccessDenied)
-	}
 	if err := s.polkit(msg, action); err != nil {
 		if errors.Is(err, errInteractiveAuth) {
 			return fmt.Errorf("%s: UID %d: %w", what, uid, err)
 		}
 		return fmt.Errorf("%s: UID %d is not allowed (%v): %w", what, uid, err, errAccessDenied)
+	}
+	return nil
+}
+
+// requireRootOnly is requireRoot for what polkit never allows (what is
+// not in polkitActions), of the caller with unique bus name name.
+func (s *Server) requireRootOnly(name, what string) error {
+	uid, err := s.uidOf(name)
+	if err != nil {
+		return fmt.Errorf("%s: cannot determine caller (%v): %w", what, err, errAccessDenied)
+	}
+	if uid != 0 {
+		return fmt.Errorf("%s: UID %d is not allowed: %w", what, uid, errAccessDenied)
 	}
 	return nil
 }

@@ -98,6 +98,11 @@ var mutating = []call{
 	{victimPath, "org.freedesktop.DBus.Properties.Set", []any{busName + ".Machine", "Name", dbus.MakeVariant("x")}},
 	{machine1.ManagerPath, "dev.berth.Manager1.AddPortForward", []any{"victim", "tcp", uint16(8080), uint16(80)}},
 	{machine1.ManagerPath, "dev.berth.Manager1.RemovePortForward", []any{"victim", "tcp", uint16(8080)}},
+	// A registration naming a leader (the calling process) takes the fast
+	// path, which learns the caller's UID there.
+	{machine1.ManagerPath, mgr + "RegisterMachine", []any{"x2", []byte{}, "s", "container", uint32(os.Getpid()), ""}},
+	{machine1.ManagerPath, mgr + "RegisterMachineWithNetwork", []any{"x2", []byte{}, "s", "container", uint32(os.Getpid()), "", []int32{}}},
+	{machine1.ManagerPath, mgr + "CreateMachine", []any{"x2", []byte{}, "s", "container", uint32(os.Getpid()), "", noProps}},
 }
 
 // reading lists calls unprivileged users may make.
@@ -224,5 +229,39 @@ func TestIntegrationUnprivileged(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(paths.Under(root).Pool, "img1")); err != nil {
 		t.Errorf("image gone: %v", err)
+	}
+}
+
+// openPolicy lets anyone call machine1, so that berthd, not the bus,
+// answers an unprivileged call.
+const openPolicy = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><policy context="default"><allow send_destination="org.freedesktop.machine1"/></policy></busconfig>
+`
+
+// TestIntegrationUnprivilegedRegister registers as nobody on a bus whose
+// policy lets the call through: berthd itself denies it, on the fast
+// path (a leader given) as on godbus's (leader 0), and registers nothing.
+func TestIntegrationUnprivilegedRegister(t *testing.T) {
+	testbed.RequireRoot(t)
+	policy := filepath.Join(t.TempDir(), "open.conf")
+	if err := os.WriteFile(policy, []byte(openPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bus := testbed.StartBus(t, policy)
+	startBerthd(t, bus, t.TempDir())
+	bin := worldExecutable(t)
+	for i, c := range mutating {
+		if !strings.HasPrefix(c.method, mgr+"Register") && !strings.HasPrefix(c.method, mgr+"Create") {
+			continue
+		}
+		t.Run(fmt.Sprintf("%d/%s", i, c.method), func(t *testing.T) {
+			if got := asUser(t, bin, 65534, fmt.Sprintf("m:%d", i)); got != "org.freedesktop.DBus.Error.AccessDenied" {
+				t.Errorf("%s as nobody = %s, want AccessDenied", c.method, got)
+			}
+		})
+	}
+	if got := listNames(t, bus); !cmp.Equal(got, []string{".host"}) {
+		t.Errorf("unprivileged registrations registered %v", got)
 	}
 }

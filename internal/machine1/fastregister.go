@@ -10,7 +10,10 @@ import (
 )
 
 // The fast path also takes the registration calls of a caller the bus
-// already named as root: it decodes their arguments here instead of
+// named as root, or did not name yet (a spawner's connection makes a
+// single call; the goroutine of mutations asks the bus for its UID, as
+// godbus's handler would, and denies all but root, which polkit never
+// lets register): it decodes their arguments here instead of
 // through godbus, whose decoder allocates several kilobytes per message.
 // That garbage, a registration after another, is what kept berthd's heap
 // fragmented. The call then runs, after those that came before it, in
@@ -33,13 +36,14 @@ var registerSigs = map[string]string{
 // fastMutation answers a registration or UnregisterMachine call of a root
 // caller, and reports whether it took the call.
 func (s *Server) fastMutation(c call) bool {
-	if uid, ok := s.uids.get(c.Sender); !ok || uid != 0 {
+	uid, known := s.uids.get(c.Sender)
+	if known && uid != 0 {
 		return false
 	}
 	m := mutation{sender: c.Sender, serial: c.Serial}
 	if c.Member == "UnregisterMachine" && c.Signature == "s" {
 		var ok bool
-		if m.unregister, ok = oneString(&c); !ok {
+		if m.unregister, ok = oneString(&c); !ok || !known {
 			return false
 		}
 		s.mutations.add(s, m)
@@ -52,7 +56,7 @@ func (s *Server) fastMutation(c call) bool {
 	if m.register, ok = decodeSpec(c); !ok || m.register.Leader == 0 {
 		return false
 	}
-	m.isRegister = true
+	m.isRegister, m.checkUID = true, !known
 	s.mutations.add(s, m)
 	return true
 }
@@ -67,6 +71,8 @@ type mutation struct {
 	isRegister bool
 	register   machine.Spec
 	unregister string
+	// checkUID asks the bus for the sender's UID before a registration.
+	checkUID bool
 }
 
 // mutations runs the calls the fast path takes, in the order they came,
@@ -121,6 +127,12 @@ func (s *Server) apply(m mutation) {
 	if !m.isRegister {
 		s.finish(m.sender, m.serial, dbus.Signature{}, nil, busError(s.opts.Machines.Unregister(m.unregister)))
 		return
+	}
+	if m.checkUID {
+		if err := s.requireRootOnly(m.sender, "register machine"); err != nil {
+			s.finish(m.sender, m.serial, pathSig, nil, busError(err))
+			return
+		}
 	}
 	got, err := s.opts.Machines.Register(m.register)
 	if err != nil {

@@ -60,6 +60,10 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 		ct.st.kill()
 		return outcome{}, err
 	}
+	// The payload runs: the manager hears so before the spawner takes
+	// the tree out of its own namespace, which may wait for the mount
+	// table's lock (a millisecond, at times ten).
+	ct.announce()
 	// The stage has the tree to itself by now (see joinsRoot).
 	if err := detach(); err != nil {
 		ct.st.kill()
@@ -167,7 +171,22 @@ func closeAll(fds []int) {
 	}
 }
 
-// supervise forwards the console, readiness and signals until PID 1 ends.
+// announce sends the manager READY=1 now, or once the payload sends it
+// with --notify-ready, and drains the payload's notify socket.
+func (ct *container) announce() {
+	leader := "X_NSPAWN_LEADER_PID=" + strconv.Itoa(ct.st.pid)
+	ready := func() { notifyManager(ct.o.Getenv, "READY=1\nSTATUS=Container running.\n"+leader) }
+	if ct.sc.Config.NotifyReady && ct.notify != nil {
+		go watchNotify(ct.notify, ready)
+		return
+	}
+	ready()
+	if ct.notify != nil {
+		go watchNotify(ct.notify, func() {})
+	}
+}
+
+// supervise forwards the console and signals until PID 1 ends.
 func (ct *container) supervise() outcome {
 	c := &ct.sc.Config
 	if c.Console == nspawnopts.ConsoleInteractive {
@@ -176,16 +195,6 @@ func (ct *container) supervise() outcome {
 	fwd := forwardConsole(ct.master, c.Console, ct.o, func() {
 		ct.st.signal(unix.SIGKILL)
 	})
-	leader := "X_NSPAWN_LEADER_PID=" + strconv.Itoa(ct.st.pid)
-	ready := func() { notifyManager(ct.o.Getenv, "READY=1\nSTATUS=Container running.\n"+leader) }
-	if c.NotifyReady && ct.notify != nil {
-		go watchNotify(ct.notify, ready)
-	} else {
-		ready()
-		if ct.notify != nil {
-			go watchNotify(ct.notify, func() {})
-		}
-	}
 	ws := ct.st.wait()
 	fwd.finish()
 	return judge(c.Machine, ws)
