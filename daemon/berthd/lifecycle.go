@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/berth-dev/berth/internal/lifecycle"
 	"github.com/berth-dev/berth/internal/machine"
@@ -133,6 +134,10 @@ type unitFollower struct {
 	// known without asking the backend while berth-nspawn waits for the
 	// registration's reply.
 	units map[string]string
+	// changes counts the unit changes seen; guarded by mu.
+	changes uint64
+	// changed is broadcast at every unit change; its L is &mu.
+	changed sync.Cond
 }
 
 type followTargets struct {
@@ -185,6 +190,8 @@ func (f *unitFollower) unitChanged(name, state string) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.changes++
+	f.changed.Broadcast()
 	if state == "" {
 		delete(f.units, name)
 		return // a stopped unit's machine goes away with its leader
@@ -196,4 +203,52 @@ func (f *unitFollower) unitChanged(name, state string) {
 	if m, changed, err := t.reg.SetState(name, machine.State(state)); err == nil && changed {
 		f.next.StateChanged(m)
 	}
+}
+
+// settleTimeout bounds how long a StartMachine reply waits for the unit
+// change that sets the machine's State to running (see settle).
+const settleTimeout = 5 * time.Second
+
+// settle returns once f has seen name's unit running, or seen it gone,
+// or ctx ends. The backend and f learn of a unit's changes each on its
+// own: without it, a StartMachine reply could come before the machine's
+// State became running.
+func (f *unitFollower) settle(ctx context.Context, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.changed.L == nil {
+		f.changed.L = &f.mu
+	}
+	stop := context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		f.changed.Broadcast()
+		f.mu.Unlock()
+	})
+	defer stop()
+	start := f.changes
+	for ctx.Err() == nil {
+		st, known := f.units[name]
+		if st == string(machine.StateRunning) || (!known && f.changes != start) {
+			return
+		}
+		f.changed.Wait()
+	}
+}
+
+// settledLifecycle is the lifecycle berthd serves: StartMachine replies
+// once the started machine's State is running.
+type settledLifecycle struct {
+	*lifecycle.Manager
+	f *unitFollower
+}
+
+// StartMachine starts machine name and waits for its State to follow.
+func (l settledLifecycle) StartMachine(ctx context.Context, name string) error {
+	if err := l.Manager.StartMachine(ctx, name); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	l.f.settle(ctx, name)
+	return nil
 }

@@ -93,7 +93,7 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 		return err
 	}
 	defer lc.close()
-	opts.Lifecycle = lc.m
+	opts.Lifecycle = settledLifecycle{Manager: lc.m, f: follower}
 	opts.Settings = &machine1.SettingsSource{Paths: p, UnitCommand: lc.m.Command}
 	srv := machine1.New(opts)
 	conn, err := machine1.ConnectSystemBus(srv)
