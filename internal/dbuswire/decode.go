@@ -1,10 +1,12 @@
 package dbuswire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // ErrMalformed is wrapped by every parsing error.
@@ -160,11 +162,13 @@ func (d *Decoder) field(h *Header) {
 	var u uint32
 	switch sig {
 	case "s":
-		s = d.Str()
+		s = headerStrings.get(d.strBytes())
 	case "o":
-		s = d.Path()
+		if s = headerStrings.get(d.strBytes()); d.err == nil && !ValidObjectPath(s) {
+			d.err = malformed("object path %q", s)
+		}
 	case "g":
-		s = d.Sig()
+		s = headerStrings.get(d.sigBytes())
 	case "u":
 		u = d.Uint32()
 	default:
@@ -259,22 +263,31 @@ func (d *Decoder) Uint32() uint32 {
 
 // Str reads a STRING: UTF-8 without NUL.
 func (d *Decoder) Str() string {
+	b := d.strBytes()
+	if b == nil {
+		return ""
+	}
+	return string(b)
+}
+
+// strBytes reads a STRING and returns its bytes, aliasing the decoder's
+// (nil after an error).
+func (d *Decoder) strBytes() []byte {
 	n := d.Uint32()
 	if !d.need(int(min(n, MaxMessage)) + 1) {
-		return ""
+		return nil
 	}
-	b := d.b[d.off : d.off+int(n)]
+	b := d.b[d.off : d.off+int(n) : d.off+int(n)]
 	if d.b[d.off+int(n)] != 0 {
 		d.err = malformed("string without its NUL")
-		return ""
+		return nil
 	}
 	d.off += int(n) + 1
-	s := string(b)
-	if !ValidString(s) {
-		d.err = malformed("string %q is not UTF-8 without NUL", s)
-		return ""
+	if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+		d.err = malformed("string %q is not UTF-8 without NUL", b)
+		return nil
 	}
-	return s
+	return b
 }
 
 // Path reads an OBJECT_PATH.
@@ -289,17 +302,27 @@ func (d *Decoder) Path() string {
 
 // Sig reads a SIGNATURE (also a VARIANT's signature).
 func (d *Decoder) Sig() string {
-	if !d.need(1) || !d.need(int(d.b[d.off])+2) {
+	b := d.sigBytes()
+	if b == nil {
 		return ""
+	}
+	return string(b)
+}
+
+// sigBytes reads a SIGNATURE and returns its bytes, aliasing the
+// decoder's (nil after an error).
+func (d *Decoder) sigBytes() []byte {
+	if !d.need(1) || !d.need(int(d.b[d.off])+2) {
+		return nil
 	}
 	n := int(d.b[d.off])
 	if d.b[d.off+1+n] != 0 {
 		d.err = malformed("signature without its NUL")
-		return ""
+		return nil
 	}
-	s := string(d.b[d.off+1 : d.off+1+n])
+	b := d.b[d.off+1 : d.off+1+n : d.off+1+n]
 	d.off += n + 2
-	return s
+	return b
 }
 
 // Bytes reads an ARRAY of BYTE; the result aliases the decoder's bytes.

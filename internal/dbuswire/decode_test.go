@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -206,5 +207,38 @@ func TestAppendMessageReuses(t *testing.T) {
 			t.Errorf("message %d was not read into the buffer", i)
 		}
 		buf = got
+	}
+}
+
+// TestParseInternsHeader checks that parsing a message like one parsed
+// before allocates nothing: its header strings are the ones kept from
+// then, and a call's garbage is what fragments berthd's heap.
+func TestParseInternsHeader(t *testing.T) {
+	msg := godbusMessage(t, binary.LittleEndian, dbus.TypeMethodCall, callHeaders(), "m-1")
+	first, err := Parse(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testing.AllocsPerRun(100, func() { _, _ = Parse(msg) }); got != 0 {
+		t.Errorf("%v allocations per Parse, want 0", got)
+	}
+	again, err := Parse(append([]byte(nil), msg...))
+	if err != nil || again.Header != first.Header {
+		t.Errorf("Parse again = %+v, %v; want %+v", again.Header, err, first.Header)
+	}
+}
+
+// TestInternTableBounded checks that the table starts over when full and
+// still returns each string.
+func TestInternTableBounded(t *testing.T) {
+	var tab internTable
+	for i := range 3 * maxInterned {
+		s := ":1." + strconv.Itoa(i)
+		if got := tab.get([]byte(s)); got != s {
+			t.Fatalf("get(%q) = %q", s, got)
+		}
+		if len(tab.m) > maxInterned {
+			t.Fatalf("%d strings kept, more than %d", len(tab.m), maxInterned)
+		}
 	}
 }

@@ -3,6 +3,7 @@
 package machine
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path"
@@ -49,23 +50,24 @@ func (c cgroups) of(pid uint32) string {
 	if c.mnt == "" {
 		return ""
 	}
-	return c.in(procCgroup(pid))
+	var buf [1024]byte
+	return c.in(procCgroup(pid, buf[:]))
 }
 
 // in returns the cgroup2 path in a /proc/PID/cgroup file ("" if none):
 // the path of its "0::" line, sharing no memory with cgroupFile.
-func (c cgroups) in(cgroupFile string) string {
+func (c cgroups) in(cgroupFile []byte) string {
 	if c.mnt == "" {
 		return ""
 	}
-	for rest := cgroupFile; rest != ""; {
-		var line string
-		line, rest, _ = strings.Cut(rest, "\n")
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			if !strings.HasPrefix(p, "/") {
+	for rest := cgroupFile; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		if p, ok := bytes.CutPrefix(line, []byte("0::")); ok {
+			if !bytes.HasPrefix(p, []byte("/")) {
 				return ""
 			}
-			return strings.Clone(p)
+			return string(p)
 		}
 	}
 	return ""
@@ -74,7 +76,7 @@ func (c cgroups) in(cgroupFile string) string {
 // machineGroup returns the cgroup of a new machine whose leader has the
 // /proc/PID/cgroup file cgroupFile, or "" if the leader's group is not
 // the machine's own.
-func (c cgroups) machineGroup(cgroupFile string) string {
+func (c cgroups) machineGroup(cgroupFile []byte) string {
 	g := c.in(cgroupFile)
 	if g == "" || g == "/" || within(c.own, g) {
 		return ""

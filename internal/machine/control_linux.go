@@ -3,9 +3,9 @@
 package machine
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -187,36 +187,38 @@ func now() (uint64, uint64) {
 	return uint64(time.Now().UnixMicro()), uint64(ts.Nano() / 1000)
 }
 
-// procCgroup reads /proc/PID/cgroup ("" if it cannot).
-func procCgroup(pid uint32) string {
-	var buf [1024]byte
-	data, err := readProc("/proc/"+strconv.FormatUint(uint64(pid), 10)+"/cgroup", buf[:])
+// procCgroup reads /proc/PID/cgroup into buf (a file larger than buf
+// into a new buffer); nil if it cannot. With buf on the caller's stack,
+// the read leaves no garbage.
+func procCgroup(pid uint32, buf []byte) []byte {
+	var path cpath
+	data, err := readProc(path.add("/proc/").addUint(uint64(pid)).add("/cgroup"), buf)
 	if err != nil {
-		return ""
+		return nil
 	}
-	return string(data)
+	return data
 }
 
 // unitOf returns the systemd unit of a /proc/PID/cgroup file's process,
 // from the last .service or .scope component of its cgroup path ("" if
 // none). The result shares no memory with cgroupFile.
-func unitOf(cgroupFile string) string {
-	var best string
-	for rest := cgroupFile; rest != ""; {
-		var line string
-		line, rest, _ = strings.Cut(rest, "\n")
-		_, line, ok1 := strings.Cut(line, ":")
-		ctrl, path, ok2 := strings.Cut(line, ":")
-		if !ok1 || !ok2 || (ctrl != "" && ctrl != "name=systemd") {
+func unitOf(cgroupFile []byte) string {
+	var best []byte
+	for rest := cgroupFile; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		_, line, ok1 := bytes.Cut(line, []byte(":"))
+		ctrl, path, ok2 := bytes.Cut(line, []byte(":"))
+		if !ok1 || !ok2 || (len(ctrl) != 0 && string(ctrl) != "name=systemd") {
 			continue
 		}
-		for path != "" {
-			var c string
-			c, path, _ = strings.Cut(path, "/")
-			if strings.HasSuffix(c, ".service") || strings.HasSuffix(c, ".scope") {
+		for len(path) > 0 {
+			var c []byte
+			c, path, _ = bytes.Cut(path, []byte("/"))
+			if bytes.HasSuffix(c, []byte(".service")) || bytes.HasSuffix(c, []byte(".scope")) {
 				best = c
 			}
 		}
 	}
-	return strings.Clone(best)
+	return string(best)
 }

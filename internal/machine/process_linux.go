@@ -113,7 +113,8 @@ func (p *Process) identity() (Identity, error) {
 // startTime returns field 22 of /proc/pid/stat.
 func startTime(pid uint32) (uint64, error) {
 	var buf [1024]byte
-	data, err := readProc("/proc/"+strconv.Itoa(int(pid))+"/stat", buf[:])
+	var path cpath
+	data, err := readProc(path.add("/proc/").addUint(uint64(pid)).add("/stat"), buf[:])
 	if err != nil {
 		return 0, err
 	}
@@ -183,15 +184,15 @@ func (p *Process) Close() {
 // nsInode returns the inode of the process's namespace of the given kind
 // ("pid", "net", "mnt", ...), checked against PID reuse.
 func (p *Process) nsInode(kind string) (uint64, error) {
-	var st unix.Stat_t
-	path := "/proc/" + strconv.Itoa(int(p.PID)) + "/ns/" + kind
-	if err := kernel.Retry("stat", func() error { return unix.Stat(path, &st) }); err != nil {
+	var path cpath
+	ino, err := inodeOf(path.add("/proc/").addUint(uint64(p.PID)).add("/ns/").add(kind))
+	if err != nil {
 		return 0, err
 	}
 	if !p.Alive() {
 		return 0, fmt.Errorf("process %d exited: %w", p.PID, unix.ESRCH)
 	}
-	return st.Ino, nil
+	return ino, nil
 }
 
 // openProc opens /proc/PID/name of the process with flags and checks that

@@ -11,12 +11,12 @@ import (
 // procFileMax bounds what readProc reads of a /proc file.
 const procFileMax = 64 << 10
 
-// readProc reads the /proc file at path into buf and returns the bytes
+// readProc reads the /proc file at p into buf and returns the bytes
 // read; a file larger than buf is read whole into a new buffer (up to
 // procFileMax). A registration reads several /proc files: with a buffer
 // on the caller's stack they leave no garbage behind.
-func readProc(path string, buf []byte) ([]byte, error) {
-	fd, err := kernel.RetryInt("open", func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0) })
+func readProc(p *cpath, buf []byte) ([]byte, error) {
+	fd, err := openPath(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,8 @@ func (r *Registry) fill(e *entry, s Spec) (Machine, error) {
 		return Machine{}, fmt.Errorf("leader: %w", ErrInvalid)
 	}
 	real, mono := now()
-	cg := procCgroup(s.Leader)
+	var buf [1024]byte
+	cg := procCgroup(s.Leader, buf[:])
 	if !e.leader.Alive() { // so cg is the leader's, not a PID reuser's
 		return Machine{}, fmt.Errorf("leader exited: %w", ErrInvalid)
 	}

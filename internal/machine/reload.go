@@ -75,7 +75,8 @@ func (r *Registry) reviveLeader(e *entry, rec record) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cg := procCgroup(rec.Leader)
+	var buf [1024]byte
+	cg := procCgroup(rec.Leader, buf[:])
 	if !e.leader.Alive() { // so cg is the leader's, not a PID reuser's
 		return "", fmt.Errorf("PID %d exited", rec.Leader)
 	}

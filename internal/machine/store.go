@@ -40,7 +40,7 @@ func (s store) save(r record) error {
 
 // remove deletes the state file of name; a missing file is fine.
 func (s store) remove(name string) error {
-	err := os.Remove(filepath.Join(s.dir, name))
+	err := removeFile(s.dir, name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove state: %w", err)
 	}

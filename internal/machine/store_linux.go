@@ -5,8 +5,6 @@ package machine
 import (
 	"errors"
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -24,15 +22,17 @@ var tempSeq atomic.Uint64
 // atomic for the crash of berthd, whose kernel keeps the written pages.
 // An fsync here took from one to tens of milliseconds on a busy disk, in
 // the way of every registration's reply.
+//
+// The paths are built on the stack (see cpath): a registration writes a
+// state file, and leaves no garbage doing so.
 func writeAtomic(dir, name string, data []byte) error {
-	var tmp string
+	var tmp cpath
 	var fd int
 	for {
-		tmp = filepath.Join(dir, tempPrefix+name+"."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(tempSeq.Add(1), 10))
+		tmp = cpath{}
+		tmp.add(dir).add("/" + tempPrefix).add(name).add(".").addUint(uint64(os.Getpid())).add(".").addUint(tempSeq.Add(1))
 		var err error
-		fd, err = kernel.RetryInt("open", func() (int, error) {
-			return unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-		})
+		fd, err = openPath(&tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 		if err == nil {
 			break
 		}
@@ -45,12 +45,19 @@ func writeAtomic(dir, name string, data []byte) error {
 		err = os.NewSyscallError("close", cerr)
 	}
 	if err == nil {
-		err = kernel.Retry("rename", func() error { return unix.Rename(tmp, filepath.Join(dir, name)) })
+		var final cpath
+		err = renamePath(&tmp, final.add(dir).add("/").add(name))
 	}
 	if err != nil {
-		_ = unix.Unlink(tmp)
+		_ = unlinkPath(&tmp)
 	}
 	return err
+}
+
+// removeFile deletes the file dir/name, its path built on the stack.
+func removeFile(dir, name string) error {
+	var p cpath
+	return unlinkPath(p.add(dir).add("/").add(name))
 }
 
 // writeFD writes data to fd and sets mode 0644 (whatever the umask).

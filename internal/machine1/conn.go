@@ -42,11 +42,13 @@ type busSocket struct {
 	// the top bit set: godbus's serials count up from 1.
 	serial atomic.Uint32
 
-	// header, body and iov are reused by each message berthd writes
-	// itself, so a burst of registrations leaves no garbage of replies
-	// and signals; guarded by mu.
+	// header, body, iov and bufs are reused by each message berthd
+	// writes itself, so a burst of registrations leaves no garbage of
+	// replies and signals (a net.Buffers on the stack escapes, as its
+	// WriteTo has a pointer receiver); guarded by mu.
 	header, body []byte
 	iov          [2][]byte
+	bufs         net.Buffers
 }
 
 // maxKeptBuffer bounds what busSocket keeps of its buffers between
@@ -218,9 +220,9 @@ func (s *busSocket) sendLocked(header, body []byte, fds []int) error {
 	s.header = keep(header)
 	if len(fds) == 0 {
 		s.iov = [2][]byte{header, body}
-		bufs := net.Buffers(s.iov[:])
-		_, err := bufs.WriteTo(s.c)
-		s.iov = [2][]byte{}
+		s.bufs = s.iov[:]
+		_, err := s.bufs.WriteTo(s.c)
+		s.iov, s.bufs = [2][]byte{}, nil
 		return err
 	}
 	msg := append(header, body...)

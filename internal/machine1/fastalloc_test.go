@@ -34,13 +34,13 @@ func TestFastPathAllocs(t *testing.T) {
 		max  float64
 		run  func()
 	}{
-		{"register", 17, func() {
+		{"register", 11, func() {
 			msg := read(register)
 			c, _ := parseCall(msg)
 			_, _ = decodeSpec(c)
 			reply(c)
 		}},
-		{"get", 11, func() {
+		{"get", 6, func() {
 			msg := read(get)
 			c, _ := parseCall(msg)
 			_, _ = oneString(&c)
