@@ -6,5 +6,7 @@
 // *os.SyscallError, so callers can test them with errors.Is against the
 // unix.Errno values. Openat2 (Linux) also retries the EAGAIN a scoped
 // lookup (RESOLVE_IN_ROOT, RESOLVE_BENEATH) returns when a rename or mount
-// raced with it; every openat2 call of berth goes through it.
+// raced with it; every openat2 call of berth goes through it. Path and
+OpenPath, RenamePath, UnlinkPath and InodeOf take paths built on the
+caller's stack, for hot paths that must not allocate.
 package kernel

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
 )
 
 // Kill targets: who in KillMachine.
@@ -191,8 +193,8 @@ func now() (uint64, uint64) {
 // into a new buffer); nil if it cannot. With buf on the caller's stack,
 // the read leaves no garbage.
 func procCgroup(pid uint32, buf []byte) []byte {
-	var path cpath
-	data, err := readProc(path.add("/proc/").addUint(uint64(pid)).add("/cgroup"), buf)
+	var path kernel.Path
+	data, err := readProc(path.Add("/proc/").AddUint(uint64(pid)).Add("/cgroup"), buf)
 	if err != nil {
 		return nil
 	}

@@ -113,8 +113,8 @@ func (p *Process) identity() (Identity, error) {
 // startTime returns field 22 of /proc/pid/stat.
 func startTime(pid uint32) (uint64, error) {
 	var buf [1024]byte
-	var path cpath
-	data, err := readProc(path.add("/proc/").addUint(uint64(pid)).add("/stat"), buf[:])
+	var path kernel.Path
+	data, err := readProc(path.Add("/proc/").AddUint(uint64(pid)).Add("/stat"), buf[:])
 	if err != nil {
 		return 0, err
 	}
@@ -184,8 +184,8 @@ func (p *Process) Close() {
 // nsInode returns the inode of the process's namespace of the given kind
 // ("pid", "net", "mnt", ...), checked against PID reuse.
 func (p *Process) nsInode(kind string) (uint64, error) {
-	var path cpath
-	ino, err := inodeOf(path.add("/proc/").addUint(uint64(p.PID)).add("/ns/").add(kind))
+	var path kernel.Path
+	ino, err := kernel.InodeOf(path.Add("/proc/").AddUint(uint64(p.PID)).Add("/ns/").Add(kind))
 	if err != nil {
 		return 0, err
 	}

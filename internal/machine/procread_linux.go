@@ -15,8 +15,8 @@ const procFileMax = 64 << 10
 // read; a file larger than buf is read whole into a new buffer (up to
 // procFileMax). A registration reads several /proc files: with a buffer
 // on the caller's stack they leave no garbage behind.
-func readProc(p *cpath, buf []byte) ([]byte, error) {
-	fd, err := openPath(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+func readProc(p *kernel.Path, buf []byte) ([]byte, error) {
+	fd, err := kernel.OpenPath(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}

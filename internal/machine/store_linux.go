@@ -23,16 +23,16 @@ var tempSeq atomic.Uint64
 // An fsync here took from one to tens of milliseconds on a busy disk, in
 // the way of every registration's reply.
 //
-// The paths are built on the stack (see cpath): a registration writes a
+// The paths are built on the stack (see kernel.Path): a registration writes a
 // state file, and leaves no garbage doing so.
 func writeAtomic(dir, name string, data []byte) error {
-	var tmp cpath
+	var tmp kernel.Path
 	var fd int
 	for {
-		tmp = cpath{}
-		tmp.add(dir).add("/" + tempPrefix).add(name).add(".").addUint(uint64(os.Getpid())).add(".").addUint(tempSeq.Add(1))
+		tmp = kernel.Path{}
+		tmp.Add(dir).Add("/" + tempPrefix).Add(name).Add(".").AddUint(uint64(os.Getpid())).Add(".").AddUint(tempSeq.Add(1))
 		var err error
-		fd, err = openPath(&tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		fd, err = kernel.OpenPath(&tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 		if err == nil {
 			break
 		}
@@ -45,19 +45,19 @@ func writeAtomic(dir, name string, data []byte) error {
 		err = os.NewSyscallError("close", cerr)
 	}
 	if err == nil {
-		var final cpath
-		err = renamePath(&tmp, final.add(dir).add("/").add(name))
+		var final kernel.Path
+		err = kernel.RenamePath(&tmp, final.Add(dir).Add("/").Add(name))
 	}
 	if err != nil {
-		_ = unlinkPath(&tmp)
+		_ = kernel.UnlinkPath(&tmp)
 	}
 	return err
 }
 
 // removeFile deletes the file dir/name, its path built on the stack.
 func removeFile(dir, name string) error {
-	var p cpath
-	return unlinkPath(p.add(dir).add("/").add(name))
+	var p kernel.Path
+	return kernel.UnlinkPath(p.Add(dir).Add("/").Add(name))
 }
 
 // writeFD writes data to fd and sets mode 0644 (whatever the umask).

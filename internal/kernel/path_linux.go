@@ -1,6 +1,6 @@
 //go:build linux
 
-package machine
+package kernel
 
 import (
 	"bytes"
@@ -8,24 +8,22 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/berth-dev/berth/internal/kernel"
 )
 
-// cpath is a file path as the kernel takes it, NUL-terminated, built in
+// Path is a file path as the kernel takes it, NUL-terminated, built in
 // an array that stays on the caller's stack: the string-taking wrappers
-// of package unix copy every path into a new heap buffer, and the paths
-// of a registration (its state file, the leader's /proc files) were a
-// good part of its garbage. A path longer than the array goes to the
-// heap, as before.
-type cpath struct {
+// of package unix copy every path into a new heap buffer, and on a hot
+// path (berthd's registrations: the state file, the leader's /proc
+// files) that is much of its garbage. A path longer than the array goes
+// to the heap. The zero Path is empty.
+type Path struct {
 	b    [256]byte
 	n    int
 	long []byte // the path when it does not fit in b, or nil
 }
 
-// add appends s to the path.
-func (p *cpath) add(s string) *cpath {
+// Add appends s to the path.
+func (p *Path) Add(s string) *Path {
 	switch {
 	case p.long != nil:
 		p.long = append(p.long, s...)
@@ -37,10 +35,10 @@ func (p *cpath) add(s string) *cpath {
 	return p
 }
 
-// addUint appends the decimal digits of v to the path.
-func (p *cpath) addUint(v uint64) *cpath {
+// AddUint appends the decimal digits of v to the path.
+func (p *Path) AddUint(v uint64) *Path {
 	if p.long != nil || len(p.b)-p.n <= 20 {
-		return p.add(strconv.FormatUint(v, 10))
+		return p.Add(strconv.FormatUint(v, 10))
 	}
 	p.n += len(strconv.AppendUint(p.b[p.n:p.n], v, 10))
 	return p
@@ -48,7 +46,7 @@ func (p *cpath) addUint(v uint64) *cpath {
 
 // ptr returns the NUL-terminated path, valid while p is, or EINVAL if
 // the path holds a NUL byte.
-func (p *cpath) ptr() (*byte, error) {
+func (p *Path) ptr() (*byte, error) {
 	s := p.b[:p.n]
 	if p.long != nil {
 		s = p.long
@@ -64,7 +62,7 @@ func (p *cpath) ptr() (*byte, error) {
 }
 
 // String returns the path, for error messages.
-func (p *cpath) String() string {
+func (p *Path) String() string {
 	if p.long != nil {
 		return string(p.long)
 	}
@@ -82,13 +80,13 @@ func errno(e unix.Errno) error {
 	return e
 }
 
-// openPath is unix.Open of p, retried on EINTR.
-func openPath(p *cpath, flags int, mode uint32) (int, error) {
+// OpenPath is unix.Open of p, retried on EINTR.
+func OpenPath(p *Path, flags int, mode uint32) (int, error) {
 	s, err := p.ptr()
 	if err != nil {
 		return -1, err
 	}
-	return kernel.RetryInt("open", func() (int, error) {
+	return RetryInt("open", func() (int, error) {
 		fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(fdCWD), uintptr(unsafe.Pointer(s)), uintptr(flags), uintptr(mode), 0, 0)
 		if e != 0 {
 			return -1, e
@@ -97,8 +95,8 @@ func openPath(p *cpath, flags int, mode uint32) (int, error) {
 	})
 }
 
-// renamePath is unix.Rename of from to to, retried on EINTR.
-func renamePath(from, to *cpath) error {
+// RenamePath is unix.Rename of from to to, retried on EINTR.
+func RenamePath(from, to *Path) error {
 	f, err := from.ptr()
 	if err != nil {
 		return err
@@ -107,32 +105,32 @@ func renamePath(from, to *cpath) error {
 	if err != nil {
 		return err
 	}
-	return kernel.Retry("rename", func() error {
+	return Retry("rename", func() error {
 		_, _, e := unix.Syscall6(unix.SYS_RENAMEAT2, uintptr(fdCWD), uintptr(unsafe.Pointer(f)), uintptr(fdCWD), uintptr(unsafe.Pointer(t)), 0, 0)
 		return errno(e)
 	})
 }
 
-// unlinkPath is unix.Unlink of p, retried on EINTR.
-func unlinkPath(p *cpath) error {
+// UnlinkPath is unix.Unlink of p, retried on EINTR.
+func UnlinkPath(p *Path) error {
 	s, err := p.ptr()
 	if err != nil {
 		return err
 	}
-	return kernel.Retry("unlink", func() error {
+	return Retry("unlink", func() error {
 		_, _, e := unix.Syscall(unix.SYS_UNLINKAT, uintptr(fdCWD), uintptr(unsafe.Pointer(s)), 0)
 		return errno(e)
 	})
 }
 
-// inodeOf returns the inode number of the file at p (following links).
-func inodeOf(p *cpath) (uint64, error) {
+// InodeOf returns the inode number of the file at p (following links).
+func InodeOf(p *Path) (uint64, error) {
 	s, err := p.ptr()
 	if err != nil {
 		return 0, err
 	}
 	var st unix.Statx_t
-	err = kernel.Retry("statx", func() error {
+	err = Retry("statx", func() error {
 		_, _, e := unix.Syscall6(unix.SYS_STATX, uintptr(fdCWD), uintptr(unsafe.Pointer(s)), 0, unix.STATX_INO, uintptr(unsafe.Pointer(&st)), 0)
 		return errno(e)
 	})
