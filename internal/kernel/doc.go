@@ -7,6 +7,6 @@
 // unix.Errno values. Openat2 (Linux) also retries the EAGAIN a scoped
 // lookup (RESOLVE_IN_ROOT, RESOLVE_BENEATH) returns when a rename or mount
 // raced with it; every openat2 call of berth goes through it. Path and
-OpenPath, RenamePath, UnlinkPath and InodeOf take paths built on the
-caller's stack, for hot paths that must not allocate.
+// OpenPath, RenamePath, UnlinkPath and InodeOf take paths built on the
+// caller's stack, for hot paths that must not allocate.
 package kernel
