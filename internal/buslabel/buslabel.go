@@ -1,28 +1,53 @@
 package buslabel
 
-import "strings"
+import (
+	"strings"
+	"unsafe"
+)
 
 const hexDigits = "0123456789abcdef"
 
 // Escape returns s as an object path label, as sd-bus bus_label_escape does.
 func Escape(s string) string {
+	b := AppendEscape(make([]byte, 0, escapedLen(s)), s)
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
+}
+
+// AppendEscape appends s escaped as Escape does to dst and returns the
+// extended buffer, so a caller can build an object path in a buffer it
+// reuses (or on its stack) without allocating.
+func AppendEscape(dst []byte, s string) []byte {
 	if s == "" {
-		return "_"
+		return append(dst, '_')
 	}
-	var b strings.Builder
-	b.Grow(len(s) * 3)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isAlpha(c) || (i > 0 && isDigit(c)) {
-			b.WriteByte(c)
+		if plain(c, i) {
+			dst = append(dst, c)
 			continue
 		}
-		b.WriteByte('_')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
+		dst = append(dst, '_', hexDigits[c>>4], hexDigits[c&15])
 	}
-	return b.String()
+	return dst
 }
+
+// escapedLen returns the length of s escaped.
+func escapedLen(s string) int {
+	if s == "" {
+		return 1
+	}
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !plain(s[i], i) {
+			n += 2
+		}
+	}
+	return n
+}
+
+// plain reports whether byte c at position i of a string stays as it is
+// in its label.
+func plain(c byte, i int) bool { return isAlpha(c) || (i > 0 && isDigit(c)) }
 
 // Unescape reverses Escape, as sd-bus bus_label_unescape does: "_" alone is
 // the empty string, and an "_" not followed by two hex digits is kept.

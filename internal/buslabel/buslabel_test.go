@@ -71,3 +71,24 @@ func FuzzEscape(f *testing.F) {
 		_ = Unescape(s)
 	})
 }
+
+// TestAppendEscape checks that AppendEscape appends what Escape returns,
+// after what the buffer held, and allocates nothing when it has room.
+func TestAppendEscape(t *testing.T) {
+	for _, v := range vectors {
+		if got := string(AppendEscape([]byte("/p/"), v.in)); got != "/p/"+v.label {
+			t.Errorf("AppendEscape(%q) = %q, want %q", v.in, got, "/p/"+v.label)
+		}
+	}
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendEscape(buf[:0], "a-b.c_d") }); n != 0 {
+		t.Errorf("%v allocations, want 0", n)
+	}
+}
+
+// TestEscapeAllocs checks that Escape allocates its result only.
+func TestEscapeAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = Escape("a-b.c_d") }); n != 1 {
+		t.Errorf("%v allocations, want 1", n)
+	}
+}
