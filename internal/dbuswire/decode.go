@@ -72,22 +72,27 @@ func ReadMessage(r io.Reader, limit int) ([]byte, error) {
 // AppendMessage is ReadMessage into buf[:0], grown if the message needs
 // more room, so a reader may reuse one buffer for its messages.
 func AppendMessage(buf []byte, r io.Reader, limit int) ([]byte, error) {
-	var head [fixedHeader]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil {
+	// The fixed header is read into buf itself: an array of its own would
+	// escape to the heap through r, once for every message.
+	msg := buf[:0]
+	if cap(msg) < fixedHeader {
+		msg = make([]byte, 0, fixedHeader)
+	}
+	msg = msg[:fixedHeader]
+	if _, err := io.ReadFull(r, msg); err != nil {
 		return nil, err
 	}
-	n, err := MessageSize(head[:])
+	n, err := MessageSize(msg)
 	if err != nil {
 		return nil, err
 	}
 	if n > limit {
 		return nil, malformed("message of %d bytes, more than %d", n, limit)
 	}
-	msg := buf[:0]
 	if cap(msg) < n {
-		msg = make([]byte, 0, n)
+		msg = append(make([]byte, 0, n), msg...)
 	}
-	msg = append(msg, head[:]...)[:n]
+	msg = msg[:n]
 	if _, err := io.ReadFull(r, msg[fixedHeader:]); err != nil {
 		return nil, err
 	}

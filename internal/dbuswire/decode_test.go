@@ -192,7 +192,7 @@ func TestAuth(t *testing.T) {
 
 // TestAppendMessageReuses reads messages of different sizes into one
 // buffer: each comes out whole, and one that fits the buffer is read
-// into it.
+// into it without allocating.
 func TestAppendMessageReuses(t *testing.T) {
 	small := godbusMessage(t, binary.LittleEndian, dbus.TypeMethodCall, callHeaders(), "m-1")
 	large := godbusMessage(t, binary.LittleEndian, dbus.TypeMethodCall, callHeaders(), strings.Repeat("x", 300))
@@ -207,6 +207,12 @@ func TestAppendMessageReuses(t *testing.T) {
 			t.Errorf("message %d was not read into the buffer", i)
 		}
 		buf = got
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		r.Reset(small)
+		buf, _ = AppendMessage(buf, r, 1<<20)
+	}); n != 0 {
+		t.Errorf("%v allocations per message read into a buffer with room, want 0", n)
 	}
 }
 
