@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ErrMalformed is wrapped by every parsing error.
@@ -273,6 +274,17 @@ func (d *Decoder) Str() string {
 		return ""
 	}
 	return string(b)
+}
+
+// StrAlias reads a STRING as Str does, without copying it: the string
+// aliases the decoder's bytes, so it is valid only while they are not
+// reused (a message buffer read again, say) and must not be kept.
+func (d *Decoder) StrAlias() string {
+	b := d.strBytes()
+	if b == nil {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // strBytes reads a STRING and returns its bytes, aliasing the decoder's

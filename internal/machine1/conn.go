@@ -9,9 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/dbus-interfaces"
+	"github.com/berth-dev/berth/internal/buslabel"
 	"github.com/berth-dev/berth/internal/dbuswire"
 )
 
@@ -49,6 +52,9 @@ type busSocket struct {
 	header, body []byte
 	iov          [2][]byte
 	bufs         net.Buffers
+	// path holds the object path of the last machine a reply or signal
+	// named; guarded by mu.
+	path []byte
 }
 
 // maxKeptBuffer bounds what busSocket keeps of its buffers between
@@ -187,6 +193,66 @@ func (s *busSocket) signal(path dbus.ObjectPath, iface, member string, sig dbus.
 		return err
 	}
 	return s.sendLocked(header, body, nil)
+}
+
+// replyMachine writes the METHOD_RETURN of the object path of the machine
+// called name for the call with serial replySerial from dest (the reply of
+// a registration or GetMachine), without allocating.
+func (s *busSocket) replyMachine(dest string, replySerial uint32, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := dbuswire.Encoder{Buf: s.body[:0]}
+	e.Path(s.machinePathLocked(name))
+	body, err := s.encodedLocked(&e)
+	if err != nil {
+		return err
+	}
+	header, err := replyHeader(s.header, s.nextSerial(), replySerial, dest, pathSig, len(body), 0)
+	if err != nil {
+		return err
+	}
+	return s.sendLocked(header, body, nil)
+}
+
+// machineSignal emits the Manager's signal member (MachineNew or
+// MachineRemoved, of signature "so") for the machine called name, without
+// allocating.
+func (s *busSocket) machineSignal(member, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := dbuswire.Encoder{Buf: s.body[:0]}
+	e.Str(name)
+	e.Path(s.machinePathLocked(name))
+	body, err := s.encodedLocked(&e)
+	if err != nil {
+		return err
+	}
+	header, err := signalHeader(s.header, s.nextSerial(), ManagerPath, dbusinterfaces.Manager, member, nameAndPathSig, len(body))
+	if err != nil {
+		return err
+	}
+	return s.sendLocked(header, body, nil)
+}
+
+// nameAndPathSig is the signature of MachineNew and MachineRemoved.
+var nameAndPathSig = dbus.SignatureOf("", dbus.ObjectPath(""))
+
+// encodedLocked returns the body e encoded, or its error, and keeps the
+// body's buffer.
+func (s *busSocket) encodedLocked(e *dbuswire.Encoder) ([]byte, error) {
+	if err := e.Err(); err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	s.body = keep(e.Buf)
+	return e.Buf, nil
+}
+
+// machinePathLocked returns the object path of the machine called name (a
+// registered machine's name, so the path is short), built in s.path: it
+// is valid until s.path is built again.
+func (s *busSocket) machinePathLocked(name string) string {
+	s.path = buslabel.AppendEscape(append(s.path[:0], machineDir+"/"...), name)
+	return unsafe.String(unsafe.SliceData(s.path), len(s.path))
 }
 
 // bodyLocked encodes values into the socket's body buffer, or returns

@@ -51,30 +51,35 @@ func (s *Server) fastCall(msg []byte) bool {
 		c.Flags&dbuswire.FlagNoReplyExpected != 0 || c.UnixFDs != 0 || c.Sender == "" {
 		return false
 	}
-	var sig dbus.Signature
-	var out any
 	switch {
 	case c.Member == "ListMachines" && c.Signature == "" && len(c.Body) == 0:
 		body, err := s.list.get(s.opts.Machines)
 		if err != nil {
 			return false
 		}
-		sig, out = dbus.ParseSignatureMust(machineListSig), encoded{body}
+		err = s.sock.reply(c.Sender, c.Serial, dbus.ParseSignatureMust(machineListSig), []any{encoded{body}})
+		s.warnReply(err)
 	case c.Member == "GetMachine" && c.Signature == "s":
-		name, ok := oneString(&c)
-		if !ok {
+		// The name is only looked up: it may alias msg.
+		d := c.Args()
+		name := d.StrAlias()
+		if !d.Done() {
 			return false
 		}
-		p, derr := s.getMachine(dbus.Message{}, name)
-		if derr != nil {
+		m, err := s.opts.Machines.Get(name)
+		if err != nil {
 			return false
 		}
-		sig, out = dbus.SignatureOf(p), p
+		s.warnReply(s.sock.replyMachine(c.Sender, c.Serial, m.Name))
 	default:
 		return s.fastMutation(c)
 	}
-	if err := s.sock.reply(c.Sender, c.Serial, sig, []any{out}); err != nil {
+	return true
+}
+
+// warnReply logs a failure to write a reply.
+func (s *Server) warnReply(err error) {
+	if err != nil {
 		s.opts.Log.Printf("warning: reply: %v", err)
 	}
-	return true
 }

@@ -1,7 +1,8 @@
 package machine1
 
 import (
-	"sync/atomic"
+	"sync"
+	"unsafe"
 
 	"github.com/godbus/dbus/v5"
 
@@ -76,16 +77,16 @@ type mutation struct {
 }
 
 // mutations runs the calls the fast path takes, in the order they came,
-// in one goroutine that lives while there are calls to run: no
-// goroutine, closure and copy of the call per call, whose garbage a
+// in one goroutine, started at the first call and parked between calls:
+// no goroutine, closure and copy of the call per call, whose garbage a
 // burst of registrations would leave. A call never waits for another
 // here longer than the queue holds: when it is full, a call runs in a
 // goroutine of its own, as godbus runs calls. The reader never blocks
 // on it, so a call may wait for a bus reply (a systemd unit's state).
 type mutations struct {
 	queue chan mutation
-	// running is 1 while a goroutine drains queue.
-	running atomic.Int32
+	// start starts the goroutine that drains queue.
+	start sync.Once
 }
 
 // mutationQueue is how many calls wait for the draining goroutine.
@@ -93,32 +94,18 @@ const mutationQueue = 16
 
 // add runs m for s, soon.
 func (q *mutations) add(s *Server, m mutation) {
+	q.start.Do(func() { go q.drain(s) })
 	select {
 	case q.queue <- m:
 	default:
 		go s.apply(m)
-		return
-	}
-	if q.running.CompareAndSwap(0, 1) {
-		go q.drain(s)
 	}
 }
 
-// drain runs the queued calls until there are none.
+// drain runs the queued calls, for the life of the process.
 func (q *mutations) drain(s *Server) {
-	for {
-		select {
-		case m := <-q.queue:
-			s.apply(m)
-		default:
-			q.running.Store(0)
-			// A call queued after the select saw none found running
-			// set and started no goroutine: take it, unless another
-			// goroutine already does.
-			if len(q.queue) == 0 || !q.running.CompareAndSwap(0, 1) {
-				return
-			}
-		}
+	for m := range q.queue {
+		s.apply(m)
 	}
 }
 
@@ -139,7 +126,7 @@ func (s *Server) apply(m mutation) {
 		s.finish(m.sender, m.serial, pathSig, nil, busError(err))
 		return
 	}
-	s.finish(m.sender, m.serial, pathSig, MachinePath(got.Name), nil)
+	s.warnReply(s.sock.replyMachine(m.sender, m.serial, got.Name))
 }
 
 // finish writes a call's reply, out (of signature sig, none if sig is
@@ -153,9 +140,7 @@ func (s *Server) finish(sender string, serial uint32, sig dbus.Signature, out an
 	if sig.String() != "" {
 		values = []any{out}
 	}
-	if err := s.sock.reply(sender, serial, sig, values); err != nil {
-		s.opts.Log.Printf("warning: reply: %v", err)
-	}
+	s.warnReply(s.sock.reply(sender, serial, sig, values))
 }
 
 // errorMessage is the ERROR reply to the call serial from dest, as godbus
@@ -173,18 +158,15 @@ func errorMessage(dest string, serial uint32, e *dbus.Error) *dbus.Message {
 }
 
 // decodeSpec decodes a registration call's arguments (signature checked
-// by the caller). Create*'s scope properties must be empty.
+// by the caller). Create*'s scope properties must be empty. The strings
+// and ID are copied, together, into one allocation of their own: the
+// call's buffer is read into again before the registration runs.
 func decodeSpec(c call) (machine.Spec, bool) {
 	d := c.Args()
 	var s machine.Spec
-	s.Name = d.Str()
-	if id := d.Bytes(); len(id) > 0 {
-		s.ID = append([]byte(nil), id...)
-	}
-	s.Service = d.Str()
-	s.Class = machine.Class(d.Str())
+	name, id, service, class := d.StrAlias(), d.Bytes(), d.StrAlias(), d.StrAlias()
 	s.Leader = d.Uint32()
-	s.RootDirectory = d.Str()
+	root := d.StrAlias()
 	if c.Member == "RegisterMachineWithNetwork" || c.Member == "CreateMachineWithNetwork" {
 		var ok bool
 		if s.NetworkInterfaces, ok = int32s(&d); !ok {
@@ -196,7 +178,28 @@ func decodeSpec(c call) (machine.Spec, bool) {
 			return s, false
 		}
 	}
-	return s, d.Done()
+	if !d.Done() {
+		return s, false
+	}
+	buf := make([]byte, 0, len(name)+len(id)+len(service)+len(class)+len(root))
+	s.Name, s.Service, s.Class = ownString(&buf, name), ownString(&buf, service), machine.Class(ownString(&buf, class))
+	s.RootDirectory = ownString(&buf, root)
+	if len(id) > 0 {
+		at := len(buf)
+		buf = append(buf, id...)
+		s.ID = buf[at:len(buf):len(buf)]
+	}
+	return s, true
+}
+
+// ownString appends v to *buf, which has room for it, and returns the copy.
+func ownString(buf *[]byte, v string) string {
+	if v == "" {
+		return ""
+	}
+	at := len(*buf)
+	*buf = append(*buf, v...)
+	return unsafe.String(&(*buf)[at], len(v))
 }
 
 // int32s reads an ARRAY of INT32, nil if it is empty.

@@ -2,8 +2,11 @@ package machine1
 
 import (
 	"log"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/godbus/dbus/v5"
 
@@ -22,7 +25,8 @@ const (
 
 // MachinePath returns the object path of the machine called name.
 func MachinePath(name string) dbus.ObjectPath {
-	return dbus.ObjectPath(machineDir + "/" + buslabel.Escape(name))
+	b := buslabel.AppendEscape(append(make([]byte, 0, len(machineDir)+2+3*len(name)), machineDir+"/"...), name)
+	return dbus.ObjectPath(unsafe.String(unsafe.SliceData(b), len(b))) // b is never written again
 }
 
 // ImagePath returns the object path of the image called name.
@@ -195,12 +199,30 @@ type Signals struct {
 	// Log, if set, gets one line per change.
 	Log  *log.Logger
 	sock atomic.Pointer[busSocket]
+
+	mu sync.Mutex
+	// line is the buffer log lines of registrations and removals are
+	// built in, without boxing their arguments; guarded by mu.
+	line []byte
 }
 
 func (g *Signals) logf(format string, args ...any) {
 	if g.Log != nil {
 		g.Log.Printf(format, args...)
 	}
+}
+
+// logMachine logs the line that add appends to "machine NAME ".
+func (g *Signals) logMachine(name string, add func(b []byte) []byte) {
+	if g.Log == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.line = add(append(append(g.line[:0], "machine "...), name...))
+	// Output copies the line before it returns.
+	_ = g.Log.Output(2, unsafe.String(unsafe.SliceData(g.line), len(g.line)))
+	g.line = g.line[:0]
 }
 
 // Attach starts emitting on s's bus connection (after ConnectSystemBus).
@@ -214,16 +236,25 @@ func (g *Signals) emit(path dbus.ObjectPath, iface, member string, args ...any) 
 	}
 }
 
-// MachineNew implements machine.Observer.
+// MachineNew implements machine.Observer. Its log line and signal are
+// built without allocating: registrations come a thousand at a time.
 func (g *Signals) MachineNew(m machine.Machine) {
-	g.logf("machine %s registered (class %q, leader %d, service %q)", m.Name, m.Class, m.Leader, m.Service)
-	g.emit(ManagerPath, dbusinterfaces.Manager, "MachineNew", m.Name, MachinePath(m.Name))
+	g.logMachine(m.Name, func(b []byte) []byte {
+		b = strconv.AppendQuote(append(b, " registered (class "...), string(m.Class))
+		b = strconv.AppendUint(append(b, ", leader "...), uint64(m.Leader), 10)
+		return append(strconv.AppendQuote(append(b, ", service "...), m.Service), ')')
+	})
+	if sock := g.sock.Load(); sock != nil {
+		_ = sock.machineSignal("MachineNew", m.Name)
+	}
 }
 
-// MachineRemoved implements machine.Observer.
+// MachineRemoved implements machine.Observer, without allocating.
 func (g *Signals) MachineRemoved(m machine.Machine) {
-	g.logf("machine %s removed", m.Name)
-	g.emit(ManagerPath, dbusinterfaces.Manager, "MachineRemoved", m.Name, MachinePath(m.Name))
+	g.logMachine(m.Name, func(b []byte) []byte { return append(b, " removed"...) })
+	if sock := g.sock.Load(); sock != nil {
+		_ = sock.machineSignal("MachineRemoved", m.Name)
+	}
 }
 
 // StateChanged implements machine.Observer: PropertiesChanged of
