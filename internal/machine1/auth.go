@@ -20,33 +20,67 @@ func sender(msg dbus.Message) string {
 	return s
 }
 
-// maxCachedUIDs bounds the sender → UID cache.
-const maxCachedUIDs = 4096
+// uidSlots is how many callers the sender → UID cache holds, and
+// maxCachedName the longest unique name it holds (the bus daemon's are
+// like ":1.1234").
+const (
+	uidSlots      = 256
+	maxCachedName = 32
+)
 
 // uidCache remembers the UID the bus reported for a unique name. A bus
 // never reuses a unique name and a connection's UID never changes, so an
-// entry stays true; only successful answers are cached.
+// entry stays true; only successful answers are cached. It is a
+// direct-mapped table of fixed size, made at the first put: a caller
+// evicts the one whose name hashes to the same slot, and no call (a
+// spawner's connection makes one registration) leaves garbage.
 type uidCache struct {
 	mu sync.Mutex
-	// uids is guarded by mu.
-	uids map[string]uint32
+	// slots is guarded by mu.
+	slots *[uidSlots]uidSlot
+}
+
+// uidSlot is one cached caller.
+type uidSlot struct {
+	name [maxCachedName]byte
+	len  uint8
+	uid  uint32
+}
+
+// slot returns the slot of name.
+func (c *uidCache) slot(name string) *uidSlot {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return &c.slots[h%uidSlots]
 }
 
 func (c *uidCache) get(name string) (uint32, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	uid, ok := c.uids[name]
-	return uid, ok
+	if c.slots == nil || len(name) > maxCachedName {
+		return 0, false
+	}
+	e := c.slot(name)
+	if int(e.len) != len(name) || string(e.name[:e.len]) != name {
+		return 0, false
+	}
+	return e.uid, true
 }
 
 func (c *uidCache) put(name string, uid uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.uids == nil || len(c.uids) >= maxCachedUIDs {
-		c.uids = map[string]uint32{}
+	if len(name) > maxCachedName || name == "" {
+		return
 	}
-	// The name may point into a decoded message's buffer.
-	c.uids[strings.Clone(name)] = uid
+	if c.slots == nil {
+		c.slots = new([uidSlots]uidSlot)
+	}
+	e := c.slot(name)
+	e.len = uint8(copy(e.name[:], name))
+	e.uid = uid
 }
 
 // callerUID asks the bus daemon for the UID of msg's sender.
@@ -131,6 +165,12 @@ func (s *Server) requireRoot(msg dbus.Message, what string) error {
 // not in polkitActions), of the caller with unique bus name name.
 func (s *Server) requireRootOnly(name, what string) error {
 	uid, err := s.uidOf(name)
+	return rootOnly(uid, err, what)
+}
+
+// rootOnly is requireRootOnly's verdict on the UID uid, or on the error
+// err of its lookup.
+func rootOnly(uid uint32, err error, what string) error {
 	if err != nil {
 		return fmt.Errorf("%s: cannot determine caller (%v): %w", what, err, errAccessDenied)
 	}

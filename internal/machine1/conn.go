@@ -55,6 +55,9 @@ type busSocket struct {
 	// path holds the object path of the last machine a reply or signal
 	// named; guarded by mu.
 	path []byte
+
+	// uidq is the bus query of a caller's UID in flight.
+	uidq uidQuery
 }
 
 // maxKeptBuffer bounds what busSocket keeps of its buffers between
@@ -99,7 +102,7 @@ func dialBus(address string) (*busSocket, error) {
 			last = err
 			continue
 		}
-		return &busSocket{c: c, r: bufio.NewReaderSize(c, 64<<10)}, nil
+		return &busSocket{c: c, r: bufio.NewReaderSize(c, 64<<10), uidq: uidQuery{reply: make(chan uidReply, 1)}}, nil
 	}
 	return nil, last
 }
@@ -115,11 +118,15 @@ func (s *busSocket) Read(p []byte) (int, error) {
 	for len(s.pending) == 0 {
 		msg, err := dbuswire.AppendMessage(s.in, s.r, dbuswire.MaxMessage)
 		if err != nil {
+			s.stopUIDQueries()
 			return 0, err
 		}
 		// The fast path keeps nothing of msg, and godbus copies pending
 		// out: the buffer is free again once pending is read.
 		s.in = keep(msg)
+		if s.takeUIDReply(msg) {
+			continue
+		}
 		if !s.fast(msg) {
 			s.pending = msg
 		}
