@@ -125,8 +125,14 @@ func sleeper(t *testing.T) *exec.Cmd {
 // registerCall prepares the RegisterMachine call of a machine "allocs"
 // led by leader.
 func registerCall(t *testing.T, client *rawClient, leader *exec.Cmd) []byte {
+	return registerNamed(t, client, "allocs", leader)
+}
+
+// registerNamed prepares the RegisterMachine call of a machine name led by
+// leader.
+func registerNamed(t *testing.T, client *rawClient, name string, leader *exec.Cmd) []byte {
 	return client.message(t, "RegisterMachine", "sayssus", func(e *dbuswire.Encoder) {
-		e.Str("allocs")
+		e.Str(name)
 		e.Bytes(nil)
 		e.Str("test")
 		e.Str("container")
@@ -218,8 +224,8 @@ func (rc *rawClient) build(t *testing.T, h *dbuswire.Header, body []byte) []byte
 }
 
 // call sends msg under a new serial and reads messages until its reply,
-// failing on an error reply.
-func (rc *rawClient) call(t *testing.T, msg []byte) {
+// failing on an error reply other than the one named wantErr, if any.
+func (rc *rawClient) call(t *testing.T, msg []byte, wantErr ...string) {
 	if rc.serial == 0 {
 		if _, err := rc.c.Write(dbuswire.AppendAuth(nil, 0)); err != nil {
 			t.Fatal(err)
@@ -234,7 +240,7 @@ func (rc *rawClient) call(t *testing.T, msg []byte) {
 		t.Fatal(err)
 	}
 	m := rc.until(t, rc.serial, "")
-	if m.Type == dbuswire.TypeError {
+	if m.Type == dbuswire.TypeError && (len(wantErr) == 0 || m.ErrorName != wantErr[0]) {
 		t.Fatalf("%s: %s", m.ErrorName, m.Body)
 	}
 }
@@ -258,5 +264,31 @@ func (rc *rawClient) until(t *testing.T, serial uint32, member string) dbuswire.
 		if serial != 0 && m.ReplySerial == serial || member != "" && m.Type == dbuswire.TypeSignal && m.Member == member {
 			return m
 		}
+	}
+}
+
+// TestIntegrationRegisterCallerGone registers from connections that close
+// right after their call, so berthd's query of the caller's UID may fail
+// (the bus no longer knows the name): each registration is denied or done,
+// and berthd goes on answering the queries of the next callers.
+func TestIntegrationRegisterCallerGone(t *testing.T) {
+	testbed.RequireRoot(t)
+	bus := testbed.StartBus(t)
+	startStack(t, bus)
+	goneLeader, leader := sleeper(t), sleeper(t)
+	for range 20 {
+		gone := dialRaw(t, bus)
+		msg := registerNamed(t, gone, "gone", goneLeader)
+		binary.LittleEndian.PutUint32(msg[8:], 100)
+		if _, err := gone.c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		_ = gone.c.Close()
+		client := dialRaw(t, bus)
+		client.call(t, registerCall(t, client, leader))
+		client.call(t, client.message(t, "UnregisterMachine", "s", func(e *dbuswire.Encoder) { e.Str("allocs") }))
+		// Whether or not "gone" registered, its leader is free again.
+		client.call(t, client.message(t, "UnregisterMachine", "s", func(e *dbuswire.Encoder) { e.Str("gone") }),
+			"org.freedesktop.machine1.NoSuchMachine")
 	}
 }
