@@ -21,8 +21,7 @@ func (c *countingObserver) StateChanged(machine.Machine)   { c.n++ }
 func TestIdleTrimmer(t *testing.T) {
 	next := &countingObserver{}
 	trims := make(chan struct{}, 10)
-	tr := &idleTrimmer{next: next, kick: make(chan struct{}, 1), trim: func() { trims <- struct{}{} }}
-	go tr.run()
+	tr := newTrimmer(next, func() { trims <- struct{}{} })
 	m := machine.Machine{}
 	for range 100 {
 		tr.MachineNew(m)
