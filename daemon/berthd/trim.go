@@ -43,7 +43,8 @@ func freeOSMemory() {
 	}
 }
 
-// settle runs berthd's first garbage collection before it serves and
+// settle runs berthd's first garbage collection once start-up is done
+// (after the enabled machines' starts, whose garbage it collects too) and
 // returns start-up's garbage to the system. The first collection sets up
 // bookkeeping that stays (the runtime's sets of swept spans, about 400 KB
 // with berthd's heap), and Go forces a collection within two minutes of
