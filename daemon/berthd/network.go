@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/berth-dev/berth/internal/machine"
 	"github.com/berth-dev/berth/internal/machinenet"
@@ -43,7 +41,7 @@ func startNetwork(logger *log.Logger, p paths.Paths, reg *machine.Registry) (*ne
 	w, err := netwatch.New(netwatch.Config{
 		StateDir:         filepath.Join(p.State, "network"),
 		DNS:              netwatch.ResolvConfDNS(filepath.Join(p.Root, "etc/resolv.conf"), filepath.Join(p.Root, "run/systemd/resolve/resolv.conf")),
-		Logger:           slog.New(slog.NewTextHandler(lineWriter{nlog}, &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		Logger:           nlog,
 		AcceptLinkRelays: relays,
 	})
 	if err != nil {
@@ -116,19 +114,4 @@ func insideOf(reg *machine.Registry) func(string) []netip.Addr {
 		}
 		return out
 	}
-}
-
-// lineWriter logs each line written to it.
-type lineWriter struct{ l *log.Logger }
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	w.l.Print(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-func dropTime(_ []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.TimeKey {
-		return slog.Attr{}
-	}
-	return a
 }

@@ -19,8 +19,9 @@ const trimDelay = 250 * time.Millisecond
 // bursts, and Go would otherwise keep that memory resident for minutes.
 type idleTrimmer struct {
 	next machine.Observer
-	kick chan struct{}
-	trim func() // freeOSMemory
+	// timer runs the trim; each change pushes it back to trimDelay. A
+	// timer waits without a goroutine of its own.
+	timer *time.Timer
 }
 
 // freeOSMemory returns all free memory to the system. debug.FreeOSMemory
@@ -42,35 +43,29 @@ func freeOSMemory() {
 	}
 }
 
-// newIdleTrimmer starts the trimmer's goroutine, which runs for the life
-// of the process.
-func newIdleTrimmer(next machine.Observer) *idleTrimmer {
-	t := &idleTrimmer{next: next, kick: make(chan struct{}, 1), trim: freeOSMemory}
-	go t.run()
-	return t
-}
+// settle runs berthd's first garbage collection once start-up is done
+// (after the enabled machines' starts, whose garbage it collects too) and
+// returns start-up's garbage to the system. The first collection sets up
+// bookkeeping that stays (the runtime's sets of swept spans, about 400 KB
+// with berthd's heap), and Go forces a collection within two minutes of
+// start anyway; paid here, it is not charged to the first machines, and
+// berthd's idle memory is what it keeps.
+func settle() { freeOSMemory() }
 
-// run waits for changes and trims once they have been quiet for trimDelay.
-func (t *idleTrimmer) run() {
-	timer := time.NewTimer(trimDelay)
+// newIdleTrimmer returns a trimmer that passes changes on to next and
+// runs freeOSMemory after each burst of them.
+func newIdleTrimmer(next machine.Observer) *idleTrimmer { return newTrimmer(next, freeOSMemory) }
+
+// newTrimmer returns a trimmer that runs trim after each burst of changes.
+func newTrimmer(next machine.Observer, trim func()) *idleTrimmer {
+	timer := time.AfterFunc(trimDelay, trim)
 	timer.Stop()
-	for {
-		select {
-		case <-t.kick:
-			timer.Reset(trimDelay)
-		case <-timer.C:
-			t.trim()
-		}
-	}
+	return &idleTrimmer{next: next, timer: timer}
 }
 
-// poke notes a change without ever blocking the registry.
-func (t *idleTrimmer) poke() {
-	select {
-	case t.kick <- struct{}{}:
-	default:
-	}
-}
+// poke notes a change: the trim runs trimDelay after the last one. It
+// never blocks the registry.
+func (t *idleTrimmer) poke() { t.timer.Reset(trimDelay) }
 
 // MachineNew implements machine.Observer.
 func (t *idleTrimmer) MachineNew(m machine.Machine) { t.next.MachineNew(m); t.poke() }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -20,8 +21,7 @@ func (c *countingObserver) StateChanged(machine.Machine)   { c.n++ }
 func TestIdleTrimmer(t *testing.T) {
 	next := &countingObserver{}
 	trims := make(chan struct{}, 10)
-	tr := &idleTrimmer{next: next, kick: make(chan struct{}, 1), trim: func() { trims <- struct{}{} }}
-	go tr.run()
+	tr := newTrimmer(next, func() { trims <- struct{}{} })
 	m := machine.Machine{}
 	for range 100 {
 		tr.MachineNew(m)
@@ -45,5 +45,18 @@ func TestFreeOSMemoryKeepsGOMAXPROCS(t *testing.T) {
 	freeOSMemory()
 	if got := runtime.GOMAXPROCS(0); got != n {
 		t.Errorf("GOMAXPROCS = %d after the trim, want %d", got, n)
+	}
+}
+
+// TestSettleCollects checks that settle runs a garbage collection, so
+// berthd pays the first collection's set-up before it serves.
+func TestSettleCollects(t *testing.T) {
+	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	metrics.Read(s)
+	before := s[0].Value.Uint64()
+	settle()
+	metrics.Read(s)
+	if got := s[0].Value.Uint64(); got <= before {
+		t.Errorf("forced collections: %d before settle, %d after", before, got)
 	}
 }

@@ -13,20 +13,19 @@ const (
 
 // Reasons a packet is dropped before decoding.
 var (
-	errShort      = errors.New("shorter than 240 bytes")
-	errLong       = errors.New("longer than 4096 bytes")
-	errOp         = errors.New("not a BOOTREQUEST")
-	errHWType     = errors.New("hardware type not Ethernet")
-	errHWLen      = errors.New("bad hardware address length")
-	errCookie     = errors.New("bad magic cookie")
-	errOptionLen  = errors.New("option runs past the end")
-	errNoEnd      = errors.New("no END option")
-	errAfterEnd   = errors.New("data after END")
-	errOverload   = errors.New("option overload")
-	errMsgType    = errors.New("missing or bad message type")
-	errClientID   = errors.New("bad client identifier length")
-	errHostname   = errors.New("bad host name length")
-	errBadPayload = errors.New("undecodable")
+	errShort     = errors.New("shorter than 240 bytes")
+	errLong      = errors.New("longer than 4096 bytes")
+	errOp        = errors.New("not a BOOTREQUEST")
+	errHWType    = errors.New("hardware type not Ethernet")
+	errHWLen     = errors.New("bad hardware address length")
+	errCookie    = errors.New("bad magic cookie")
+	errOptionLen = errors.New("option runs past the end")
+	errNoEnd     = errors.New("no END option")
+	errAfterEnd  = errors.New("data after END")
+	errOverload  = errors.New("option overload")
+	errMsgType   = errors.New("missing or bad message type")
+	errClientID  = errors.New("bad client identifier length")
+	errHostname  = errors.New("bad host name length")
 )
 
 // Option codes checked on the raw packet.

@@ -102,7 +102,7 @@ func (s *Server) request(req, resp *dhcpv4.DHCPv4, client string, now time.Time)
 	}
 	if err := s.table.Bind(l, now); err != nil {
 		s.nak(resp)
-		s.log.Info("request refused", "client", client, "addr", addr, "err", err)
+		s.log.Printf("request of %s for %v refused: %v", client, addr, err)
 		return true
 	}
 	s.markDirty()
@@ -123,7 +123,7 @@ func (s *Server) decline(req *dhcpv4.DHCPv4, client string, now time.Time) {
 	addr, ok := ipv4(req.RequestedIPAddress())
 	if ok && s.table.Decline(client, addr, now.Add(declineHold)) {
 		s.stats.declines.Add(1)
-		s.log.Warn("address declined", "client", client, "addr", addr)
+		s.log.Printf("address %v declined by %s", addr, client)
 		s.markDirty()
 	}
 }

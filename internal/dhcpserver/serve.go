@@ -42,7 +42,7 @@ func (s *Server) Serve(conn net.PacketConn) error {
 		}
 		if _, err := conn.WriteTo(reply, dst); err != nil {
 			s.stats.sendErrors.Add(1)
-			s.log.Warn("dhcp reply not sent", "dst", dst, "err", err)
+			s.log.Printf("dhcp reply to %v not sent: %v", dst, err)
 		}
 	}
 }
@@ -73,7 +73,7 @@ func (s *Server) saver(stop <-chan struct{}, done chan<- struct{}) {
 
 func (s *Server) saveLogged() {
 	if err := s.Save(); err != nil {
-		s.log.Error("lease file not saved", "err", err)
+		s.log.Printf("lease file not saved: %v", err)
 	}
 }
 
@@ -84,14 +84,13 @@ func (s *Server) HandlePacket(b []byte) (reply []byte, dst *net.UDPAddr) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.stats.panics.Add(1)
-			s.log.Error("dhcp packet handler panicked", "panic", r)
+			s.log.Printf("dhcp packet handler panicked: %v", r)
 			reply, dst = nil, nil
 		}
 	}()
 	s.stats.received.Add(1)
-	if err := check(b); err != nil {
+	if check(b) != nil {
 		s.stats.malformed.Add(1)
-		s.log.Debug("dhcp packet dropped", "err", err)
 		return nil, nil
 	}
 	if now := s.cfg.Now(); !s.limit.allow(b[28:34], now) && !s.table.HoldsHW(net.HardwareAddr(b[28:34]).String(), now) {
@@ -105,7 +104,6 @@ func (s *Server) HandlePacket(b []byte) (reply []byte, dst *net.UDPAddr) {
 	req, err := dhcpv4.FromBytes(b)
 	if err != nil {
 		s.stats.malformed.Add(1)
-		s.log.Debug("dhcp packet dropped", "err", errBadPayload)
 		return nil, nil
 	}
 	resp := NewReply(req)

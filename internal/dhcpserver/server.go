@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"log"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -56,7 +56,7 @@ type Config struct {
 	// itself. Load generators such as perfdhcp act as one.
 	AcceptLinkRelays bool
 	// Logger receives the server's log lines (discarded if nil).
-	Logger *slog.Logger
+	Logger *log.Logger
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 }
@@ -81,7 +81,7 @@ type Server struct {
 	table  *leases.Table
 	limit  *limiter
 	recent *offers
-	log    *slog.Logger
+	log    *log.Logger
 	stats  counters
 	dirty  chan struct{}
 
@@ -109,8 +109,7 @@ func New(cfg Config) (*Server, error) {
 		dirty:  make(chan struct{}, 1),
 	}
 	if cfg.LeaseFile != "" {
-		n := table.Load(cfg.LeaseFile, cfg.Now(), s.log)
-		s.log.Debug("leases loaded", "count", n)
+		table.Load(cfg.LeaseFile, cfg.Now(), s.log)
 	}
 	return s, nil
 }
@@ -132,7 +131,7 @@ func withDefaults(c Config) Config {
 		c.Burst = DefaultBurst
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = log.New(io.Discard, "", 0)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -186,6 +185,6 @@ func (s *Server) logPoolFull(client string, now time.Time) {
 	}
 	s.mu.Unlock()
 	if !quiet {
-		s.log.Warn("address pool full, not answering", "prefix", s.cfg.Prefix, "client", client)
+		s.log.Printf("address pool %v full, not answering %s", s.cfg.Prefix, client)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
+	"log"
 	"os"
 	"path/filepath"
 	"time"
@@ -78,16 +78,16 @@ func writeAtomic(path string, data []byte) error {
 // that is invalid, outside the pool, expired before now, or a duplicate
 // of an address or client already loaded; each skip is logged on log.
 // Load returns the number of leases loaded.
-func (t *Table) Load(path string, now time.Time, log *slog.Logger) int {
+func (t *Table) Load(path string, now time.Time, log *log.Logger) int {
 	data, err := readBounded(path)
 	if err != nil {
 		if !os.IsNotExist(err) {
-			log.Warn("lease file skipped", "path", path, "err", err)
+			log.Printf("lease file %s skipped: %v", path, err)
 		}
 		return 0
 	}
-	return t.loadBytes(data, now, func(msg string, args ...any) {
-		log.Warn(msg, append([]any{"path", path}, args...)...)
+	return t.loadBytes(data, now, func(format string, args ...any) {
+		log.Printf("%s: "+format, append([]any{path}, args...)...)
 	})
 }
 
@@ -111,11 +111,11 @@ func readBounded(path string) ([]byte, error) {
 func (t *Table) loadBytes(data []byte, now time.Time, warn func(string, ...any)) int {
 	var c fileContent
 	if err := json.Unmarshal(data, &c); err != nil {
-		warn("lease file skipped", "err", err)
+		warn("lease file skipped: %v", err)
 		return 0
 	}
 	if c.Version != fileVersion {
-		warn("lease file skipped", "err", fmt.Sprintf("unknown version %d", c.Version))
+		warn("lease file skipped: unknown version %d", c.Version)
 		return 0
 	}
 	n := 0
@@ -125,7 +125,7 @@ func (t *Table) loadBytes(data []byte, now time.Time, warn func(string, ...any))
 			err = t.bindNew(l)
 		}
 		if err != nil {
-			warn("lease entry skipped", "index", i, "err", err)
+			warn("lease entry %d skipped: %v", i, err)
 			continue
 		}
 		n++

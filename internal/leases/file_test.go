@@ -2,7 +2,7 @@ package leases
 
 import (
 	"io"
-	"log/slog"
+	"log"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = log.New(io.Discard, "", 0)
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ve-a.json")

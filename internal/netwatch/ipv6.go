@@ -1,12 +1,14 @@
 package netwatch
 
 import (
-	"crypto/rand"
+	"fmt"
 	"hash/fnv"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // ulaFile holds the host's random IPv6 ULA /48 (RFC 4193) in the state
@@ -23,8 +25,11 @@ func (w *Watcher) ula() (netip.Prefix, error) {
 	}
 	var a [16]byte
 	a[0] = 0xfd
-	if _, err := rand.Read(a[1:6]); err != nil {
-		return netip.Prefix{}, err
+	// The kernel's random source directly: crypto/rand would add its
+	// generator and FIPS self-tests to berthd for 5 bytes, once per host.
+	// Reads of up to 256 bytes are never short.
+	if _, err := unix.Getrandom(a[1:6], 0); err != nil {
+		return netip.Prefix{}, fmt.Errorf("random ULA prefix: %w", err)
 	}
 	p := netip.PrefixFrom(netip.AddrFrom16(a), 48)
 	return p, os.WriteFile(path, []byte(p.String()+"\n"), 0o600)

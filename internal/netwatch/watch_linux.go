@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/netip"
 	"os"
@@ -87,7 +88,7 @@ func (w *Watcher) update(h *netlink.Handle, u netlink.LinkUpdate) {
 		w.update(h, u)
 	case u.Header.Type == unix.RTM_NEWLINK && !known && ok:
 		if err := w.setup(h, u.Link, zone); err != nil {
-			w.log.Error("link not configured", "link", attrs.Name, "err", err)
+			w.log.Printf("link %s not configured: %v", attrs.Name, err)
 		}
 	}
 }
@@ -132,7 +133,7 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	w.mu.Lock()
 	w.links[m.link.Index] = m
 	w.mu.Unlock()
-	w.log.Info("link configured", "link", name, "subnet", subnet)
+	w.log.Printf("link %s configured: subnet %v", name, subnet)
 	return nil
 }
 
@@ -198,7 +199,7 @@ func toAddr(p netip.Prefix) *netlink.Addr {
 func (w *Watcher) serve(name string, subnet netip.Prefix) (*managed, error) {
 	s, err := dhcpserver.New(dhcpserver.Config{
 		Prefix: subnet, ServerAddr: addrpool.HostAddr(subnet), DNS: w.cfg.DNS,
-		LeaseFile: w.leaseFile(name), Logger: w.log.With("link", name),
+		LeaseFile: w.leaseFile(name), Logger: log.New(w.log.Writer(), w.log.Prefix()+name+": ", w.log.Flags()),
 		AcceptLinkRelays: w.cfg.AcceptLinkRelays,
 	})
 	if err != nil {
@@ -237,7 +238,7 @@ func (w *Watcher) address6(h *netlink.Handle, link netlink.Link) netip.Prefix {
 	name := link.Attrs().Name
 	ula, err := w.ula()
 	if err != nil {
-		w.log.Warn("no IPv6 prefix", "link", name, "err", err)
+		w.log.Printf("link %s: no IPv6 prefix: %v", name, err)
 		return netip.Prefix{}
 	}
 	p := w.existing6(h, link, ula)
@@ -253,7 +254,7 @@ func (w *Watcher) address6(h *netlink.Handle, link netlink.Link) netip.Prefix {
 			return p
 		}
 	}
-	w.log.Warn("link stays without IPv6 prefix", "link", name, "err", err)
+	w.log.Printf("link %s stays without IPv6 prefix: %v", name, err)
 	return netip.Prefix{}
 }
 
@@ -293,7 +294,7 @@ func (w *Watcher) advertise(m *managed, p netip.Prefix) bool {
 		return err
 	})
 	if err != nil {
-		w.log.Warn("no IPv6 router advertisements", "link", m.link.Name, "err", err)
+		w.log.Printf("link %s: no IPv6 router advertisements: %v", m.link.Name, err)
 		return false
 	}
 	m.ra, m.raDone = c, make(chan error, 1)
@@ -308,18 +309,18 @@ func (w *Watcher) advertise(m *managed, p netip.Prefix) bool {
 func (w *Watcher) teardown(m *managed) {
 	m.stop()
 	if err := w.nat.RemoveLink(m.link.Name); err != nil {
-		w.log.Error("nat not removed", "link", m.link.Name, "err", err)
+		w.log.Printf("link %s: nat not removed: %v", m.link.Name, err)
 	}
 	for _, l := range m.server.Leases() {
 		if err := w.nat.RemoveForwardsTo(l.Addr); err != nil {
-			w.log.Error("port forwards not removed", "link", m.link.Name, "err", err)
+			w.log.Printf("link %s: port forwards not removed: %v", m.link.Name, err)
 		}
 	}
 	w.pool.Release(m.link.Name)
 	w.mu.Lock()
 	delete(w.links, m.link.Index)
 	w.mu.Unlock()
-	w.log.Info("link released", "link", m.link.Name, "subnet", m.link.Subnet)
+	w.log.Printf("link %s released: subnet %v", m.link.Name, m.link.Subnet)
 }
 
 // stopAll stops every DHCP server when Run ends.

@@ -3,7 +3,7 @@ package netwatch
 import (
 	"errors"
 	"io"
-	"log/slog"
+	"log"
 	"net"
 	"net/netip"
 	"os"
@@ -34,7 +34,7 @@ type Config struct {
 	// DNS are the DNS servers offered to containers (see ResolvConfDNS).
 	DNS []netip.Addr
 	// Logger receives log lines (discarded if nil).
-	Logger *slog.Logger
+	Logger *log.Logger
 	// NAT is the nftables manager to use (a new one for NetNS if nil).
 	NAT *nat.Manager
 	// Pool hands out subnets (a new one if nil).
@@ -71,7 +71,7 @@ type Link struct {
 // may be called concurrently.
 type Watcher struct {
 	cfg  Config
-	log  *slog.Logger
+	log  *log.Logger
 	nat  *nat.Manager
 	pool *addrpool.Allocator
 
@@ -100,7 +100,7 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	w := &Watcher{cfg: cfg, log: cfg.Logger, nat: cfg.NAT, pool: cfg.Pool, links: map[int]*managed{}}
 	if w.log == nil {
-		w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		w.log = log.New(io.Discard, "", 0)
 	}
 	if w.nat == nil {
 		w.nat = nat.New(nat.WithNetNS(cfg.NetNS))
@@ -197,6 +197,6 @@ func (w *Watcher) rememberedSubnet(name string) netip.Prefix {
 
 func (w *Watcher) rememberSubnet(name string, p netip.Prefix) {
 	if err := os.WriteFile(w.subnetFile(name), []byte(p.String()+"\n"), 0o600); err != nil {
-		w.log.Warn("subnet not remembered", "link", name, "err", err)
+		w.log.Printf("link %s: subnet not remembered: %v", name, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,37 @@ func waitGone(pid int, start uint64, timeout time.Duration) bool {
 			return true
 		}
 	}
+}
+
+// reap collects the exit status of cmd's process once it has exited.
+// It waits on a pidfd in the runtime's poller, where the waiting goroutine
+// holds no OS thread; Wait alone would block in waitid, holding one for
+// as long as the process runs (a monitor runs as long as its unit).
+func reap(cmd *exec.Cmd) {
+	fd, err := kernel.RetryInt("pidfd_open", func() (int, error) {
+		return unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK)
+	})
+	if err != nil {
+		go func() { _ = cmd.Wait() }()
+		return
+	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	go func() {
+		if rc, err := pidfd.SyscallConn(); err == nil {
+			_ = rc.Read(func(fd uintptr) bool { return exited(int(fd)) })
+		}
+		pidfd.Close()
+		_ = cmd.Wait()
+	}()
+}
+
+// exited reports whether the process of a pidfd has exited: its pidfd
+// then polls readable. An error counts as exited, leaving Wait to wait.
+func exited(pidfd int) bool {
+	n, err := kernel.RetryInt("poll", func() (int, error) {
+		return unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 0)
+	})
+	return err != nil || n > 0
 }
 
 // process is a pidfd: signals sent through it never reach a later

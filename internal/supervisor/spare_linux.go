@@ -65,7 +65,7 @@ func (s *Supervisor) startMonitor(dir string, out *os.File) (*spare, error) {
 		m.close()
 		return nil, err
 	}
-	go func() { _ = m.cmd.Wait() }() // reap it if we outlive it
+	reap(m.cmd) // if we outlive it
 	return m, nil
 }
 

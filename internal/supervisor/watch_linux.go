@@ -38,7 +38,7 @@ func (s *Supervisor) Watch(ctx context.Context, changed func(Status)) error {
 			w.addUnit(e.Name(), false)
 		}
 	}
-	go func() { <-ctx.Done(); w.f.Close() }()
+	context.AfterFunc(ctx, func() { w.f.Close() })
 	go w.loop()
 	return nil
 }
@@ -78,9 +78,16 @@ func (w *watcher) report(unit string) {
 	}
 }
 
+// readSize is what loop reads at a time: room for 15 events even with
+// the longest names, and for hundreds with unit names; more stay queued
+// in the kernel for the next read. It is small because it lives on
+// loop's stack for the life of berthd (64 KiB would keep a 128 KiB stack
+// half resident).
+const readSize = 4 << 10
+
 // loop reads events until the inotify file is closed.
 func (w *watcher) loop() {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, readSize)
 	for {
 		n, err := w.f.Read(buf)
 		if err != nil {
