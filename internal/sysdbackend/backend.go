@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
@@ -35,6 +36,9 @@ func Booted(root string) bool {
 // run concurrently.
 type Backend struct {
 	conn *sdbus.Conn
+	mu   sync.Mutex
+	// watch is Watch's bus connection, nil before Watch; guarded by mu.
+	watch *dbus.Conn
 }
 
 // New connects to systemd on the system bus (DBUS_SYSTEM_BUS_ADDRESS
@@ -47,8 +51,15 @@ func New(ctx context.Context) (*Backend, error) {
 	return &Backend{conn: conn}, nil
 }
 
-// Close closes the bus connection.
-func (b *Backend) Close() { b.conn.Close() }
+// Close closes the bus connections.
+func (b *Backend) Close() {
+	b.conn.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.watch != nil {
+		b.watch.Close()
+	}
+}
 
 // wait waits for a job's result.
 func wait(ctx context.Context, op string, ch <-chan string) error {
