@@ -77,16 +77,29 @@ func wait(ctx context.Context, op string, ch <-chan string) error {
 // Start starts u as a transient unit and waits for its job: for the
 // Type=notify template, until berth-nspawn reported READY=1.
 func (b *Backend) Start(ctx context.Context, u unitgen.Unit) error {
-	if unit, _, err := b.Active(ctx, u.Machine); err != nil {
+	start, err := b.PrepareStart(ctx, u)
+	if err != nil {
 		return err
+	}
+	return start(ctx)
+}
+
+// PrepareStart does the part of Start that changes nothing: it checks
+// that the machine runs in neither of its units. The returned function
+// starts u and waits for its job, as Start does.
+func (b *Backend) PrepareStart(ctx context.Context, u unitgen.Unit) (func(context.Context) error, error) {
+	if unit, _, err := b.Active(ctx, u.Machine); err != nil {
+		return nil, err
 	} else if unit != "" {
-		return fmt.Errorf("start %s: %w in %s", u.Machine, ErrRunning, unit)
+		return nil, fmt.Errorf("start %s: %w in %s", u.Machine, ErrRunning, unit)
 	}
-	ch := make(chan string, 1)
-	if _, err := b.conn.StartTransientUnitContext(ctx, u.Name, "fail", Properties(u), ch); err != nil {
-		return fmt.Errorf("start %s: %w", u.Name, err)
-	}
-	return wait(ctx, "start "+u.Name, ch)
+	return func(ctx context.Context) error {
+		ch := make(chan string, 1)
+		if _, err := b.conn.StartTransientUnitContext(ctx, u.Name, "fail", Properties(u), ch); err != nil {
+			return fmt.Errorf("start %s: %w", u.Name, err)
+		}
+		return wait(ctx, "start "+u.Name, ch)
+	}, nil
 }
 
 // Stop stops the machine's unit and waits for the job; force first
