@@ -244,11 +244,27 @@ type settledLifecycle struct {
 
 // StartMachine starts machine name and waits for its State to follow.
 func (l settledLifecycle) StartMachine(ctx context.Context, name string) error {
-	if err := l.Manager.StartMachine(ctx, name); err != nil {
+	start, err := l.PrepareStart(ctx, name)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
-	defer cancel()
-	l.f.settle(ctx, name)
-	return nil
+	return start(ctx)
+}
+
+// PrepareStart is lifecycle.Manager's, with a start that waits for the
+// machine's State to follow.
+func (l settledLifecycle) PrepareStart(ctx context.Context, name string) (func(context.Context) error, error) {
+	start, err := l.Manager.PrepareStart(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		if err := start(ctx); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+		defer cancel()
+		l.f.settle(ctx, name)
+		return nil
+	}, nil
 }

@@ -186,7 +186,10 @@ func TestIntegrationEnableAndSettingsOverBus(t *testing.T) {
 
 // TestIntegrationLifecycleNeedsRoot calls every lifecycle method as an
 // unprivileged user with the real busctl: the bus policy lets the calls
-// through, and berthd refuses each with AccessDenied.
+// through, and berthd refuses each with AccessDenied. A start of a
+// missing image is AccessDenied too: a start is prepared while the
+// caller's authorization is asked for, and the preparation's error must
+// not reach an unauthorized caller.
 func TestIntegrationLifecycleNeedsRoot(t *testing.T) {
 	b := newLifecycleBed(t)
 	busctl := testbed.RequireTool(t, "busctl")
@@ -196,6 +199,7 @@ func TestIntegrationLifecycleNeedsRoot(t *testing.T) {
 		args   []string
 	}{
 		{"StartMachine", []string{"s", b.machine}},
+		{"StartMachine", []string{"s", "missing-" + randomHex()}},
 		{"PowerOffMachine", []string{"sb", b.machine, "true"}},
 		{"RebootMachine", []string{"s", b.machine}},
 		{"EnableMachine", []string{"sb", b.machine, "false"}},

@@ -50,6 +50,15 @@ type Backend interface {
 	Watch(ctx context.Context, changed func(machine, state string)) error
 }
 
+// StartPreparer is a Backend that can do the part of a start that changes
+// nothing (checking that the machine does not run) apart from the start
+// itself, so that it overlaps other work (the caller's authorization).
+type StartPreparer interface {
+	// PrepareStart checks that u can start and returns the function
+	// that starts it, as Start would.
+	PrepareStart(ctx context.Context, u unitgen.Unit) (func(context.Context) error, error)
+}
+
 // Manager runs the lifecycle of the machines of one host.
 type Manager struct {
 	p       paths.Paths
@@ -120,28 +129,48 @@ func (m *Manager) signals(img images.Image, s Settings) stopsignal.Signals {
 // StartMachine starts machine from its image with its saved settings and
 // returns once it runs.
 func (m *Manager) StartMachine(ctx context.Context, machine string) error {
+	start, err := m.PrepareStart(ctx, machine)
+	if err != nil {
+		return err
+	}
+	return start(ctx)
+}
+
+// PrepareStart does the part of StartMachine that changes nothing: it
+// finds the image, reads the settings, generates the unit and, with a
+// StartPreparer backend, checks that the machine does not run. The
+// returned function starts the machine, as StartMachine does.
+func (m *Manager) PrepareStart(ctx context.Context, machine string) (func(context.Context) error, error) {
+	u, err := m.unit(machine)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", machine, err)
+	}
+	if p, ok := m.backend.(StartPreparer); ok {
+		return p.PrepareStart(ctx, u)
+	}
+	return func(ctx context.Context) error { return m.backend.Start(ctx, u) }, nil
+}
+
+// unit generates machine's unit from the template and its settings.
+func (m *Manager) unit(machine string) (unitgen.Unit, error) {
 	if err := names.ValidMachine(machine); err != nil {
-		return fmt.Errorf("start %s: %w", machine, err)
+		return unitgen.Unit{}, err
 	}
 	img, err := m.images.Find(machine)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", machine, err)
+		return unitgen.Unit{}, err
 	}
 	s, err := m.Settings(machine)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", machine, err)
+		return unitgen.Unit{}, err
 	}
 	tmpl, err := m.template()
 	if err != nil {
-		return fmt.Errorf("start %s: %w", machine, err)
+		return unitgen.Unit{}, err
 	}
 	us := s.unitSettings(machine, m.signals(img, s).PowerOff, m.host)
 	us.Environment = append(slices.Clip(m.env), us.Environment...)
-	u, err := unitgen.Generate(tmpl, us)
-	if err != nil {
-		return fmt.Errorf("start %s: %w", machine, err)
-	}
-	return m.backend.Start(ctx, u)
+	return unitgen.Generate(tmpl, us)
 }
 
 // PowerOff shuts the guest down with its own power-off signal and waits

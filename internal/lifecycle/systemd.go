@@ -36,6 +36,16 @@ func (s Systemd) Start(ctx context.Context, u unitgen.Unit) error {
 	return translateSystemd(s.B.Start(ctx, u))
 }
 
+// PrepareStart implements StartPreparer: it checks that the machine
+// runs in neither of its units.
+func (s Systemd) PrepareStart(ctx context.Context, u unitgen.Unit) (func(context.Context) error, error) {
+	start, err := s.B.PrepareStart(ctx, u)
+	if err != nil {
+		return nil, translateSystemd(err)
+	}
+	return func(ctx context.Context) error { return translateSystemd(start(ctx)) }, nil
+}
+
 // Stop implements Backend.
 func (s Systemd) Stop(ctx context.Context, machine string, force bool) error {
 	return translateSystemd(s.B.Stop(ctx, machine, force))

@@ -68,18 +68,51 @@ func (s *Server) lifecycle(msg dbus.Message, what string) (Lifecycle, error) {
 	return s.opts.Lifecycle, nil
 }
 
+// startPreparer is a Lifecycle that prepares a start apart from the start
+// itself (*lifecycle.Manager does).
+type startPreparer interface {
+	// PrepareStart does the part of a start that changes nothing and
+	// returns the function that starts the machine.
+	PrepareStart(ctx context.Context, machine string) (func(context.Context) error, error)
+}
+
 func (s *Server) startMachine(msg dbus.Message, name string) *dbus.Error {
-	lc, err := s.lifecycle(msg, "start machine")
-	if err != nil {
-		return busError(err)
+	ctx := context.Background()
+	p, ok := s.opts.Lifecycle.(startPreparer)
+	if !ok {
+		lc, err := s.lifecycle(msg, "start machine")
+		if err != nil {
+			return busError(err)
+		}
+		return busError(s.startIfUnregistered(name, func() error { return lc.StartMachine(ctx, name) }))
 	}
-	// A registered machine runs, also one started without a unit
-	// (berth-nspawn or systemd-nspawn run by hand): a second could not
-	// register.
+	// The caller's authorization (a round trip to the bus daemon) and the
+	// preparation (the image, settings and unit, and asking the backend
+	// whether the machine runs) overlap: the preparation changes nothing,
+	// its errors are told only to an authorized caller, and nothing starts
+	// before the caller is authorized.
+	auth := make(chan error, 1)
+	go func() { _, err := s.lifecycle(msg, "start machine"); auth <- err }()
+	start, err := p.PrepareStart(ctx, name)
+	if authErr := <-auth; authErr != nil {
+		return busError(authErr)
+	}
+	return busError(s.startIfUnregistered(name, func() error {
+		if err != nil {
+			return err
+		}
+		return start(ctx)
+	}))
+}
+
+// startIfUnregistered calls start unless machine name is registered: a
+// registered machine runs, also one started without a unit (berth-nspawn
+// or systemd-nspawn run by hand), and a second could not register.
+func (s *Server) startIfUnregistered(name string, start func() error) error {
 	if m, err := s.opts.Machines.Get(name); err == nil && names.ValidMachine(name) == nil {
-		return busError(fmt.Errorf("start %s: already registered (service %q): %w", name, m.Service, machine.ErrExists))
+		return fmt.Errorf("start %s: already registered (service %q): %w", name, m.Service, machine.ErrExists)
 	}
-	return busError(lc.StartMachine(context.Background(), name))
+	return start()
 }
 
 func (s *Server) powerOffMachine(msg dbus.Message, name string, force bool) *dbus.Error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
@@ -35,6 +36,9 @@ func Booted(root string) bool {
 // run concurrently.
 type Backend struct {
 	conn *sdbus.Conn
+	mu   sync.Mutex
+	// watch is Watch's bus connection, nil before Watch; guarded by mu.
+	watch *dbus.Conn
 }
 
 // New connects to systemd on the system bus (DBUS_SYSTEM_BUS_ADDRESS
@@ -47,8 +51,15 @@ func New(ctx context.Context) (*Backend, error) {
 	return &Backend{conn: conn}, nil
 }
 
-// Close closes the bus connection.
-func (b *Backend) Close() { b.conn.Close() }
+// Close closes the bus connections.
+func (b *Backend) Close() {
+	b.conn.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.watch != nil {
+		b.watch.Close()
+	}
+}
 
 // wait waits for a job's result.
 func wait(ctx context.Context, op string, ch <-chan string) error {
@@ -66,16 +77,29 @@ func wait(ctx context.Context, op string, ch <-chan string) error {
 // Start starts u as a transient unit and waits for its job: for the
 // Type=notify template, until berth-nspawn reported READY=1.
 func (b *Backend) Start(ctx context.Context, u unitgen.Unit) error {
-	if unit, _, err := b.Active(ctx, u.Machine); err != nil {
+	start, err := b.PrepareStart(ctx, u)
+	if err != nil {
 		return err
+	}
+	return start(ctx)
+}
+
+// PrepareStart does the part of Start that changes nothing: it checks
+// that the machine runs in neither of its units. The returned function
+// starts u and waits for its job, as Start does.
+func (b *Backend) PrepareStart(ctx context.Context, u unitgen.Unit) (func(context.Context) error, error) {
+	if unit, _, err := b.Active(ctx, u.Machine); err != nil {
+		return nil, err
 	} else if unit != "" {
-		return fmt.Errorf("start %s: %w in %s", u.Machine, ErrRunning, unit)
+		return nil, fmt.Errorf("start %s: %w in %s", u.Machine, ErrRunning, unit)
 	}
-	ch := make(chan string, 1)
-	if _, err := b.conn.StartTransientUnitContext(ctx, u.Name, "fail", Properties(u), ch); err != nil {
-		return fmt.Errorf("start %s: %w", u.Name, err)
-	}
-	return wait(ctx, "start "+u.Name, ch)
+	return func(ctx context.Context) error {
+		ch := make(chan string, 1)
+		if _, err := b.conn.StartTransientUnitContext(ctx, u.Name, "fail", Properties(u), ch); err != nil {
+			return fmt.Errorf("start %s: %w", u.Name, err)
+		}
+		return wait(ctx, "start "+u.Name, ch)
+	}, nil
 }
 
 // Stop stops the machine's unit and waits for the job; force first

@@ -10,7 +10,10 @@
 // "timeout", ...) become errors, and a unit's ActiveState becomes the
 // machine's State (opening, running, closing); Watch follows the
 // ActiveState changes of machine units through systemd's
-// PropertiesChanged signals. A machine is looked up
+// PropertiesChanged signals, on a bus connection of its own that receives
+// only the Unit interface's. PrepareStart checks that a machine can start
+// apart from starting it, so that the check overlaps other work. A
+// machine is looked up
 // under both of its unit names (unitgen.Names), so one started at boot
 // from the enabled template counts as running and is stopped where it
 // runs. Calls need a bus connection allowed to manage units (root).

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,7 @@ func insideUnit(t *testing.T) unitgen.Unit {
 }
 
 func insideLifecycle(ctx context.Context, t *testing.T, b *Backend, u unitgen.Unit) {
+	states := watchMachine(ctx, t, b, "sys1")
 	if err := b.Start(ctx, u); err != nil {
 		t.Fatalf("start: %v\n%s", err, systemctl("status", u.Name))
 	}
@@ -183,6 +185,11 @@ func insideLifecycle(ctx context.Context, t *testing.T, b *Backend, u unitgen.Un
 	if st, _ := b.State(ctx, "sys1"); st != "" {
 		t.Errorf("State after stop = %q", st)
 	}
+	// systemd sends a unit's state as of when it dispatches its signals:
+	// a state that came and went in between is not seen.
+	if got := states(); !inOrder(got, "opening", "running", "closing", "") {
+		t.Errorf("States seen by Watch: %q, want running among opening, running, closing, \"\" in this order", got)
+	}
 	if err := b.Stop(ctx, "sys1", false); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("stop of a stopped machine = %v, want ErrNotRunning", err)
 	}
@@ -194,6 +201,53 @@ func insideLifecycle(ctx context.Context, t *testing.T, b *Backend, u unitgen.Un
 	if err := b.Start(ctx, bad); !errors.Is(err, ErrJob) {
 		t.Errorf("second start of a failing unit = %v, want ErrJob (not a name clash)", err)
 	}
+}
+
+// watchMachine follows machine's States with b.Watch. The returned
+// function waits until the machine ran and is gone, and returns the
+// States seen, repeats dropped.
+func watchMachine(ctx context.Context, t *testing.T, b *Backend, machine string) func() []string {
+	t.Helper()
+	ch := make(chan string, 64)
+	err := b.Watch(ctx, func(m, st string) {
+		if m == machine {
+			ch <- st
+		}
+	})
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	return func() []string {
+		var seen []string
+		for {
+			select {
+			case st := <-ch:
+				if st == "" && len(seen) == 0 {
+					continue // the new unit, loaded before its start job runs
+				}
+				seen = append(seen, st)
+				if st == "" && slices.Contains(seen, "running") {
+					return slices.Compact(seen)
+				}
+			case <-ctx.Done():
+				t.Fatalf("States of %s: %q, want it running and then gone", machine, seen)
+			}
+		}
+	}
+}
+
+// inOrder reports whether seen holds only States of order, in that
+// order, without repeats.
+func inOrder(seen []string, order ...string) bool {
+	last := -1
+	for _, st := range seen {
+		i := slices.Index(order, st)
+		if i <= last {
+			return false
+		}
+		last = i
+	}
+	return true
 }
 
 // insideEnable enables machine sys3 and checks that systemd sees it; the

@@ -3,35 +3,108 @@ package sysdbackend
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
-	sdbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 
+	"github.com/berth-dev/berth/internal/buslabel"
 	"github.com/berth-dev/berth/internal/unitgen"
 )
+
+// unitPathPrefix is the start of a unit's object path; the rest is the
+// unit name, escaped as a bus label.
+const unitPathPrefix = "/org/freedesktop/systemd1/unit/"
+
+// unitChangeMatch selects the signals Watch needs: a unit's
+// PropertiesChanged of the org.freedesktop.systemd1.Unit interface, the
+// one that carries ActiveState. The interface-specific twin systemd sends
+// with every change (org.freedesktop.systemd1.Service and so on, the
+// larger of the two) and the Manager's UnitNew are not delivered at all.
+var unitChangeMatch = []dbus.MatchOption{
+	dbus.WithMatchSender("org.freedesktop.systemd1"),
+	dbus.WithMatchInterface("org.freedesktop.DBus.Properties"),
+	dbus.WithMatchMember("PropertiesChanged"),
+	dbus.WithMatchPathNamespace(dbus.ObjectPath(strings.TrimSuffix(unitPathPrefix, "/"))),
+	dbus.WithMatchArg(0, "org.freedesktop.systemd1.Unit"),
+}
 
 // Watch calls changed with a machine and its State (MachineState of its
 // unit's new ActiveState; "" once it no longer runs) each time the
 // ActiveState of one of its units changes, from one goroutine, until ctx
-// ends. It subscribes the connection to systemd's signals.
+// ends or the backend is closed. It subscribes a bus connection of its own
+// to systemd's signals, matching only what it reads: go-systemd's
+// subscription would deliver every unit's PropertiesChanged of every
+// interface, and make one GetUnit call to systemd for each ended job
+// before it passes on the next signal. Call it once.
 func (b *Backend) Watch(ctx context.Context, changed func(machine, state string)) error {
-	if err := b.conn.Subscribe(); err != nil {
+	conn, err := dialWatch()
+	if err != nil {
 		return fmt.Errorf("watch units: %w", err)
 	}
-	updates := make(chan *sdbus.PropertiesUpdate, 1024)
-	b.conn.SetPropertiesSubscriber(updates, make(chan error, 1))
+	signals := make(chan *dbus.Signal, 1024)
+	conn.Signal(signals)
+	if err := conn.AddMatchSignal(unitChangeMatch...); err != nil {
+		conn.Close()
+		return fmt.Errorf("watch units: %w", err)
+	}
+	systemd := conn.Object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
+	if err := systemd.CallWithContext(ctx, "org.freedesktop.systemd1.Manager.Subscribe", 0).Store(); err != nil {
+		conn.Close()
+		return fmt.Errorf("watch units: %w", err)
+	}
+	b.mu.Lock()
+	b.watch = conn
+	b.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case u := <-updates:
-				machine, ok := unitgen.MachineOf(u.UnitName)
-				v, has := u.Changed["ActiveState"]
-				if s, isString := v.Value().(string); ok && has && isString {
-					changed(machine, MachineState(s))
-				}
+		defer stop()
+		for s := range signals {
+			if machine, state, ok := unitChange(s); ok {
+				changed(machine, state)
 			}
 		}
 	}()
 	return nil
+}
+
+// dialWatch opens a private connection to the system bus
+// (DBUS_SYSTEM_BUS_ADDRESS overrides the address), authenticated with
+// this process's UID (no user name lookup) and named with Hello.
+func dialWatch() (*dbus.Conn, error) {
+	conn, err := dbus.SystemBusPrivate()
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := conn.Hello(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// unitChange reads a PropertiesChanged signal of a unit: the machine of
+// a machine unit and the State of the ActiveState it changed to; ok is
+// false for other units and for changes that leave ActiveState alone.
+func unitChange(s *dbus.Signal) (machine, state string, ok bool) {
+	label, isUnit := strings.CutPrefix(string(s.Path), unitPathPrefix)
+	if !isUnit || len(s.Body) < 2 {
+		return "", "", false
+	}
+	machine, ok = unitgen.MachineOf(buslabel.Unescape(label))
+	if !ok {
+		return "", "", false
+	}
+	props, isMap := s.Body[1].(map[string]dbus.Variant)
+	v, has := props["ActiveState"]
+	active, isString := v.Value().(string)
+	if !isMap || !has || !isString {
+		return "", "", false
+	}
+	return machine, MachineState(active), true
 }
