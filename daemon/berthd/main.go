@@ -71,6 +71,11 @@ func main() {
 }
 
 func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Duration, network bool) error {
+	// SIGTERM and SIGINT are caught from the start: one that comes while
+	// berthd starts up (once the name is claimed, a service manager may
+	// stop it at any time) ends it cleanly once start-up is done.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
 	signals := machine1.Signals{Log: logger}
 	follower := &unitFollower{next: newIdleTrimmer(&signals)}
 	reg, err := machine.New(machine.Options{Paths: p, Log: logger, Observer: follower, StopTimeout: stopTimeout})
@@ -115,15 +120,14 @@ func run(logger *log.Logger, busName string, p paths.Paths, stopTimeout time.Dur
 	settle()
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
 	logger.Printf("serving %s with %d machines", busName, reg.Len())
-	return wait(conn, logger)
+	return wait(conn, logger, stop)
 }
 
-// wait returns nil on SIGTERM or SIGINT, an error if the bus goes away.
-func wait(conn *dbus.Conn, logger *log.Logger) error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+// wait returns nil when a signal comes on stop, an error if the bus goes
+// away.
+func wait(conn *dbus.Conn, logger *log.Logger, stop <-chan os.Signal) error {
 	select {
-	case s := <-sigs:
+	case s := <-stop:
 		logger.Printf("%v: shutting down; machines keep running", s)
 		_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
 		return nil
