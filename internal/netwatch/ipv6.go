@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-dev/berth/internal/kernel"
 )
 
 // ulaFile holds the host's random IPv6 ULA /48 (RFC 4193) in the state
@@ -27,8 +27,7 @@ func (w *Watcher) ula() (netip.Prefix, error) {
 	a[0] = 0xfd
 	// The kernel's random source directly: crypto/rand would add its
 	// generator and FIPS self-tests to berthd for 5 bytes, once per host.
-	// Reads of up to 256 bytes are never short.
-	if _, err := unix.Getrandom(a[1:6], 0); err != nil {
+	if err := kernel.Random(a[1:6]); err != nil {
 		return netip.Prefix{}, fmt.Errorf("random ULA prefix: %w", err)
 	}
 	p := netip.PrefixFrom(netip.AddrFrom16(a), 48)
