@@ -242,15 +242,6 @@ type settledLifecycle struct {
 	f *unitFollower
 }
 
-// StartMachine starts machine name and waits for its State to follow.
-func (l settledLifecycle) StartMachine(ctx context.Context, name string) error {
-	start, err := l.PrepareStart(ctx, name)
-	if err != nil {
-		return err
-	}
-	return start(ctx)
-}
-
 // PrepareStart is lifecycle.Manager's, with a start that waits for the
 // machine's State to follow.
 func (l settledLifecycle) PrepareStart(ctx context.Context, name string) (func(context.Context) error, error) {

@@ -16,7 +16,10 @@ import (
 // through units; *lifecycle.Manager implements it. nil makes every
 // lifecycle method of dev.berth.Manager1 NotSupported.
 type Lifecycle interface {
-	StartMachine(ctx context.Context, machine string) error
+	// PrepareStart does the part of a start that changes nothing (the
+	// image, settings and unit, and whether the machine runs) and
+	// returns the function that starts the machine.
+	PrepareStart(ctx context.Context, machine string) (func(context.Context) error, error)
 	PowerOff(ctx context.Context, machine string, force bool) error
 	Reboot(ctx context.Context, machine string) error
 	State(ctx context.Context, machine string) (string, error)
@@ -68,32 +71,19 @@ func (s *Server) lifecycle(msg dbus.Message, what string) (Lifecycle, error) {
 	return s.opts.Lifecycle, nil
 }
 
-// startPreparer is a Lifecycle that prepares a start apart from the start
-// itself (*lifecycle.Manager does).
-type startPreparer interface {
-	// PrepareStart does the part of a start that changes nothing and
-	// returns the function that starts the machine.
-	PrepareStart(ctx context.Context, machine string) (func(context.Context) error, error)
-}
-
 func (s *Server) startMachine(msg dbus.Message, name string) *dbus.Error {
 	ctx := context.Background()
-	p, ok := s.opts.Lifecycle.(startPreparer)
-	if !ok {
-		lc, err := s.lifecycle(msg, "start machine")
-		if err != nil {
-			return busError(err)
-		}
-		return busError(s.startIfUnregistered(name, func() error { return lc.StartMachine(ctx, name) }))
-	}
 	// The caller's authorization (a round trip to the bus daemon) and the
-	// preparation (the image, settings and unit, and asking the backend
-	// whether the machine runs) overlap: the preparation changes nothing,
-	// its errors are told only to an authorized caller, and nothing starts
-	// before the caller is authorized.
+	// preparation overlap: the preparation changes nothing, its errors are
+	// told only to an authorized caller, and nothing starts before the
+	// caller is authorized.
 	auth := make(chan error, 1)
 	go func() { _, err := s.lifecycle(msg, "start machine"); auth <- err }()
-	start, err := p.PrepareStart(ctx, name)
+	var start func(context.Context) error
+	var err error
+	if s.opts.Lifecycle != nil {
+		start, err = s.opts.Lifecycle.PrepareStart(ctx, name)
+	}
 	if authErr := <-auth; authErr != nil {
 		return busError(authErr)
 	}
