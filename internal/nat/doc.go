@@ -6,7 +6,9 @@
 //
 // The whole table is rewritten in one atomic nftables transaction on every
 // change, so it never holds a half-applied state, and nothing outside it is
-// touched: rules of other tables coexist. Close deletes the table.
+// touched: rules of other tables coexist. The table and its chains stay
+// when the last link and forward go (registering NAT hooks anew costs more
+// than the rest of a change); Close deletes the table.
 //
 // Forwarding: AddLink sets net.ipv4.ip_forward and the link's
 // route_localnet (so DNATed loopback connections may leave through it; a

@@ -187,11 +187,19 @@ func (m *Manager) Close() error {
 	defer m.mu.Unlock()
 	m.links = map[string][]netip.Prefix{}
 	m.forwards = nil
-	return m.syncLocked()
+	return m.write(false)
 }
 
 // syncLocked rewrites the table from the current state in one transaction.
-func (m *Manager) syncLocked() error {
+// The table and its chains stay when the last link and forward go, until
+// Close: deleting a table's last NAT chain unregisters its netfilter hooks
+// (and connection tracking's), and registering them again for the next
+// link costs more than the rest of the rewrite together.
+func (m *Manager) syncLocked() error { return m.write(true) }
+
+// write replaces the table with one built from the current state, or
+// deletes it if !keep.
+func (m *Manager) write(keep bool) error {
 	conn, closeConn, err := m.conn()
 	if err != nil {
 		return fmt.Errorf("nat sync: %w", err)
@@ -200,7 +208,7 @@ func (m *Manager) syncLocked() error {
 	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
 	conn.AddTable(t)
 	conn.DelTable(t)
-	if len(m.links) > 0 || len(m.forwards) > 0 {
+	if keep {
 		buildTable(conn, t, m.links, m.forwards)
 	}
 	if err := conn.Flush(); err != nil {

@@ -60,8 +60,14 @@ func TestIntegrationMasquerade(t *testing.T) {
 	if err := m.RemoveLink("ve-nat"); err != nil {
 		t.Fatal(err)
 	}
+	if out := tp.host.Exec(t, "nft", "list", "table", "inet", TableName); strings.Contains(out, "masquerade") {
+		t.Fatalf("masquerading left after the last link went:\n%s", out)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if out := tp.host.Exec(t, "nft", "list", "tables"); strings.Contains(out, TableName) {
-		t.Fatalf("table left after the last link went:\n%s", out)
+		t.Fatalf("table left after Close:\n%s", out)
 	}
 }
 

@@ -119,8 +119,8 @@ func TestIntegrationVethConfiguredAndReleased(t *testing.T) {
 	if len(w.pool.Held()) != 0 {
 		t.Fatalf("subnet still held: %v", w.pool.Held())
 	}
-	if out, _ := host.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), "berth") {
-		t.Fatalf("nat table left:\n%s", out)
+	if out := host.Exec(t, "nft", "list", "table", "inet", "berth"); strings.Contains(out, l.Subnet.String()) {
+		t.Fatalf("subnet still masqueraded:\n%s", out)
 	}
 }
 
