@@ -46,8 +46,10 @@ var machinectlFiles = []string{
 // `berthctl start` with its embedded backend, and `machinectl start` of
 // the same image with systemd-nspawn@.service and systemd-machined,
 // alternating, and reports the medians and berth ÷ machinectl ratios.
-// Each side owns org.freedesktop.machine1 in its rounds. One run does a
-// fixed amount of work whatever b.N is.
+// Each side owns org.freedesktop.machine1 in its rounds. It also logs,
+// per side, the median CPU time the machine manager, the machine's unit
+// (spawner and guest), systemd and the bus spent on a start, read from
+// their cgroups. One run does a fixed amount of work whatever b.N is.
 func BenchmarkCompareMachinectlStart(b *testing.B) {
 	testbed.RequireRoot(b)
 	if os.Getenv(startBenchEnv) != "" {
@@ -96,6 +98,11 @@ func BenchmarkCompareMachinectlStart(b *testing.B) {
 	if nspawn == 0 || sysd == 0 || emb == 0 {
 		b.Fatalf("no result from the test host:\n%s", out)
 	}
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, "CPU "); i >= 0 {
+			b.Log(line[i:])
+		}
+	}
 	b.ReportMetric(nspawn, "machinectl-ms")
 	b.ReportMetric(sysd, "berth-systemd-ms")
 	b.ReportMetric(emb, "berth-embedded-ms")
@@ -110,6 +117,8 @@ type startSide struct {
 	daemon func(tb testing.TB)
 	start  []string
 	stop   func(tb testing.TB)
+	// cpu names the cgroups charged with a start.
+	cpu cpuParticipants
 }
 
 // startBenchInside runs the rounds inside the test host and logs the
@@ -127,6 +136,7 @@ func startBenchInside(b *testing.B) {
 			daemon: func(tb testing.TB) { switchDaemon(tb, "berthd.service", backend) },
 			start:  []string{berthctl, "start", "bb-berth"},
 			stop:   func(tb testing.TB) { hostCmd(tb, berthctl, "poweroff", "--force", "bb-berth") },
+			cpu:    cpuParticipants{manager: "berthd.service", machine: "berth-machine@bb-berth.service"},
 		}
 	}
 	sides := []startSide{
@@ -137,15 +147,18 @@ func startBenchInside(b *testing.B) {
 			stop: func(tb testing.TB) {
 				hostCmd(tb, "systemctl", "kill", "--signal=SIGKILL", "systemd-nspawn@bb-nspawn.service")
 			},
+			cpu: cpuParticipants{manager: "systemd-machined.service", machine: "systemd-nspawn@bb-nspawn.service"},
 		},
 		berthSide("systemd", "systemd"),
 		berthSide("embedded", "embedded"),
 	}
 	times := make([][]time.Duration, len(sides))
+	cpu := make([]cpuTimes, len(sides))
 	for round := 0; round <= startBenchRounds; round++ {
 		for i, s := range sides {
 			s.daemon(b)
 			time.Sleep(settle)
+			cpu0 := s.cpu.sample()
 			start := time.Now()
 			if out, err := exec.Command(s.start[0], s.start[1:]...).CombinedOutput(); err != nil {
 				log, _ := os.ReadFile(filepath.Join("/var/log/berth", s.machine+".log")) // the embedded backend's
@@ -154,10 +167,14 @@ func startBenchInside(b *testing.B) {
 			waitMachine(b, bus, s.machine, true)
 			if took := time.Since(start); round > 0 { // round 0 warms up (and chowns for -U)
 				times[i] = append(times[i], took)
+				cpu[i].add(cpu0, s.cpu.sample())
 			}
 			s.stop(b)
 			waitMachine(b, bus, s.machine, false)
 		}
+	}
+	for i, s := range sides {
+		b.Logf("CPU per start, ms (medians), %s: %v", s.name, cpu[i])
 	}
 	b.Logf("BENCH machinectl=%.2f systemd=%.2f embedded=%.2f", ms(median(times[0])), ms(median(times[1])), ms(median(times[2])))
 }
