@@ -47,23 +47,29 @@ func (s *Supervisor) transition(unit string, fn func(dir string) error) error {
 // alive, or the monitor died (SIGKILL, OOM) and left the unit's processes
 // running unsupervised (orphaned; Stop kills them).
 func running(dir string) (Status, bool, error) {
-	st, err := readStatus(dir)
-	if err != nil {
-		return st, false, err
+	st, on, _, err := supervised(dir)
+	return st, on, err
+}
+
+// supervised is running, and also reports whether the unit's monitor is
+// alive (on and not monitored is an orphaned unit).
+func supervised(dir string) (st Status, on, monitored bool, err error) {
+	if st, err = readStatus(dir); err != nil {
+		return st, false, false, err
 	}
 	if alive(st.MonitorPID, st.MonitorStart) {
-		return st, true, nil
+		return st, true, true, nil
 	}
 	// A monitor writes its last status just before it exits: read the file
 	// again once it is seen gone, so that a status read before that last
 	// write is not taken for the monitor's final word.
 	if st, err = readStatus(dir); err != nil {
-		return st, false, err
+		return st, false, false, err
 	}
 	if alive(st.MonitorPID, st.MonitorStart) {
-		return st, true, nil
+		return st, true, true, nil
 	}
-	return st, orphaned(st), nil
+	return st, orphaned(st), false, nil
 }
 
 // orphaned reports whether a unit whose monitor is dead still has
@@ -149,7 +155,7 @@ func (s *Supervisor) Stop(ctx context.Context, unit string, o StopOptions) error
 }
 
 func (s *Supervisor) stopLocked(ctx context.Context, dir, unit string, o StopOptions) error {
-	st, on, err := running(dir)
+	st, on, monitored, err := supervised(dir)
 	if err != nil {
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
@@ -158,7 +164,7 @@ func (s *Supervisor) stopLocked(ctx context.Context, dir, unit string, o StopOpt
 		// running either.
 		return fmt.Errorf("stop %s: %w", unit, ErrNotRunning)
 	}
-	if !alive(st.MonitorPID, st.MonitorStart) {
+	if !monitored {
 		return s.reapOrphans(dir, unit, st)
 	}
 	sig := unix.SIGTERM
@@ -248,11 +254,11 @@ func (s *Supervisor) PowerOff(ctx context.Context, unit string, sig unix.Signal,
 		if force {
 			return s.stopLocked(ctx, dir, unit, StopOptions{Force: true})
 		}
-		st, on, err := running(dir)
+		st, on, monitored, err := supervised(dir)
 		if err != nil || !on {
 			return fmt.Errorf("power off %s: %w", unit, errors.Join(err, ErrNotRunning))
 		}
-		if !alive(st.MonitorPID, st.MonitorStart) { // orphaned: nobody would see it go down
+		if !monitored { // orphaned: nobody would see it go down
 			return s.reapOrphans(dir, unit, st)
 		}
 		leader, err := s.Leader(unit)
@@ -295,12 +301,12 @@ func (s *Supervisor) State(unit string) (Status, error) {
 	if err := validUnitName(unit); err != nil {
 		return Status{}, err
 	}
-	st, on, err := running(s.unitDir(unit))
+	st, on, monitored, err := supervised(s.unitDir(unit))
 	if err != nil {
 		return st, err
 	}
 	switch {
-	case !alive(st.MonitorPID, st.MonitorStart) && on:
+	case !monitored && on:
 		st.Result = "monitor-lost" // still running, unsupervised
 	case !on && st.State != Inactive && st.State != Failed:
 		st.State, st.Result = Failed, "monitor-lost"

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -15,23 +16,80 @@ import (
 )
 
 // procStat returns a process's state letter and start time (clock ticks
-// after boot) from /proc/PID/stat.
+// after boot) from /proc/PID/stat. It reads the file into a stack buffer
+// with plain system calls (open, read, close): berthd checks its
+// monitors' identity at every unit transition, and os.ReadFile takes
+// two more calls and two heap buffers each time.
 func procStat(pid int) (byte, uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	var buf [1024]byte
+	var path kernel.Path
+	path.Add("/proc/").AddUint(uint64(pid)).Add("/stat")
+	fd, err := kernel.OpenPath(&path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, 0, err
 	}
+	defer unix.Close(fd)
+	n, err := kernel.RetryInt("read", func() (int, error) { return unix.Read(fd, buf[:]) })
+	if err != nil {
+		return 0, 0, err
+	}
+	// The kernel returns the line (a few hundred bytes) in one read;
+	// parseStat refuses one cut short.
+	state, start, ok := parseStat(buf[:n])
+	if !ok {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return state, start, nil
+}
+
+// parseStat returns the state letter (field 3) and start time (field 22)
+// of a /proc/PID/stat line, which must be whole (end in a newline).
+func parseStat(b []byte) (byte, uint64, bool) {
 	// The command name may hold anything; fields resume after its last ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || b[len(b)-1] != '\n' {
+		return 0, 0, false
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	rest := b[i+1:]
+	var state byte
+	for field := 3; field <= 22; field++ {
+		var f []byte
+		if f, rest = nextField(rest); len(f) == 0 {
+			return 0, 0, false
+		}
+		switch field {
+		case 3:
+			state = f[0]
+		case 22:
+			if start, ok := parseDecimal(f); ok {
+				return state, start, true
+			}
+			return 0, 0, false
+		}
 	}
-	start, err := strconv.ParseUint(f[19], 10, 64)
-	return f[0][0], start, err
+	return 0, 0, false
+}
+
+// nextField splits the first space-separated field off b.
+func nextField(b []byte) (field, rest []byte) {
+	b = bytes.TrimLeft(b, " \n")
+	end := bytes.IndexAny(b, " \n")
+	if end < 0 {
+		end = len(b)
+	}
+	return b[:end], b[end:]
+}
+
+// parseDecimal parses an unsigned decimal number without overflow.
+func parseDecimal(b []byte) (uint64, bool) {
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' || n > (1<<64-1-9)/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, len(b) > 0
 }
 
 // alive reports whether pid runs and is the process that started at
