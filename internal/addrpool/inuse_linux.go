@@ -11,6 +11,18 @@ import (
 // InUse lists the IPv4 prefixes of every address and every route (all
 // tables) in the network namespace of h (the calling thread's if h is nil).
 func InUse(h *netlink.Handle) ([]netip.Prefix, error) {
+	return inUse(h, nil, false)
+}
+
+// InUseWith is InUse for a caller that has listed the addresses of h's
+// namespace already (of any family: the IPv4 ones count): it lists only
+// the routes, one netlink dump instead of two.
+func InUseWith(h *netlink.Handle, addrs []netlink.Addr) ([]netip.Prefix, error) {
+	return inUse(h, addrs, true)
+}
+
+// inUse lists the prefixes in use, given the addresses when listed.
+func inUse(h *netlink.Handle, addrs []netlink.Addr, listed bool) ([]netip.Prefix, error) {
 	if h == nil {
 		var err error
 		if h, err = netlink.NewHandle(); err != nil {
@@ -18,9 +30,11 @@ func InUse(h *netlink.Handle) ([]netip.Prefix, error) {
 		}
 		defer h.Close()
 	}
-	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
-	if err != nil {
-		return nil, fmt.Errorf("list addresses: %w", err)
+	if !listed {
+		var err error
+		if addrs, err = h.AddrList(nil, netlink.FAMILY_V4); err != nil {
+			return nil, fmt.Errorf("list addresses: %w", err)
+		}
 	}
 	var out []netip.Prefix
 	for _, a := range addrs {

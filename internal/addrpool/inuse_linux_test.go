@@ -4,6 +4,10 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vishvananda/netlink"
+
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -36,5 +40,41 @@ func TestIntegrationInUseAvoided(t *testing.T) {
 	}
 	if p.String() != "192.168.3.0/28" {
 		t.Fatalf("allocated %v, want 192.168.3.0/28", p)
+	}
+}
+
+// TestIntegrationInUseWith checks that InUseWith, given every address of
+// the namespace (IPv6 ones too), finds what InUse finds.
+func TestIntegrationInUseWith(t *testing.T) {
+	testbed.RequireRoot(t)
+	ns := testbed.NewNetNS(t)
+	ns.Exec(t, "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	ns.Exec(t, "ip", "link", "set", "d0", "up")
+	ns.Exec(t, "ip", "addr", "add", "192.168.0.1/24", "dev", "d0")
+	ns.Exec(t, "ip", "addr", "add", "fd00::1/64", "dev", "d0")
+	ns.Exec(t, "ip", "route", "add", "192.168.1.0/24", "via", "192.168.0.2")
+	var want, got []netip.Prefix
+	err := ns.Do(func() (err error) {
+		if want, err = InUse(nil); err != nil {
+			return err
+		}
+		h, err := netlink.NewHandle()
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+		if err != nil {
+			return err
+		}
+		got, err = InUseWith(h, addrs)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	less := func(a, b netip.Prefix) bool { return a.String() < b.String() }
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(less), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("InUseWith against InUse (-want +got):\n%s", diff)
 	}
 }

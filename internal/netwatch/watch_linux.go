@@ -104,7 +104,13 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 			}
 		}
 	}()
-	subnet, added, err := w.address(h, link, zone)
+	// One dump of the namespace's addresses serves the link's IPv4 and
+	// IPv6 checks and the prefixes in use.
+	addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list addresses: %w", err)
+	}
+	subnet, added, err := w.address(h, link, zone, addrs)
 	if err != nil {
 		return err
 	}
@@ -112,7 +118,7 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	if added {
 		undo = append(undo, func() { _ = h.AddrDel(link, toAddr(subnet)) })
 	}
-	sub6 := w.address6(h, link)
+	sub6 := w.address6(h, link, addrs)
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set %s up: %w", name, err)
 	}
@@ -138,17 +144,17 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 }
 
 // address finds or gives the link its subnet and host address, and
-// reports whether it added the address.
-func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool) (netip.Prefix, bool, error) {
+// reports whether it added the address; addrs are the namespace's.
+func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs []netlink.Addr) (netip.Prefix, bool, error) {
 	name := link.Attrs().Name
 	bits := addrpool.VethBits
 	if zone {
 		bits = addrpool.ZoneBits
 	}
-	if p, ok := w.existing(h, link, bits); ok && w.pool.Hold(name, p) == nil {
+	if p, ok := existing(addrs, link, bits); ok && w.pool.Hold(name, p) == nil {
 		return p, false, nil
 	}
-	inUse, err := addrpool.InUse(h)
+	inUse, err := addrpool.InUseWith(h, addrs)
 	if err != nil {
 		return netip.Prefix{}, false, err
 	}
@@ -163,14 +169,14 @@ func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool) (neti
 	return p, true, nil
 }
 
-// existing returns the subnet of a fitting address already on the link:
-// the right size, private, and the subnet's first address.
-func (w *Watcher) existing(h *netlink.Handle, link netlink.Link, bits int) (netip.Prefix, bool) {
-	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
+// existing returns the subnet of a fitting address already on the link,
+// of the namespace's addrs: IPv4, the right size, private, and the
+// subnet's first address.
+func existing(addrs []netlink.Addr, link netlink.Link, bits int) (netip.Prefix, bool) {
 	for _, a := range addrs {
+		if a.LinkIndex != link.Attrs().Index || a.IP.To4() == nil {
+			continue
+		}
 		ip, _ := netip.AddrFromSlice(a.IP)
 		ones, _ := a.Mask.Size()
 		p := netip.PrefixFrom(ip.Unmap(), ones).Masked()
@@ -232,16 +238,17 @@ func (m *managed) stop() {
 
 // address6 gives the link its IPv6 /64 of the host's ULA prefix, with the
 // host side on ::1 and duplicate address detection off (the host is the
-// only router on the link), and returns it. IPv6 is best effort: on
-// failure the link stays IPv4-only and link-local.
-func (w *Watcher) address6(h *netlink.Handle, link netlink.Link) netip.Prefix {
+// only router on the link), and returns it; addrs are the namespace's.
+// IPv6 is best effort: on failure the link stays IPv4-only and
+// link-local.
+func (w *Watcher) address6(h *netlink.Handle, link netlink.Link, addrs []netlink.Addr) netip.Prefix {
 	name := link.Attrs().Name
 	ula, err := w.ula()
 	if err != nil {
 		w.log.Printf("link %s: no IPv6 prefix: %v", name, err)
 		return netip.Prefix{}
 	}
-	p := w.existing6(h, link, ula)
+	p := existing6(addrs, link, ula)
 	if !p.IsValid() {
 		p = subnet6(ula, name, w.subnets6())
 	}
@@ -258,10 +265,13 @@ func (w *Watcher) address6(h *netlink.Handle, link netlink.Link) netip.Prefix {
 	return netip.Prefix{}
 }
 
-// existing6 returns the /64 of the ULA the link already has ::1 of.
-func (w *Watcher) existing6(h *netlink.Handle, link netlink.Link, ula netip.Prefix) netip.Prefix {
-	addrs, _ := h.AddrList(link, netlink.FAMILY_V6)
+// existing6 returns the /64 of the ULA the link already has ::1 of,
+// of the namespace's addrs.
+func existing6(addrs []netlink.Addr, link netlink.Link, ula netip.Prefix) netip.Prefix {
 	for _, a := range addrs {
+		if a.LinkIndex != link.Attrs().Index || a.IP.To4() != nil {
+			continue
+		}
 		ip, _ := netip.AddrFromSlice(a.IP)
 		ones, _ := a.Mask.Size()
 		p := netip.PrefixFrom(ip, 64).Masked()
