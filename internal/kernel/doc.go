@@ -9,4 +9,7 @@
 // raced with it; every openat2 call of berth goes through it. Path and
 // OpenPath, RenamePath, UnlinkPath and InodeOf take paths built on the
 // caller's stack, for hot paths that must not allocate.
+// ReadNonblock, WritevNonblock and SendmsgNonblock, for non-blocking
+// descriptors a caller waits on in Go's poller, report EAGAIN as a
+// result, not as an error; the first two are raw system calls.
 package kernel

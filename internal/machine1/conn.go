@@ -3,7 +3,6 @@ package machine1
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -22,9 +21,10 @@ import (
 // every message and writes its own (calls, signals, errors) through it;
 // the Server writes method replies itself, encoded by the wire encoder.
 // Each message goes out in one locked write, so the two never interleave.
+// Reads and writes go through rawSocket.
 type busSocket struct {
-	c *net.UnixConn
-	r *bufio.Reader
+	raw *rawSocket
+	r   *bufio.Reader
 
 	mu sync.Mutex
 	// authDone is set once the SASL exchange has ended; guarded by mu.
@@ -45,13 +45,11 @@ type busSocket struct {
 	// the top bit set: godbus's serials count up from 1.
 	serial atomic.Uint32
 
-	// header, body, iov and bufs are reused by each message berthd
-	// writes itself, so a burst of registrations leaves no garbage of
-	// replies and signals (a net.Buffers on the stack escapes, as its
-	// WriteTo has a pointer receiver); guarded by mu.
+	// header, body and iov are reused by each message written, so a
+	// burst of registrations leaves no garbage of replies and signals;
+	// guarded by mu.
 	header, body []byte
 	iov          [2][]byte
-	bufs         net.Buffers
 	// path holds the object path of the last machine a reply or signal
 	// named; guarded by mu.
 	path []byte
@@ -97,14 +95,19 @@ func dialBus(address string) (*busSocket, error) {
 		if err != nil {
 			continue
 		}
-		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: name, Net: "unix"})
+		raw, err := dialRawSocket(name)
 		if err != nil {
 			last = err
 			continue
 		}
-		return &busSocket{c: c, r: bufio.NewReaderSize(c, 64<<10), uidq: uidQuery{reply: make(chan uidReply, 1)}}, nil
+		return newBusSocket(raw), nil
 	}
 	return nil, last
+}
+
+// newBusSocket returns the busSocket on raw.
+func newBusSocket(raw *rawSocket) *busSocket {
+	return &busSocket{raw: raw, r: bufio.NewReaderSize(raw, 64<<10), uidq: uidQuery{reply: make(chan uidReply, 1)}}
 }
 
 // Read implements io.Reader for godbus. After the SASL exchange it reads
@@ -150,12 +153,24 @@ func (s *busSocket) Write(p []byte) (int, error) {
 		s.authDone = true
 		defer s.messages.Store(true)
 	}
-	return s.c.Write(p)
+	if err := s.writeLocked(p, nil); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeLocked writes a and then b, in one writev unless the socket's
+// buffer is full.
+func (s *busSocket) writeLocked(a, b []byte) error {
+	s.iov = [2][]byte{a, b}
+	err := s.raw.writeAll(s.iov[:], nil)
+	s.iov = [2][]byte{}
+	return err
 }
 
 // negotiateFDsLocked asks the bus for file descriptor passing.
 func (s *busSocket) negotiateFDsLocked() error {
-	if _, err := s.c.Write([]byte("NEGOTIATE_UNIX_FD\r\n")); err != nil {
+	if err := s.writeLocked([]byte("NEGOTIATE_UNIX_FD\r\n"), nil); err != nil {
 		return err
 	}
 	line, err := s.r.ReadString('\n')
@@ -169,7 +184,7 @@ func (s *busSocket) negotiateFDsLocked() error {
 }
 
 // Close implements io.Closer.
-func (s *busSocket) Close() error { return s.c.Close() }
+func (s *busSocket) Close() error { return s.raw.Close() }
 
 // reply writes the METHOD_RETURN with values (of signature sig) for the
 // call with serial replySerial from dest.
@@ -292,16 +307,10 @@ func (s *busSocket) nextSerial() uint32 { return 1<<31 | s.serial.Add(1)&(1<<31-
 func (s *busSocket) sendLocked(header, body []byte, fds []int) error {
 	s.header = keep(header)
 	if len(fds) == 0 {
-		s.iov = [2][]byte{header, body}
-		s.bufs = s.iov[:]
-		_, err := s.bufs.WriteTo(s.c)
-		s.iov, s.bufs = [2][]byte{}, nil
-		return err
+		return s.writeLocked(header, body)
 	}
-	msg := append(header, body...)
-	n, _, err := s.c.WriteMsgUnix(msg, syscall.UnixRights(fds...), nil)
-	if err == nil && n < len(msg) {
-		_, err = s.c.Write(msg[n:])
-	}
+	s.iov = [2][]byte{append(header, body...)}
+	err := s.raw.writeAll(s.iov[:1], syscall.UnixRights(fds...))
+	s.iov = [2][]byte{}
 	return err
 }

@@ -79,19 +79,20 @@ func socketPair(t *testing.T) *busSocket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conns [2]*net.UnixConn
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		c, err := net.FileConn(f)
-		_ = f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c.(*net.UnixConn)
-		t.Cleanup(func() { _ = c.Close() })
+	f := os.NewFile(uintptr(fds[1]), "socketpair")
+	peer, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { _, _ = io.Copy(io.Discard, conns[1]) }()
-	return &busSocket{c: conns[0]}
+	t.Cleanup(func() { _ = peer.Close() })
+	go func() { _, _ = io.Copy(io.Discard, peer) }()
+	raw, err := newRawSocket(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return newBusSocket(raw)
 }
 
 // TestSignalsLog checks the log lines of a registration and a removal,
