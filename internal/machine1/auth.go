@@ -22,10 +22,13 @@ func sender(msg dbus.Message) string {
 
 // uidSlots is how many callers the sender → UID cache holds, and
 // maxCachedName the longest unique name it holds (the bus daemon's are
-// like ":1.1234").
+// like ":1.1234"). A slot is 32 bytes, so the table is 4 KiB: the size
+// class of the registry's string chunks, which registrations use anyway.
+// A table of a size class of its own costs berthd, besides its pages,
+// the runtime's bookkeeping for one more class (about 15 KB resident).
 const (
-	uidSlots      = 256
-	maxCachedName = 32
+	uidSlots      = 128
+	maxCachedName = 27
 )
 
 // uidCache remembers the UID the bus reported for a unique name. A bus
@@ -59,8 +62,8 @@ func (c *uidCache) slot(name string) *uidSlot {
 func (c *uidCache) get(name string) (uint32, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.slots == nil || len(name) > maxCachedName {
-		return 0, false
+	if c.slots == nil || len(name) > maxCachedName || name == "" {
+		return 0, false // an empty slot would match "" as UID 0
 	}
 	e := c.slot(name)
 	if int(e.len) != len(name) || string(e.name[:e.len]) != name {

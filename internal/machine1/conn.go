@@ -60,7 +60,19 @@ type busSocket struct {
 
 // maxKeptBuffer bounds what busSocket keeps of its buffers between
 // messages: a rare large reply's buffer goes back to the collector.
-const maxKeptBuffer = 4 << 10
+// minKeptBuffer is the size each of them starts with: registration
+// calls, their replies and signals fit, so a burst of registrations
+// never grows them, and 512 bytes is a size class berthd uses from its
+// start. Grown by append, they would each time pass through size classes
+// idle berthd has no objects in, each of which costs it the runtime's
+// bookkeeping for one more class (about 15 KB resident).
+const (
+	maxKeptBuffer = 4 << 10
+	minKeptBuffer = 512
+)
+
+// newBuffer returns an empty buffer of minKeptBuffer bytes.
+func newBuffer() []byte { return make([]byte, 0, minKeptBuffer) }
 
 // ConnectSystemBus connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS,
 // a unix: address, chooses another) with s handling method calls,
@@ -107,7 +119,8 @@ func dialBus(address string) (*busSocket, error) {
 
 // newBusSocket returns the busSocket on raw.
 func newBusSocket(raw *rawSocket) *busSocket {
-	return &busSocket{raw: raw, r: bufio.NewReaderSize(raw, 64<<10), uidq: uidQuery{reply: make(chan uidReply, 1)}}
+	return &busSocket{raw: raw, r: bufio.NewReaderSize(raw, 64<<10), uidq: uidQuery{reply: make(chan uidReply, 1)},
+		in: newBuffer(), header: newBuffer(), body: newBuffer()}
 }
 
 // Read implements io.Reader for godbus. After the SASL exchange it reads
@@ -290,10 +303,11 @@ func (s *busSocket) bodyLocked(values []any) ([]byte, []int, error) {
 	return body, fds, err
 }
 
-// keep returns buf emptied to be reused, or nil if it is too large to keep.
+// keep returns buf emptied to be reused, or a new buffer if it is too
+// large to keep.
 func keep(buf []byte) []byte {
 	if cap(buf) > maxKeptBuffer {
-		return nil
+		return newBuffer()
 	}
 	return buf[:0]
 }

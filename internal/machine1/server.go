@@ -219,6 +219,9 @@ func (g *Signals) logMachine(name string, add func(b []byte) []byte) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.line == nil {
+		g.line = newBuffer()
+	}
 	g.line = add(append(append(g.line[:0], "machine "...), name...))
 	// Output copies the line before it returns.
 	_ = g.Log.Output(2, unsafe.String(unsafe.SliceData(g.line), len(g.line)))
