@@ -104,7 +104,7 @@ func reportHostMetrics(b *testing.B, out string) {
 
 // hostRounds is how many times the inner part alternates the two
 // daemons; each metric is the median over the rounds.
-const hostRounds = 3
+const hostRounds = 5
 
 // hostBenchInside is the inner part, run inside the test host: the same
 // leaders serve systemd-machined and berthd, alternately, and the medians
