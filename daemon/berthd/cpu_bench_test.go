@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/imagebuild"
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -31,14 +29,8 @@ const clockTicks = 100
 // berthd's a second after the last cycle. Run with -benchtime 30x or
 // more: the times come in ticks of 10 ms.
 func BenchmarkBerthdStartStopCPU(b *testing.B) {
-	testbed.RequireRoot(b)
-	bus := testbed.StartBus(b)
-	bd := &lifecycleBed{p: testbed.Paths(b), bus: bus, machine: "cpu-" + randomHex()}
-	testbed.InstallUnits(b, bd.p, bus.Address)
-	if err := imagebuild.Busybox(filepath.Join(bd.p.Pool, bd.machine)); err != nil {
-		testbed.Unavailable(b, err.Error())
-	}
-	bd.d = testbed.StartBerthd(b, bus, bd.p)
+	bd := newLifecycleBed(b)
+	bus := bd.bus
 	ctl := testbed.Binary(b, "berthctl")
 	cycle := func(pause time.Duration) {
 		runCtl(b, ctl, bus.Address, "start", bd.machine)

@@ -35,7 +35,7 @@ type lifecycleBed struct {
 	machine string
 }
 
-func newLifecycleBed(t *testing.T) *lifecycleBed {
+func newLifecycleBed(t testing.TB) *lifecycleBed {
 	t.Helper()
 	testbed.RequireRoot(t)
 	bus := testbed.StartBus(t)
