@@ -4,11 +4,12 @@
 // container addresses for traffic addressed to the host, arriving from
 // outside or made on the host itself, IPv4 loopback included.
 //
-// The whole table is rewritten in one atomic nftables transaction on every
-// change, so it never holds a half-applied state, and nothing outside it is
-// touched: rules of other tables coexist. The table and its chains stay
-// when the last link and forward go (registering NAT hooks anew costs more
-// than the rest of a change); Close deletes the table.
+// Every change is one atomic nftables transaction that replaces all the
+// rules, so the table never holds a half-applied state, and nothing
+// outside it is touched: rules of other tables coexist. The first change
+// replaces any table of that name; later ones keep the table and its
+// chains (registering NAT hooks anew costs more than the rest of a change),
+// also when the last link and forward go. Close deletes the table.
 //
 // Forwarding: AddLink sets net.ipv4.ip_forward and the link's
 // route_localnet (so DNATed loopback connections may leave through it; a

@@ -60,6 +60,9 @@ type Manager struct {
 	links map[string][]netip.Prefix
 	// forwards are the port forwards; guarded by mu.
 	forwards []Forward
+	// built: this Manager made the table, whose chains are in place, so a
+	// change only replaces their rules; guarded by mu.
+	built bool
 }
 
 // Option configures a Manager.
@@ -187,30 +190,47 @@ func (m *Manager) Close() error {
 	defer m.mu.Unlock()
 	m.links = map[string][]netip.Prefix{}
 	m.forwards = nil
-	return m.write(false)
+	m.built = false
+	return m.flush(func(conn *nftables.Conn, t *nftables.Table) {
+		conn.AddTable(t)
+		conn.DelTable(t)
+	})
 }
 
-// syncLocked rewrites the table from the current state in one transaction.
-// The table and its chains stay when the last link and forward go, until
-// Close: deleting a table's last NAT chain unregisters its netfilter hooks
-// (and connection tracking's), and registering them again for the next
-// link costs more than the rest of the rewrite together.
-func (m *Manager) syncLocked() error { return m.write(true) }
+// syncLocked brings the table to the current state in one transaction.
+// The first one replaces whatever table of that name there was; later ones
+// only replace the rules of its chains. The table and its chains stay when
+// the last link and forward go, until Close: deleting a table's last NAT
+// chain unregisters its netfilter hooks (and connection tracking's), and
+// registering them again for the next link costs more than the rest of a
+// change together. If a refill fails (the table was deleted behind berth's
+// back), the table is built anew.
+func (m *Manager) syncLocked() error {
+	if m.built {
+		err := m.flush(func(conn *nftables.Conn, t *nftables.Table) { refillTable(conn, t, m.links, m.forwards) })
+		if err == nil {
+			return nil
+		}
+		m.built = false
+	}
+	err := m.flush(func(conn *nftables.Conn, t *nftables.Table) {
+		conn.AddTable(t)
+		conn.DelTable(t)
+		buildTable(conn, t, m.links, m.forwards)
+	})
+	m.built = err == nil
+	return err
+}
 
-// write replaces the table with one built from the current state, or
-// deletes it if !keep.
-func (m *Manager) write(keep bool) error {
+// flush sends the batch batch adds to, on berth's table, as one
+// transaction.
+func (m *Manager) flush(batch func(*nftables.Conn, *nftables.Table)) error {
 	conn, closeConn, err := m.conn()
 	if err != nil {
 		return fmt.Errorf("nat sync: %w", err)
 	}
 	defer closeConn()
-	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-	conn.AddTable(t)
-	conn.DelTable(t)
-	if keep {
-		buildTable(conn, t, m.links, m.forwards)
-	}
+	batch(conn, &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName})
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("nat sync: %w", err)
 	}

@@ -71,6 +71,45 @@ func TestIntegrationMasquerade(t *testing.T) {
 	}
 }
 
+// TestIntegrationTableReplacedThenRefilled: the first change replaces a
+// leftover table of berth's name; later ones keep its chains and replace
+// their rules; a table deleted behind berth's back is built anew.
+func TestIntegrationTableReplacedThenRefilled(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	h := tp.host
+	h.Exec(t, "nft", "add table inet "+TableName)
+	h.Exec(t, "nft", "add chain inet "+TableName+" leftover")
+	h.Exec(t, "ip", "link", "add", "ve-two", "type", "veth", "peer", "name", "ve-two-peer")
+	m := New(WithNetNS(h.Path))
+	t.Cleanup(func() { _ = m.Close() })
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	if out := h.Exec(t, "nft", "list", "table", "inet", TableName); strings.Contains(out, "leftover") {
+		t.Fatalf("leftover chain kept:\n%s", out)
+	}
+	handle := func() string { // the table's handle: a new table gets a new one
+		out := h.Exec(t, "nft", "-a", "list", "table", "inet", TableName)
+		return out[:strings.Index(out, "\n")]
+	}
+	before := handle()
+	if err := m.AddLink("ve-two", netip.MustParsePrefix("10.60.0.16/28")); err != nil {
+		t.Fatal(err)
+	}
+	if got := handle(); got != before {
+		t.Fatalf("table replaced: %q, was %q", got, before)
+	}
+	h.Exec(t, "nft", "delete table inet "+TableName)
+	if err := m.RemoveLink("ve-two"); err != nil {
+		t.Fatal(err)
+	}
+	out := h.Exec(t, "nft", "list", "table", "inet", TableName)
+	if !strings.Contains(out, "10.60.0.0/28") || strings.Contains(out, "10.60.0.16/28") {
+		t.Fatalf("table not rebuilt from the current links:\n%s", out)
+	}
+}
+
 func TestIntegrationPortForward(t *testing.T) {
 	testbed.RequireRoot(t)
 	tp := newTopology(t)

@@ -14,16 +14,53 @@ import (
 // traffic leaving through them is not masqueraded.
 var containerPrefixes = []string{"ve-", "vz-", "vb-"}
 
-// buildTable adds t's chains and rules to conn's batch.
+// chains are the table's base chains.
+type chains struct {
+	pre, out, post, guard *nftables.Chain
+}
+
+// tableChains returns t's chains, as buildTable creates them.
+func tableChains(t *nftables.Table) chains {
+	nat := func(name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+		return &nftables.Chain{Name: name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio}
+	}
+	return chains{
+		pre:  nat("prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest),
+		out:  nat("output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest),
+		post: nat("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource),
+		guard: &nftables.Chain{
+			Name: "guard", Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw,
+		},
+	}
+}
+
+// all returns the chains in a list.
+func (c chains) all() []*nftables.Chain { return []*nftables.Chain{c.pre, c.out, c.post, c.guard} }
+
+// buildTable adds t, its chains and their rules to conn's batch.
 func buildTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip.Prefix, forwards []Forward) {
 	conn.AddTable(t)
-	pre := natChain(conn, t, "prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest)
-	out := natChain(conn, t, "output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
-	post := natChain(conn, t, "postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
-	guard := conn.AddChain(&nftables.Chain{
-		Name: "guard", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw,
-	})
+	c := tableChains(t)
+	for _, ch := range c.all() {
+		conn.AddChain(ch)
+	}
+	addRules(conn, t, c, links, forwards)
+}
+
+// refillTable replaces the rules of t's chains, which exist, in conn's
+// batch: the chains and their netfilter hooks stay.
+func refillTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip.Prefix, forwards []Forward) {
+	c := tableChains(t)
+	for _, ch := range c.all() {
+		conn.FlushChain(ch)
+	}
+	addRules(conn, t, c, links, forwards)
+}
+
+// addRules adds the rules for links and forwards to the chains c of t.
+func addRules(conn *nftables.Conn, t *nftables.Table, c chains, links map[string][]netip.Prefix, forwards []Forward) {
+	pre, out, post, guard := c.pre, c.out, c.post, c.guard
 	for _, f := range forwards {
 		conn.AddRule(&nftables.Rule{Table: t, Chain: pre, Exprs: dnatRule(f)})
 		conn.AddRule(&nftables.Rule{Table: t, Chain: out, Exprs: dnatRule(f)})
@@ -42,12 +79,6 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip
 			}
 		}
 	}
-}
-
-func natChain(conn *nftables.Conn, t *nftables.Table, name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
-	return conn.AddChain(&nftables.Chain{
-		Name: name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio,
-	})
 }
 
 // dnatRule: meta nfproto F meta l4proto P th dport HOSTPORT
