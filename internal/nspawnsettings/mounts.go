@@ -2,6 +2,8 @@ package nspawnsettings
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // BindMount is one Bind= or BindReadOnly= entry: SRC[:DST[:OPTS]].
@@ -33,10 +35,18 @@ func (b BindMount) String() string {
 	if b.IDMap != "" {
 		opts = append(opts, b.IDMap)
 	}
-	if len(opts) > 0 {
+	if len(opts) > 0 || endsInSpace(b.Destination) {
 		s += ":" + strings.Join(opts, ",")
 	}
 	return s
+}
+
+// endsInSpace reports whether a field written last on a line would end
+// in whitespace, which the line parser trims, escaped or not: such a field
+// is followed by an empty option list (a trailing colon).
+func endsInSpace(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return s != "" && unicode.IsSpace(r)
 }
 
 // parseBind parses one Bind= value as nspawn's bind_mount_parse does.
@@ -130,7 +140,7 @@ type TmpFS struct {
 
 // String formats t in TemporaryFileSystem= syntax.
 func (t TmpFS) String() string {
-	if t.Options == "" {
+	if t.Options == "" && !endsInSpace(t.Path) {
 		return escapeColons(t.Path)
 	}
 	return escapeColons(t.Path) + ":" + t.Options

@@ -289,6 +289,8 @@ func FuzzParse(f *testing.F) {
 		"[Files]\n" + strings.Repeat("Bind=/a:/b\n", 100_000),
 		"[Exec]\nParameters=" + strings.Repeat("x ", 40_000) + "\n",
 		"\xff\xfe[Exec]\n", "[Exec]\nBoot=yes\\",
+		// Last fields that end in whitespace before a colon.
+		"[Files]\nBind= :/ :", "[Files]\nBind=/a:/b\v:", "[Files]\nTemporaryFileSystem=/a :\n",
 	} {
 		f.Add([]byte(s))
 	}
