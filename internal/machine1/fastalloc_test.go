@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"os"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/dbuswire"
 	"github.com/berth-dev/berth/internal/machine"
@@ -75,23 +71,8 @@ func TestFastPathAllocs(t *testing.T) {
 // socketPair returns a busSocket on one end of a socket pair whose other
 // end discards what it reads.
 func socketPair(t *testing.T) *busSocket {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fds[1]), "socketpair")
-	peer, err := net.FileConn(f)
-	_ = f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = peer.Close() })
+	raw, peer := rawPair(t)
 	go func() { _, _ = io.Copy(io.Discard, peer) }()
-	raw, err := newRawSocket(fds[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
 	return newBusSocket(raw)
 }
 

@@ -10,15 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawPair returns a rawSocket on one end of a socket pair, with a small
-// send buffer, and a net.UnixConn on the other end.
+// rawPair returns a rawSocket on one end of a socket pair and a
+// net.UnixConn on the other end.
 func rawPair(t *testing.T) (*rawSocket, *net.UnixConn) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
 		t.Fatal(err)
 	}
 	f := os.NewFile(uintptr(fds[1]), "socketpair")
@@ -41,6 +38,9 @@ func rawPair(t *testing.T) (*rawSocket, *net.UnixConn) {
 // order.
 func TestRawSocketWriteWaits(t *testing.T) {
 	r, peer := rawPair(t)
+	if err := unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
+		t.Fatal(err)
+	}
 	var want []byte
 	for i := range 3 {
 		want = append(want, bytes.Repeat([]byte{byte('a' + i)}, 300<<10)...)

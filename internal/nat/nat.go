@@ -191,10 +191,7 @@ func (m *Manager) Close() error {
 	m.links = map[string][]netip.Prefix{}
 	m.forwards = nil
 	m.built = false
-	return m.flush(func(conn *nftables.Conn, t *nftables.Table) {
-		conn.AddTable(t)
-		conn.DelTable(t)
-	})
+	return m.flush(dropTable)
 }
 
 // syncLocked brings the table to the current state in one transaction.
@@ -214,16 +211,22 @@ func (m *Manager) syncLocked() error {
 		m.built = false
 	}
 	err := m.flush(func(conn *nftables.Conn, t *nftables.Table) {
-		conn.AddTable(t)
-		conn.DelTable(t)
+		dropTable(conn, t)
 		buildTable(conn, t, m.links, m.forwards)
 	})
 	m.built = err == nil
 	return err
 }
 
-// flush sends the batch batch adds to, on berth's table, as one
-// transaction.
+// dropTable deletes t in conn's batch, whether it exists or not (adding
+// an existing table is no error, deleting a missing one is).
+func dropTable(conn *nftables.Conn, t *nftables.Table) {
+	conn.AddTable(t)
+	conn.DelTable(t)
+}
+
+// flush sends, as one transaction, the batch that batch fills for
+// berth's table.
 func (m *Manager) flush(batch func(*nftables.Conn, *nftables.Table)) error {
 	conn, closeConn, err := m.conn()
 	if err != nil {
