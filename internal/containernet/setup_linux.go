@@ -2,9 +2,11 @@ package containernet
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,6 +102,13 @@ func (n *Network) veth() error {
 // the host side for deletion.
 func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte) (link, error) {
 	index, err := n.h.addVeth(host, hostMAC, peer, peerMAC, n.spec.Leader)
+	if errors.Is(err, unix.EEXIST) && n.waitGone(host) {
+		index, err = n.h.addVeth(host, hostMAC, peer, peerMAC, n.spec.Leader)
+	}
+	if errors.Is(err, unix.EEXIST) {
+		return link{}, fmt.Errorf("create veth %s: an interface of that name exists for more than %v "+
+			"(is a machine of this name running?): %w", host, oldLinkWait, err)
+	}
 	if err != nil {
 		return link{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
@@ -113,6 +122,26 @@ func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []by
 		return link{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
 	return l, nil
+}
+
+// oldLinkWait bounds how long a new veth waits for an interface of its
+// name to go. The kernel deletes a stopped machine's veth only when it
+// tears down the machine's network namespace, asynchronously and after
+// the last process has exited, so a machine started again at once can
+// find its old host-side interface still there for a moment.
+const oldLinkWait = 5 * time.Second
+
+// waitGone polls until no link is called name, and reports whether that
+// happened within oldLinkWait.
+func (n *Network) waitGone(name string) bool {
+	deadline := time.Now().Add(oldLinkWait)
+	for pause := time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
+		if _, err := n.h.linkByName(name); errors.Is(err, errLinkNotFound) {
+			return true
+		}
+		time.Sleep(pause)
+	}
+	return false
 }
 
 // join adds l to the bridge br (created on demand for a zone) and sets it

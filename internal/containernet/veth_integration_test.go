@@ -1,11 +1,18 @@
 package containernet
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/nspawnopts"
 	"github.com/berth-dev/berth/internal/testbed"
 	"github.com/godbus/dbus/v5"
 	"github.com/google/go-cmp/cmp"
@@ -88,5 +95,40 @@ func TestIntegrationVeth(t *testing.T) {
 	}
 	if left := linkNames(t, h, "ve-"); len(left) > 0 {
 		t.Errorf("links left after exit: %v", left)
+	}
+}
+
+// TestIntegrationVethWaitsForOldLink starts a machine whose old host-side
+// veth is still there, as it is for a moment after the machine stopped
+// (the kernel deletes it with the old network namespace, asynchronously).
+// Setup names the problem while the old namespace stays, and succeeds
+// once the namespace is gone and the kernel has deleted the old link.
+func TestIntegrationVethWaitsForOldLink(t *testing.T) {
+	testbed.RequireRoot(t)
+	host, old := testbed.NewNetNS(t), testbed.NewNetNS(t)
+	const name = "again"
+	host.Veth(t, "ve-"+name, old, ContainerIfName)
+	spec := Spec{Machine: name, Network: nspawnopts.Network{Veth: true}, RunDir: t.TempDir()}
+	err := host.Do(func() error {
+		spec.Leader = unix.Gettid() // host0 goes next to ve-again: no clash with the old one
+		if nw, err := Setup(spec); !errors.Is(err, unix.EEXIST) || !strings.Contains(err.Error(), "is a machine of this name running?") {
+			if err == nil {
+				nw.Close()
+			}
+			return fmt.Errorf("setup while the old link stays: %v, want EEXIST naming the problem", err)
+		}
+		go func() { _ = exec.Command("ip", "netns", "del", old.Name).Run() }()
+		nw, err := Setup(spec)
+		if err != nil {
+			return fmt.Errorf("setup after the old namespace went: %w", err)
+		}
+		defer nw.Close()
+		if len(nw.IfIndices) != 1 {
+			return fmt.Errorf("interfaces %v, want the new veth", nw.IfIndices)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -27,6 +27,9 @@ const (
 	restartDelay       = 100 * time.Millisecond
 )
 
+// monitorPrefix starts the monitor's own lines in a machine's log.
+const monitorPrefix = "berth-monitor: "
+
 // defaultPath is the PATH systemd gives services.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -41,6 +44,8 @@ type monitor struct {
 	start *os.File // the start pipe; nil once answered
 	st    Status
 	main  *os.Process // the current main process
+	// logFrom is the log's size when the current main process started.
+	logFrom int64
 	// stop is signalled by SIGTERM (graceful) and SIGUSR1 (force).
 	stop   chan os.Signal
 	notify *notifySocket
@@ -100,7 +105,7 @@ func (m *monitor) load() error {
 	if err != nil {
 		return err
 	}
-	m.log = log.New(m.out, "berth-monitor: ", log.LstdFlags)
+	m.log = log.New(m.out, monitorPrefix, log.LstdFlags)
 	// The monitor's own output (a crash, above all) goes to the log too;
 	// a spare's went nowhere until now.
 	for _, fd := range []int{1, 2} {
@@ -215,6 +220,9 @@ func (m *monitor) runOnce() (exitInfo, bool, error) {
 	if m.notify != nil {
 		m.notify.arm()
 	}
+	if fi, err := m.out.Stat(); err == nil {
+		m.logFrom = fi.Size()
+	}
 	cmd, err := m.spawn()
 	if err != nil {
 		return exitInfo{}, false, fmt.Errorf("start %s: %w", m.spec.Unit.ExecStart[0], err)
@@ -305,7 +313,11 @@ func (m *monitor) stopMain(exited chan exitInfo, force bool) exitInfo {
 				m.sendKillSignal()
 			}
 		case <-timeout:
-			m.log.Printf("%s did not stop within %v: killing its cgroup", u.Name, u.TimeoutStop)
+			if force {
+				m.log.Printf("stopping %s by force: killing its cgroup", u.Name)
+			} else {
+				m.log.Printf("%s did not stop within %v: killing its cgroup", u.Name, u.TimeoutStop)
+			}
 			_ = m.g.kill()
 			ex := <-exited
 			m.cleanup()
@@ -354,11 +366,29 @@ func (m *monitor) finish(result string, err error) {
 	if err != nil {
 		m.log.Printf("%s: %v", m.spec.Unit.Name, err)
 		m.set(Failed)
-		m.answer("failed: " + err.Error())
+		m.answer("failed: " + err.Error() + m.lastWords())
 		return
 	}
 	m.set(Inactive)
-	m.answer("failed: exited during start-up")
+	m.answer("failed: exited during start-up" + m.lastWords())
+}
+
+// lastWords is ": " and the last line the main process wrote to the log
+// (its error message, as a rule), or "".
+func (m *monitor) lastWords() string {
+	f, err := os.Open(m.spec.Log)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	if line := lastOutput(f, m.logFrom, fi.Size()); line != "" {
+		return ": " + line
+	}
+	return ""
 }
 
 // spawn starts the main process through the exec entry point, which joins

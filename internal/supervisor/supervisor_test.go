@@ -502,6 +502,14 @@ func TestIntegrationBadInput(t *testing.T) {
 	if st := b.state(t, missing.Name); st.State != Failed {
 		t.Errorf("after a failed start: %+v", st)
 	}
+	// The start's error ends with the payload's last line (its own error
+	// message), not with the monitor's.
+	loud := b.unit("loud", "/bin/sh", "-c", "echo early; echo 'spawner: create veth: file exists' >&2; echo; exit 1")
+	loud.Type = "notify"
+	want := "main process exited with status 1: spawner: create veth: file exists"
+	if err := b.s.Start(ctx, loud); !errors.Is(err, ErrStartFailed) || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("start of a failing command = %v, want ErrStartFailed ending in %q", err, want)
+	}
 	u := b.unit("twice", "sleep", "1000")
 	if err := b.s.Start(ctx, u); err != nil {
 		t.Fatal(err)
