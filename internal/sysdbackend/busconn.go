@@ -56,7 +56,10 @@ func (s *busStream) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if s.in = msg; s.keep(msg) {
+		if s.in = msg; cap(msg) > busReadBuffer {
+			s.in = nil // a rare large message's buffer is not kept
+		}
+		if s.keep(msg) {
 			s.pending = msg
 		}
 	}
