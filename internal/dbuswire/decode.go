@@ -147,6 +147,40 @@ func Parse(msg []byte) (Message, error) {
 	return m, nil
 }
 
+// PathAlias returns the object path of a whole message (its PATH header
+// field; "" when it has none) without copying or interning it, for a
+// reader that drops most messages of a busy stream before decoding them:
+// like StrAlias, the path aliases msg and must not be kept. It checks
+// the header's framing but not every field, as Parse does.
+func PathAlias(msg []byte) (string, error) {
+	n, err := MessageSize(msg)
+	if err != nil {
+		return "", err
+	}
+	if n != len(msg) {
+		return "", malformed("%d bytes, want %d", len(msg), n)
+	}
+	order, _ := byteOrder(msg[0])
+	d := Decoder{b: msg[:fixedHeader+int(order.Uint32(msg[12:]))], off: fixedHeader, order: order}
+	for d.off < len(d.b) && d.err == nil {
+		d.Align(8)
+		code := d.Byte()
+		switch sig := d.sigBytes(); string(sig) {
+		case "o", "s":
+			if s := d.StrAlias(); code == FieldPath && sig[0] == 'o' {
+				return s, d.err
+			}
+		case "g":
+			d.sigBytes()
+		case "u":
+			d.Uint32()
+		default:
+			d.err = malformed("header field %d of type %q", code, sig)
+		}
+	}
+	return "", d.err
+}
+
 // fieldTypes are the types of the header fields by code.
 var fieldTypes = [...]string{FieldPath: "o", FieldInterface: "s", FieldMember: "s", FieldErrorName: "s",
 	FieldReplySerial: "u", FieldDestination: "s", FieldSender: "s", FieldSignature: "g", FieldUnixFDs: "u"}

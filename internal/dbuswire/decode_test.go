@@ -254,3 +254,48 @@ func TestInternTableBounded(t *testing.T) {
 		t.Errorf("%v allocations for a kept string, want 0", n)
 	}
 }
+
+// TestPathAlias reads the path of messages godbus encodes, in both byte
+// orders, as Parse does, and refuses broken framing.
+func TestPathAlias(t *testing.T) {
+	signal := map[dbus.HeaderField]any{dbus.FieldPath: dbus.ObjectPath("/org/freedesktop/systemd1/unit/a_2eservice"),
+		dbus.FieldInterface: "org.freedesktop.DBus.Properties", dbus.FieldMember: "PropertiesChanged", dbus.FieldSender: ":1.1"}
+	reply := map[dbus.HeaderField]any{dbus.FieldReplySerial: uint32(3), dbus.FieldDestination: ":1.42"}
+	for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		for _, tc := range []struct {
+			name    string
+			typ     dbus.Type
+			headers map[dbus.HeaderField]any
+			want    string
+		}{
+			{"call", dbus.TypeMethodCall, callHeaders(), "/org/freedesktop/machine1"},
+			{"signal", dbus.TypeSignal, signal, "/org/freedesktop/systemd1/unit/a_2eservice"},
+			{"reply", dbus.TypeMethodReply, reply, ""},
+		} {
+			t.Run(order.String()+"/"+tc.name, func(t *testing.T) {
+				msg := godbusMessage(t, order, tc.typ, tc.headers, "x", uint32(1))
+				got, err := PathAlias(msg)
+				if err != nil || got != tc.want {
+					t.Errorf("PathAlias = %q, %v; want %q", got, err, tc.want)
+				}
+				if _, err := PathAlias(msg[:len(msg)-1]); err == nil {
+					t.Error("a truncated message: no error")
+				}
+			})
+		}
+	}
+}
+
+// FuzzPathAlias checks that PathAlias never panics and, where Parse
+// accepts a message, finds its path.
+func FuzzPathAlias(f *testing.F) {
+	f.Add(godbusMessage(f, binary.LittleEndian, dbus.TypeMethodCall, callHeaders(), "m-1", []byte{1}, uint32(7)))
+	f.Add(godbusMessage(f, binary.BigEndian, dbus.TypeError, map[dbus.HeaderField]any{
+		dbus.FieldErrorName: "e.r", dbus.FieldReplySerial: uint32(3)}, "msg"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := PathAlias(b)
+		if m, perr := Parse(b); perr == nil && (err != nil || got != m.Path) {
+			t.Errorf("PathAlias = %q, %v; Parse's path %q", got, err, m.Path)
+		}
+	})
+}

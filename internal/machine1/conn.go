@@ -15,15 +15,16 @@ import (
 	"github.com/berth-dev/berth/dbus-interfaces"
 	"github.com/berth-dev/berth/internal/buslabel"
 	"github.com/berth-dev/berth/internal/dbuswire"
+	"github.com/berth-dev/berth/internal/rawsock"
 )
 
 // busSocket is berthd's socket to the bus. godbus reads and dispatches
 // every message and writes its own (calls, signals, errors) through it;
 // the Server writes method replies itself, encoded by the wire encoder.
 // Each message goes out in one locked write, so the two never interleave.
-// Reads and writes go through rawSocket.
+// Reads and writes go through a rawsock.Socket.
 type busSocket struct {
-	raw *rawSocket
+	raw *rawsock.Socket
 	r   *bufio.Reader
 
 	mu sync.Mutex
@@ -101,24 +102,15 @@ func ConnectSystemBus(s *Server) (*dbus.Conn, error) {
 // dialBus connects to the first unix: path or abstract socket of a bus
 // address.
 func dialBus(address string) (*busSocket, error) {
-	var last error = fmt.Errorf("no unix socket in bus address %q", address)
-	for _, a := range strings.Split(address, ";") {
-		name, err := dbuswire.UnixSocket(a)
-		if err != nil {
-			continue
-		}
-		raw, err := dialRawSocket(name)
-		if err != nil {
-			last = err
-			continue
-		}
-		return newBusSocket(raw), nil
+	raw, err := rawsock.DialBus(address)
+	if err != nil {
+		return nil, err
 	}
-	return nil, last
+	return newBusSocket(raw), nil
 }
 
 // newBusSocket returns the busSocket on raw.
-func newBusSocket(raw *rawSocket) *busSocket {
+func newBusSocket(raw *rawsock.Socket) *busSocket {
 	return &busSocket{raw: raw, r: bufio.NewReaderSize(raw, 64<<10), uidq: uidQuery{reply: make(chan uidReply, 1)},
 		in: newBuffer(), header: newBuffer(), body: newBuffer()}
 }
@@ -176,7 +168,7 @@ func (s *busSocket) Write(p []byte) (int, error) {
 // buffer is full.
 func (s *busSocket) writeLocked(a, b []byte) error {
 	s.iov = [2][]byte{a, b}
-	err := s.raw.writeAll(s.iov[:], nil)
+	err := s.raw.WriteAll(s.iov[:], nil)
 	s.iov = [2][]byte{}
 	return err
 }
@@ -324,7 +316,7 @@ func (s *busSocket) sendLocked(header, body []byte, fds []int) error {
 		return s.writeLocked(header, body)
 	}
 	s.iov = [2][]byte{append(header, body...)}
-	err := s.raw.writeAll(s.iov[:1], syscall.UnixRights(fds...))
+	err := s.raw.WriteAll(s.iov[:1], syscall.UnixRights(fds...))
 	s.iov = [2][]byte{}
 	return err
 }

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"os"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/dbuswire"
 	"github.com/berth-dev/berth/internal/machine"
+	"github.com/berth-dev/berth/internal/rawsock"
 )
 
 // TestFastPathAllocs bounds what the fast path allocates per call, from
@@ -71,8 +75,18 @@ func TestFastPathAllocs(t *testing.T) {
 // socketPair returns a busSocket on one end of a socket pair whose other
 // end discards what it reads.
 func socketPair(t *testing.T) *busSocket {
-	raw, peer := rawPair(t)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := os.NewFile(uintptr(fds[1]), "socketpair")
+	t.Cleanup(func() { _ = peer.Close() })
 	go func() { _, _ = io.Copy(io.Discard, peer) }()
+	raw, err := rawsock.New(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
 	return newBusSocket(raw)
 }
 

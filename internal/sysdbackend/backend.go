@@ -42,9 +42,11 @@ type Backend struct {
 }
 
 // New connects to systemd on the system bus (DBUS_SYSTEM_BUS_ADDRESS
-// overrides the address).
+// overrides the address): go-systemd's two connections, for calls and
+// for job signals, are dialSystemBus's. The connections close when ctx
+// ends.
 func New(ctx context.Context) (*Backend, error) {
-	conn, err := sdbus.NewSystemConnectionContext(ctx)
+	conn, err := sdbus.NewConnection(func() (*dbus.Conn, error) { return dialSystemBus(nil, dbus.WithContext(ctx)) })
 	if err != nil {
 		return nil, fmt.Errorf("connect to systemd: %w", err)
 	}

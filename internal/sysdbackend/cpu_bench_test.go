@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,6 +48,42 @@ func (p cpuParticipants) sample() []time.Duration {
 		out[i] = cgroupCPU(g)
 	}
 	return out
+}
+
+// managerSwitches returns the context switches, voluntary or not, of
+// every thread of the manager's processes: each is a thread that went to
+// sleep or was preempted, so a thread woken for nothing counts here even
+// when its CPU time is lost in the noise.
+func (p cpuParticipants) managerSwitches() int {
+	procs, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/system.slice", p.manager, "cgroup.procs"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, pid := range strings.Fields(string(procs)) {
+		tasks, _ := os.ReadDir(filepath.Join("/proc", pid, "task"))
+		for _, task := range tasks {
+			n += threadSwitches(filepath.Join("/proc", pid, "task", task.Name(), "status"))
+		}
+	}
+	return n
+}
+
+// threadSwitches returns the context switches a thread's status file
+// counts.
+func threadSwitches(status string) int {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+			c, _ := strconv.Atoi(strings.TrimSpace(v))
+			n += c
+		}
+	}
+	return n
 }
 
 // cpuTimes collects, per role, the CPU time of each timed start.

@@ -49,7 +49,9 @@ var machinectlFiles = []string{
 // Each side owns org.freedesktop.machine1 in its rounds. It also logs,
 // per side, the median CPU time the machine manager, the machine's unit
 // (spawner and guest), systemd and the bus spent on a start, read from
-// their cgroups. One run does a fixed amount of work whatever b.N is.
+// their cgroups, and the context switches of the manager's threads (a
+// thread woken for nothing shows there). One run does a fixed amount of
+// work whatever b.N is.
 func BenchmarkCompareMachinectlStart(b *testing.B) {
 	testbed.RequireRoot(b)
 	if os.Getenv(startBenchEnv) != "" {
@@ -154,11 +156,12 @@ func startBenchInside(b *testing.B) {
 	}
 	times := make([][]time.Duration, len(sides))
 	cpu := make([]cpuTimes, len(sides))
+	switches := make([][]int, len(sides))
 	for round := 0; round <= startBenchRounds; round++ {
 		for i, s := range sides {
 			s.daemon(b)
 			time.Sleep(settle)
-			cpu0 := s.cpu.sample()
+			cpu0, sw0 := s.cpu.sample(), s.cpu.managerSwitches()
 			start := time.Now()
 			if out, err := exec.Command(s.start[0], s.start[1:]...).CombinedOutput(); err != nil {
 				log, _ := os.ReadFile(filepath.Join("/var/log/berth", s.machine+".log")) // the embedded backend's
@@ -168,13 +171,14 @@ func startBenchInside(b *testing.B) {
 			if took := time.Since(start); round > 0 { // round 0 warms up (and chowns for -U)
 				times[i] = append(times[i], took)
 				cpu[i].add(cpu0, s.cpu.sample())
+				switches[i] = append(switches[i], s.cpu.managerSwitches()-sw0)
 			}
 			s.stop(b)
 			waitMachine(b, bus, s.machine, false)
 		}
 	}
 	for i, s := range sides {
-		b.Logf("CPU per start, ms (medians), %s: %v", s.name, cpu[i])
+		b.Logf("CPU per start, ms (medians), %s: %v; manager's context switches %d", s.name, cpu[i], median(switches[i]))
 	}
 	b.Logf("BENCH machinectl=%.2f systemd=%.2f embedded=%.2f", ms(median(times[0])), ms(median(times[1])), ms(median(times[2])))
 }

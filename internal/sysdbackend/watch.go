@@ -3,13 +3,12 @@ package sysdbackend
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 
 	"github.com/godbus/dbus/v5"
 
 	"github.com/berth-dev/berth/internal/buslabel"
+	"github.com/berth-dev/berth/internal/dbuswire"
 	"github.com/berth-dev/berth/internal/unitgen"
 )
 
@@ -39,7 +38,7 @@ var unitChangeMatch = []dbus.MatchOption{
 // interface, and make one GetUnit call to systemd for each ended job
 // before it passes on the next signal. Call it once.
 func (b *Backend) Watch(ctx context.Context, changed func(machine, state string)) error {
-	conn, err := dialWatch()
+	conn, err := dialSystemBus(wanted)
 	if err != nil {
 		return fmt.Errorf("watch units: %w", err)
 	}
@@ -69,23 +68,25 @@ func (b *Backend) Watch(ctx context.Context, changed func(machine, state string)
 	return nil
 }
 
-// dialWatch opens a private connection to the system bus
-// (DBUS_SYSTEM_BUS_ADDRESS overrides the address), authenticated with
-// this process's UID (no user name lookup) and named with Hello.
-func dialWatch() (*dbus.Conn, error) {
-	conn, err := dbus.SystemBusPrivate()
+// wanted reports whether Watch's connection hands msg to godbus: all
+// but the signals of units other than machine units, which the match
+// rule cannot leave out (it matches no prefix of a path, and systemd
+// names each unit's object after the unit). The rest are dropped
+// before they are decoded.
+func wanted(msg []byte) bool {
+	if msg[1] != dbuswire.TypeSignal {
+		return true
+	}
+	path, err := dbuswire.PathAlias(msg)
 	if err != nil {
-		return nil, err
+		return true // godbus's to refuse
 	}
-	if err := conn.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
-		conn.Close()
-		return nil, err
+	label, isUnit := strings.CutPrefix(path, unitPathPrefix)
+	if !isUnit {
+		return true
 	}
-	if err := conn.Hello(); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return conn, nil
+	_, ok := unitgen.MachineOf(buslabel.Unescape(label))
+	return ok
 }
 
 // unitChange reads a PropertiesChanged signal of a unit: the machine of

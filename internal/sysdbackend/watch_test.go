@@ -1,12 +1,19 @@
 package sysdbackend
 
 import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"slices"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/buslabel"
+	"github.com/berth-dev/berth/internal/rawsock"
 )
 
 // TestUnitChange reads PropertiesChanged signals of units as Watch
@@ -46,5 +53,92 @@ func TestUnitChange(t *testing.T) {
 				t.Errorf("unitChange (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// encodeMessage returns a message as godbus writes it.
+func encodeMessage(t *testing.T, typ dbus.Type, path dbus.ObjectPath, member string, body ...any) []byte {
+	t.Helper()
+	m := &dbus.Message{Type: typ, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldSender: dbus.MakeVariant(":1.1"), dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOf(body...)),
+	}, Body: body}
+	switch typ {
+	case dbus.TypeSignal:
+		m.Headers[dbus.FieldPath] = dbus.MakeVariant(path)
+		m.Headers[dbus.FieldInterface] = dbus.MakeVariant("org.freedesktop.DBus.Properties")
+		m.Headers[dbus.FieldMember] = dbus.MakeVariant(member)
+	case dbus.TypeMethodReply:
+		m.Headers[dbus.FieldReplySerial] = dbus.MakeVariant(uint32(2))
+	}
+	var b bytes.Buffer
+	if err := m.EncodeTo(&b, binary.LittleEndian); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestWanted checks which messages Watch's connection decodes: all but
+// the signals of units that are not machine units.
+func TestWanted(t *testing.T) {
+	unitPath := func(unit string) dbus.ObjectPath { return dbus.ObjectPath(unitPathPrefix + buslabel.Escape(unit)) }
+	props := map[string]dbus.Variant{"ActiveState": dbus.MakeVariant("active")}
+	tests := []struct {
+		name string
+		msg  []byte
+		want bool
+	}{
+		{"machine unit", encodeMessage(t, dbus.TypeSignal, unitPath("berth-machine@bb-1.service"), "PropertiesChanged", "org.freedesktop.systemd1.Unit", props, []string{}), true},
+		{"boot unit", encodeMessage(t, dbus.TypeSignal, unitPath("berth-nspawn@web.service"), "PropertiesChanged", "org.freedesktop.systemd1.Unit", props, []string{}), true},
+		{"other unit", encodeMessage(t, dbus.TypeSignal, unitPath("sys-subsystem-net-devices-ve\\x2dbb.device"), "PropertiesChanged", "org.freedesktop.systemd1.Unit", props, []string{}), false},
+		{"other object", encodeMessage(t, dbus.TypeSignal, "/org/freedesktop/DBus", "NameAcquired", ":1.7"), true},
+		{"reply", encodeMessage(t, dbus.TypeMethodReply, "", ""), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := wanted(tt.msg); got != tt.want {
+				t.Errorf("wanted = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBusStreamDrops reads, after the SASL exchange, only the messages
+// keep wants, whole and in order, as godbus decodes them.
+func TestBusStreamDrops(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := os.NewFile(uintptr(fds[1]), "peer")
+	defer peer.Close()
+	raw, err := rawsock.New(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newBusStream(raw, wanted)
+	defer s.Close()
+	other := encodeMessage(t, dbus.TypeSignal, unitPathPrefix+"a_2eservice", "PropertiesChanged", "x")
+	mine := encodeMessage(t, dbus.TypeSignal, dbus.ObjectPath(unitPathPrefix+buslabel.Escape("berth-machine@bb.service")), "PropertiesChanged", "y")
+	if _, err := peer.Write([]byte("OK 1234\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 9)
+	if _, err := io.ReadFull(s, line); err != nil || string(line) != "OK 1234\r\n" {
+		t.Fatalf("read %q, %v before BEGIN", line, err)
+	}
+	if _, err := s.Write([]byte("BEGIN\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Write(slices.Concat(other, other, mine, other, mine)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		m, err := dbus.DecodeMessage(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Body; !cmp.Equal(got, []any{"y"}) {
+			t.Errorf("message %d: body %v, want [y]", i, got)
+		}
 	}
 }

@@ -1,23 +1,26 @@
 //go:build linux
 
-package machine1
+package rawsock
 
 import (
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/dbuswire"
 	"github.com/berth-dev/berth/internal/kernel"
 )
 
-// rawSocket is berthd's end of the bus socket. It is read and written
-// with raw system calls (kernel.ReadNonblock, kernel.WritevNonblock) and
-// kept out of Go's poller; a reader or writer that must wait parks in the
+// Socket is a connected unix stream socket (one of berthd's bus
+// connections) read and written with raw system calls
+// (kernel.ReadNonblock, kernel.WritevNonblock) and kept out of Go's
+// poller; a reader or writer that must wait parks in the
 // poller on an epoll set that holds the socket for the one event it
 // waits for. Both avoid a thread wake-up per call that machined does not
 // pay (measured for GetMachine in the test host):
@@ -29,11 +32,11 @@ import (
 //     bus reads a reply from it: the poller's thread woke once more per
 //     call, for nothing.
 //
-// One goroutine reads at a time (godbus's reader) and one writes at a
-// time (under busSocket.mu), so each side keeps its operation in flight
-// in its own fields, and the functions handed to the poller are made
-// once: a call allocates nothing.
-type rawSocket struct {
+// One goroutine may read at a time and one may write at a time (the
+// caller orders its writes): each side keeps its operation in flight in
+// its own fields, and the functions handed to the poller are made once,
+// so a call allocates nothing. Close may be called at any time.
+type Socket struct {
 	// fd is the socket, non-blocking; Close closes it last, once no read
 	// or write can be using it.
 	fd int
@@ -61,9 +64,9 @@ type rawSocket struct {
 	closeErr  error
 }
 
-// dialRawSocket connects to the unix stream socket name (a path, or "@"
+// Dial connects to the unix stream socket name (a path, or "@"
 // and an abstract name).
-func dialRawSocket(name string) (*rawSocket, error) {
+func Dial(name string) (*Socket, error) {
 	fd, err := kernel.RetryInt("socket", func() (int, error) {
 		return unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	})
@@ -74,17 +77,36 @@ func dialRawSocket(name string) (*rawSocket, error) {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("dial %s: %w", name, err)
 	}
-	r, err := newRawSocket(fd)
+	r, err := New(fd)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", name, err)
 	}
 	return r, nil
 }
 
-// newRawSocket returns the rawSocket of the connected stream socket fd,
-// which it owns from then on (and closes on an error).
-func newRawSocket(fd int) (*rawSocket, error) {
-	r := &rawSocket{fd: fd, outFD: -1}
+// DialBus connects to the first unix: path or abstract socket of a D-Bus
+// address (a ";"-separated list) that accepts the connection.
+func DialBus(address string) (*Socket, error) {
+	var last error = fmt.Errorf("no unix socket in bus address %q", address)
+	for _, a := range strings.Split(address, ";") {
+		name, err := dbuswire.UnixSocket(a)
+		if err != nil {
+			continue
+		}
+		r, err := Dial(name)
+		if err != nil {
+			last = err
+			continue
+		}
+		return r, nil
+	}
+	return nil, last
+}
+
+// New returns the Socket of the connected stream socket fd, which it
+// owns from then on (and closes on an error).
+func New(fd int) (*Socket, error) {
+	r := &Socket{fd: fd, outFD: -1}
 	r.readFn, r.writeFn = r.readOnce, r.writeSome
 	if err := r.setup(); err != nil {
 		_ = r.Close()
@@ -94,7 +116,7 @@ func newRawSocket(fd int) (*rawSocket, error) {
 }
 
 // setup makes the socket non-blocking and makes the two epoll sets.
-func (r *rawSocket) setup() error {
+func (r *Socket) setup() error {
 	if err := unix.SetNonblock(r.fd, true); err != nil {
 		return os.NewSyscallError("fcntl", err)
 	}
@@ -131,14 +153,14 @@ func pollableEpoll(name string) (*os.File, syscall.RawConn, int, error) {
 }
 
 // ctl adds the socket to the epoll set epfd for events, or deletes it.
-func (r *rawSocket) ctl(epfd, op int, events uint32) error {
+func (r *Socket) ctl(epfd, op int, events uint32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(r.fd)}
 	return kernel.Retry("epoll_ctl", func() error { return unix.EpollCtl(epfd, op, r.fd, &ev) })
 }
 
 // Read implements io.Reader: it waits until the socket has bytes to
 // read, then reads what is there, up to len(p).
-func (r *rawSocket) Read(p []byte) (int, error) {
+func (r *Socket) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -159,16 +181,17 @@ func (r *rawSocket) Read(p []byte) (int, error) {
 
 // readOnce is the read the poller calls, first and then each time the
 // socket may be readable; false asks it to wait.
-func (r *rawSocket) readOnce(uintptr) bool {
+func (r *Socket) readOnce(uintptr) bool {
 	n, again, err := kernel.ReadNonblock(r.fd, r.p)
 	r.n, r.err = n, err
 	return !again
 }
 
-// writeAll writes bufs, in order, as one stream of bytes, in one writev
-// unless the socket's buffer is full; oob, if any, goes with the first
-// byte and then bufs must be one buffer. It consumes bufs' elements.
-func (r *rawSocket) writeAll(bufs [][]byte, oob []byte) error {
+// WriteAll writes bufs, in order, as one stream of bytes, in one writev
+// unless the socket's buffer is full; oob (such as unix.UnixRights), if
+// any, goes with the first byte and then bufs must be one buffer. It
+// consumes bufs' elements. Calls must not overlap.
+func (r *Socket) WriteAll(bufs [][]byte, oob []byte) error {
 	r.bufs, r.oob, r.werr = bufs, oob, nil
 	err := r.outRC.Read(r.writeFn)
 	// After an error of the poller (Close), the out set is gone: the
@@ -184,7 +207,7 @@ func (r *rawSocket) writeAll(bufs [][]byte, oob []byte) error {
 // poller to wait until the socket has room, in the out set, where the
 // socket is only while a write waits: the bus reading from it would wake
 // the poller otherwise.
-func (r *rawSocket) writeSome(uintptr) bool {
+func (r *Socket) writeSome(uintptr) bool {
 	for r.bufs = dropWritten(r.bufs, 0); len(r.bufs) > 0; {
 		n, again, err := r.writeOnce()
 		switch {
@@ -209,7 +232,7 @@ func (r *rawSocket) writeSome(uintptr) bool {
 
 // writeDone ends a write with err, taking the socket out of the out set
 // if it is there, and returns true.
-func (r *rawSocket) writeDone(err error) bool {
+func (r *Socket) writeDone(err error) bool {
 	if r.watching {
 		r.watching = false
 		if derr := r.ctl(r.outFD, unix.EPOLL_CTL_DEL, 0); err == nil {
@@ -221,7 +244,7 @@ func (r *rawSocket) writeDone(err error) bool {
 }
 
 // writeOnce makes one write of r.bufs (and r.oob).
-func (r *rawSocket) writeOnce() (int, bool, error) {
+func (r *Socket) writeOnce() (int, bool, error) {
 	if r.oob != nil {
 		return kernel.SendmsgNonblock(r.fd, r.bufs[0], r.oob)
 	}
@@ -244,7 +267,7 @@ func dropWritten(bufs [][]byte, n int) [][]byte {
 
 // Close implements io.Closer: it ends a read or write that waits, waits
 // for one in flight and closes the socket.
-func (r *rawSocket) Close() error {
+func (r *Socket) Close() error {
 	r.closeOnce.Do(func() {
 		var errs []error
 		for _, f := range []*os.File{r.in, r.out} {

@@ -1,18 +1,19 @@
-package machine1
+package rawsock
 
 import (
 	"bytes"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// rawPair returns a rawSocket on one end of a socket pair and a
-// net.UnixConn on the other end.
-func rawPair(t *testing.T) (*rawSocket, *net.UnixConn) {
+// pair returns a Socket on one end of a socket pair and a net.UnixConn
+// on the other end.
+func pair(t *testing.T) (*Socket, *net.UnixConn) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -25,7 +26,7 @@ func rawPair(t *testing.T) (*rawSocket, *net.UnixConn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	r, err := newRawSocket(fds[0])
+	r, err := New(fds[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +34,11 @@ func rawPair(t *testing.T) (*rawSocket, *net.UnixConn) {
 	return r, c.(*net.UnixConn)
 }
 
-// TestRawSocketWriteWaits writes far more than the socket's buffer while
+// TestSocketWriteWaits writes far more than the socket's buffer while
 // the peer reads: the writer waits for room and every byte arrives, in
 // order.
-func TestRawSocketWriteWaits(t *testing.T) {
-	r, peer := rawPair(t)
+func TestSocketWriteWaits(t *testing.T) {
+	r, peer := pair(t)
 	if err := unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +52,14 @@ func TestRawSocketWriteWaits(t *testing.T) {
 		got <- b
 	}()
 	bufs := [][]byte{want[:300<<10], nil, want[300<<10 : 600<<10], want[600<<10:]}
-	if err := r.writeAll(bufs, nil); err != nil {
+	if err := r.WriteAll(bufs, nil); err != nil {
 		t.Fatal(err)
 	}
 	if r.watching {
 		t.Error("the socket is still in the out set after the write")
 	}
 	// A second write works the same after the first one waited.
-	if err := r.writeAll([][]byte{[]byte("end")}, nil); err != nil {
+	if err := r.WriteAll([][]byte{[]byte("end")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	_ = r.Close()
@@ -67,10 +68,10 @@ func TestRawSocketWriteWaits(t *testing.T) {
 	}
 }
 
-// TestRawSocketRead reads what the peer writes, then the end of the
+// TestSocketRead reads what the peer writes, then the end of the
 // stream.
-func TestRawSocketRead(t *testing.T) {
-	r, peer := rawPair(t)
+func TestSocketRead(t *testing.T) {
+	r, peer := pair(t)
 	go func() {
 		_, _ = peer.Write([]byte("hello"))
 		_ = peer.CloseWrite()
@@ -81,16 +82,16 @@ func TestRawSocketRead(t *testing.T) {
 	}
 }
 
-// TestRawSocketRights passes a file descriptor with a message.
-func TestRawSocketRights(t *testing.T) {
-	r, peer := rawPair(t)
+// TestSocketRights passes a file descriptor with a message.
+func TestSocketRights(t *testing.T) {
+	r, peer := pair(t)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pr.Close()
 	defer pw.Close()
-	if err := r.writeAll([][]byte{[]byte("msg")}, unix.UnixRights(int(pr.Fd()))); err != nil {
+	if err := r.WriteAll([][]byte{[]byte("msg")}, unix.UnixRights(int(pr.Fd()))); err != nil {
 		t.Fatal(err)
 	}
 	buf, oob := make([]byte, 8), make([]byte, unix.CmsgSpace(4))
@@ -109,9 +110,9 @@ func TestRawSocketRights(t *testing.T) {
 	_ = unix.Close(fds[0])
 }
 
-// TestRawSocketCloseEndsRead checks that Close ends a read that waits.
-func TestRawSocketCloseEndsRead(t *testing.T) {
-	r, _ := rawPair(t)
+// TestSocketCloseEndsRead checks that Close ends a read that waits.
+func TestSocketCloseEndsRead(t *testing.T) {
+	r, _ := pair(t)
 	done := make(chan error)
 	go func() {
 		_, err := r.Read(make([]byte, 8))
@@ -122,5 +123,39 @@ func TestRawSocketCloseEndsRead(t *testing.T) {
 	}
 	if err := <-done; err == nil {
 		t.Error("read ended by close: no error")
+	}
+}
+
+// TestDialBus connects to the first socket of a bus address that
+// accepts, skipping other transports and sockets nobody listens on.
+func TestDialBus(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.Listen("unix", filepath.Join(dir, "bus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			_ = c.Close()
+		}
+		accepted <- err
+	}()
+	address := "tcp:host=localhost;unix:path=" + filepath.Join(dir, "none") + ";unix:path=" + filepath.Join(dir, "bus")
+	r, err := DialBus(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Close()
+	if err := <-accepted; err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"tcp:host=localhost", "unix:path=" + filepath.Join(dir, "none")} {
+		if r, err := DialBus(bad); err == nil {
+			_ = r.Close()
+			t.Errorf("DialBus(%q): no error", bad)
+		}
 	}
 }
