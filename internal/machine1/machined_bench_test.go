@@ -52,7 +52,9 @@ var hostMetrics = []string{
 // by a sleep process in its own scope (machined takes a machine's unit
 // from its leader's cgroup and refuses two machines in one unit). It
 // reports both implementations' numbers (medians of alternating rounds)
-// and berthd ÷ machined ratios.
+// and berthd ÷ machined ratios; then, with both daemons side by side, the
+// latencies again from calls alternating between them in short blocks
+// (the *-interleaved metrics: see interleavedRound).
 // One run does a fixed amount of work whatever b.N is.
 func BenchmarkCompareMachinedInTestHost(b *testing.B) {
 	testbed.RequireRoot(b)
@@ -89,7 +91,7 @@ func reportHostMetrics(b *testing.B, out string) {
 			got[f[1]+"-"+f[2]] = v
 		}
 	}
-	for _, m := range hostMetrics {
+	for _, m := range allHostMetrics() {
 		md, bd := got["machined-"+m], got["berthd-"+m]
 		b.ReportMetric(md, "machined-"+m)
 		b.ReportMetric(bd, "berthd-"+m)
@@ -97,8 +99,8 @@ func reportHostMetrics(b *testing.B, out string) {
 			b.ReportMetric(bd/md, "ratio-"+m)
 		}
 	}
-	if len(got) != 2*len(hostMetrics) {
-		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), 2*len(hostMetrics), out)
+	if len(got) != 2*len(allHostMetrics()) {
+		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), 2*len(allHostMetrics()), out)
 	}
 }
 
@@ -132,6 +134,16 @@ func hostBenchInside(b *testing.B) {
 			fmt.Printf("%s %s %s %g\n", hostBenchMetric, impl, m, vs[len(vs)/2])
 		}
 	}
+	for impl, vs := range interleavedRound(b, conn, leaders) {
+		for i, m := range interleavedMetrics {
+			fmt.Printf("%s %s %s %g\n", hostBenchMetric, []string{"machined", "berthd"}[impl], m, vs[i])
+		}
+	}
+}
+
+// allHostMetrics are the names of all the inner part's metrics.
+func allHostMetrics() []string {
+	return append(append([]string(nil), hostMetrics...), interleavedMetrics...)
 }
 
 // machinedRound starts systemd-machined, measures it and stops it.
@@ -150,34 +162,47 @@ func machinedRound(b *testing.B, conn *dbus.Conn, leaders []uint32) []float64 {
 // Its paths are below a directory in the test host's /run, a tmpfs as on
 // real hosts, where machined keeps its state too.
 func berthdRound(b *testing.B, conn *dbus.Conn, leaders []uint32) []float64 {
+	pid, stop := startHostBerthd(b, conn, busName)
+	defer stop()
+	return measureInHost(b, conn, pid, leaders)
+}
+
+// startHostBerthd starts berthd owning the bus name name, with its paths
+// below a new directory in /run, waits until it owns the name and
+// returns its PID and the function that stops it and removes the
+// directory.
+func startHostBerthd(b *testing.B, conn *dbus.Conn, name string) (pid uint32, stop func()) {
 	root, err := os.MkdirTemp("/run", "berth-bench-")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer os.RemoveAll(root)
-	d := exec.Command(hostBerthd, "--root", root, "--stop-timeout", "5s", "--network=no")
+	d := exec.Command(hostBerthd, "--root", root, "--stop-timeout", "5s", "--network=no", "--bus-name", name)
 	d.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	var stderr syncBuffer
 	d.Stderr = &stderr
 	if err := d.Start(); err != nil {
+		_ = os.RemoveAll(root)
 		b.Fatal(err)
 	}
-	defer func() { _ = d.Process.Kill(); _ = d.Wait() }()
-	waitName(b, conn, &stderr)
-	return measureInHost(b, conn, uint32(d.Process.Pid), leaders)
+	stop = func() { _ = d.Process.Kill(); _ = d.Wait(); _ = os.RemoveAll(root) }
+	if err := waitName(conn, name); err != nil {
+		stop()
+		b.Fatalf("%v: %s", err, &stderr)
+	}
+	return uint32(d.Process.Pid), stop
 }
 
 // waitName waits until the bus name has an owner.
-func waitName(b *testing.B, conn *dbus.Conn, stderr *syncBuffer) {
+func waitName(conn *dbus.Conn, name string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var has bool
-		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, busName).Store(&has)
+		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
 		if has {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("berthd never owned %s: %s", busName, stderr)
+			return fmt.Errorf("berthd never owned %s", name)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
