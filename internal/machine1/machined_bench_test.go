@@ -104,9 +104,14 @@ func reportHostMetrics(b *testing.B, out string) {
 	}
 }
 
-// hostRounds is how many times the inner part alternates the two
-// daemons; each metric is the median over the rounds.
+// hostRounds is how many times the inner part runs each of the two
+// daemons, alternately; each metric is the median over the rounds.
 const hostRounds = 5
+
+// hostRound measures one implementation in one round.
+var hostRound = map[string]func(*testing.B, *dbus.Conn, []uint32) []float64{
+	"machined": machinedRound, "berthd": berthdRound,
+}
 
 // hostBenchInside is the inner part, run inside the test host: the same
 // leaders serve systemd-machined and berthd, alternately, and the medians
@@ -120,9 +125,16 @@ func hostBenchInside(b *testing.B) {
 		b.Fatal(err)
 	}
 	runs := map[string][][]float64{}
-	for range hostRounds {
-		runs["machined"] = append(runs["machined"], machinedRound(b, conn, leaders))
-		runs["berthd"] = append(runs["berthd"], berthdRound(b, conn, leaders))
+	for r := range hostRounds {
+		// machined, berthd, berthd, machined, machined, ...: a drift
+		// of the load or of the host over the run favours neither.
+		order := []string{"machined", "berthd"}
+		if r%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, impl := range order {
+			runs[impl] = append(runs[impl], hostRound[impl](b, conn, leaders))
+		}
 	}
 	for _, impl := range []string{"machined", "berthd"} {
 		for i, m := range hostMetrics {
