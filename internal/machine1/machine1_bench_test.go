@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -95,9 +94,7 @@ func latencies(n int, fn func(i int)) [2]float64 {
 		fn(i)
 		d[i] = time.Since(start)
 	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	us := func(x time.Duration) float64 { return float64(x.Nanoseconds()) / 1e3 }
-	return [2]float64{us(d[n/2]), us(d[n*99/100])}
+	return medianP99(d)
 }
 
 // sleepers starts n sleep processes to lead the benchmark's machines.

@@ -52,7 +52,9 @@ var hostMetrics = []string{
 // by a sleep process in its own scope (machined takes a machine's unit
 // from its leader's cgroup and refuses two machines in one unit). It
 // reports both implementations' numbers (medians of alternating rounds)
-// and berthd ÷ machined ratios.
+// and berthd ÷ machined ratios; then, with both daemons side by side, the
+// latencies again from calls alternating between them in short blocks
+// (the *-interleaved metrics: see interleavedRound).
 // One run does a fixed amount of work whatever b.N is.
 func BenchmarkCompareMachinedInTestHost(b *testing.B) {
 	testbed.RequireRoot(b)
@@ -89,7 +91,7 @@ func reportHostMetrics(b *testing.B, out string) {
 			got[f[1]+"-"+f[2]] = v
 		}
 	}
-	for _, m := range hostMetrics {
+	for _, m := range allHostMetrics() {
 		md, bd := got["machined-"+m], got["berthd-"+m]
 		b.ReportMetric(md, "machined-"+m)
 		b.ReportMetric(bd, "berthd-"+m)
@@ -97,14 +99,19 @@ func reportHostMetrics(b *testing.B, out string) {
 			b.ReportMetric(bd/md, "ratio-"+m)
 		}
 	}
-	if len(got) != 2*len(hostMetrics) {
-		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), 2*len(hostMetrics), out)
+	if len(got) != 2*len(allHostMetrics()) {
+		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), 2*len(allHostMetrics()), out)
 	}
 }
 
-// hostRounds is how many times the inner part alternates the two
-// daemons; each metric is the median over the rounds.
+// hostRounds is how many times the inner part runs each of the two
+// daemons, alternately; each metric is the median over the rounds.
 const hostRounds = 5
+
+// hostRound measures one implementation in one round.
+var hostRound = map[string]func(*testing.B, *dbus.Conn, []uint32) []float64{
+	"machined": machinedRound, "berthd": berthdRound,
+}
 
 // hostBenchInside is the inner part, run inside the test host: the same
 // leaders serve systemd-machined and berthd, alternately, and the medians
@@ -118,9 +125,16 @@ func hostBenchInside(b *testing.B) {
 		b.Fatal(err)
 	}
 	runs := map[string][][]float64{}
-	for range hostRounds {
-		runs["machined"] = append(runs["machined"], machinedRound(b, conn, leaders))
-		runs["berthd"] = append(runs["berthd"], berthdRound(b, conn, leaders))
+	for r := range hostRounds {
+		// machined, berthd, berthd, machined, machined, ...: a drift
+		// of the load or of the host over the run favours neither.
+		order := []string{"machined", "berthd"}
+		if r%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, impl := range order {
+			runs[impl] = append(runs[impl], hostRound[impl](b, conn, leaders))
+		}
 	}
 	for _, impl := range []string{"machined", "berthd"} {
 		for i, m := range hostMetrics {
@@ -132,6 +146,16 @@ func hostBenchInside(b *testing.B) {
 			fmt.Printf("%s %s %s %g\n", hostBenchMetric, impl, m, vs[len(vs)/2])
 		}
 	}
+	for impl, vs := range interleavedRound(b, conn, leaders) {
+		for i, m := range interleavedMetrics {
+			fmt.Printf("%s %s %s %g\n", hostBenchMetric, []string{"machined", "berthd"}[impl], m, vs[i])
+		}
+	}
+}
+
+// allHostMetrics are the names of all the inner part's metrics.
+func allHostMetrics() []string {
+	return append(append([]string(nil), hostMetrics...), interleavedMetrics...)
 }
 
 // machinedRound starts systemd-machined, measures it and stops it.
@@ -150,34 +174,47 @@ func machinedRound(b *testing.B, conn *dbus.Conn, leaders []uint32) []float64 {
 // Its paths are below a directory in the test host's /run, a tmpfs as on
 // real hosts, where machined keeps its state too.
 func berthdRound(b *testing.B, conn *dbus.Conn, leaders []uint32) []float64 {
+	pid, stop := startHostBerthd(b, conn, busName)
+	defer stop()
+	return measureInHost(b, conn, pid, leaders)
+}
+
+// startHostBerthd starts berthd owning the bus name name, with its paths
+// below a new directory in /run, waits until it owns the name and
+// returns its PID and the function that stops it and removes the
+// directory.
+func startHostBerthd(b *testing.B, conn *dbus.Conn, name string) (pid uint32, stop func()) {
 	root, err := os.MkdirTemp("/run", "berth-bench-")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer os.RemoveAll(root)
-	d := exec.Command(hostBerthd, "--root", root, "--stop-timeout", "5s", "--network=no")
+	d := exec.Command(hostBerthd, "--root", root, "--stop-timeout", "5s", "--network=no", "--bus-name", name)
 	d.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	var stderr syncBuffer
 	d.Stderr = &stderr
 	if err := d.Start(); err != nil {
+		_ = os.RemoveAll(root)
 		b.Fatal(err)
 	}
-	defer func() { _ = d.Process.Kill(); _ = d.Wait() }()
-	waitName(b, conn, &stderr)
-	return measureInHost(b, conn, uint32(d.Process.Pid), leaders)
+	stop = func() { _ = d.Process.Kill(); _ = d.Wait(); _ = os.RemoveAll(root) }
+	if err := waitName(conn, name); err != nil {
+		stop()
+		b.Fatalf("%v: %s", err, &stderr)
+	}
+	return uint32(d.Process.Pid), stop
 }
 
 // waitName waits until the bus name has an owner.
-func waitName(b *testing.B, conn *dbus.Conn, stderr *syncBuffer) {
+func waitName(conn *dbus.Conn, name string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var has bool
-		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, busName).Store(&has)
+		_ = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
 		if has {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("berthd never owned %s: %s", busName, stderr)
+			return fmt.Errorf("berthd never owned %s", name)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
