@@ -26,7 +26,8 @@ const clockTicks = 100
 // other at once; with a pause of twice trimDelay after the start and
 // after the stop, berthd goes quiet after each, as it does between
 // starts in use, and trims its memory each time. The resident memory is
-// berthd's a second after the last cycle. Run with -benchtime 30x or
+// berthd's a second after the last cycle; the context switches per cycle
+// are those of its threads alive at the end. Run with -benchtime 30x or
 // more: the times come in ticks of 10 ms.
 func BenchmarkBerthdStartStopCPU(b *testing.B) {
 	bd := newLifecycleBed(b)
@@ -44,7 +45,7 @@ func BenchmarkBerthdStartStopCPU(b *testing.B) {
 	for _, pause := range []time.Duration{0, 2 * trimDelay} {
 		b.Run(fmt.Sprintf("pause=%v", pause), func(b *testing.B) {
 			time.Sleep(time.Second)
-			before := cpuTicks(b, bd.d.PID())
+			before, switches := cpuTicks(b, bd.d.PID()), contextSwitches(b, bd.d.PID())
 			n := 0
 			for b.Loop() {
 				cycle(pause)
@@ -53,6 +54,7 @@ func BenchmarkBerthdStartStopCPU(b *testing.B) {
 			time.Sleep(time.Second) // the links' teardown and the trim are asynchronous
 			used := cpuTicks(b, bd.d.PID()) - before
 			b.ReportMetric(float64(used)*1000/clockTicks/float64(n), "berthd-cpu-ms/cycle")
+			b.ReportMetric(float64(contextSwitches(b, bd.d.PID())-switches)/float64(n), "berthd-ctxsw/cycle")
 			b.ReportMetric(float64(residentKiB(b, bd.d.PID())), "berthd-rss-KiB")
 		})
 	}
@@ -83,6 +85,35 @@ func cpuTicks(tb testing.TB, pid int) uint64 {
 		tb.Fatalf("parse /proc/%d/stat: %q", pid, data)
 	}
 	return utime + stime
+}
+
+// contextSwitches returns the voluntary and involuntary context switches
+// of process pid's threads now alive: a thread that ended takes its
+// switches with it, so short-lived threads are missed.
+func contextSwitches(tb testing.TB, pid int) int {
+	tb.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	total := 0
+	for _, t := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		for line := range strings.Lines(string(data)) {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				n, err := strconv.Atoi(strings.TrimSpace(v))
+				if err != nil {
+					tb.Fatalf("parse %s: %q", k, line)
+				}
+				total += n
+			}
+		}
+	}
+	return total
 }
 
 // residentKiB returns the resident memory of process pid, in KiB.

@@ -12,13 +12,12 @@ import (
 	"github.com/berth-dev/berth/internal/kernel"
 )
 
-// readPoll bounds a blocked read, as a fallback to the wake-up by Close.
-const readPoll = time.Second
-
 // linkConn is a UDP socket read and written with blocking system calls, so
 // that a packet wakes exactly the thread that answers it: under CPU
 // contention every extra thread hand-off of the Go network poller costs a
-// wait in the scheduler's run queue.
+// wait in the scheduler's run queue. A read blocks until a packet comes or
+// Close shuts the socket down: it has no timeout, which would wake an idle
+// link's thread (and the runtime's monitor after it) periodically.
 type linkConn struct {
 	fd        int
 	local     net.Addr
@@ -47,8 +46,8 @@ func (c *linkConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		}
 		n, from, err := unix.Recvfrom(c.fd, b, 0)
 		switch {
-		case err == unix.EAGAIN || err == unix.EINTR || (err == nil && n == 0 && c.closed.Load()):
-			continue // timeout, signal or shutdown: check closed again
+		case err == unix.EINTR || (err == nil && n == 0 && c.closed.Load()):
+			continue // signal or shutdown: check closed again
 		case err != nil:
 			return 0, nil, &net.OpError{Op: "read", Net: "udp4", Err: err}
 		}

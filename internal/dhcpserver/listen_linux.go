@@ -28,12 +28,6 @@ func ListenLink(ifname string) (net.PacketConn, error) {
 	}
 	err = linkSockopts(fd, ifname)
 	if err == nil {
-		tv := unix.NsecToTimeval(readPoll.Nanoseconds())
-		err = kernel.Retry("setsockopt SO_RCVTIMEO", func() error {
-			return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		})
-	}
-	if err == nil {
 		err = kernel.Retry("bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Port: ServerPort}) })
 	}
 	if err != nil {

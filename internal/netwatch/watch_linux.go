@@ -2,7 +2,6 @@ package netwatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -34,34 +33,23 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return fmt.Errorf("netwatch: %w", err)
 	}
 	defer h.Close()
-	updates := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	defer close(done)
-	subErr := make(chan error, 1)
-	err = netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
-		Namespace: &ns, ListExisting: true,
-		ErrorCallback: func(err error) {
-			select {
-			case subErr <- err:
-			default:
-			}
-		},
-	})
+	sub, err := subscribeLinks(w.cfg.NetNS)
 	if err != nil {
-		return fmt.Errorf("netwatch subscribe: %w", err)
+		return fmt.Errorf("netwatch: %w", err)
+	}
+	defer sub.close()
+	defer context.AfterFunc(ctx, sub.close)()
+	if err := sub.dump(); err != nil {
+		return fmt.Errorf("netwatch: %w", err)
 	}
 	defer w.stopAll()
 	for {
-		select {
-		case <-ctx.Done():
+		err := sub.next(func(typ uint16, link netlink.Link) { w.update(h, typ, link) })
+		switch {
+		case ctx.Err() != nil:
 			return nil
-		case err := <-subErr:
+		case err != nil:
 			return fmt.Errorf("netwatch: %w", err)
-		case u, ok := <-updates:
-			if !ok {
-				return errors.New("netwatch: netlink subscription closed")
-			}
-			w.update(h, u)
 		}
 	}
 }
@@ -73,21 +61,21 @@ func (w *Watcher) nsHandle() (netns.NsHandle, error) {
 	return netns.GetFromPath(w.cfg.NetNS)
 }
 
-// update reacts to one link message.
-func (w *Watcher) update(h *netlink.Handle, u netlink.LinkUpdate) {
-	attrs := u.Link.Attrs()
-	ok, zone := Manageable(attrs.Name, u.Link.Type())
+// update reacts to one link message of type typ.
+func (w *Watcher) update(h *netlink.Handle, typ uint16, link netlink.Link) {
+	attrs := link.Attrs()
+	ok, zone := Manageable(attrs.Name, link.Type())
 	w.mu.Lock()
 	cur, known := w.links[attrs.Index]
 	w.mu.Unlock()
 	switch {
-	case u.Header.Type == unix.RTM_DELLINK && known:
+	case typ == unix.RTM_DELLINK && known:
 		w.teardown(cur)
-	case u.Header.Type == unix.RTM_NEWLINK && known && cur.link.Name != attrs.Name:
+	case typ == unix.RTM_NEWLINK && known && cur.link.Name != attrs.Name:
 		w.teardown(cur) // renamed away or to another container's name
-		w.update(h, u)
-	case u.Header.Type == unix.RTM_NEWLINK && !known && ok:
-		if err := w.setup(h, u.Link, zone); err != nil {
+		w.update(h, typ, link)
+	case typ == unix.RTM_NEWLINK && !known && ok:
+		if err := w.setup(h, link, zone); err != nil {
 			w.log.Printf("link %s not configured: %v", attrs.Name, err)
 		}
 	}

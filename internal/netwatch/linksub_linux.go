@@ -1,0 +1,139 @@
+package netwatch
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"github.com/berth-dev/berth/internal/nsthread"
+)
+
+// linkSubBufSize is the read buffer of a linkSub: more than the kernel
+// puts in one read of a dump or a burst of multicast messages.
+const linkSubBufSize = 64 << 10
+
+// linkSub is a route netlink socket subscribed to the link changes of
+// one network namespace. It waits in Go's poller and reads with a raw
+// system call, so a link change costs one goroutine wake-up. Package
+// netlink's subscription instead blocks a thread in recvfrom(2): each
+// message then makes the runtime's monitor take that thread's processor
+// away and hand it off (thread wake-ups), and the monitor polls every
+// 20 µs for a while after each such hand-off.
+//
+// It reads with read(2), not recvfrom(2), so it does not see the sender:
+// only the kernel and processes with CAP_NET_ADMIN in the namespace may
+// send to a route netlink socket, and such a process can change the links
+// themselves anyway.
+type linkSub struct {
+	f   *os.File
+	rc  syscall.RawConn
+	buf []byte
+	// n, again and err are the result of the last readOnce.
+	n     int
+	again bool
+	err   error
+	// readFn is readOnce, bound once.
+	readFn func(uintptr) bool
+}
+
+// subscribeLinks opens a linkSub in the namespace at nsPath ("" for the
+// caller's own).
+func subscribeLinks(nsPath string) (*linkSub, error) {
+	var fd int
+	err := nsthread.Do(nsPath, func() (err error) {
+		fd, err = kernel.RetryInt("socket", func() (int, error) {
+			return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe links: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("subscribe links: %w", os.NewSyscallError("bind", err))
+	}
+	s := &linkSub{f: os.NewFile(uintptr(fd), "netlink:links"), buf: make([]byte, linkSubBufSize)}
+	if s.rc, err = s.f.SyscallConn(); err != nil {
+		_ = s.f.Close()
+		return nil, fmt.Errorf("subscribe links: %w", err)
+	}
+	s.readFn = s.readOnce
+	return s, nil
+}
+
+// dump asks the kernel for every link; each comes back as an
+// RTM_NEWLINK message among the changes.
+func (s *linkSub) dump() error {
+	const hdrLen, ifiLen = unix.SizeofNlMsghdr, unix.SizeofIfInfomsg
+	req := make([]byte, hdrLen+ifiLen) // the ifinfomsg is all zero: every family
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], unix.RTM_GETLINK)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(req[8:], 1) // sequence number
+	var err error
+	cerr := s.rc.Write(func(fd uintptr) bool {
+		err = unix.Sendto(int(fd), req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return !errors.Is(err, unix.EAGAIN)
+	})
+	if err = errors.Join(cerr, err); err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	return nil
+}
+
+// readOnce is the read the poller calls, first and then each time the
+// socket may be readable; false asks it to wait.
+func (s *linkSub) readOnce(fd uintptr) bool {
+	s.n, s.again, s.err = kernel.ReadNonblock(int(fd), s.buf)
+	return !s.again
+}
+
+// next waits for the next messages and calls fn with each link change;
+// the link's byte-slice attributes point into the read buffer, valid
+// until fn returns. An error message from the kernel, an interrupted dump
+// or a lost message (ENOBUFS) is an error.
+func (s *linkSub) next(fn func(typ uint16, link netlink.Link)) error {
+	if err := s.rc.Read(s.readFn); err != nil {
+		return err
+	}
+	if s.err != nil {
+		return s.err
+	}
+	msgs, err := syscall.ParseNetlinkMessage(s.buf[:s.n])
+	if err != nil {
+		return fmt.Errorf("parse link message: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
+			return netlink.ErrDumpInterrupted
+		}
+		switch m.Header.Type {
+		case unix.NLMSG_DONE:
+		case unix.NLMSG_ERROR:
+			if len(m.Data) < 4 {
+				return errors.New("short netlink error message")
+			}
+			if e := int32(binary.NativeEndian.Uint32(m.Data)); e != 0 {
+				return fmt.Errorf("netlink error message: %w", syscall.Errno(-e))
+			}
+		case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+			hdr := unix.NlMsghdr(m.Header)
+			link, err := netlink.LinkDeserialize(&hdr, m.Data)
+			if err != nil {
+				return fmt.Errorf("parse link message: %w", err)
+			}
+			fn(m.Header.Type, link)
+		}
+	}
+	return nil
+}
+
+// close closes the socket; a next that waits returns an error.
+func (s *linkSub) close() { _ = s.f.Close() }
