@@ -366,11 +366,19 @@ func (m *monitor) finish(result string, err error) {
 	if err != nil {
 		m.log.Printf("%s: %v", m.spec.Unit.Name, err)
 		m.set(Failed)
-		m.answer("failed: " + err.Error() + m.lastWords())
+		m.answerFailure(err.Error())
 		return
 	}
 	m.set(Inactive)
-	m.answer("failed: exited during start-up" + m.lastWords())
+	m.answerFailure("exited during start-up")
+}
+
+// answerFailure tells a waiting Start that the start failed with msg and
+// the main process's last words; it reads the log only if Start waits.
+func (m *monitor) answerFailure(msg string) {
+	if m.start != nil {
+		m.answer("failed: " + msg + m.lastWords())
+	}
 }
 
 // lastWords is ": " and the last line the main process wrote to the log
