@@ -170,7 +170,11 @@ func (m *Manager) unit(machine string) (unitgen.Unit, error) {
 	}
 	us := s.unitSettings(machine, m.signals(img, s).PowerOff, m.host)
 	us.Environment = append(slices.Clip(m.env), us.Environment...)
-	return unitgen.Generate(tmpl, us)
+	u, err := unitgen.Generate(tmpl, us)
+	if err != nil {
+		return unitgen.Unit{}, err
+	}
+	return fitImage(u, img, mountPoints(systemdMounts)), nil
 }
 
 // PowerOff shuts the guest down with its own power-off signal and waits

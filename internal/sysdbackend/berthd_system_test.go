@@ -65,6 +65,13 @@ func TestSystemBerthdInTestHost(t *testing.T) {
 	if list := ctl(t, h, "list"); !strings.Contains(list, "bb") {
 		t.Errorf("berthctl list lacks bb:\n%s", list)
 	}
+	// A directory image's transient unit needs no loop or device-mapper
+	// module, and the mount its image is on (the test host's root);
+	// the boot-time instance below keeps the template's lists.
+	deps := "Wants=modprobe@tun.service\nRequiresMountsFor=/\n"
+	if out := mustRun(t, h, "systemctl", "show", "-p", "RequiresMountsFor", "-p", "Wants", unit); out != deps {
+		t.Errorf("dependencies of %s:\n%s\nwant:\n%s", unit, out, deps)
+	}
 	if st := mustRun(t, h, "busctl", "get-property", "org.freedesktop.machine1", "/org/freedesktop/machine1/machine/bb",
 		"dev.berth.Machine1", "State"); strings.TrimSpace(st) != `s "running"` {
 		t.Errorf("State of bb after berthctl start: %s, want running", st)
@@ -87,6 +94,9 @@ func TestSystemBerthdInTestHost(t *testing.T) {
 	ctl(t, h, "enable", "bb")
 	h.Reboot()
 	waitActive(t, h, "berth-nspawn@bb.service")
+	if out := mustRun(t, h, "systemctl", "show", "-p", "RequiresMountsFor", "berth-nspawn@bb.service"); out != "RequiresMountsFor=/var/lib/machines/bb\n" {
+		t.Errorf("RequiresMountsFor of the boot-time instance: %s, want the template's", out)
+	}
 	if list := ctl(t, h, "list"); !strings.Contains(list, "bb") {
 		t.Errorf("berthctl list after the reboot lacks bb:\n%s", list)
 	}
