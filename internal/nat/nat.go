@@ -60,8 +60,8 @@ type Manager struct {
 	links map[string][]netip.Prefix
 	// forwards are the port forwards; guarded by mu.
 	forwards []Forward
-	// built: this Manager made the table, whose chains are in place, so a
-	// change only replaces their rules; guarded by mu.
+	// built: this Manager made or adopted the table, whose chains are in
+	// place, so a change only replaces their rules; guarded by mu.
 	built bool
 }
 
@@ -195,14 +195,20 @@ func (m *Manager) Close() error {
 }
 
 // syncLocked brings the table to the current state in one transaction.
-// The first one replaces whatever table of that name there was; later ones
-// only replace the rules of its chains. The table and its chains stay when
-// the last link and forward go, until Close: deleting a table's last NAT
-// chain unregisters its netfilter hooks (and connection tracking's), and
-// registering them again for the next link costs more than the rest of a
-// change together. If a refill fails (the table was deleted behind berth's
-// back), the table is built anew.
+// The first one adopts the table a previous berthd left in place when its
+// chains are berth's (see adoptable), and otherwise replaces whatever
+// table of that name there was; later ones only replace the rules of its
+// chains. The table and its chains stay when the last link and forward go,
+// and when berthd exits: deleting a table's last NAT chain unregisters its
+// netfilter hooks (and connection tracking's), which interrupts the
+// masquerading of machines that keep running, and registering them again
+// for the next link costs more than the rest of a change together. If a
+// refill fails (the table was deleted behind berth's back), the table is
+// built anew.
 func (m *Manager) syncLocked() error {
+	if !m.built {
+		m.built = m.adoptable()
+	}
 	if m.built {
 		err := m.flush(func(conn *nftables.Conn, t *nftables.Table) { refillTable(conn, t, m.links, m.forwards) })
 		if err == nil {
@@ -216,6 +222,40 @@ func (m *Manager) syncLocked() error {
 	})
 	m.built = err == nil
 	return err
+}
+
+// adoptable reports whether berth's table exists with exactly the chains
+// buildTable makes (names, types, hooks and priorities), so that refilling
+// their rules brings it to any state.
+func (m *Manager) adoptable() bool {
+	conn, closeConn, err := m.conn()
+	if err != nil {
+		return false
+	}
+	defer closeConn()
+	listed, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return false
+	}
+	want := tableChains(&nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}).all()
+	found := 0
+	for _, c := range listed {
+		if c.Table.Name != TableName {
+			continue
+		}
+		if !slices.ContainsFunc(want, func(w *nftables.Chain) bool { return sameChain(c, w) }) {
+			return false
+		}
+		found++
+	}
+	return found == len(want)
+}
+
+// sameChain reports whether chain c, as listed, is w.
+func sameChain(c, w *nftables.Chain) bool {
+	return c.Name == w.Name && c.Type == w.Type &&
+		c.Hooknum != nil && *c.Hooknum == *w.Hooknum &&
+		c.Priority != nil && *c.Priority == *w.Priority
 }
 
 // dropTable deletes t in conn's batch, whether it exists or not (adding

@@ -110,6 +110,42 @@ func TestIntegrationTableReplacedThenRefilled(t *testing.T) {
 	}
 }
 
+// TestIntegrationTableAdopted: a new Manager (a restarted berthd) keeps
+// the table and chains a previous one left, with their hooks, and
+// replaces only their rules.
+func TestIntegrationTableAdopted(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	h := tp.host
+	h.Exec(t, "ip", "link", "add", "ve-two", "type", "veth", "peer", "name", "ve-two-peer")
+	first := New(WithNetNS(h.Path))
+	t.Cleanup(func() { _ = first.Close() })
+	if err := first.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	handles := func() string { // the table's and chains' handles: new ones would differ
+		var keep []string
+		for _, l := range strings.Split(h.Exec(t, "nft", "-a", "list", "table", "inet", TableName), "\n") {
+			if strings.Contains(l, "table ") || strings.Contains(l, "chain ") {
+				keep = append(keep, strings.TrimSpace(l))
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	before := handles()
+	second := New(WithNetNS(h.Path))
+	if err := second.AddLink("ve-two", netip.MustParsePrefix("10.60.0.16/28")); err != nil {
+		t.Fatal(err)
+	}
+	if got := handles(); got != before {
+		t.Fatalf("table or chains replaced:\n%s\nwere:\n%s", got, before)
+	}
+	out := h.Exec(t, "nft", "list", "table", "inet", TableName)
+	if strings.Contains(out, "10.60.0.0/28") || !strings.Contains(out, "10.60.0.16/28") {
+		t.Fatalf("rules not replaced by the new Manager's links:\n%s", out)
+	}
+}
+
 func TestIntegrationPortForward(t *testing.T) {
 	testbed.RequireRoot(t)
 	tp := newTopology(t)
