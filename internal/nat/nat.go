@@ -63,6 +63,9 @@ type Manager struct {
 	// built: this Manager made or adopted the table, whose chains are in
 	// place, so a change only replaces their rules; guarded by mu.
 	built bool
+	// nft is the netlink connection the Manager keeps open between
+	// changes, nil until the first one and after an error; guarded by mu.
+	nft *nftables.Conn
 }
 
 // Option configures a Manager.
@@ -191,7 +194,9 @@ func (m *Manager) Close() error {
 	m.links = map[string][]netip.Prefix{}
 	m.forwards = nil
 	m.built = false
-	return m.flush(dropTable)
+	err := m.flush(dropTable)
+	m.closeConnLocked()
+	return err
 }
 
 // syncLocked brings the table to the current state in one transaction.
@@ -228,13 +233,13 @@ func (m *Manager) syncLocked() error {
 // buildTable makes (names, types, hooks and priorities), so that refilling
 // their rules brings it to any state.
 func (m *Manager) adoptable() bool {
-	conn, closeConn, err := m.conn()
+	conn, err := m.connLocked()
 	if err != nil {
 		return false
 	}
-	defer closeConn()
 	listed, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
+		m.closeConnLocked()
 		return false
 	}
 	want := tableChains(&nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}).all()
@@ -266,36 +271,53 @@ func dropTable(conn *nftables.Conn, t *nftables.Table) {
 }
 
 // flush sends, as one transaction, the batch that batch fills for
-// berth's table.
+// berth's table; the mutex must be held.
 func (m *Manager) flush(batch func(*nftables.Conn, *nftables.Table)) error {
-	conn, closeConn, err := m.conn()
+	conn, err := m.connLocked()
 	if err != nil {
 		return fmt.Errorf("nat sync: %w", err)
 	}
-	defer closeConn()
 	batch(conn, &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName})
 	if err := conn.Flush(); err != nil {
+		m.closeConnLocked()
 		return fmt.Errorf("nat sync: %w", err)
 	}
 	return nil
 }
 
-// conn opens an nftables connection in the Manager's namespace.
-func (m *Manager) conn() (*nftables.Conn, func(), error) {
-	if m.netns == "" {
-		c, err := nftables.New()
-		return c, func() {}, err
+// connLocked returns the Manager's nftables connection, opening it in
+// the Manager's namespace if there is none. The connection stays open
+// between changes: opening one costs a socket, its setup and, in
+// package netlink, seeding a random source, for each change.
+func (m *Manager) connLocked() (*nftables.Conn, error) {
+	if m.nft != nil {
+		return m.nft, nil
 	}
-	f, err := os.Open(m.netns)
+	opts := []nftables.ConnOption{nftables.AsLasting()}
+	if m.netns != "" {
+		f, err := os.Open(m.netns)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close() // New makes the socket in the namespace
+		opts = append(opts, nftables.WithNetNSFd(int(f.Fd())))
+	}
+	c, err := nftables.New(opts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		f.Close()
-		return nil, nil, err
+	m.nft = c
+	return c, nil
+}
+
+// closeConnLocked closes the Manager's nftables connection, after an
+// error (which may leave unread answers or a batch error behind in it)
+// or when the Manager is closed; the next change opens a new one.
+func (m *Manager) closeConnLocked() {
+	if m.nft != nil {
+		_ = m.nft.CloseLasting()
+		m.nft = nil
 	}
-	return c, func() { f.Close() }, nil
 }
 
 // ipv6Conf is the directory of the per-link IPv6 settings.
