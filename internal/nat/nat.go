@@ -63,6 +63,9 @@ type Manager struct {
 	// built: this Manager made or adopted the table, whose chains are in
 	// place, so a change only replaces their rules; guarded by mu.
 	built bool
+	// stale are the parts of the table whose rules may differ from links
+	// and forwards, which the next sync replaces; guarded by mu.
+	stale parts
 	// nft is the netlink connection the Manager keeps open between
 	// changes, nil until the first one and after an error; guarded by mu.
 	nft *nftables.Conn
@@ -109,7 +112,7 @@ func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.links[link] = slices.Clone(subnets)
-	return m.syncLocked()
+	return m.syncLocked(parts{links: true})
 }
 
 // RemoveLink drops link's masquerading.
@@ -120,7 +123,7 @@ func (m *Manager) RemoveLink(link string) error {
 		return nil
 	}
 	delete(m.links, link)
-	return m.syncLocked()
+	return m.syncLocked(parts{links: true})
 }
 
 // AddForward adds f, replacing a forward of the same protocol, host port
@@ -139,7 +142,7 @@ func (m *Manager) AddForward(f Forward) error {
 	defer m.mu.Unlock()
 	m.forwards = slices.DeleteFunc(m.forwards, func(g Forward) bool { return g.key() == f.key() })
 	m.forwards = append(m.forwards, f)
-	return m.syncLocked()
+	return m.syncLocked(parts{forwards: true})
 }
 
 // RemoveForward removes the forward of f's protocol, host port and family.
@@ -164,7 +167,7 @@ func (m *Manager) removeForwards(del func(Forward) bool) error {
 	if len(m.forwards) == n {
 		return nil
 	}
-	return m.syncLocked()
+	return m.syncLocked(parts{forwards: true})
 }
 
 // Forwards returns the port forwards, sorted.
@@ -199,24 +202,29 @@ func (m *Manager) Close() error {
 	return err
 }
 
-// syncLocked brings the table to the current state in one transaction.
-// The first one adopts the table a previous berthd left in place when its
-// chains are berth's (see adoptable), and otherwise replaces whatever
-// table of that name there was; later ones only replace the rules of its
-// chains. The table and its chains stay when the last link and forward go,
+// syncLocked brings the table to the current state, in which the parts
+// changed differ from the table's, in one transaction. The first one
+// adopts the table a previous berthd left in place when its chains are
+// berth's (see adoptable), and otherwise replaces whatever table of that
+// name there was; later ones only replace the rules of the chains that
+// hold a stale part: a link's change leaves the port forwards' chains
+// alone, and the other way round. The table and its chains stay when the last link and forward go,
 // and when berthd exits: deleting a table's last NAT chain unregisters its
 // netfilter hooks (and connection tracking's), which interrupts the
 // masquerading of machines that keep running, and registering them again
 // for the next link costs more than the rest of a change together. If a
 // refill fails (the table was deleted behind berth's back), the table is
 // built anew.
-func (m *Manager) syncLocked() error {
+func (m *Manager) syncLocked(changed parts) error {
+	m.stale = parts{links: m.stale.links || changed.links, forwards: m.stale.forwards || changed.forwards}
 	if !m.built {
 		m.built = m.adoptable()
+		m.stale = parts{links: true, forwards: true} // the rules of an adopted table are unknown
 	}
 	if m.built {
-		err := m.flush(func(conn *nftables.Conn, t *nftables.Table) { refillTable(conn, t, m.links, m.forwards) })
+		err := m.flush(func(conn *nftables.Conn, t *nftables.Table) { refillTable(conn, t, m.stale, m.links, m.forwards) })
 		if err == nil {
+			m.stale = parts{}
 			return nil
 		}
 		m.built = false
@@ -226,6 +234,9 @@ func (m *Manager) syncLocked() error {
 		buildTable(conn, t, m.links, m.forwards)
 	})
 	m.built = err == nil
+	if m.built {
+		m.stale = parts{}
+	}
 	return err
 }
 
