@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -117,7 +118,7 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	m.link.Index, m.link.Zone = link.Attrs().Index, zone
 	undo = append(undo, func() { m.stop() })
 	subnets := []netip.Prefix{subnet}
-	if sub6.IsValid() && w.advertise(m, sub6) {
+	if sub6.IsValid() && w.advertise(m, link, sub6) {
 		subnets = append(subnets, sub6)
 	}
 	if err := w.nat.AddLink(name, subnets...); err != nil {
@@ -283,12 +284,16 @@ func (w *Watcher) subnets6() map[netip.Prefix]bool {
 	return out
 }
 
-// advertise starts router advertisements of p on m's link and reports
-// whether they run.
-func (w *Watcher) advertise(m *managed, p netip.Prefix) bool {
+// advertise starts router advertisements of p on m's link, link, and
+// reports whether they run.
+func (w *Watcher) advertise(m *managed, link netlink.Link, p netip.Prefix) bool {
+	attrs := link.Attrs()
+	// The hardware address is copied: it points into the link watcher's
+	// read buffer.
+	ifi := &net.Interface{Index: attrs.Index, Name: attrs.Name, MTU: attrs.MTU, HardwareAddr: slices.Clone(attrs.HardwareAddr)}
 	var c *radv.Conn
 	err := nsthread.Do(w.cfg.NetNS, func() (err error) {
-		c, err = radv.Listen(m.link.Name)
+		c, err = radv.Listen(ifi)
 		return err
 	})
 	if err != nil {
