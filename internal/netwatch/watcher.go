@@ -78,6 +78,8 @@ type Watcher struct {
 	mu sync.Mutex
 	// links are the managed links by index; guarded by mu.
 	links map[int]*managed
+	// ula48 is the host's ULA /48 once read or made; guarded by mu.
+	ula48 netip.Prefix
 }
 
 // managed is one configured link.
