@@ -99,7 +99,8 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
-	subnet, added, err := w.address(h, link, zone, addrs)
+	remembered := w.rememberedSubnet(name)
+	subnet, added, err := w.address(h, link, zone, addrs, remembered)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,9 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	if err := w.nat.AddLink(name, subnets...); err != nil {
 		return err
 	}
-	w.rememberSubnet(name, subnet)
+	if subnet != remembered {
+		w.rememberSubnet(name, subnet)
+	}
 	w.mu.Lock()
 	w.links[m.link.Index] = m
 	w.mu.Unlock()
@@ -133,8 +136,9 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 }
 
 // address finds or gives the link its subnet and host address, and
-// reports whether it added the address; addrs are the namespace's.
-func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs []netlink.Addr) (netip.Prefix, bool, error) {
+// reports whether it added the address; addrs are the namespace's and
+// remembered is the subnet the link had last time, if any.
+func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs []netlink.Addr, remembered netip.Prefix) (netip.Prefix, bool, error) {
 	name := link.Attrs().Name
 	bits := addrpool.VethBits
 	if zone {
@@ -147,7 +151,7 @@ func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs
 	if err != nil {
 		return netip.Prefix{}, false, err
 	}
-	p, err := w.pool.Allocate(name, bits, inUse, w.rememberedSubnet(name))
+	p, err := w.pool.Allocate(name, bits, inUse, remembered)
 	if err != nil {
 		return netip.Prefix{}, false, err
 	}

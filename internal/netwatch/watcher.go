@@ -197,6 +197,9 @@ func (w *Watcher) rememberedSubnet(name string) netip.Prefix {
 	return p
 }
 
+// rememberSubnet records p as the link's subnet. Callers skip it when the
+// file already holds p: rewriting a file truncates it, and ext4 follows
+// that with a write-out at close (auto_da_alloc).
 func (w *Watcher) rememberSubnet(name string, p netip.Prefix) {
 	if err := os.WriteFile(w.subnetFile(name), []byte(p.String()+"\n"), 0o600); err != nil {
 		w.log.Printf("link %s: subnet not remembered: %v", name, err)
