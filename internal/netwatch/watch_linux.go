@@ -45,7 +45,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	defer w.stopAll()
 	for {
-		err := sub.next(func(typ uint16, link netlink.Link) { w.update(h, typ, link) })
+		err := sub.next(w.wanted, func(typ uint16, link netlink.Link) { w.update(h, typ, link) })
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -60,6 +60,21 @@ func (w *Watcher) nsHandle() (netns.NsHandle, error) {
 		return netns.Get()
 	}
 	return netns.GetFromPath(w.cfg.NetNS)
+}
+
+// wanted reports whether a link message of type typ about the link with
+// this index and name needs update: one that removes or renames a managed
+// link, or one about an unmanaged link of a name berth manages. The other
+// messages about managed links (state, carrier, statistics) change
+// nothing.
+func (w *Watcher) wanted(typ uint16, index int, name string) bool {
+	w.mu.Lock()
+	cur, known := w.links[index]
+	w.mu.Unlock()
+	if known {
+		return typ == unix.RTM_DELLINK || cur.link.Name != name
+	}
+	return manageableName(name)
 }
 
 // update reacts to one link message of type typ.

@@ -125,6 +125,12 @@ func Manageable(name, kind string) (ok, zone bool) {
 	return false, false
 }
 
+// manageableName reports whether name is one of a link Manageable may
+// accept, whatever its kind.
+func manageableName(name string) bool {
+	return len(name) > 3 && (strings.HasPrefix(name, "ve-") || strings.HasPrefix(name, "vz-"))
+}
+
 // NAT returns the nftables manager, for port forwards.
 func (w *Watcher) NAT() *nat.Manager { return w.nat }
 
