@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/google/nftables"
 
+	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nsthread"
 )
 
@@ -96,7 +96,7 @@ func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
 	}
 	v6 := slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Addr().Is6() && !p.Addr().Is4In6() })
 	err := nsthread.Do(m.netns, func() error {
-		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
+		if err := kernel.WriteSysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return err
 		}
 		if v6 {
@@ -104,7 +104,7 @@ func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
 				return err
 			}
 		}
-		return writeSysctl("net/ipv4/conf/"+link+"/route_localnet", "1")
+		return kernel.WriteSysctl("net/ipv4/conf/"+link+"/route_localnet", "1")
 	})
 	if err != nil {
 		return fmt.Errorf("nat add link %s: %w", link, err)
@@ -331,8 +331,9 @@ func (m *Manager) closeConnLocked() {
 	}
 }
 
-// ipv6Conf is the directory of the per-link IPv6 settings.
-const ipv6Conf = "/proc/sys/net/ipv6/conf"
+// ipv6Conf is the directory of the per-link IPv6 settings, under
+// /proc/sys.
+const ipv6Conf = "net/ipv6/conf"
 
 // enableIPv6Forwarding turns IPv6 forwarding on in the calling thread's
 // namespace. Forwarding makes the kernel ignore router advertisements on
@@ -343,7 +344,7 @@ const ipv6Conf = "/proc/sys/net/ipv6/conf"
 // conf/*/accept_ra would list every link's whole conf directory, which
 // costs about ten times as much CPU.
 func enableIPv6Forwarding() error {
-	links, err := os.ReadDir(ipv6Conf)
+	links, err := os.ReadDir("/proc/sys/" + ipv6Conf)
 	if err != nil {
 		return err
 	}
@@ -353,16 +354,11 @@ func enableIPv6Forwarding() error {
 			continue
 		}
 		c := ipv6Conf + "/" + link + "/accept_ra"
-		if b, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(b)) == "1" {
-			if err := os.WriteFile(c, []byte("2"), 0o644); err != nil {
+		if v, err := kernel.ReadSysctl(c); err == nil && v == "1" {
+			if err := kernel.WriteSysctl(c, "2"); err != nil {
 				return err
 			}
 		}
 	}
-	return writeSysctl("net/ipv6/conf/all/forwarding", "1")
-}
-
-// writeSysctl sets a /proc/sys value in the calling thread's namespace.
-func writeSysctl(name, value string) error {
-	return os.WriteFile("/proc/sys/"+name, []byte(value), 0o644)
+	return kernel.WriteSysctl(ipv6Conf+"/all/forwarding", "1")
 }

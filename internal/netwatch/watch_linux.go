@@ -6,7 +6,6 @@ import (
 	"log"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 
 	"github.com/vishvananda/netlink"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/addrpool"
 	"github.com/berth-dev/berth/internal/dhcpserver"
+	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nsthread"
 	"github.com/berth-dev/berth/internal/radv"
 )
@@ -261,7 +261,7 @@ func (w *Watcher) address6(h *netlink.Handle, link netlink.Link, addrs []netlink
 		p = subnet6(ula, name, w.subnets6())
 	}
 	err = nsthread.Do(w.cfg.NetNS, func() error {
-		return os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/accept_dad", []byte("0"), 0o644)
+		return kernel.WriteSysctl("net/ipv6/conf/"+name+"/accept_dad", "0")
 	})
 	if err == nil {
 		a := &netlink.Addr{IPNet: &net.IPNet{IP: hostAddr6(p).AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
