@@ -202,6 +202,16 @@ func (m *Manager) Close() error {
 	return err
 }
 
+// Disconnect closes the Manager's netlink connection, which it keeps
+// open between changes; the table stays as it is, and the next change
+// opens a new connection. A caller done with the Manager for now calls
+// it, so the socket does not keep a network namespace alive.
+func (m *Manager) Disconnect() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closeConnLocked()
+}
+
 // syncLocked brings the table to the current state, in which the parts
 // changed differ from the table's, in one transaction. The first one
 // adopts the table a previous berthd left in place when its chains are

@@ -230,6 +230,13 @@ func TestIntegrationChangeRefillsOnlyItsChains(t *testing.T) {
 	if got := chain("prerouting"); !strings.Contains(got, "10.60.0.2:80") || !strings.Contains(got, "10.60.0.18:53") {
 		t.Fatalf("forward rules missing:\n%s", got)
 	}
+	m.Disconnect()
+	if err := m.RemoveLink("ve-two"); err != nil {
+		t.Fatal(err)
+	}
+	if got := chain("postrouting"); strings.Contains(got, "10.60.0.16/28") || !strings.Contains(got, "10.60.0.0/28") {
+		t.Fatalf("link rules after a change on a new connection:\n%s", got)
+	}
 }
 
 func TestIntegrationCoexistsWithOtherTables(t *testing.T) {

@@ -43,6 +43,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err := sub.dump(); err != nil {
 		return fmt.Errorf("netwatch: %w", err)
 	}
+	defer w.nat.Disconnect() // the NAT rules stay
 	defer w.stopAll()
 	for {
 		err := sub.next(w.wanted, func(typ uint16, link netlink.Link) { w.update(h, typ, link) })
