@@ -12,4 +12,6 @@
 // ReadNonblock, WritevNonblock and SendmsgNonblock, for non-blocking
 // descriptors a caller waits on in Go's poller, report EAGAIN as a
 // result, not as an error; the first two are raw system calls.
+// WriteSysctl and ReadSysctl set and read a /proc/sys setting with three
+// system calls, where package os takes five or more.
 package kernel

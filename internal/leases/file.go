@@ -1,7 +1,9 @@
 package leases
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -22,7 +24,11 @@ type fileContent struct {
 }
 
 // Save writes the table's leases to path atomically: a temporary file in
-// the same directory, fsync, rename, fsync of the directory.
+// the same directory, fsync, rename, fsync of the directory. A file that
+// holds these very bytes already is left alone, as an earlier Save wrote
+// it just so: a DHCP server saves when it stops, mostly the leases it
+// saved or loaded before, and the two fsyncs cost more CPU than the rest
+// of a container link's setup.
 func (t *Table) Save(path string) error {
 	all := t.All()
 	raw := make([]json.RawMessage, 0, len(all))
@@ -37,10 +43,29 @@ func (t *Table) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save leases: %w", err)
 	}
+	if holds(path, data) {
+		return nil
+	}
 	if err := writeAtomic(path, data); err != nil {
 		return fmt.Errorf("save leases: %w", err)
 	}
 	return nil
+}
+
+// holds reports whether the regular file at path holds exactly data.
+func holds(path string, data []byte) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != int64(len(data)) {
+		return false
+	}
+	b := make([]byte, len(data)+1) // one more: a file that grew meanwhile differs
+	n, err := io.ReadFull(f, b)
+	return errors.Is(err, io.ErrUnexpectedEOF) && bytes.Equal(b[:n], data)
 }
 
 func writeAtomic(path string, data []byte) error {

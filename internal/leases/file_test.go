@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +42,46 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp*"))
 	if len(left) != 0 {
 		t.Fatalf("temporary files left: %v", left)
+	}
+}
+
+// TestSaveUnchangedLeavesFile: saving leases the file holds already
+// leaves it alone (no new file renamed over it); a change is written.
+func TestSaveUnchangedLeavesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ve-a.leases")
+	tb := newTestTable(t, "10.0.0.0/28")
+	if err := tb.Bind(Lease{ClientID: "a", Addr: netip.MustParseAddr("10.0.0.3"), Expiry: t0.Add(time.Hour)}, t0); err != nil {
+		t.Fatal(err)
+	}
+	inode := func() uint64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	if err := tb.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	first := inode()
+	if err := tb.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if inode() != first {
+		t.Fatal("unchanged leases rewritten")
+	}
+	if err := tb.Bind(Lease{ClientID: "b", Addr: netip.MustParseAddr("10.0.0.4"), Expiry: t0.Add(time.Hour)}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if inode() == first {
+		t.Fatal("changed leases not written")
+	}
+	back := newTestTable(t, "10.0.0.0/28")
+	if n := back.Load(path, t0, quiet); n != 2 {
+		t.Fatalf("loaded %d, want 2", n)
 	}
 }
 

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/google/nftables"
 
+	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nsthread"
 )
 
@@ -63,6 +63,12 @@ type Manager struct {
 	// built: this Manager made or adopted the table, whose chains are in
 	// place, so a change only replaces their rules; guarded by mu.
 	built bool
+	// stale are the parts of the table whose rules may differ from links
+	// and forwards, which the next sync replaces; guarded by mu.
+	stale parts
+	// nft is the netlink connection the Manager keeps open between
+	// changes, nil until the first one and after an error; guarded by mu.
+	nft *nftables.Conn
 }
 
 // Option configures a Manager.
@@ -90,7 +96,7 @@ func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
 	}
 	v6 := slices.ContainsFunc(subnets, func(p netip.Prefix) bool { return p.Addr().Is6() && !p.Addr().Is4In6() })
 	err := nsthread.Do(m.netns, func() error {
-		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
+		if err := kernel.WriteSysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return err
 		}
 		if v6 {
@@ -98,7 +104,7 @@ func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
 				return err
 			}
 		}
-		return writeSysctl("net/ipv4/conf/"+link+"/route_localnet", "1")
+		return kernel.WriteSysctl("net/ipv4/conf/"+link+"/route_localnet", "1")
 	})
 	if err != nil {
 		return fmt.Errorf("nat add link %s: %w", link, err)
@@ -106,7 +112,7 @@ func (m *Manager) AddLink(link string, subnets ...netip.Prefix) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.links[link] = slices.Clone(subnets)
-	return m.syncLocked()
+	return m.syncLocked(parts{links: true})
 }
 
 // RemoveLink drops link's masquerading.
@@ -117,7 +123,7 @@ func (m *Manager) RemoveLink(link string) error {
 		return nil
 	}
 	delete(m.links, link)
-	return m.syncLocked()
+	return m.syncLocked(parts{links: true})
 }
 
 // AddForward adds f, replacing a forward of the same protocol, host port
@@ -136,7 +142,7 @@ func (m *Manager) AddForward(f Forward) error {
 	defer m.mu.Unlock()
 	m.forwards = slices.DeleteFunc(m.forwards, func(g Forward) bool { return g.key() == f.key() })
 	m.forwards = append(m.forwards, f)
-	return m.syncLocked()
+	return m.syncLocked(parts{forwards: true})
 }
 
 // RemoveForward removes the forward of f's protocol, host port and family.
@@ -161,7 +167,7 @@ func (m *Manager) removeForwards(del func(Forward) bool) error {
 	if len(m.forwards) == n {
 		return nil
 	}
-	return m.syncLocked()
+	return m.syncLocked(parts{forwards: true})
 }
 
 // Forwards returns the port forwards, sorted.
@@ -191,27 +197,44 @@ func (m *Manager) Close() error {
 	m.links = map[string][]netip.Prefix{}
 	m.forwards = nil
 	m.built = false
-	return m.flush(dropTable)
+	err := m.flush(dropTable)
+	m.closeConnLocked()
+	return err
 }
 
-// syncLocked brings the table to the current state in one transaction.
-// The first one adopts the table a previous berthd left in place when its
-// chains are berth's (see adoptable), and otherwise replaces whatever
-// table of that name there was; later ones only replace the rules of its
-// chains. The table and its chains stay when the last link and forward go,
+// Disconnect closes the Manager's netlink connection, which it keeps
+// open between changes; the table stays as it is, and the next change
+// opens a new connection. A caller done with the Manager for now calls
+// it, so the socket does not keep a network namespace alive.
+func (m *Manager) Disconnect() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closeConnLocked()
+}
+
+// syncLocked brings the table to the current state, in which the parts
+// changed differ from the table's, in one transaction. The first one
+// adopts the table a previous berthd left in place when its chains are
+// berth's (see adoptable), and otherwise replaces whatever table of that
+// name there was; later ones only replace the rules of the chains that
+// hold a stale part: a link's change leaves the port forwards' chains
+// alone, and the other way round. The table and its chains stay when the last link and forward go,
 // and when berthd exits: deleting a table's last NAT chain unregisters its
 // netfilter hooks (and connection tracking's), which interrupts the
 // masquerading of machines that keep running, and registering them again
 // for the next link costs more than the rest of a change together. If a
 // refill fails (the table was deleted behind berth's back), the table is
 // built anew.
-func (m *Manager) syncLocked() error {
+func (m *Manager) syncLocked(changed parts) error {
+	m.stale = parts{links: m.stale.links || changed.links, forwards: m.stale.forwards || changed.forwards}
 	if !m.built {
 		m.built = m.adoptable()
+		m.stale = parts{links: true, forwards: true} // the rules of an adopted table are unknown
 	}
 	if m.built {
-		err := m.flush(func(conn *nftables.Conn, t *nftables.Table) { refillTable(conn, t, m.links, m.forwards) })
+		err := m.flush(func(conn *nftables.Conn, t *nftables.Table) { refillTable(conn, t, m.stale, m.links, m.forwards) })
 		if err == nil {
+			m.stale = parts{}
 			return nil
 		}
 		m.built = false
@@ -221,6 +244,9 @@ func (m *Manager) syncLocked() error {
 		buildTable(conn, t, m.links, m.forwards)
 	})
 	m.built = err == nil
+	if m.built {
+		m.stale = parts{}
+	}
 	return err
 }
 
@@ -228,13 +254,13 @@ func (m *Manager) syncLocked() error {
 // buildTable makes (names, types, hooks and priorities), so that refilling
 // their rules brings it to any state.
 func (m *Manager) adoptable() bool {
-	conn, closeConn, err := m.conn()
+	conn, err := m.connLocked()
 	if err != nil {
 		return false
 	}
-	defer closeConn()
 	listed, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
+		m.closeConnLocked()
 		return false
 	}
 	want := tableChains(&nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}).all()
@@ -266,40 +292,58 @@ func dropTable(conn *nftables.Conn, t *nftables.Table) {
 }
 
 // flush sends, as one transaction, the batch that batch fills for
-// berth's table.
+// berth's table; the mutex must be held.
 func (m *Manager) flush(batch func(*nftables.Conn, *nftables.Table)) error {
-	conn, closeConn, err := m.conn()
+	conn, err := m.connLocked()
 	if err != nil {
 		return fmt.Errorf("nat sync: %w", err)
 	}
-	defer closeConn()
 	batch(conn, &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName})
 	if err := conn.Flush(); err != nil {
+		m.closeConnLocked()
 		return fmt.Errorf("nat sync: %w", err)
 	}
 	return nil
 }
 
-// conn opens an nftables connection in the Manager's namespace.
-func (m *Manager) conn() (*nftables.Conn, func(), error) {
-	if m.netns == "" {
-		c, err := nftables.New()
-		return c, func() {}, err
+// connLocked returns the Manager's nftables connection, opening it in
+// the Manager's namespace if there is none. The connection stays open
+// between changes: opening one costs a socket, its setup and, in
+// package netlink, seeding a random source, for each change.
+func (m *Manager) connLocked() (*nftables.Conn, error) {
+	if m.nft != nil {
+		return m.nft, nil
 	}
-	f, err := os.Open(m.netns)
+	opts := []nftables.ConnOption{nftables.AsLasting()}
+	if m.netns != "" {
+		f, err := os.Open(m.netns)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close() // New makes the socket in the namespace
+		opts = append(opts, nftables.WithNetNSFd(int(f.Fd())))
+	}
+	c, err := nftables.New(opts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return c, func() { f.Close() }, nil
+	m.nft = c
+	return c, nil
 }
 
-// ipv6Conf is the directory of the per-link IPv6 settings.
-const ipv6Conf = "/proc/sys/net/ipv6/conf"
+// closeConnLocked closes the Manager's nftables connection, after an
+// error (which may leave unread answers or a batch error behind in it)
+// or when the Manager is closed; the next change opens a new one.
+func (m *Manager) closeConnLocked() {
+	if m.nft != nil {
+		_ = m.nft.CloseLasting()
+		m.nft = nil
+	}
+}
+
+// ipv6Conf is the directory of the per-link IPv6 settings, under
+// /proc/sys.
+const ipv6Conf = "net/ipv6/conf"
 
 // enableIPv6Forwarding turns IPv6 forwarding on in the calling thread's
 // namespace. Forwarding makes the kernel ignore router advertisements on
@@ -310,7 +354,7 @@ const ipv6Conf = "/proc/sys/net/ipv6/conf"
 // conf/*/accept_ra would list every link's whole conf directory, which
 // costs about ten times as much CPU.
 func enableIPv6Forwarding() error {
-	links, err := os.ReadDir(ipv6Conf)
+	links, err := os.ReadDir("/proc/sys/" + ipv6Conf)
 	if err != nil {
 		return err
 	}
@@ -320,16 +364,11 @@ func enableIPv6Forwarding() error {
 			continue
 		}
 		c := ipv6Conf + "/" + link + "/accept_ra"
-		if b, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(b)) == "1" {
-			if err := os.WriteFile(c, []byte("2"), 0o644); err != nil {
+		if v, err := kernel.ReadSysctl(c); err == nil && v == "1" {
+			if err := kernel.WriteSysctl(c, "2"); err != nil {
 				return err
 			}
 		}
 	}
-	return writeSysctl("net/ipv6/conf/all/forwarding", "1")
-}
-
-// writeSysctl sets a /proc/sys value in the calling thread's namespace.
-func writeSysctl(name, value string) error {
-	return os.WriteFile("/proc/sys/"+name, []byte(value), 0o644)
+	return kernel.WriteSysctl(ipv6Conf+"/all/forwarding", "1")
 }

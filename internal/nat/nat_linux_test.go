@@ -191,6 +191,54 @@ func TestIntegrationPortForward(t *testing.T) {
 	}
 }
 
+// TestIntegrationChangeRefillsOnlyItsChains: a link's change replaces
+// the rules of the links' chains only, a forward's change those of the
+// forwards' chains only, and the table always holds both.
+func TestIntegrationChangeRefillsOnlyItsChains(t *testing.T) {
+	testbed.RequireRoot(t)
+	tp := newTopology(t)
+	h := tp.host
+	h.Exec(t, "ip", "link", "add", "ve-two", "type", "veth", "peer", "name", "ve-two-peer")
+	m := New(WithNetNS(h.Path))
+	t.Cleanup(func() { _ = m.Close() })
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddForward(Forward{Proto: "tcp", HostPort: 8080, Addr: netip.MustParseAddr("10.60.0.2"), Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	chain := func(name string) string { // with the rules' handles: new rules get new ones
+		return h.Exec(t, "nft", "-a", "list", "chain", "inet", TableName, name)
+	}
+	pre, out := chain("prerouting"), chain("output")
+	if err := m.AddLink("ve-two", netip.MustParsePrefix("10.60.0.16/28")); err != nil {
+		t.Fatal(err)
+	}
+	if chain("prerouting") != pre || chain("output") != out {
+		t.Fatalf("a link's change replaced the forwards' rules:\n%s\n%s", chain("prerouting"), chain("output"))
+	}
+	guard, post := chain("guard"), chain("postrouting")
+	if !strings.Contains(post, "10.60.0.16/28") || !strings.Contains(guard, "ve-two") {
+		t.Fatalf("link rules missing:\n%s\n%s", guard, post)
+	}
+	if err := m.AddForward(Forward{Proto: "udp", HostPort: 53, Addr: netip.MustParseAddr("10.60.0.18"), Port: 53}); err != nil {
+		t.Fatal(err)
+	}
+	if chain("guard") != guard || chain("postrouting") != post {
+		t.Fatalf("a forward's change replaced the links' rules:\n%s\n%s", chain("guard"), chain("postrouting"))
+	}
+	if got := chain("prerouting"); !strings.Contains(got, "10.60.0.2:80") || !strings.Contains(got, "10.60.0.18:53") {
+		t.Fatalf("forward rules missing:\n%s", got)
+	}
+	m.Disconnect()
+	if err := m.RemoveLink("ve-two"); err != nil {
+		t.Fatal(err)
+	}
+	if got := chain("postrouting"); strings.Contains(got, "10.60.0.16/28") || !strings.Contains(got, "10.60.0.0/28") {
+		t.Fatalf("link rules after a change on a new connection:\n%s", got)
+	}
+}
+
 func TestIntegrationCoexistsWithOtherTables(t *testing.T) {
 	testbed.RequireRoot(t)
 	tp := newTopology(t)

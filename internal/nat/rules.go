@@ -45,37 +45,53 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip
 	for _, ch := range c.all() {
 		conn.AddChain(ch)
 	}
-	addRules(conn, t, c, links, forwards)
+	addForwardRules(conn, t, c, forwards)
+	addLinkRules(conn, t, c, links)
 }
 
-// refillTable replaces the rules of t's chains, which exist, in conn's
-// batch: the chains and their netfilter hooks stay.
-func refillTable(conn *nftables.Conn, t *nftables.Table, links map[string][]netip.Prefix, forwards []Forward) {
+// parts names the rules of the table that a change touches: those of the
+// links (chains guard and postrouting) and those of the port forwards
+// (chains prerouting and output).
+type parts struct{ links, forwards bool }
+
+// refillTable replaces the rules of the chains of t that hold the parts
+// in which, in conn's batch: the chains, which exist, and their
+// netfilter hooks stay.
+func refillTable(conn *nftables.Conn, t *nftables.Table, which parts, links map[string][]netip.Prefix, forwards []Forward) {
 	c := tableChains(t)
-	for _, ch := range c.all() {
-		conn.FlushChain(ch)
+	if which.forwards {
+		conn.FlushChain(c.pre)
+		conn.FlushChain(c.out)
+		addForwardRules(conn, t, c, forwards)
 	}
-	addRules(conn, t, c, links, forwards)
+	if which.links {
+		conn.FlushChain(c.guard)
+		conn.FlushChain(c.post)
+		addLinkRules(conn, t, c, links)
+	}
 }
 
-// addRules adds the rules for links and forwards to the chains c of t.
-func addRules(conn *nftables.Conn, t *nftables.Table, c chains, links map[string][]netip.Prefix, forwards []Forward) {
-	pre, out, post, guard := c.pre, c.out, c.post, c.guard
+// addForwardRules adds the rules for forwards to the chains c of t.
+func addForwardRules(conn *nftables.Conn, t *nftables.Table, c chains, forwards []Forward) {
 	for _, f := range forwards {
-		conn.AddRule(&nftables.Rule{Table: t, Chain: pre, Exprs: dnatRule(f)})
-		conn.AddRule(&nftables.Rule{Table: t, Chain: out, Exprs: dnatRule(f)})
+		conn.AddRule(&nftables.Rule{Table: t, Chain: c.pre, Exprs: dnatRule(f)})
+		conn.AddRule(&nftables.Rule{Table: t, Chain: c.out, Exprs: dnatRule(f)})
 	}
+}
+
+// addLinkRules adds the rules for links to the chains c of t.
+func addLinkRules(conn *nftables.Conn, t *nftables.Table, c chains, links map[string][]netip.Prefix) {
 	names := make([]string, 0, len(links))
 	for n := range links {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		conn.AddRule(&nftables.Rule{Table: t, Chain: guard, Exprs: loopbackGuardRule(n)})
+		conn.AddRule(&nftables.Rule{Table: t, Chain: c.guard, Exprs: loopbackGuardRule(n)})
 		for _, p := range links[n] {
-			conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: masqRule(p)})
+			conn.AddRule(&nftables.Rule{Table: t, Chain: c.post, Exprs: masqRule(p)})
 			if p.Addr().Is4() {
-				conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: loopbackMasqRule(p)})
+				conn.AddRule(&nftables.Rule{Table: t, Chain: c.post, Exprs: loopbackMasqRule(p)})
 			}
 		}
 	}

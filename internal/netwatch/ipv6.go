@@ -15,8 +15,24 @@ import (
 // directory; each link gets a /64 of it.
 const ulaFile = "ula48"
 
-// ula returns the host's ULA /48, creating and remembering it on first use.
+// ula returns the host's ULA /48, creating and remembering it on first
+// use; it is read from the state directory once per Watcher.
 func (w *Watcher) ula() (netip.Prefix, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.ula48.IsValid() {
+		p, err := w.loadULA()
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		w.ula48 = p
+	}
+	return w.ula48, nil
+}
+
+// loadULA reads the host's ULA /48 from the state directory, or makes and
+// writes a new one.
+func (w *Watcher) loadULA() (netip.Prefix, error) {
 	path := filepath.Join(w.cfg.StateDir, ulaFile)
 	if b, err := os.ReadFile(path); err == nil {
 		if p, err := netip.ParsePrefix(strings.TrimSpace(string(b))); err == nil && p.Bits() == 48 && isULA(p.Addr()) {
@@ -31,7 +47,10 @@ func (w *Watcher) ula() (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("random ULA prefix: %w", err)
 	}
 	p := netip.PrefixFrom(netip.AddrFrom16(a), 48)
-	return p, os.WriteFile(path, []byte(p.String()+"\n"), 0o600)
+	if err := os.WriteFile(path, []byte(p.String()+"\n"), 0o600); err != nil {
+		return netip.Prefix{}, err
+	}
+	return p, nil
 }
 
 func isULA(a netip.Addr) bool { return a.Is6() && a.As16()[0] == 0xfd }

@@ -17,6 +17,13 @@ func TestULA(t *testing.T) {
 	if again, _ := w.ula(); again != p {
 		t.Fatalf("ula not remembered: %v then %v", p, again)
 	}
+	next, err := New(Config{StateDir: w.cfg.StateDir}) // a restarted daemon
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := next.ula(); again != p {
+		t.Fatalf("ula not kept in the state directory: %v then %v", p, again)
+	}
 }
 
 func TestSubnet6(t *testing.T) {

@@ -95,11 +95,13 @@ func (s *linkSub) readOnce(fd uintptr) bool {
 	return !s.again
 }
 
-// next waits for the next messages and calls fn with each link change;
-// the link's byte-slice attributes point into the read buffer, valid
-// until fn returns. An error message from the kernel, an interrupted dump
-// or a lost message (ENOBUFS) is an error.
-func (s *linkSub) next(fn func(typ uint16, link netlink.Link)) error {
+// next waits for the next messages and calls fn with each link change
+// that want accepts, given the message type and the link's index and
+// name; the link's byte-slice attributes point into the read buffer,
+// valid until fn returns. The other changes are not parsed further: most
+// are state changes the caller ignores. An error message from the kernel,
+// an interrupted dump or a lost message (ENOBUFS) is an error.
+func (s *linkSub) next(want func(typ uint16, index int, name string) bool, fn func(typ uint16, link netlink.Link)) error {
 	if err := s.rc.Read(s.readFn); err != nil {
 		return err
 	}
@@ -124,6 +126,9 @@ func (s *linkSub) next(fn func(typ uint16, link netlink.Link)) error {
 				return fmt.Errorf("netlink error message: %w", syscall.Errno(-e))
 			}
 		case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+			if index, name, ok := linkID(m.Data); ok && !want(m.Header.Type, index, name) {
+				continue
+			}
 			hdr := unix.NlMsghdr(m.Header)
 			link, err := netlink.LinkDeserialize(&hdr, m.Data)
 			if err != nil {
@@ -133,6 +138,32 @@ func (s *linkSub) next(fn func(typ uint16, link netlink.Link)) error {
 		}
 	}
 	return nil
+}
+
+// linkID returns the index and name of the link in a link message's
+// data (an ifinfomsg and attributes), without parsing the rest; false if
+// the data is malformed. As package netlink, it takes the last name
+// attribute, less its final byte (the kernel's NUL).
+func linkID(data []byte) (index int, name string, ok bool) {
+	if len(data) < unix.SizeofIfInfomsg {
+		return 0, "", false
+	}
+	index = int(int32(binary.NativeEndian.Uint32(data[4:8])))
+	var v []byte
+	for b := data[unix.SizeofIfInfomsg:]; len(b) >= unix.SizeofRtAttr; {
+		n := int(binary.NativeEndian.Uint16(b[0:2]))
+		if n < unix.SizeofRtAttr || n > len(b) {
+			return 0, "", false
+		}
+		if binary.NativeEndian.Uint16(b[2:4]) == unix.IFLA_IFNAME {
+			v = b[unix.SizeofRtAttr:n]
+		}
+		b = b[min(len(b), (n+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]
+	}
+	if len(v) > 0 {
+		name = string(v[:len(v)-1])
+	}
+	return index, name, true
 }
 
 // close closes the socket; a next that waits returns an error.

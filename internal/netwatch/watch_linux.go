@@ -6,7 +6,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
-	"os"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/addrpool"
 	"github.com/berth-dev/berth/internal/dhcpserver"
+	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nsthread"
 	"github.com/berth-dev/berth/internal/radv"
 )
@@ -42,9 +43,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err := sub.dump(); err != nil {
 		return fmt.Errorf("netwatch: %w", err)
 	}
+	defer w.nat.Disconnect() // the NAT rules stay
 	defer w.stopAll()
 	for {
-		err := sub.next(func(typ uint16, link netlink.Link) { w.update(h, typ, link) })
+		err := sub.next(w.wanted, func(typ uint16, link netlink.Link) { w.update(h, typ, link) })
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -59,6 +61,21 @@ func (w *Watcher) nsHandle() (netns.NsHandle, error) {
 		return netns.Get()
 	}
 	return netns.GetFromPath(w.cfg.NetNS)
+}
+
+// wanted reports whether a link message of type typ about the link with
+// this index and name needs update: one that removes or renames a managed
+// link, or one about an unmanaged link of a name berth manages. The other
+// messages about managed links (state, carrier, statistics) change
+// nothing.
+func (w *Watcher) wanted(typ uint16, index int, name string) bool {
+	w.mu.Lock()
+	cur, known := w.links[index]
+	w.mu.Unlock()
+	if known {
+		return typ == unix.RTM_DELLINK || cur.link.Name != name
+	}
+	return manageableName(name)
 }
 
 // update reacts to one link message of type typ.
@@ -98,7 +115,8 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
-	subnet, added, err := w.address(h, link, zone, addrs)
+	remembered := w.rememberedSubnet(name)
+	subnet, added, err := w.address(h, link, zone, addrs, remembered)
 	if err != nil {
 		return err
 	}
@@ -117,13 +135,15 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	m.link.Index, m.link.Zone = link.Attrs().Index, zone
 	undo = append(undo, func() { m.stop() })
 	subnets := []netip.Prefix{subnet}
-	if sub6.IsValid() && w.advertise(m, sub6) {
+	if sub6.IsValid() && w.advertise(m, link, sub6) {
 		subnets = append(subnets, sub6)
 	}
 	if err := w.nat.AddLink(name, subnets...); err != nil {
 		return err
 	}
-	w.rememberSubnet(name, subnet)
+	if subnet != remembered {
+		w.rememberSubnet(name, subnet)
+	}
 	w.mu.Lock()
 	w.links[m.link.Index] = m
 	w.mu.Unlock()
@@ -132,8 +152,9 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 }
 
 // address finds or gives the link its subnet and host address, and
-// reports whether it added the address; addrs are the namespace's.
-func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs []netlink.Addr) (netip.Prefix, bool, error) {
+// reports whether it added the address; addrs are the namespace's and
+// remembered is the subnet the link had last time, if any.
+func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs []netlink.Addr, remembered netip.Prefix) (netip.Prefix, bool, error) {
 	name := link.Attrs().Name
 	bits := addrpool.VethBits
 	if zone {
@@ -146,7 +167,7 @@ func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs
 	if err != nil {
 		return netip.Prefix{}, false, err
 	}
-	p, err := w.pool.Allocate(name, bits, inUse, w.rememberedSubnet(name))
+	p, err := w.pool.Allocate(name, bits, inUse, remembered)
 	if err != nil {
 		return netip.Prefix{}, false, err
 	}
@@ -241,7 +262,7 @@ func (w *Watcher) address6(h *netlink.Handle, link netlink.Link, addrs []netlink
 		p = subnet6(ula, name, w.subnets6())
 	}
 	err = nsthread.Do(w.cfg.NetNS, func() error {
-		return os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/accept_dad", []byte("0"), 0o644)
+		return kernel.WriteSysctl("net/ipv6/conf/"+name+"/accept_dad", "0")
 	})
 	if err == nil {
 		a := &netlink.Addr{IPNet: &net.IPNet{IP: hostAddr6(p).AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
@@ -283,12 +304,16 @@ func (w *Watcher) subnets6() map[netip.Prefix]bool {
 	return out
 }
 
-// advertise starts router advertisements of p on m's link and reports
-// whether they run.
-func (w *Watcher) advertise(m *managed, p netip.Prefix) bool {
+// advertise starts router advertisements of p on m's link, link, and
+// reports whether they run.
+func (w *Watcher) advertise(m *managed, link netlink.Link, p netip.Prefix) bool {
+	attrs := link.Attrs()
+	// The hardware address is copied: it points into the link watcher's
+	// read buffer.
+	ifi := &net.Interface{Index: attrs.Index, Name: attrs.Name, MTU: attrs.MTU, HardwareAddr: slices.Clone(attrs.HardwareAddr)}
 	var c *radv.Conn
 	err := nsthread.Do(w.cfg.NetNS, func() (err error) {
-		c, err = radv.Listen(m.link.Name)
+		c, err = radv.Listen(ifi)
 		return err
 	})
 	if err != nil {

@@ -124,6 +124,27 @@ func TestIntegrationVethConfiguredAndReleased(t *testing.T) {
 	}
 }
 
+// TestIntegrationRenamedLink: a managed link renamed to a name berth does
+// not manage is released; renamed to another container's name, it is
+// configured under that name; state changes in between change nothing.
+func TestIntegrationRenamedLink(t *testing.T) {
+	testbed.RequireRoot(t)
+	host, ctr := testbed.NewNetNS(t), testbed.NewNetNS(t)
+	w, _ := startWatcher(t, host, t.TempDir())
+	host.Veth(t, "ve-old", ctr, "host0")
+	eventually(t, "ve-old configured", func() bool { _, ok := linkNamed(w, "ve-old"); return ok })
+	host.Exec(t, "ip", "link", "set", "ve-old", "down")
+	host.Exec(t, "ip", "link", "set", "ve-old", "up")
+	host.Exec(t, "ip", "link", "set", "ve-old", "down")
+	host.Exec(t, "ip", "link", "set", "ve-old", "name", "other0")
+	eventually(t, "the renamed link released", func() bool { return len(w.Links()) == 0 })
+	host.Exec(t, "ip", "link", "set", "other0", "name", "ve-new")
+	eventually(t, "ve-new configured", func() bool { _, ok := linkNamed(w, "ve-new"); return ok })
+	if got := w.Links(); len(got) != 1 {
+		t.Fatalf("links %+v", got)
+	}
+}
+
 func TestIntegrationAvoidsPrefixesInUse(t *testing.T) {
 	testbed.RequireRoot(t)
 	host, ctr := testbed.NewNetNS(t), testbed.NewNetNS(t)

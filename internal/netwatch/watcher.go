@@ -78,6 +78,8 @@ type Watcher struct {
 	mu sync.Mutex
 	// links are the managed links by index; guarded by mu.
 	links map[int]*managed
+	// ula48 is the host's ULA /48 once read or made; guarded by mu.
+	ula48 netip.Prefix
 }
 
 // managed is one configured link.
@@ -121,6 +123,12 @@ func Manageable(name, kind string) (ok, zone bool) {
 		return true, true
 	}
 	return false, false
+}
+
+// manageableName reports whether name is one of a link Manageable may
+// accept, whatever its kind.
+func manageableName(name string) bool {
+	return len(name) > 3 && (strings.HasPrefix(name, "ve-") || strings.HasPrefix(name, "vz-"))
 }
 
 // NAT returns the nftables manager, for port forwards.
@@ -195,6 +203,9 @@ func (w *Watcher) rememberedSubnet(name string) netip.Prefix {
 	return p
 }
 
+// rememberSubnet records p as the link's subnet. Callers skip it when the
+// file already holds p: rewriting a file truncates it, and ext4 follows
+// that with a write-out at close (auto_da_alloc).
 func (w *Watcher) rememberSubnet(name string, p netip.Prefix) {
 	if err := os.WriteFile(w.subnetFile(name), []byte(p.String()+"\n"), 0o600); err != nil {
 		w.log.Printf("link %s: subnet not remembered: %v", name, err)

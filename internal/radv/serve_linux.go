@@ -32,22 +32,20 @@ type Conn struct {
 	done chan struct{}
 }
 
-// Listen opens the socket for the link ifname in the calling thread's
-// network namespace: bound to the link, hop limit 255, member of
-// all-routers, receiving only router solicitations.
-func Listen(ifname string) (*Conn, error) {
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return nil, fmt.Errorf("radv listen: %w", err)
-	}
+// Listen opens the socket for the link ifi (its name, index and
+// hardware address are used) in the calling thread's network namespace:
+// bound to the link, hop limit 255, member of all-routers, receiving only
+// router solicitations. The caller knows the link: looking it up by name
+// here would cost a dump of every link in the namespace.
+func Listen(ifi *net.Interface) (*Conn, error) {
 	pc, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
 	if err != nil {
-		return nil, fmt.Errorf("radv listen on %s: %w", ifname, err)
+		return nil, fmt.Errorf("radv listen on %s: %w", ifi.Name, err)
 	}
 	c := &Conn{pc: pc, p: pc.IPv6PacketConn(), ifi: ifi, done: make(chan struct{})}
 	if err := c.setup(); err != nil {
 		pc.Close()
-		return nil, fmt.Errorf("radv listen on %s: %w", ifname, err)
+		return nil, fmt.Errorf("radv listen on %s: %w", ifi.Name, err)
 	}
 	return c, nil
 }
@@ -92,7 +90,12 @@ func (c *Conn) Serve(cfg Config) error {
 	solicited := make(chan struct{}, 1)
 	go c.readSolicits(solicited)
 	send := func() {
-		dst := &net.IPAddr{IP: allNodes, Zone: c.ifi.Name}
+		// No zone: the socket is bound to the link, which is also its
+		// multicast interface. A zone name would make package ipv6 look
+		// the name up in its interface cache, which dumps every link for
+		// a name it lacks and may hold a stale index for a link of the
+		// same name that was replaced.
+		dst := &net.IPAddr{IP: allNodes}
 		_, _ = c.p.WriteTo(msg, nil, dst) // a lost advertisement is repeated later
 	}
 	for i := 0; ; i++ {

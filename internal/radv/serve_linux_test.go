@@ -1,6 +1,7 @@
 package radv
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -17,7 +18,14 @@ func TestIntegrationSLAAC(t *testing.T) {
 	host.Exec(t, "ip", "addr", "add", "fd00:1::1/64", "dev", "ve-ra", "nodad")
 	host.Exec(t, "ip", "link", "set", "ve-ra", "up")
 	var c *Conn
-	if err := host.Do(func() (err error) { c, err = Listen("ve-ra"); return err }); err != nil {
+	if err := host.Do(func() (err error) {
+		ifi, err := net.InterfaceByName("ve-ra")
+		if err != nil {
+			return err
+		}
+		c, err = Listen(ifi)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	errc := make(chan error, 1)
