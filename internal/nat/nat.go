@@ -218,13 +218,13 @@ func (m *Manager) Disconnect() {
 // berth's (see adoptable), and otherwise replaces whatever table of that
 // name there was; later ones only replace the rules of the chains that
 // hold a stale part: a link's change leaves the port forwards' chains
-// alone, and the other way round. The table and its chains stay when the last link and forward go,
-// and when berthd exits: deleting a table's last NAT chain unregisters its
-// netfilter hooks (and connection tracking's), which interrupts the
-// masquerading of machines that keep running, and registering them again
-// for the next link costs more than the rest of a change together. If a
-// refill fails (the table was deleted behind berth's back), the table is
-// built anew.
+// alone, and the other way round. The table and its chains stay when the
+// last link and forward go, and when berthd exits: deleting a table's
+// last NAT chain unregisters its netfilter hooks (and connection
+// tracking's), which interrupts the masquerading of machines that keep
+// running, and registering them again for the next link costs more than
+// the rest of a change together. If a refill fails (the table was
+// deleted behind berth's back), the table is built anew.
 func (m *Manager) syncLocked(changed parts) error {
 	m.stale = parts{links: m.stale.links || changed.links, forwards: m.stale.forwards || changed.forwards}
 	if !m.built {
