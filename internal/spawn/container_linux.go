@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
@@ -203,24 +202,11 @@ func (ct *container) supervise() outcome {
 // forwardSignals sends SIGTERM/SIGINT on to PID 1 as the kill signal, or
 // kills the container when there is none. The returned func stops it.
 func (ct *container) forwardSignals() func() {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-sigs:
-				sig := unix.Signal(ct.sc.Config.KillSignal)
-				if sig == 0 {
-					sig = unix.SIGKILL
-				}
-				ct.st.signal(sig)
-			}
-		}
-	}()
-	return func() { signal.Stop(sigs); close(done) }
+	sig := unix.Signal(ct.sc.Config.KillSignal)
+	if sig == 0 {
+		sig = unix.SIGKILL
+	}
+	return forwardSignals(ct.st.pidfd, sig)
 }
 
 // release undoes everything the spawner made for this run.
