@@ -48,16 +48,14 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 	early := cg != nil
 	if early {
 		if err := ct.configure(); err != nil {
-			ct.st.kill()
-			return outcome{}, err
+			return outcome{}, ct.abort(err)
 		}
 	}
 	// From here on SIGTERM/SIGINT reach the container, not the spawner.
 	stop := ct.forwardSignals()
 	defer stop()
 	if err := ct.start(early); err != nil {
-		ct.st.kill()
-		return outcome{}, err
+		return outcome{}, ct.abort(err)
 	}
 	// The payload runs: the manager hears so before the spawner takes
 	// the tree out of its own namespace, which may wait for the mount
@@ -69,6 +67,17 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 		return outcome{}, err
 	}
 	return ct.supervise(), nil
+}
+
+// abort ends a stage that failed to start and returns the error to
+// report: the stage process's own, if it failed before it executed the
+// stage binary (see stage.executed), else err.
+func (ct *container) abort(err error) error {
+	if e := ct.st.executed(); e != nil {
+		err = e
+	}
+	ct.st.kill()
+	return err
 }
 
 // start places and registers the stage, hands it the configuration unless
@@ -151,10 +160,13 @@ func (ct *container) awaitExec() error {
 	for {
 		data, fds, err := recvMsg(ct.st.sync)
 		if err != nil {
+			if e := ct.st.executed(); e != nil {
+				return e
+			}
 			return fmt.Errorf("container setup: %w", err)
 		}
 		if len(data) == 0 {
-			return nil
+			return ct.st.executed()
 		}
 		r := parseReply(data, fds)
 		if r.err != nil {
