@@ -54,7 +54,7 @@ func (p PrivateUsers) String() string {
 // parsePrivateUsersFile parses PrivateUsers= in a file: booleans first, so
 // "0" means no and "1" means yes.
 func parsePrivateUsersFile(v string) (PrivateUsers, error) {
-	if b, err := parseBool(v); err == nil {
+	if b, ok := boolWord(v); ok {
 		if b {
 			return PrivateUsers{Mode: UsersYes}, nil
 		}
@@ -67,7 +67,7 @@ func parsePrivateUsersFile(v string) (PrivateUsers, error) {
 // booleans, so "0" means shift 0 with the default range.
 func parsePrivateUsersCommandLine(v string) (PrivateUsers, error) {
 	if strings.Trim(v, "0123456789") != "" {
-		if b, err := parseBool(v); err == nil {
+		if b, ok := boolWord(v); ok {
 			if b {
 				return PrivateUsers{Mode: UsersYes}, nil
 			}
@@ -137,7 +137,7 @@ func (m VolatileMode) String() string { return volatileNames[m] }
 
 // parseVolatile accepts a boolean, "state" or "overlay".
 func parseVolatile(v string) (VolatileMode, error) {
-	if b, err := parseBool(v); err == nil {
+	if b, ok := boolWord(v); ok {
 		if b {
 			return VolatileYes, nil
 		}

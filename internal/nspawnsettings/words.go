@@ -7,13 +7,23 @@ import (
 
 // parseBool parses systemd's boolean words (parse_boolean).
 func parseBool(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "1", "yes", "y", "true", "t", "on":
-		return true, nil
-	case "0", "no", "n", "false", "f", "off":
-		return false, nil
+	if b, ok := boolWord(v); ok {
+		return b, nil
 	}
 	return false, invalid("not a boolean: %q", v)
+}
+
+// boolWord is parseBool without the error: ok reports whether v is a
+// boolean word at all, for callers that try another meaning next and
+// would build the error for nothing.
+func boolWord(v string) (b, ok bool) {
+	switch strings.ToLower(v) {
+	case "1", "yes", "y", "true", "t", "on":
+		return true, true
+	case "0", "no", "n", "false", "f", "off":
+		return false, true
+	}
+	return false, false
 }
 
 // formatBool returns "yes" or "no".

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
@@ -49,16 +48,14 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 	early := cg != nil
 	if early {
 		if err := ct.configure(); err != nil {
-			ct.st.kill()
-			return outcome{}, err
+			return outcome{}, ct.abort(err)
 		}
 	}
 	// From here on SIGTERM/SIGINT reach the container, not the spawner.
 	stop := ct.forwardSignals()
 	defer stop()
 	if err := ct.start(early); err != nil {
-		ct.st.kill()
-		return outcome{}, err
+		return outcome{}, ct.abort(err)
 	}
 	// The payload runs: the manager hears so before the spawner takes
 	// the tree out of its own namespace, which may wait for the mount
@@ -70,6 +67,17 @@ func runOnce(sc *stageConfig, o Options, ns *mountNS) (outcome, error) {
 		return outcome{}, err
 	}
 	return ct.supervise(), nil
+}
+
+// abort ends a stage that failed to start and returns the error to
+// report: the stage process's own, if it failed before it executed the
+// stage binary (see stage.executed), else err.
+func (ct *container) abort(err error) error {
+	if e := ct.st.executed(); e != nil {
+		err = e
+	}
+	ct.st.kill()
+	return err
 }
 
 // start places and registers the stage, hands it the configuration unless
@@ -152,10 +160,13 @@ func (ct *container) awaitExec() error {
 	for {
 		data, fds, err := recvMsg(ct.st.sync)
 		if err != nil {
+			if e := ct.st.executed(); e != nil {
+				return e
+			}
 			return fmt.Errorf("container setup: %w", err)
 		}
 		if len(data) == 0 {
-			return nil
+			return ct.st.executed()
 		}
 		r := parseReply(data, fds)
 		if r.err != nil {
@@ -203,24 +214,11 @@ func (ct *container) supervise() outcome {
 // forwardSignals sends SIGTERM/SIGINT on to PID 1 as the kill signal, or
 // kills the container when there is none. The returned func stops it.
 func (ct *container) forwardSignals() func() {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-sigs:
-				sig := unix.Signal(ct.sc.Config.KillSignal)
-				if sig == 0 {
-					sig = unix.SIGKILL
-				}
-				ct.st.signal(sig)
-			}
-		}
-	}()
-	return func() { signal.Stop(sigs); close(done) }
+	sig := unix.Signal(ct.sc.Config.KillSignal)
+	if sig == 0 {
+		sig = unix.SIGKILL
+	}
+	return forwardSignals(ct.st.pidfd, sig)
 }
 
 // release undoes everything the spawner made for this run.

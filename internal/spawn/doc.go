@@ -21,8 +21,9 @@
 // seccomp program). It places the stage
 // in the container's cgroup (given to the container's root) and sends it
 // that configuration in a fixed binary encoding (stage.h) over a socket
-// pair; while the stage works, the spawner sets up the network and
-// registers the machine with machine1 (first, when the machine manager
+// pair; while the stage works (a stage cloned in a user namespace from
+// its own exec on: the spawner does not wait for it), the spawner sets up
+// the network and registers the machine with machine1 (first, when the machine manager
 // moves the stage into a scope of its own), then lets the stage go on.
 //
 // The stage is C (stage.c, stage_mounts.c), run from a constructor before

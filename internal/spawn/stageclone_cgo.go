@@ -164,10 +164,13 @@ import (
 // spawner's whole address space for any child in a new user namespace
 // (the child has to wait for its maps, so it cannot borrow the memory
 // with vfork), and the copy, its copy-on-write faults and its teardown
-// at the exec cost the start milliseconds. This child shares the memory,
-// runs C alone on a stack of its own until it executes, and the spawner
-// waits here for that execution, as ForkExec does. It runs on the
-// thread whose end kills the stage (its parent-death signal).
+// at the exec cost the start milliseconds. This child shares the memory
+// and runs C alone on a stack of its own until it executes. Unlike
+// ForkExec, cloneStage does not wait for that execution, which takes a
+// millisecond or more: the spawner goes on with the container while the
+// kernel loads the stage, and stage.executed waits for it (and frees the
+// child's memory) when the spawner relies on it. It runs on the thread
+// whose end kills the stage (its parent-death signal).
 func cloneStage(flags uintptr, m []idmap.Mapping, cgfd int, fds []uintptr) (*stage, error) {
 	if len(fds) > C.BERTH_CLONE_MAXFDS {
 		return nil, errors.New("clone stage: too many descriptors")
@@ -181,7 +184,6 @@ func cloneStage(flags uintptr, m []idmap.Mapping, cgfd int, fds []uintptr) (*sta
 		unix.Close(gate[0])
 		return nil, os.NewSyscallError("pipe2", err)
 	}
-	defer unix.Close(report[0])
 	c := (*C.struct_berth_clone)(C.calloc(1, C.sizeof_struct_berth_clone))
 	c.gate, c.report, c.nfds = C.int(gate[0]), C.int(report[1]), C.int(len(fds))
 	if flags&unix.CLONE_NEWPID == 0 {
@@ -191,7 +193,6 @@ func cloneStage(flags uintptr, m []idmap.Mapping, cgfd int, fds []uintptr) (*sta
 		c.fds[i] = C.int(fd)
 	}
 	c.argv[0], c.argv[1] = C.CString("berth-nspawn"), C.CString(stageArg)
-	defer freeClone(c)
 	pidfd := C.int(-1)
 	pid := int(C.berth_clone_stage(c, C.uint64_t(flags|unix.CLONE_NEWUSER), C.int(cgfd), &pidfd))
 	unix.Close(gate[0])
@@ -199,20 +200,32 @@ func cloneStage(flags uintptr, m []idmap.Mapping, cgfd int, fds []uintptr) (*sta
 	if e := syscall.Errno(-pid); pid < 0 && (e == unix.ENOSYS || e == unix.EINVAL) {
 		// A kernel without clone3 or CLONE_CLEAR_SIGHAND (before 5.5):
 		// ForkExec's way.
+		unix.Close(report[0])
+		freeClone(c)
 		return nil, fmt.Errorf("%w: %w", errNoClone, os.NewSyscallError("clone3", e))
 	} else if pid < 0 {
+		unix.Close(report[0])
+		freeClone(c)
 		return nil, os.NewSyscallError("clone3", e)
 	}
 	st := newStage(pid, int(pidfd))
+	st.execd = func() error {
+		err := awaitExec(report[0])
+		unix.Close(report[0])
+		if err != nil {
+			st.kill() // reaped before its stack is freed
+			err = fmt.Errorf("start container: %w", err)
+		}
+		freeClone(c)
+		return err
+	}
 	err := writeIDMaps(pid, m)
 	if err == nil {
 		_, err = unix.Write(gate[1], []byte{0})
 	}
-	if err == nil {
-		err = awaitExec(report[0])
-	}
 	if err != nil {
 		st.kill()
+		_ = st.executed()
 		st.pidf.Close()
 		return nil, err
 	}

@@ -15,7 +15,8 @@ import (
 
 // TestIntegrationCloneStageFails starts cloned stages that cannot run: a
 // mapping the kernel refuses, and a descriptor that is not open. Each
-// start fails with the kernel's error and leaves no child behind.
+// start fails with the kernel's error (the child's own once the spawner
+// checks the start, stage.executed) and leaves no child behind.
 func TestIntegrationCloneStageFails(t *testing.T) {
 	testbed.RequireRoot(t)
 	good := []idmap.Mapping{{Inner: 0, Outer: 0x90000, Size: 0x10000}}
@@ -32,7 +33,11 @@ func TestIntegrationCloneStageFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := cloneStage(unix.CLONE_NEWPID, tc.m, -1, tc.fds)
 			if err == nil {
+				err = st.executed()
 				st.kill()
+				st.pidf.Close()
+			}
+			if err == nil {
 				t.Fatal("the stage started")
 			}
 			if !strings.Contains(err.Error(), tc.want.Error()) {

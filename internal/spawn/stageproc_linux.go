@@ -26,6 +26,12 @@ type stage struct {
 	// root is the root for a stage that joinsRoot, until it is sent
 	// with the configuration (-1: none).
 	root int
+	// execd, for a stage cloned sharing the spawner's memory (see
+	// cloneStage), waits until its process executed the stage binary or
+	// failed before, frees what the clone needed and returns the
+	// failure; nil once called, and for a stage started by ForkExec,
+	// which waits for the execution itself.
+	execd func() error
 }
 
 // joinsRoot reports whether the stage of sc is started early, in the
@@ -78,8 +84,24 @@ func (s *stage) awaitExit() {
 	})
 }
 
-// close releases the sync socket, the pidfd and the root.
+// executed waits until the stage's process executed the stage binary and
+// returns why it did not, if it failed before (once; nil afterwards). The
+// spawner calls it where it relies on the stage having run: at the end of
+// the stage's messages, and when a step of the start failed, which the
+// stage's own failure then explains.
+func (s *stage) executed() error {
+	if s.execd == nil {
+		return nil
+	}
+	err := s.execd()
+	s.execd = nil
+	return err
+}
+
+// close releases the sync socket, the pidfd and the root (and the
+// clone's memory once the stage ended).
 func (s *stage) close() {
+	_ = s.executed()
 	s.sync.Close()
 	s.pidf.Close()
 	closeAll(s.takeRoot())
