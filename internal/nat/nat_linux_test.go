@@ -110,19 +110,26 @@ func TestIntegrationTableReplacedThenRefilled(t *testing.T) {
 	}
 }
 
+// twoLinks makes the topology with a second container link, ve-two, and
+// a Manager that masquerades ve-nat's subnet.
+func twoLinks(t *testing.T) (*testbed.NetNS, *Manager) {
+	t.Helper()
+	h := newTopology(t).host
+	h.Exec(t, "ip", "link", "add", "ve-two", "type", "veth", "peer", "name", "ve-two-peer")
+	m := New(WithNetNS(h.Path))
+	t.Cleanup(func() { _ = m.Close() })
+	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
+		t.Fatal(err)
+	}
+	return h, m
+}
+
 // TestIntegrationTableAdopted: a new Manager (a restarted berthd) keeps
 // the table and chains a previous one left, with their hooks, and
 // replaces only their rules.
 func TestIntegrationTableAdopted(t *testing.T) {
 	testbed.RequireRoot(t)
-	tp := newTopology(t)
-	h := tp.host
-	h.Exec(t, "ip", "link", "add", "ve-two", "type", "veth", "peer", "name", "ve-two-peer")
-	first := New(WithNetNS(h.Path))
-	t.Cleanup(func() { _ = first.Close() })
-	if err := first.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
-		t.Fatal(err)
-	}
+	h, _ := twoLinks(t)
 	handles := func() string { // the table's and chains' handles: new ones would differ
 		var keep []string
 		for _, l := range strings.Split(h.Exec(t, "nft", "-a", "list", "table", "inet", TableName), "\n") {
@@ -196,14 +203,7 @@ func TestIntegrationPortForward(t *testing.T) {
 // forwards' chains only, and the table always holds both.
 func TestIntegrationChangeRefillsOnlyItsChains(t *testing.T) {
 	testbed.RequireRoot(t)
-	tp := newTopology(t)
-	h := tp.host
-	h.Exec(t, "ip", "link", "add", "ve-two", "type", "veth", "peer", "name", "ve-two-peer")
-	m := New(WithNetNS(h.Path))
-	t.Cleanup(func() { _ = m.Close() })
-	if err := m.AddLink("ve-nat", netip.MustParsePrefix("10.60.0.0/28")); err != nil {
-		t.Fatal(err)
-	}
+	h, m := twoLinks(t)
 	if err := m.AddForward(Forward{Proto: "tcp", HostPort: 8080, Addr: netip.MustParseAddr("10.60.0.2"), Port: 80}); err != nil {
 		t.Fatal(err)
 	}
