@@ -3,12 +3,14 @@ package lifecycle
 import (
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/testbed"
 	"github.com/berth-dev/berth/internal/unitgen"
 )
 
@@ -39,44 +41,76 @@ func TestFitImageDiskUnits(t *testing.T) {
 }
 
 func TestFitImageMounts(t *testing.T) {
+	// mountOf finds the deepest of a fixed list of mount points.
 	mounts := []string{"/", "/proc", "/var", "/var/lib/machines", "/srv/a b"}
+	mountOf := func(p string) (string, bool) {
+		if strings.HasPrefix(p, "/unknown") {
+			return "", false
+		}
+		best := "/"
+		for _, m := range mounts {
+			if len(m) > len(best) && (p == m || strings.HasPrefix(p, m+"/")) {
+				best = m
+			}
+		}
+		return best, true
+	}
 	tests := []struct {
-		paths, mounts, want []string
+		paths, want []string
+		mountOf     func(string) (string, bool)
 	}{
-		{[]string{"/var/lib/machines/web"}, mounts, []string{"/var/lib/machines"}},
-		{[]string{"/var/lib/machines"}, mounts, []string{"/var/lib/machines"}},
-		{[]string{"/var/lib/machinesx/web"}, mounts, []string{"/var"}},
-		{[]string{"/usr/local/lib/machines/web"}, mounts, []string{"/"}},
-		{[]string{"/srv/a b/x", "/srv/a b/y/"}, mounts, []string{"/srv/a b"}},
-		{[]string{"/var/lib/machines/web"}, nil, []string{"/var/lib/machines/web"}}, // no table: kept
-		{nil, mounts, []string{}},
+		{[]string{"/var/lib/machines/web"}, []string{"/var/lib/machines"}, mountOf},
+		{[]string{"/var/lib/machines"}, []string{"/var/lib/machines"}, mountOf},
+		{[]string{"/var/lib/machinesx/web"}, []string{"/var"}, mountOf},
+		{[]string{"/usr/local/lib/machines/web"}, []string{"/"}, mountOf},
+		{[]string{"/srv/a b/x", "/srv/a b/y/"}, []string{"/srv/a b"}, mountOf},
+		{[]string{"/unknown/web", "/var/x"}, []string{"/unknown/web", "/var"}, mountOf}, // cannot tell: kept
+		{[]string{"/var/lib/machines/web"}, []string{"/var/lib/machines/web"}, nil},     // no lookup: kept
+		{nil, []string{}, mountOf},
 	}
 	for _, tt := range tests {
-		u := fitImage(unitgen.Unit{RequiresMountsFor: tt.paths}, images.Image{Type: images.Directory}, tt.mounts)
+		u := fitImage(unitgen.Unit{RequiresMountsFor: tt.paths}, images.Image{Type: images.Directory}, tt.mountOf)
 		if diff := cmp.Diff(tt.want, u.RequiresMountsFor); diff != "" {
-			t.Errorf("RequiresMountsFor=%q with mounts %q (-want +got):\n%s", tt.paths, tt.mounts, diff)
+			t.Errorf("RequiresMountsFor=%q (-want +got):\n%s", tt.paths, diff)
 		}
 	}
 }
 
-func TestMountPoints(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "mountinfo")
-	table := "21 26 0:20 / /proc rw,relatime - proc proc rw\n" +
-		"26 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n" +
-		"40 26 8:2 / /srv/a\\040b rw - ext4 /dev/sda2 rw\n" +
-		"41 26 8:3 / /odd\\134x\\0 rw - ext4 /dev/sda3 rw\n" +
-		"short line\n"
-	if err := os.WriteFile(file, []byte(table), 0o644); err != nil {
+// TestMountPointOf finds mount points of real mounts: a tmpfs mounted
+// below a temporary directory, and /proc through a /proc/PID/root.
+func TestMountPointOf(t *testing.T) {
+	testbed.RequireRoot(t)
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "m t")
+	if err := os.MkdirAll(filepath.Join(mnt, "a"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/proc", "/", "/srv/a b", `/odd\x\0`}
-	if diff := cmp.Diff(want, mountPoints(file)); diff != "" {
-		t.Errorf("mountPoints (-want +got):\n%s", diff)
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
 	}
-	if got := mountPoints(filepath.Join(t.TempDir(), "missing")); got != nil {
-		t.Errorf("mountPoints of a missing file = %q, want nil", got)
+	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	if err := os.MkdirAll(filepath.Join(mnt, "b/c"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if got := mountPoints(systemdMounts); !slices.Contains(got, "/") {
-		t.Errorf("PID 1's mount points %q lack /", got)
+	if err := os.Symlink(mnt, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	parent, ok := mountPointOf("", dir)
+	if !ok || parent == mnt {
+		t.Fatalf("mountPointOf(%q) = %q, %v", dir, parent, ok)
+	}
+	for _, tt := range []struct{ root, p, want string }{
+		{"", filepath.Join(mnt, "b/c"), mnt},
+		{"", mnt, mnt},
+		{"", filepath.Join(mnt, "missing/x"), mnt},
+		{"", filepath.Join(dir, "link"), parent}, // a symlink is no mount root
+		{"", filepath.Join(dir, "missing"), parent},
+		{"", "/", "/"},
+		{"/proc/self/root", "/proc/self", "/proc"},
+		{"/proc/self/root", "/", "/"},
+	} {
+		if got, ok := mountPointOf(tt.root, tt.p); !ok || got != tt.want {
+			t.Errorf("mountPointOf(%q, %q) = %q, %v; want %q", tt.root, tt.p, got, ok, tt.want)
+		}
 	}
 }
