@@ -52,11 +52,12 @@ type Backend interface {
 
 // StartPreparer is a Backend that can do the part of a start that changes
 // nothing (checking that the machine does not run) apart from the start
-// itself, so that it overlaps other work (the caller's authorization).
+// itself, so that it overlaps other work (the caller's authorization, the
+// unit's generation).
 type StartPreparer interface {
-	// PrepareStart checks that u can start and returns the function
-	// that starts it, as Start would.
-	PrepareStart(ctx context.Context, u unitgen.Unit) (func(context.Context) error, error)
+	// PrepareStart checks that machine can start and returns the
+	// function that starts it from its unit, as Start would.
+	PrepareStart(ctx context.Context, machine string) (func(context.Context, unitgen.Unit) error, error)
 }
 
 // Manager runs the lifecycle of the machines of one host.
@@ -138,17 +139,36 @@ func (m *Manager) StartMachine(ctx context.Context, machine string) error {
 
 // PrepareStart does the part of StartMachine that changes nothing: it
 // finds the image, reads the settings, generates the unit and, with a
-// StartPreparer backend, checks that the machine does not run. The
-// returned function starts the machine, as StartMachine does.
+// StartPreparer backend, checks meanwhile that the machine does not run
+// (the unit's errors come first). The returned function starts the
+// machine, as StartMachine does.
 func (m *Manager) PrepareStart(ctx context.Context, machine string) (func(context.Context) error, error) {
+	p, ok := m.backend.(StartPreparer)
+	if !ok {
+		u, err := m.unit(machine)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", machine, err)
+		}
+		return func(ctx context.Context) error { return m.backend.Start(ctx, u) }, nil
+	}
+	type prepared struct {
+		start func(context.Context, unitgen.Unit) error
+		err   error
+	}
+	checked := make(chan prepared, 1)
+	go func() {
+		start, err := p.PrepareStart(ctx, machine)
+		checked <- prepared{start, err}
+	}()
 	u, err := m.unit(machine)
+	c := <-checked
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", machine, err)
 	}
-	if p, ok := m.backend.(StartPreparer); ok {
-		return p.PrepareStart(ctx, u)
+	if c.err != nil {
+		return nil, c.err
 	}
-	return func(ctx context.Context) error { return m.backend.Start(ctx, u) }, nil
+	return func(ctx context.Context) error { return c.start(ctx, u) }, nil
 }
 
 // unit generates machine's unit from the template and its settings.
@@ -174,7 +194,7 @@ func (m *Manager) unit(machine string) (unitgen.Unit, error) {
 	if err != nil {
 		return unitgen.Unit{}, err
 	}
-	return fitImage(u, img, mountPoints(systemdMounts)), nil
+	return fitImage(u, img, func(p string) (string, bool) { return mountPointOf(systemdRoot, p) }), nil
 }
 
 // PowerOff shuts the guest down with its own power-off signal and waits

@@ -38,12 +38,12 @@ func (s Systemd) Start(ctx context.Context, u unitgen.Unit) error {
 
 // PrepareStart implements StartPreparer: it checks that the machine
 // runs in neither of its units.
-func (s Systemd) PrepareStart(ctx context.Context, u unitgen.Unit) (func(context.Context) error, error) {
-	start, err := s.B.PrepareStart(ctx, u)
+func (s Systemd) PrepareStart(ctx context.Context, machine string) (func(context.Context, unitgen.Unit) error, error) {
+	start, err := s.B.PrepareStart(ctx, machine)
 	if err != nil {
 		return nil, translateSystemd(err)
 	}
-	return func(ctx context.Context) error { return translateSystemd(start(ctx)) }, nil
+	return func(ctx context.Context, u unitgen.Unit) error { return translateSystemd(start(ctx, u)) }, nil
 }
 
 // Stop implements Backend.

@@ -79,23 +79,23 @@ func wait(ctx context.Context, op string, ch <-chan string) error {
 // Start starts u as a transient unit and waits for its job: for the
 // Type=notify template, until berth-nspawn reported READY=1.
 func (b *Backend) Start(ctx context.Context, u unitgen.Unit) error {
-	start, err := b.PrepareStart(ctx, u)
+	start, err := b.PrepareStart(ctx, u.Machine)
 	if err != nil {
 		return err
 	}
-	return start(ctx)
+	return start(ctx, u)
 }
 
 // PrepareStart does the part of Start that changes nothing: it checks
 // that the machine runs in neither of its units. The returned function
-// starts u and waits for its job, as Start does.
-func (b *Backend) PrepareStart(ctx context.Context, u unitgen.Unit) (func(context.Context) error, error) {
-	if unit, _, err := b.Active(ctx, u.Machine); err != nil {
+// starts the machine's unit u and waits for its job, as Start does.
+func (b *Backend) PrepareStart(ctx context.Context, machine string) (func(context.Context, unitgen.Unit) error, error) {
+	if unit, _, err := b.Active(ctx, machine); err != nil {
 		return nil, err
 	} else if unit != "" {
-		return nil, fmt.Errorf("start %s: %w in %s", u.Machine, ErrRunning, unit)
+		return nil, fmt.Errorf("start %s: %w in %s", machine, ErrRunning, unit)
 	}
-	return func(ctx context.Context) error {
+	return func(ctx context.Context, u unitgen.Unit) error {
 		ch := make(chan string, 1)
 		if _, err := b.conn.StartTransientUnitContext(ctx, u.Name, "fail", Properties(u), ch); err != nil {
 			return fmt.Errorf("start %s: %w", u.Name, err)
