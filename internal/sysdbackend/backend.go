@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
@@ -39,6 +40,9 @@ type Backend struct {
 	mu   sync.Mutex
 	// watch is Watch's bus connection, nil before Watch; guarded by mu.
 	watch *dbus.Conn
+	// starts holds, per machine, the channels of the starts waiting for
+	// it to run, which Watch closes when it sees it run; guarded by mu.
+	starts map[string][]chan struct{}
 }
 
 // New connects to systemd on the system bus (DBUS_SYSTEM_BUS_ADDRESS
@@ -63,21 +67,58 @@ func (b *Backend) Close() {
 	}
 }
 
-// wait waits for a job's result.
-func wait(ctx context.Context, op string, ch <-chan string) error {
+// wait waits for a job's result, or for running to close: a unit that
+// runs has ended its start job well.
+func wait(ctx context.Context, op string, ch <-chan string, running <-chan struct{}) error {
 	select {
 	case r := <-ch:
 		if r != "done" {
 			return fmt.Errorf("%s: %w: %s", op, ErrJob, r)
 		}
 		return nil
+	case <-running:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%s: %w", op, ctx.Err())
 	}
 }
 
+// awaitRunning returns a channel that Watch closes when it sees machine
+// run, and the function that stops waiting for it.
+func (b *Backend) awaitRunning(machine string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.starts == nil {
+		b.starts = map[string][]chan struct{}{}
+	}
+	b.starts[machine] = append(b.starts[machine], ch)
+	return ch, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if waiting := slices.DeleteFunc(b.starts[machine], func(c chan struct{}) bool { return c == ch }); len(waiting) > 0 {
+			b.starts[machine] = waiting
+		} else {
+			delete(b.starts, machine)
+		}
+	}
+}
+
+// running tells the starts waiting for machine that it runs.
+func (b *Backend) running(machine string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ch := range b.starts[machine] {
+		close(ch)
+	}
+	delete(b.starts, machine)
+}
+
 // Start starts u as a transient unit and waits for its job: for the
-// Type=notify template, until berth-nspawn reported READY=1.
+// Type=notify template, until berth-nspawn reported READY=1. With Watch
+// running, it returns as soon as either the job's end or the unit's change
+// to active reaches berthd: each comes on a connection of its own, and
+// the two are one event in systemd.
 func (b *Backend) Start(ctx context.Context, u unitgen.Unit) error {
 	start, err := b.PrepareStart(ctx, u.Machine)
 	if err != nil {
@@ -96,11 +137,13 @@ func (b *Backend) PrepareStart(ctx context.Context, machine string) (func(contex
 		return nil, fmt.Errorf("start %s: %w in %s", machine, ErrRunning, unit)
 	}
 	return func(ctx context.Context, u unitgen.Unit) error {
+		running, stop := b.awaitRunning(u.Machine)
+		defer stop()
 		ch := make(chan string, 1)
 		if _, err := b.conn.StartTransientUnitContext(ctx, u.Name, "fail", Properties(u), ch); err != nil {
 			return fmt.Errorf("start %s: %w", u.Name, err)
 		}
-		return wait(ctx, "start "+u.Name, ch)
+		return wait(ctx, "start "+u.Name, ch, running)
 	}, nil
 }
 
@@ -129,7 +172,7 @@ func (b *Backend) Stop(ctx context.Context, machine string, force bool) error {
 		}
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
-	return wait(ctx, "stop "+unit, ch)
+	return wait(ctx, "stop "+unit, ch, nil)
 }
 
 // noSuchUnit reports whether err is systemd's NoSuchUnit: a transient

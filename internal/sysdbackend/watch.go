@@ -36,7 +36,8 @@ var unitChangeMatch = []dbus.MatchOption{
 // to systemd's signals, matching only what it reads: go-systemd's
 // subscription would deliver every unit's PropertiesChanged of every
 // interface, and make one GetUnit call to systemd for each ended job
-// before it passes on the next signal. Call it once.
+// before it passes on the next signal. After changed, a machine's change
+// to running also ends the wait of its start (Start). Call it once.
 func (b *Backend) Watch(ctx context.Context, changed func(machine, state string)) error {
 	conn, err := dialSystemBus(wanted)
 	if err != nil {
@@ -62,6 +63,9 @@ func (b *Backend) Watch(ctx context.Context, changed func(machine, state string)
 		for s := range signals {
 			if machine, state, ok := unitChange(s); ok {
 				changed(machine, state)
+				if state == "running" {
+					b.running(machine)
+				}
 			}
 		}
 	}()

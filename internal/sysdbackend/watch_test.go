@@ -2,7 +2,9 @@ package sysdbackend
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"slices"
@@ -140,5 +142,40 @@ func TestBusStreamDrops(t *testing.T) {
 		if got := m.Body; !cmp.Equal(got, []any{"y"}) {
 			t.Errorf("message %d: body %v, want [y]", i, got)
 		}
+	}
+}
+
+// TestRunningEndsStartWait checks the starts' waits that Watch ends when
+// it sees their machine run.
+func TestRunningEndsStartWait(t *testing.T) {
+	var b Backend
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	a1, stopA1 := b.awaitRunning("a")
+	a2, stopA2 := b.awaitRunning("a")
+	other, stopOther := b.awaitRunning("b")
+	stopA2()
+	b.running("a")
+	if !closed(a1) || closed(a2) || closed(other) {
+		t.Errorf("after a runs: a1 ended %v (want true), a2 ended %v, b ended %v (want false)", closed(a1), closed(a2), closed(other))
+	}
+	stopA1() // after its end: a no-op
+	stopOther()
+	if len(b.starts) != 0 {
+		t.Errorf("waits left: %v", b.starts)
+	}
+	job := make(chan string, 1)
+	if err := wait(context.Background(), "start", job, a1); err != nil {
+		t.Errorf("wait with the machine running: %v", err)
+	}
+	job <- "failed"
+	if err := wait(context.Background(), "start", job, nil); !errors.Is(err, ErrJob) {
+		t.Errorf("wait for a failed job = %v, want ErrJob", err)
 	}
 }
