@@ -31,6 +31,9 @@ const (
 	// daemon (about 10 and 30 ms); the order of the two daemons
 	// alternates from one pair of blocks to the next.
 	getBlock, listBlock = 50, 10
+	// getCalls and listCalls are how many calls each daemon gets: the
+	// p99 is then the 50th and the 10th slowest, not a single outlier.
+	getCalls, listCalls = 5000, 1000
 )
 
 // interleavedMetrics are the numbers the interleaved part measures for
@@ -59,10 +62,10 @@ func interleavedRound(b *testing.B, conn *dbus.Conn, leaders []uint32) [2][]floa
 		}
 	}
 	time.Sleep(time.Second)
-	get := interleavedLatencies(5000, getBlock, func(impl, i int) {
+	get := interleavedLatencies(getCalls, getBlock, func(impl, i int) {
 		mcall(b, managers[impl], "GetMachine", fmt.Sprintf("bench-%d", i%len(leaders)))
 	})
-	list := interleavedLatencies(200, listBlock, func(impl, _ int) { mcall(b, managers[impl], "ListMachines") })
+	list := interleavedLatencies(listCalls, listBlock, func(impl, _ int) { mcall(b, managers[impl], "ListMachines") })
 	var v [2][]float64
 	for impl := range v {
 		v[impl] = []float64{get[impl][0], get[impl][1], list[impl][0], list[impl][1]}
