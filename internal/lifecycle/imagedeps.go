@@ -27,10 +27,9 @@ const systemdRoot = "/proc/1/root"
 //   - each RequiresMountsFor= path becomes the mount point it is on
 //     (mountOf finds it; a nil mountOf, or its false, keeps the path),
 //     so systemd does not load a unit for each of the path's prefixes
-//     that is no mount point, while the
-//     machine still needs, and stops before, every mount its image is
-//     on. The image is there already: a mount that would cover it now
-//     is none of the machine's.
+//     that is no mount point, while the machine still needs, and stops
+//     before, every mount its image is on. The image is there already:
+//     a mount that would cover it now is none of the machine's.
 //
 // A machine started at boot from the enabled template keeps the
 // template's lists.
