@@ -272,15 +272,20 @@ func (d *Decoder) need(n int) bool {
 	return d.err == nil
 }
 
-// Align skips the padding up to a multiple of n, which must be zeros.
+// Align skips the padding up to a multiple of n (1, 2, 4 or 8, as
+// every alignment of the format is), which must be zeros.
 func (d *Decoder) Align(n int) {
-	for d.off%n != 0 && d.need(1) {
-		if d.b[d.off] != 0 {
-			d.err = malformed("padding byte %#x", d.b[d.off])
+	pad := -d.off & (n - 1)
+	if pad == 0 || !d.need(pad) {
+		return
+	}
+	for _, c := range d.b[d.off : d.off+pad] {
+		if c != 0 {
+			d.err = malformed("padding byte %#x", c)
 			return
 		}
-		d.off++
 	}
+	d.off += pad
 }
 
 // Byte reads a BYTE.

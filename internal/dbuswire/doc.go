@@ -1,7 +1,8 @@
 // Package dbuswire is the D-Bus wire format as berth's own bus code
 // speaks it: marshalling of the basic types, arrays, variants and the
 // message header (Encoder, AppendHeader), strict parsing of messages
-// from the bus (ReadMessage, Parse, Decoder), the client's side of the
+// from the bus (ReadMessage, Parse, Decoder, whose Skip passes over a
+// value of any type without building it), the client's side of the
 // SASL EXTERNAL handshake (AppendAuth, ReadAuthOK) and unix: bus
 // addresses (UnixSocket).
 //

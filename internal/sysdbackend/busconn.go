@@ -23,7 +23,10 @@ type busStream struct {
 	r   *bufio.Reader
 
 	// keep, if not nil, says which messages read godbus gets, once the
-	// SASL exchange has ended (messages): the rest are dropped unread.
+	// SASL exchange has ended (messages): the rest are dropped, unread
+	// by godbus. It is called on godbus's reader goroutine with each
+	// whole message, in a buffer reused for the next: what it reads it
+	// must copy to keep.
 	keep     func(msg []byte) bool
 	messages atomic.Bool
 	// in is the buffer messages are read into and pending the unread

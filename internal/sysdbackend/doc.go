@@ -11,7 +11,9 @@
 // machine's State (opening, running, closing); Watch follows the
 // ActiveState changes of machine units through systemd's
 // PropertiesChanged signals, on a bus connection of its own that receives
-// only the Unit interface's and decodes only those of machine units. All
+// only the Unit interface's and reads those of machine units itself, in
+// place (dbuswire), where godbus would decode all of a signal's
+// properties: godbus only makes Watch's calls. All
 // connections are rawsock sockets (no thread wake-ups of Go's poller and
 // runtime monitor when systemd answers an idle berthd). PrepareStart checks that a machine can start
 // apart from starting it, so that the check overlaps other work. A
