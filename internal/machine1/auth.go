@@ -89,16 +89,18 @@ func (c *uidCache) put(name string, uid uint32) {
 // callerUID asks the bus daemon for the UID of msg's sender.
 func (s *Server) callerUID(msg dbus.Message) (uint32, error) { return s.uidOf(sender(msg)) }
 
-// uidOf asks the bus daemon for the UID of the unique bus name name.
+// uidOf returns the UID of the unique bus name name: from the cache, or
+// from the bus daemon, asked through the socket's own query (see
+// uidquery.go).
 func (s *Server) uidOf(name string) (uint32, error) {
 	if !strings.HasPrefix(name, ":") {
-		return 0, fmt.Errorf("message has no unique sender")
+		return 0, errors.New("message has no unique sender")
 	}
 	if uid, ok := s.uids.get(name); ok {
 		return uid, nil
 	}
-	var uid uint32
-	if err := s.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixUser", 0, name).Store(&uid); err != nil {
+	uid, err := s.sock.unixUser(name)
+	if err != nil {
 		return 0, err
 	}
 	s.uids.put(name, uid)

@@ -116,7 +116,7 @@ func (s *Server) apply(m mutation) {
 		return
 	}
 	if m.checkUID {
-		if err := s.requireRootCaller(m.sender, "register machine"); err != nil {
+		if err := s.requireRootOnly(m.sender, "register machine"); err != nil {
 			s.finish(m.sender, m.serial, pathSig, nil, busError(err))
 			return
 		}

@@ -3,21 +3,21 @@ package machine1
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/berth-dev/berth/internal/dbuswire"
 )
 
-// A registration from a caller the fast path does not know yet (a
-// spawner's connection, which makes a single call) needs the caller's UID
-// from the bus. godbus's Call left about 3 KB of garbage for each such
-// query, so one registration per connection, as systemd-nspawn and
-// berth-nspawn make them, left kilobytes a machine. busSocket asks the bus
-// itself instead: it writes the GetConnectionUnixUser call with one of its
-// own serials and takes the reply out of the messages it reads, before
-// godbus sees them. One query is in flight at a time.
+// A caller the server does not know yet (a spawner's connection, which
+// makes a single registration, or a client's, berthctl's say) needs its
+// UID from the bus before a root-only call. godbus's Call left about 3 KB
+// of garbage for each such query, so one registration per connection, as
+// systemd-nspawn and berth-nspawn make them, left kilobytes a machine.
+// busSocket asks the bus itself instead: it writes the
+// GetConnectionUnixUser call with one of its own serials and takes the
+// reply out of the messages it reads, before godbus sees them. One query
+// is in flight at a time.
 
 // uidQuery is the GetConnectionUnixUser call in flight.
 type uidQuery struct {
@@ -126,21 +126,4 @@ func (s *busSocket) stopUIDQueries() {
 	if want := q.serial.Load(); want != 0 && q.serial.CompareAndSwap(want, 0) {
 		q.reply <- uidReply{err: errBusClosed}
 	}
-}
-
-// requireRootCaller is requireRootOnly for the fast path's registrations:
-// the UID comes from the cache or from the socket's own query.
-func (s *Server) requireRootCaller(name, what string) error {
-	if !strings.HasPrefix(name, ":") {
-		return rootOnly(0, errors.New("message has no unique sender"), what)
-	}
-	uid, ok := s.uids.get(name)
-	if !ok {
-		var err error
-		if uid, err = s.sock.unixUser(name); err != nil {
-			return rootOnly(0, err, what)
-		}
-		s.uids.put(name, uid)
-	}
-	return rootOnly(uid, nil, what)
 }
