@@ -31,7 +31,7 @@ func TestGenerateRepoTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	modprobe := []string{"modprobe@tun.service", "modprobe@loop.service", "modprobe@dm_mod.service"}
+	modprobe := []string{"modprobe@loop.service", "modprobe@dm_mod.service"}
 	want := Unit{
 		Name: "berth-machine@web-1.service", Machine: "web-1", Description: "Container web-1 (berth)",
 		Documentation: []string{"https://github.com/berth-dev/berth"},
