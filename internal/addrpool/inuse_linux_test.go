@@ -6,8 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/rtnl"
 	"github.com/berth-dev/berth/internal/testbed"
 )
 
@@ -58,12 +59,12 @@ func TestIntegrationInUseWith(t *testing.T) {
 		if want, err = InUse(nil); err != nil {
 			return err
 		}
-		h, err := netlink.NewHandle()
+		h, err := rtnl.Open()
 		if err != nil {
 			return err
 		}
 		defer h.Close()
-		addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+		addrs, err := h.Addrs(unix.AF_UNSPEC)
 		if err != nil {
 			return err
 		}

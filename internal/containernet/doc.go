@@ -49,7 +49,7 @@
 // or the link goes. ReadPorts (ParsePorts for bytes) reads and checks a
 // file.
 //
-// The link operations speak route netlink directly (rtnl_linux.go), so
+// The link operations speak route netlink directly (package rtnl), so
 // berth-nspawn links neither a netlink library nor the net package.
 //
 // Everything here needs CAP_NET_ADMIN in the spawner's and the

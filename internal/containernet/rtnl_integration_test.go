@@ -5,8 +5,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/testbed"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/rtnl"
+	"github.com/berth-dev/berth/internal/testbed"
 )
 
 // TestIntegrationRTNL drives the route netlink client in a throwaway
@@ -16,35 +18,35 @@ func TestIntegrationRTNL(t *testing.T) {
 	testbed.RequireRoot(t)
 	ns := testbed.NewNetNS(t)
 	err := ns.Do(func() error {
-		h, err := openRTNL()
+		h, err := rtnl.Open()
 		if err != nil {
 			return err
 		}
-		defer h.close()
-		if _, err := h.linkByName("nosuch0"); !errors.Is(err, errLinkNotFound) {
-			t.Errorf("linkByName(nosuch0) = %v, want errLinkNotFound", err)
+		defer h.Close()
+		if _, err := h.LinkByName("nosuch0"); !errors.Is(err, rtnl.ErrLinkNotFound) {
+			t.Errorf("linkByName(nosuch0) = %v, want rtnl.ErrLinkNotFound", err)
 		}
 		br, created, err := zoneBridge(h, "vz-rtnl")
-		if err != nil || !created || br.kind != "bridge" || br.index == 0 {
+		if err != nil || !created || br.Kind != "bridge" || br.Index == 0 {
 			t.Fatalf("zoneBridge = %+v, %v, %v; want a new bridge", br, created, err)
 		}
-		if again, created, err := zoneBridge(h, "vz-rtnl"); err != nil || created || again.index != br.index {
+		if again, created, err := zoneBridge(h, "vz-rtnl"); err != nil || created || again.Index != br.Index {
 			t.Errorf("zoneBridge again = %+v, %v, %v; want the same bridge", again, created, err)
 		}
 		long := "vz-rtnl-with-a-long-altname"
-		if err := h.addAltName(br.index, long); err != nil {
+		if err := h.AddAltName(br.Index, long); err != nil {
 			t.Fatal(err)
 		}
-		if l, err := h.linkByName(long); err != nil || l.index != br.index || l.name != "vz-rtnl" {
+		if l, err := h.LinkByName(long); err != nil || l.Index != br.Index || l.Name != "vz-rtnl" {
 			t.Errorf("linkByName(altname) = %+v, %v; want the bridge", l, err)
 		}
-		links, err := h.links()
+		links, err := h.Links()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var names []string
 		for _, l := range links {
-			names = append(names, l.name)
+			names = append(names, l.Name)
 		}
 		if !slices.Contains(names, "lo") || !slices.Contains(names, "vz-rtnl") {
 			t.Errorf("links = %v, want lo and vz-rtnl", names)
@@ -52,8 +54,8 @@ func TestIntegrationRTNL(t *testing.T) {
 		if err := removeZoneIfEmpty(h, "vz-rtnl"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.linkByName("vz-rtnl"); !errors.Is(err, errLinkNotFound) {
-			t.Errorf("after removal: %v, want errLinkNotFound", err)
+		if _, err := h.LinkByName("vz-rtnl"); !errors.Is(err, rtnl.ErrLinkNotFound) {
+			t.Errorf("after removal: %v, want rtnl.ErrLinkNotFound", err)
 		}
 		return nil
 	})
@@ -69,25 +71,25 @@ func TestIntegrationRTNLVethEcho(t *testing.T) {
 	testbed.RequireRoot(t)
 	ns := testbed.NewNetNS(t)
 	err := ns.Do(func() error {
-		h, err := openRTNL()
+		h, err := rtnl.Open()
 		if err != nil {
 			return err
 		}
-		defer h.close()
+		defer h.Close()
 		mac := []byte{0x02, 0, 0, 0, 0, 1}
 		peerMAC := []byte{0x02, 0, 0, 0, 0, 2}
-		index, err := h.addVeth("ve-echo", mac, "host-echo", peerMAC, unix.Gettid())
+		index, err := h.AddVeth("ve-echo", mac, "host-echo", peerMAC, unix.Gettid())
 		if err != nil {
 			return err
 		}
-		l, err := h.linkByName("ve-echo")
+		l, err := h.LinkByName("ve-echo")
 		if err != nil {
 			return err
 		}
 		if index == 0 {
-			t.Logf("the kernel did not echo the new link; index %d looked up", l.index)
-		} else if index != l.index {
-			t.Errorf("echoed index %d, lookup %d", index, l.index)
+			t.Logf("the kernel did not echo the new link; index %d looked up", l.Index)
+		} else if index != l.Index {
+			t.Errorf("echoed index %d, lookup %d", index, l.Index)
 		}
 		return nil
 	})

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/rtnl"
 )
 
 // Network is the host side of one container's network, as Setup made it.
 type Network struct {
 	spec  Spec
-	h     *rtnl
+	h     *rtnl.Conn
 	undo  cleanup
 	links []string // host-side links to delete at Close
 	ports string   // the ports file, or ""
@@ -46,7 +48,7 @@ func HostMachineID(path string) ([16]byte, error) {
 // and writes the ports file. On failure everything done is undone. It
 // needs CAP_NET_ADMIN in both namespaces.
 func Setup(s Spec) (*Network, error) {
-	h, err := openRTNL()
+	h, err := rtnl.Open()
 	if err != nil {
 		return nil, fmt.Errorf("network setup: %w", err)
 	}
@@ -55,7 +57,7 @@ func Setup(s Spec) (*Network, error) {
 	for _, step := range steps {
 		if err := step(); err != nil {
 			nw.undo.run()
-			h.close()
+			h.Close()
 			return nil, err
 		}
 	}
@@ -84,7 +86,7 @@ func (n *Network) veth() error {
 		if n.spec.Warnf != nil {
 			n.spec.Warnf("Host interface name %s too long, shortened to %s (%s is its altname).\n", alt, name, alt)
 		}
-		if err := n.h.addAltName(l.index, alt); err != nil {
+		if err := n.h.AddAltName(l.Index, alt); err != nil {
 			return fmt.Errorf("add altname %s to %s: %w", alt, name, err)
 		}
 	}
@@ -94,32 +96,32 @@ func (n *Network) veth() error {
 	case net.Zone != "":
 		return n.join(l, PrefixZone+net.Zone, true)
 	}
-	n.IfIndices = []int{l.index}
+	n.IfIndices = []int{l.Index}
 	return nil
 }
 
 // addVeth creates a veth pair with the peer in the container and records
 // the host side for deletion.
-func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte) (link, error) {
-	index, err := n.h.addVeth(host, hostMAC, peer, peerMAC, n.spec.Leader)
+func (n *Network) addVeth(host string, hostMAC []byte, peer string, peerMAC []byte) (rtnl.Link, error) {
+	index, err := n.h.AddVeth(host, hostMAC, peer, peerMAC, n.spec.Leader)
 	if errors.Is(err, unix.EEXIST) && n.waitGone(host) {
-		index, err = n.h.addVeth(host, hostMAC, peer, peerMAC, n.spec.Leader)
+		index, err = n.h.AddVeth(host, hostMAC, peer, peerMAC, n.spec.Leader)
 	}
 	if errors.Is(err, unix.EEXIST) {
-		return link{}, fmt.Errorf("create veth %s: an interface of that name exists for more than %v "+
+		return rtnl.Link{}, fmt.Errorf("create veth %s: an interface of that name exists for more than %v "+
 			"(is a machine of this name running?): %w", host, oldLinkWait, err)
 	}
 	if err != nil {
-		return link{}, fmt.Errorf("create veth %s: %w", host, err)
+		return rtnl.Link{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
 	n.links = append(n.links, host)
 	n.undo.add(func() { n.deleteLink(host) })
 	if index > 0 { // echoed by the kernel
-		return link{index: index, name: host}, nil
+		return rtnl.Link{Index: index, Name: host}, nil
 	}
-	l, err := n.h.linkByName(host)
+	l, err := n.h.LinkByName(host)
 	if err != nil {
-		return link{}, fmt.Errorf("create veth %s: %w", host, err)
+		return rtnl.Link{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
 	return l, nil
 }
@@ -136,7 +138,7 @@ const oldLinkWait = 5 * time.Second
 func (n *Network) waitGone(name string) bool {
 	deadline := time.Now().Add(oldLinkWait)
 	for pause := time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
-		if _, err := n.h.linkByName(name); errors.Is(err, errLinkNotFound) {
+		if _, err := n.h.LinkByName(name); errors.Is(err, rtnl.ErrLinkNotFound) {
 			return true
 		}
 		time.Sleep(pause)
@@ -146,7 +148,7 @@ func (n *Network) waitGone(name string) bool {
 
 // join adds l to the bridge br (created on demand for a zone) and sets it
 // up; the bridge's index is the one registered.
-func (n *Network) join(l link, br string, zone bool) error {
+func (n *Network) join(l rtnl.Link, br string, zone bool) error {
 	if zone {
 		unlock, err := zoneLock(n.spec.ZoneLockPath())
 		if err != nil {
@@ -157,21 +159,21 @@ func (n *Network) join(l link, br string, zone bool) error {
 			return err
 		}
 		n.undo.add(func() {
-			n.deleteLink(l.name) // a member until deleted
+			n.deleteLink(l.Name) // a member until deleted
 			n.removeZone()
 		})
 	}
-	b, err := n.h.linkByName(br)
+	b, err := n.h.LinkByName(br)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", br, err)
 	}
-	if err := n.h.setMaster(l.index, b.index); err != nil {
-		return fmt.Errorf("add %s to bridge %s: %w", l.name, br, err)
+	if err := n.h.SetMaster(l.Index, b.Index); err != nil {
+		return fmt.Errorf("add %s to bridge %s: %w", l.Name, br, err)
 	}
-	if err := n.h.setUp(l.index); err != nil {
-		return fmt.Errorf("set %s up: %w", l.name, err)
+	if err := n.h.SetUp(l.Index); err != nil {
+		return fmt.Errorf("set %s up: %w", l.Name, err)
 	}
-	n.IfIndices = []int{b.index}
+	n.IfIndices = []int{b.Index}
 	return nil
 }
 
@@ -191,11 +193,11 @@ func (n *Network) vethExtra() error {
 // failure the moved ones are moved back.
 func (n *Network) interfaces() error {
 	for _, name := range n.spec.Network.Interfaces {
-		l, err := n.h.linkByName(name)
+		l, err := n.h.LinkByName(name)
 		if err != nil {
 			return fmt.Errorf("network interface %s: %w", name, err)
 		}
-		if err := n.h.setNsPid(l.index, n.spec.Leader); err != nil {
+		if err := n.h.SetNsPid(l.Index, n.spec.Leader); err != nil {
 			return fmt.Errorf("move %s into the container: %w", name, err)
 		}
 		n.undo.add(func() { n.moveBack(name) })
@@ -219,13 +221,13 @@ func (n *Network) moveBack(name string) {
 		return
 	}
 	defer unix.Close(self)
-	h, err := openRTNLIn(ns)
+	h, err := rtnl.OpenIn(ns)
 	if err != nil {
 		return
 	}
-	defer h.close()
-	if l, err := h.linkByName(name); err == nil {
-		_ = h.setNsFd(l.index, self)
+	defer h.Close()
+	if l, err := h.LinkByName(name); err == nil {
+		_ = h.SetNsFd(l.Index, self)
 	}
 }
 
@@ -248,8 +250,8 @@ func (n *Network) writePorts() error {
 
 // deleteLink deletes a host-side link if it still exists.
 func (n *Network) deleteLink(name string) {
-	if l, err := n.h.linkByName(name); err == nil {
-		_ = n.h.delLink(l.index)
+	if l, err := n.h.LinkByName(name); err == nil {
+		_ = n.h.DelLink(l.Index)
 	}
 }
 
@@ -270,5 +272,5 @@ func (n *Network) removeZone() {
 func (n *Network) Close() {
 	n.closing = true
 	n.undo.run()
-	n.h.close()
+	n.h.Close()
 }

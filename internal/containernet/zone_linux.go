@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/berth-dev/berth/internal/kernel"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/kernel"
+	"github.com/berth-dev/berth/internal/rtnl"
 )
 
 // zoneLock takes the exclusive lock that serialises creating, joining and
@@ -29,47 +31,47 @@ func zoneLock(path string) (func(), error) {
 
 // zoneBridge returns the bridge of a zone, creating it (and setting it up)
 // if it is missing; created says whether it did. The zone lock is held.
-func zoneBridge(h *rtnl, name string) (link, bool, error) {
-	if l, err := h.linkByName(name); err == nil {
-		if l.kind != "bridge" {
-			return link{}, false, fmt.Errorf("zone %s: link exists and is not a bridge", name)
+func zoneBridge(h *rtnl.Conn, name string) (rtnl.Link, bool, error) {
+	if l, err := h.LinkByName(name); err == nil {
+		if l.Kind != "bridge" {
+			return rtnl.Link{}, false, fmt.Errorf("zone %s: link exists and is not a bridge", name)
 		}
 		return l, false, nil
 	}
-	if err := h.addBridge(name); err != nil {
-		return link{}, false, fmt.Errorf("create zone bridge %s: %w", name, err)
+	if err := h.AddBridge(name); err != nil {
+		return rtnl.Link{}, false, fmt.Errorf("create zone bridge %s: %w", name, err)
 	}
-	l, err := h.linkByName(name)
+	l, err := h.LinkByName(name)
 	if err != nil {
-		return link{}, true, fmt.Errorf("create zone bridge %s: %w", name, err)
+		return rtnl.Link{}, true, fmt.Errorf("create zone bridge %s: %w", name, err)
 	}
-	if err := h.setUp(l.index); err != nil {
-		_ = h.delLink(l.index)
-		return link{}, true, fmt.Errorf("set zone bridge %s up: %w", name, err)
+	if err := h.SetUp(l.Index); err != nil {
+		_ = h.DelLink(l.Index)
+		return rtnl.Link{}, true, fmt.Errorf("set zone bridge %s up: %w", name, err)
 	}
 	return l, true, nil
 }
 
 // removeZoneIfEmpty deletes the zone bridge when it has no member left.
 // The zone lock is held.
-func removeZoneIfEmpty(h *rtnl, name string) error {
-	br, err := h.linkByName(name)
-	if errors.Is(err, errLinkNotFound) {
+func removeZoneIfEmpty(h *rtnl.Conn, name string) error {
+	br, err := h.LinkByName(name)
+	if errors.Is(err, rtnl.ErrLinkNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("remove zone %s: %w", name, err)
 	}
-	links, err := h.links()
+	links, err := h.Links()
 	if err != nil {
 		return fmt.Errorf("remove zone %s: %w", name, err)
 	}
 	for _, l := range links {
-		if l.master == br.index {
+		if l.Master == br.Index {
 			return nil
 		}
 	}
-	if err := h.delLink(br.index); err != nil {
+	if err := h.DelLink(br.Index); err != nil {
 		return fmt.Errorf("remove zone %s: %w", name, err)
 	}
 	return nil

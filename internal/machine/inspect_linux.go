@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"sort"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/imagefiles"
+	"github.com/berth-dev/berth/internal/rtnl"
 )
 
 // Address is one IP address of a machine: an AF_INET or AF_INET6 family
@@ -28,7 +26,12 @@ type Address struct {
 // inside its network namespace, as machined's GetAddresses does.
 func (r *Registry) Addresses(name string) ([]Address, error) {
 	if name == HostName {
-		return addressesOf(netlink.Handle{})
+		h, err := rtnl.Open()
+		if err != nil {
+			return nil, fmt.Errorf("get addresses: %w", err)
+		}
+		defer h.Close()
+		return addressesOf(h)
 	}
 	e, err := r.inspectable(name)
 	if err != nil {
@@ -46,16 +49,16 @@ func (r *Registry) Addresses(name string) ([]Address, error) {
 		return nil, fmt.Errorf("get addresses: %w", err)
 	}
 	defer f.Close()
-	h, err := netlink.NewHandleAt(netns.NsHandle(f.Fd()))
+	h, err := rtnl.OpenIn(int(f.Fd()))
 	if err != nil {
 		return nil, fmt.Errorf("get addresses: %w", err)
 	}
 	defer h.Close()
-	return addressesOf(*h)
+	return addressesOf(h)
 }
 
-func addressesOf(h netlink.Handle) ([]Address, error) {
-	list, err := h.AddrList(nil, netlink.FAMILY_ALL)
+func addressesOf(h *rtnl.Conn) ([]Address, error) {
+	list, err := h.Addrs(unix.AF_UNSPEC)
 	if err != nil {
 		return nil, fmt.Errorf("get addresses: %w", err)
 	}
@@ -64,11 +67,11 @@ func addressesOf(h netlink.Handle) ([]Address, error) {
 		if a.Scope >= unix.RT_SCOPE_LINK || a.Flags&unix.IFA_F_DEPRECATED != 0 {
 			continue
 		}
-		if ip4 := a.IP.To4(); ip4 != nil {
-			out = append(out, Address{Family: unix.AF_INET, IP: []byte(ip4)})
-		} else if len(a.IP) == net.IPv6len {
-			out = append(out, Address{Family: unix.AF_INET6, IP: []byte(a.IP)})
+		family := int32(unix.AF_INET6)
+		if a.Is4() {
+			family = unix.AF_INET
 		}
+		out = append(out, Address{Family: family, IP: a.IP})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Family < out[j].Family })
 	return out, nil

@@ -2,7 +2,6 @@ package netdiag
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,11 +9,12 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/nat"
 	"github.com/berth-dev/berth/internal/netwatch"
 	"github.com/berth-dev/berth/internal/nsthread"
+	"github.com/berth-dev/berth/internal/rtnl"
 )
 
 // Options say where Gather looks.
@@ -31,11 +31,16 @@ func Gather(w *netwatch.Watcher, name string, opt Options) (Facts, error) {
 	f := Facts{Link: name}
 	var idx int
 	err := nsthread.Do(opt.NetNS, func() error {
-		l, err := netlink.LinkByName(name)
+		h, err := rtnl.Open()
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		l, err := h.LinkByName(name)
 		if err != nil {
 			return nil // a missing link is a finding, not an error
 		}
-		f.Exists, f.Up, idx = true, l.Attrs().Flags&net.FlagUp != 0, l.Attrs().Index
+		f.Exists, f.Up, idx = true, l.Flags&unix.IFF_UP != 0, l.Index
 		f.IPv4Forwarding = sysctlOn("net/ipv4/ip_forward") && sysctlOn("net/ipv4/conf/"+name+"/forwarding")
 		return nil
 	})

@@ -1,18 +1,22 @@
 package netwatch
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nsthread"
+	"github.com/berth-dev/berth/internal/rtnl"
 )
+
+// errDumpInterrupted: the links changed while the kernel listed them.
+var errDumpInterrupted = errors.New("link dump interrupted")
 
 // linkSubBufSize is the read buffer of a linkSub: more than the kernel
 // puts in one read of a dump or a burst of multicast messages.
@@ -20,11 +24,11 @@ const linkSubBufSize = 64 << 10
 
 // linkSub is a route netlink socket subscribed to the link changes of
 // one network namespace. It waits in Go's poller and reads with a raw
-// system call, so a link change costs one goroutine wake-up. Package
-// netlink's subscription instead blocks a thread in recvfrom(2): each
-// message then makes the runtime's monitor take that thread's processor
-// away and hand it off (thread wake-ups), and the monitor polls every
-// 20 µs for a while after each such hand-off.
+// system call, so a link change costs one goroutine wake-up. A
+// subscription that blocks a thread in recvfrom(2) instead (as general
+// netlink libraries' do) makes each message cost thread wake-ups: the
+// runtime's monitor takes that thread's processor away and hands it
+// off, and polls every 20 µs for a while after each such hand-off.
 //
 // It reads with read(2), not recvfrom(2), so it does not see the sender:
 // only the kernel and processes with CAP_NET_ADMIN in the namespace may
@@ -97,11 +101,10 @@ func (s *linkSub) readOnce(fd uintptr) bool {
 
 // next waits for the next messages and calls fn with each link change
 // that want accepts, given the message type and the link's index and
-// name; the link's byte-slice attributes point into the read buffer,
-// valid until fn returns. The other changes are not parsed further: most
+// name. The other changes are not parsed further: most
 // are state changes the caller ignores. An error message from the kernel,
 // an interrupted dump or a lost message (ENOBUFS) is an error.
-func (s *linkSub) next(want func(typ uint16, index int, name string) bool, fn func(typ uint16, link netlink.Link)) error {
+func (s *linkSub) next(want func(typ uint16, index int, name string) bool, fn func(typ uint16, link rtnl.Link)) error {
 	if err := s.rc.Read(s.readFn); err != nil {
 		return err
 	}
@@ -114,7 +117,7 @@ func (s *linkSub) next(want func(typ uint16, index int, name string) bool, fn fu
 	}
 	for _, m := range msgs {
 		if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
-			return netlink.ErrDumpInterrupted
+			return errDumpInterrupted
 		}
 		switch m.Header.Type {
 		case unix.NLMSG_DONE:
@@ -129,8 +132,7 @@ func (s *linkSub) next(want func(typ uint16, index int, name string) bool, fn fu
 			if index, name, ok := linkID(m.Data); ok && !want(m.Header.Type, index, name) {
 				continue
 			}
-			hdr := unix.NlMsghdr(m.Header)
-			link, err := netlink.LinkDeserialize(&hdr, m.Data)
+			link, err := rtnl.ParseLink(m.Data)
 			if err != nil {
 				return fmt.Errorf("parse link message: %w", err)
 			}
@@ -142,8 +144,9 @@ func (s *linkSub) next(want func(typ uint16, index int, name string) bool, fn fu
 
 // linkID returns the index and name of the link in a link message's
 // data (an ifinfomsg and attributes), without parsing the rest; false if
-// the data is malformed. As package netlink, it takes the last name
-// attribute, less its final byte (the kernel's NUL).
+// the data is malformed. As rtnl.ParseLink, it takes the last name
+// attribute (whatever its type's flag bits), up to its first NUL (the
+// kernel ends it with one).
 func linkID(data []byte) (index int, name string, ok bool) {
 	if len(data) < unix.SizeofIfInfomsg {
 		return 0, "", false
@@ -155,15 +158,15 @@ func linkID(data []byte) (index int, name string, ok bool) {
 		if n < unix.SizeofRtAttr || n > len(b) {
 			return 0, "", false
 		}
-		if binary.NativeEndian.Uint16(b[2:4]) == unix.IFLA_IFNAME {
+		if binary.NativeEndian.Uint16(b[2:4])&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER) == unix.IFLA_IFNAME {
 			v = b[unix.SizeofRtAttr:n]
 		}
 		b = b[min(len(b), (n+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1)):]
 	}
-	if len(v) > 0 {
-		name = string(v[:len(v)-1])
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		v = v[:i]
 	}
-	return index, name, true
+	return index, string(v), true
 }
 
 // close closes the socket; a next that waits returns an error.

@@ -2,11 +2,11 @@ package netwatch
 
 import (
 	"encoding/binary"
-	"fmt"
 	"testing"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/rtnl"
 )
 
 // linkMessage builds a link message's data: an ifinfomsg for index and
@@ -56,8 +56,8 @@ func TestLinkID(t *testing.T) {
 	}
 }
 
-// FuzzLinkID: linkID does not panic, and where both it and package
-// netlink parse a link message, they find the same index and name.
+// FuzzLinkID: linkID does not panic, and where both it and
+// rtnl.ParseLink parse a link message, they find the same index and name.
 func FuzzLinkID(f *testing.F) {
 	f.Add(linkMessage(7, rtattr(unix.IFLA_MTU, []byte{0xdc, 5, 0, 0}), rtattr(unix.IFLA_IFNAME, []byte("ve-a\x00"))))
 	f.Add(linkMessage(3, rtattr(unix.IFLA_IFNAME, []byte("vz-zone\x00"))))
@@ -66,23 +66,12 @@ func FuzzLinkID(f *testing.F) {
 		if !ok {
 			return
 		}
-		link, err := deserializeLink(data)
+		link, err := rtnl.ParseLink(data)
 		if err != nil {
 			return
 		}
-		if a := link.Attrs(); a.Index != index || a.Name != name {
-			t.Fatalf("linkID = %d, %q; netlink has %d, %q", index, name, a.Index, a.Name)
+		if link.Index != index || link.Name != name {
+			t.Fatalf("linkID = %d, %q; rtnl.ParseLink has %d, %q", index, name, link.Index, link.Name)
 		}
 	})
-}
-
-// deserializeLink is netlink.LinkDeserialize, with its panics on some
-// malformed data (out-of-range slicing) turned into errors.
-func deserializeLink(data []byte) (link netlink.Link, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("netlink panicked: %v", r)
-		}
-	}()
-	return netlink.LinkDeserialize(nil, data)
 }

@@ -6,10 +6,8 @@ import (
 	"log"
 	"net"
 	"net/netip"
-	"slices"
+	"os"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/addrpool"
@@ -17,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/nsthread"
 	"github.com/berth-dev/berth/internal/radv"
+	"github.com/berth-dev/berth/internal/rtnl"
 )
 
 // Run configures the links present and those that appear until ctx is
@@ -24,12 +23,7 @@ import (
 // NAT rules are left in place, so containers keep working while the
 // daemon restarts.
 func (w *Watcher) Run(ctx context.Context) error {
-	ns, err := w.nsHandle()
-	if err != nil {
-		return fmt.Errorf("netwatch: %w", err)
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := w.openRTNL()
 	if err != nil {
 		return fmt.Errorf("netwatch: %w", err)
 	}
@@ -46,7 +40,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer w.nat.Disconnect() // the NAT rules stay
 	defer w.stopAll()
 	for {
-		err := sub.next(w.wanted, func(typ uint16, link netlink.Link) { w.update(h, typ, link) })
+		err := sub.next(w.wanted, func(typ uint16, link rtnl.Link) { w.update(h, typ, link) })
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -56,11 +50,18 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-func (w *Watcher) nsHandle() (netns.NsHandle, error) {
+// openRTNL opens the route netlink socket Run changes links and
+// addresses with, in the Watcher's namespace.
+func (w *Watcher) openRTNL() (*rtnl.Conn, error) {
 	if w.cfg.NetNS == "" {
-		return netns.Get()
+		return rtnl.Open()
 	}
-	return netns.GetFromPath(w.cfg.NetNS)
+	ns, err := unix.Open(w.cfg.NetNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: w.cfg.NetNS, Err: err}
+	}
+	defer unix.Close(ns)
+	return rtnl.OpenIn(ns)
 }
 
 // wanted reports whether a link message of type typ about the link with
@@ -79,28 +80,27 @@ func (w *Watcher) wanted(typ uint16, index int, name string) bool {
 }
 
 // update reacts to one link message of type typ.
-func (w *Watcher) update(h *netlink.Handle, typ uint16, link netlink.Link) {
-	attrs := link.Attrs()
-	ok, zone := Manageable(attrs.Name, link.Type())
+func (w *Watcher) update(h *rtnl.Conn, typ uint16, link rtnl.Link) {
+	ok, zone := Manageable(link.Name, link.Kind)
 	w.mu.Lock()
-	cur, known := w.links[attrs.Index]
+	cur, known := w.links[link.Index]
 	w.mu.Unlock()
 	switch {
 	case typ == unix.RTM_DELLINK && known:
 		w.teardown(cur)
-	case typ == unix.RTM_NEWLINK && known && cur.link.Name != attrs.Name:
+	case typ == unix.RTM_NEWLINK && known && cur.link.Name != link.Name:
 		w.teardown(cur) // renamed away or to another container's name
 		w.update(h, typ, link)
 	case typ == unix.RTM_NEWLINK && !known && ok:
 		if err := w.setup(h, link, zone); err != nil {
-			w.log.Printf("link %s not configured: %v", attrs.Name, err)
+			w.log.Printf("link %s not configured: %v", link.Name, err)
 		}
 	}
 }
 
 // setup configures a new link; on failure it undoes what it did.
-func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err error) {
-	name := link.Attrs().Name
+func (w *Watcher) setup(h *rtnl.Conn, link rtnl.Link, zone bool) (err error) {
+	name := link.Name
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -111,7 +111,7 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	}()
 	// One dump of the namespace's addresses serves the link's IPv4 and
 	// IPv6 checks and the prefixes in use.
-	addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+	addrs, err := h.Addrs(unix.AF_UNSPEC)
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
@@ -122,17 +122,17 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 	}
 	undo = append(undo, func() { w.pool.Release(name) })
 	if added {
-		undo = append(undo, func() { _ = h.AddrDel(link, toAddr(subnet)) })
+		undo = append(undo, func() { _ = h.DelAddr(link.Index, hostPrefix(subnet)) })
 	}
 	sub6 := w.address6(h, link, addrs)
-	if err := h.LinkSetUp(link); err != nil {
+	if err := h.SetUp(link.Index); err != nil {
 		return fmt.Errorf("set %s up: %w", name, err)
 	}
 	m, err := w.serve(name, subnet)
 	if err != nil {
 		return err
 	}
-	m.link.Index, m.link.Zone = link.Attrs().Index, zone
+	m.link.Index, m.link.Zone = link.Index, zone
 	undo = append(undo, func() { m.stop() })
 	subnets := []netip.Prefix{subnet}
 	if sub6.IsValid() && w.advertise(m, link, sub6) {
@@ -154,13 +154,13 @@ func (w *Watcher) setup(h *netlink.Handle, link netlink.Link, zone bool) (err er
 // address finds or gives the link its subnet and host address, and
 // reports whether it added the address; addrs are the namespace's and
 // remembered is the subnet the link had last time, if any.
-func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs []netlink.Addr, remembered netip.Prefix) (netip.Prefix, bool, error) {
-	name := link.Attrs().Name
+func (w *Watcher) address(h *rtnl.Conn, link rtnl.Link, zone bool, addrs []rtnl.Addr, remembered netip.Prefix) (netip.Prefix, bool, error) {
+	name := link.Name
 	bits := addrpool.VethBits
 	if zone {
 		bits = addrpool.ZoneBits
 	}
-	if p, ok := existing(addrs, link, bits); ok && w.pool.Hold(name, p) == nil {
+	if p, ok := existing(addrs, link.Index, bits); ok && w.pool.Hold(name, p) == nil {
 		return p, false, nil
 	}
 	inUse, err := addrpool.InUseWith(h, addrs)
@@ -171,7 +171,7 @@ func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs
 	if err != nil {
 		return netip.Prefix{}, false, err
 	}
-	if err := h.AddrAdd(link, toAddr(p)); err != nil {
+	if err := h.AddAddr(link.Index, hostPrefix(p), 0); err != nil {
 		w.pool.Release(name)
 		return netip.Prefix{}, false, fmt.Errorf("address %s: %w", name, err)
 	}
@@ -181,15 +181,14 @@ func (w *Watcher) address(h *netlink.Handle, link netlink.Link, zone bool, addrs
 // existing returns the subnet of a fitting address already on the link,
 // of the namespace's addrs: IPv4, the right size, private, and the
 // subnet's first address.
-func existing(addrs []netlink.Addr, link netlink.Link, bits int) (netip.Prefix, bool) {
+func existing(addrs []rtnl.Addr, index, bits int) (netip.Prefix, bool) {
 	for _, a := range addrs {
-		if a.LinkIndex != link.Attrs().Index || a.IP.To4() == nil {
+		if a.Index != index || !a.Is4() {
 			continue
 		}
-		ip, _ := netip.AddrFromSlice(a.IP)
-		ones, _ := a.Mask.Size()
-		p := netip.PrefixFrom(ip.Unmap(), ones).Masked()
-		if ones == bits && addrpool.HostAddr(p) == ip.Unmap() && isPrivate(p) {
+		ap := addrpool.FromRTNL(a.Prefix)
+		p := ap.Masked()
+		if p.Bits() == bits && addrpool.HostAddr(p) == ap.Addr() && isPrivate(p) {
 			return p, true
 		}
 	}
@@ -205,9 +204,9 @@ func isPrivate(p netip.Prefix) bool {
 	return false
 }
 
-func toAddr(p netip.Prefix) *netlink.Addr {
-	host := addrpool.HostAddr(p)
-	return &netlink.Addr{IPNet: &net.IPNet{IP: host.AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
+// hostPrefix is the host side's address on the subnet p, with p's length.
+func hostPrefix(p netip.Prefix) rtnl.Prefix {
+	return addrpool.ToRTNL(netip.PrefixFrom(addrpool.HostAddr(p), p.Bits()))
 }
 
 // serve starts the link's DHCP server.
@@ -250,14 +249,14 @@ func (m *managed) stop() {
 // only router on the link), and returns it; addrs are the namespace's.
 // IPv6 is best effort: on failure the link stays IPv4-only and
 // link-local.
-func (w *Watcher) address6(h *netlink.Handle, link netlink.Link, addrs []netlink.Addr) netip.Prefix {
-	name := link.Attrs().Name
+func (w *Watcher) address6(h *rtnl.Conn, link rtnl.Link, addrs []rtnl.Addr) netip.Prefix {
+	name := link.Name
 	ula, err := w.ula()
 	if err != nil {
 		w.log.Printf("link %s: no IPv6 prefix: %v", name, err)
 		return netip.Prefix{}
 	}
-	p := existing6(addrs, link, ula)
+	p := existing6(addrs, link.Index, ula)
 	if !p.IsValid() {
 		p = subnet6(ula, name, w.subnets6())
 	}
@@ -265,8 +264,7 @@ func (w *Watcher) address6(h *netlink.Handle, link netlink.Link, addrs []netlink
 		return kernel.WriteSysctl("net/ipv6/conf/"+name+"/accept_dad", "0")
 	})
 	if err == nil {
-		a := &netlink.Addr{IPNet: &net.IPNet{IP: hostAddr6(p).AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
-		if err = h.AddrReplace(link, a); err == nil {
+		if err = h.ReplaceAddr(link.Index, addrpool.ToRTNL(netip.PrefixFrom(hostAddr6(p), 64)), unix.IFA_F_NODAD); err == nil {
 			return p
 		}
 	}
@@ -276,15 +274,14 @@ func (w *Watcher) address6(h *netlink.Handle, link netlink.Link, addrs []netlink
 
 // existing6 returns the /64 of the ULA the link already has ::1 of,
 // of the namespace's addrs.
-func existing6(addrs []netlink.Addr, link netlink.Link, ula netip.Prefix) netip.Prefix {
+func existing6(addrs []rtnl.Addr, index int, ula netip.Prefix) netip.Prefix {
 	for _, a := range addrs {
-		if a.LinkIndex != link.Attrs().Index || a.IP.To4() != nil {
+		if a.Index != index || a.Is4() {
 			continue
 		}
-		ip, _ := netip.AddrFromSlice(a.IP)
-		ones, _ := a.Mask.Size()
+		ip := addrpool.FromRTNL(a.Prefix).Addr()
 		p := netip.PrefixFrom(ip, 64).Masked()
-		if ones == 64 && ula.Contains(ip) && hostAddr6(p) == ip {
+		if a.Bits == 64 && ula.Contains(ip) && hostAddr6(p) == ip {
 			return p
 		}
 	}
@@ -306,11 +303,8 @@ func (w *Watcher) subnets6() map[netip.Prefix]bool {
 
 // advertise starts router advertisements of p on m's link, link, and
 // reports whether they run.
-func (w *Watcher) advertise(m *managed, link netlink.Link, p netip.Prefix) bool {
-	attrs := link.Attrs()
-	// The hardware address is copied: it points into the link watcher's
-	// read buffer.
-	ifi := &net.Interface{Index: attrs.Index, Name: attrs.Name, MTU: attrs.MTU, HardwareAddr: slices.Clone(attrs.HardwareAddr)}
+func (w *Watcher) advertise(m *managed, link rtnl.Link, p netip.Prefix) bool {
+	ifi := &net.Interface{Index: link.Index, Name: link.Name, MTU: link.MTU, HardwareAddr: link.HardwareAddr}
 	var c *radv.Conn
 	err := nsthread.Do(w.cfg.NetNS, func() (err error) {
 		c, err = radv.Listen(ifi)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Do runs fn in the network namespace at path ("" for the caller's own)
@@ -16,13 +16,13 @@ func Do(path string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		h, err := netns.GetFromPath(path)
+		ns, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errc <- fmt.Errorf("open netns %s: %w", path, err)
 			return
 		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
+		defer unix.Close(ns)
+		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("enter netns %s: %w", path, err)
 			return
 		}

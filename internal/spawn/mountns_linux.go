@@ -3,13 +3,14 @@ package spawn
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/containercgroup"
 	"github.com/berth-dev/berth/internal/kernel"
 	"github.com/berth-dev/berth/internal/rootfs"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // mountNS is the spawner's mount namespace thread: one OS thread, locked
@@ -198,20 +199,20 @@ func inNetNS(path string, fn func() error) error {
 	if path == "" {
 		return fn()
 	}
-	target, err := netns.GetFromPath(path)
+	target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("network namespace %s: %w", path, err)
+		return fmt.Errorf("network namespace %s: %w", path, os.NewSyscallError("open", err))
 	}
-	defer target.Close()
-	self, err := netns.Get()
+	defer unix.Close(target)
+	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("network namespace: %w", err)
+		return fmt.Errorf("network namespace: %w", os.NewSyscallError("open", err))
 	}
-	defer self.Close()
-	if err := netns.Set(target); err != nil {
-		return fmt.Errorf("join network namespace %s: %w", path, err)
+	defer unix.Close(self)
+	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("join network namespace %s: %w", path, os.NewSyscallError("setns", err))
 	}
-	defer netns.Set(self)
+	defer unix.Setns(self, unix.CLONE_NEWNET)
 	return fn()
 }
 
