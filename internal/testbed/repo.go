@@ -62,7 +62,9 @@ func Binary(t testing.TB, name string) string {
 		t.Fatalf("unknown binary %q", name)
 	}
 	out := filepath.Join(binaries.dir, name)
-	cmd := exec.Command("go", "build", "-tags", BuildTags, "-o", out, pkg)
+	// As `make build`: -trimpath, so the binary tests measure is laid
+	// out as the installed one, whatever the checkout's path.
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", BuildTags, "-o", out, pkg)
 	cmd.Dir = RepoRoot(t)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", name, err, msg)
