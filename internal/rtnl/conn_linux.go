@@ -96,9 +96,10 @@ func ifinfomsg(index int, flags, change uint32) []byte {
 	return b
 }
 
-// recvBufSize is a Conn's receive buffer: more than the kernel puts in one
-// part of a dump.
-const recvBufSize = 32 << 10
+// recvBufSize is a Conn's receive buffer: the kernel puts at most 32 KiB
+// in one part of a dump, but a link's own message (with the details of
+// many virtual functions) may be larger.
+const recvBufSize = 64 << 10
 
 // do sends a request of type typ with payload and returns the replies'
 // payloads (every part of a dump), or the error the kernel acknowledged.
