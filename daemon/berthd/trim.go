@@ -43,14 +43,29 @@ func freeOSMemory() {
 	}
 }
 
-// settle runs berthd's first garbage collection once start-up is done
-// (after the enabled machines' starts, whose garbage it collects too) and
-// returns start-up's garbage to the system. The first collection sets up
-// bookkeeping that stays (the runtime's sets of swept spans, about 400 KB
-// with berthd's heap), and Go forces a collection within two minutes of
-// start anyway; paid here, it is not charged to the first machines, and
-// berthd's idle memory is what it keeps.
-func settle() { freeOSMemory() }
+// settleCycles is how many garbage collections settle runs at least,
+// the last in its trim. The collector keeps each cycle's mark bits
+// in 64 KiB arenas that rotate through three roles and are cleared in
+// full when reused: a fresh one is resident only as far as it is used,
+// a reused one in full, and from the fifth cycle on all three are reused
+// ones (three 64 KiB arenas, resident for good).
+const settleCycles = 5
+
+// settle runs berthd's first garbage collections once start-up is done
+// (after the enabled machines' starts, whose garbage they collect too)
+// and returns start-up's garbage to the system. The first collection sets
+// up bookkeeping that stays (the runtime's sets of swept spans, about
+// 400 KB with berthd's heap), and the mark bits' arenas fill within the
+// first cycles; Go forces a collection every two minutes, so an idle
+// berthd gets there within minutes anyway. Paid here, none of it is
+// charged to the first machines, and berthd's idle memory from its start
+// is what it keeps.
+func settle() {
+	for range settleCycles - 1 {
+		runtime.GC()
+	}
+	freeOSMemory()
+}
 
 // newIdleTrimmer returns a trimmer that passes changes on to next and
 // runs freeOSMemory after each burst of them.

@@ -39,9 +39,10 @@ var machinedFiles = []string{
 	"/usr/share/dbus-1/system-services/org.freedesktop.machine1.service",
 }
 
-// hostMetrics are the numbers measured for each implementation, in order.
+// hostMetrics are the numbers the rounds measure for each
+// implementation, in order; the latencies are measured side by side
+// (interleavedMetrics).
 var hostMetrics = []string{
-	"list-median-µs", "list-p99-µs", "get-median-µs", "get-p99-µs",
 	"register/s", "unregister/s", "idle-RSS-KiB", "RSS-B/machine", "RSS-B/machine-after-first",
 	"anon-B/machine",
 }
@@ -51,11 +52,12 @@ var hostMetrics = []string{
 // measures systemd-machined and berthd, alternately, on the real system bus with
 // the same workload as BenchmarkCompareMachined: 1,000 machines, each led
 // by a sleep process in its own scope (machined takes a machine's unit
-// from its leader's cgroup and refuses two machines in one unit). It
-// reports both implementations' numbers (medians of alternating rounds)
-// and berthd ÷ machined ratios; then, with both daemons side by side, the
-// latencies again from calls alternating between them in short blocks
-// (the *-interleaved metrics: see interleavedRound).
+// from its leader's cgroup and refuses two machines in one unit). The
+// rounds give the rates and memory (medians of alternating rounds); then,
+// with the daemons side by side, the latencies come from calls to them in
+// turn (the *-interleaved metrics: see interleavedRound). It reports both
+// implementations' numbers, the berthd ÷ machined ratios and, for the
+// latencies, the control's ratio to berthd (the method's noise).
 // One run does a fixed amount of work whatever b.N is.
 func BenchmarkCompareMachinedInTestHost(b *testing.B) {
 	testbed.RequireRoot(b)
@@ -100,8 +102,13 @@ func reportHostMetrics(b *testing.B, out string) {
 			b.ReportMetric(bd/md, "ratio-"+m)
 		}
 	}
-	if len(got) != 2*len(allHostMetrics()) {
-		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), 2*len(allHostMetrics()), out)
+	for _, m := range interleavedMetrics {
+		if c, bd := got["berthd-control-"+m], got["berthd-"+m]; bd != 0 {
+			b.ReportMetric(c/bd, "control-ratio-"+m)
+		}
+	}
+	if want := 2*len(allHostMetrics()) + len(interleavedMetrics); len(got) != want {
+		b.Fatalf("inner part reported %d metrics, want %d:\n%s", len(got), want, out)
 	}
 }
 
@@ -149,7 +156,7 @@ func hostBenchInside(b *testing.B) {
 	}
 	for impl, vs := range interleavedRound(b, conn, leaders) {
 		for i, m := range interleavedMetrics {
-			fmt.Printf("%s %s %s %g\n", hostBenchMetric, []string{"machined", "berthd"}[impl], m, vs[i])
+			fmt.Printf("%s %s %s %g\n", hostBenchMetric, interleavedImpls[impl], m, vs[i])
 		}
 	}
 }
@@ -236,15 +243,13 @@ func measureInHost(b *testing.B, conn *dbus.Conn, pid uint32, leaders []uint32) 
 		rss, anon = pidMemKiB(b, pid)
 		return rss
 	})
-	list := latencies(200, func(int) { mcall(b, manager, "ListMachines") })
-	get := latencies(5000, func(i int) { mcall(b, manager, "GetMachine", fmt.Sprintf("bench-%d", i%len(leaders))) })
 	start := time.Now()
 	for i := range leaders {
 		mcall(b, manager, "UnregisterMachine", fmt.Sprintf("bench-%d", i))
 	}
 	unregRate := float64(len(leaders)) / time.Since(start).Seconds()
 	perMachine := func(kib int) float64 { return float64(kib) * 1024 / float64(len(leaders)) }
-	return []float64{list[0], list[1], get[0], get[1], regRate, unregRate,
+	return []float64{regRate, unregRate,
 		float64(idle), perMachine(full - idle),
 		float64(full-first) * 1024 / float64(len(leaders)-firstMachines),
 		perMachine(anon - idleAnon)}

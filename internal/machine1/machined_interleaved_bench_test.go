@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -15,46 +17,53 @@ import (
 	"github.com/berth-dev/berth/internal/machine1"
 )
 
-// The interleaved part of BenchmarkCompareMachinedInTestHost measures
-// the two daemons' call latency at the same time: both run side by side,
-// each with the same 1,000 machines, berthd under another bus name of
-// the same length (so every message is as long as with the real name)
-// and the same bus policy, and the client alternates blocks of calls
-// between them. The rounds' latencies come from windows a few seconds
-// apart, and on a shared machine the load changes between them by more
-// than the daemons differ; alternating blocks of a few milliseconds
-// gives both daemons the same load.
+// The latencies of BenchmarkCompareMachinedInTestHost are measured with
+// the daemons side by side: systemd-machined and two berthds, each with
+// the same 1,000 machines, the berthds under other bus names of the same
+// length (so every message is as long as with the real name) and with
+// machined's bus policy, and the client calls them in turn, one call
+// each, in an order that goes through all six orders of the three. All
+// three then see the same load, where in rounds seconds apart the load
+// changed between rounds by more than the daemons differ. The second
+// berthd is a control: its ratio to the first is what the method reads
+// between two identical daemons, the noise in the ratios to machined.
+var interleavedBusNames = [...]string{"org.berth.bench.machine1", "org.berth.bench.machine2"}
+
+// interleavedImpls names the daemons, in the order interleavedRound
+// returns their values.
+var interleavedImpls = []string{"machined", "berthd", "berthd-control"}
+
 const (
-	interleavedBusName = "org.berth.bench.machine1"
-	machinedPolicy     = "/usr/share/dbus-1/system.d/org.freedesktop.machine1.conf"
-	// getBlock and listBlock are how many calls in a row go to one
-	// daemon (about 10 and 30 ms); the order of the two daemons
-	// alternates from one pair of blocks to the next.
-	getBlock, listBlock = 50, 10
+	machinedPolicy = "/usr/share/dbus-1/system.d/org.freedesktop.machine1.conf"
 	// getCalls and listCalls are how many calls each daemon gets: the
-	// p99 is then the 50th and the 10th slowest, not a single outlier.
-	getCalls, listCalls = 5000, 1000
+	// p99 is then the 300th and the 30th slowest call.
+	getCalls, listCalls = 30000, 3000
+	// clientGCTurns is how many turns the client makes between its own
+	// garbage collections, which it runs untimed: decoding a ListMachines
+	// reply allocates about 630 KB, so with the collector on, the client
+	// collected every few calls, in whichever call was being timed.
+	clientGCTurns = 20
 )
 
-// interleavedMetrics are the numbers the interleaved part measures for
-// each implementation, in order.
+// interleavedMetrics are the numbers measured for each daemon, in order.
 var interleavedMetrics = []string{
 	"get-median-µs-interleaved", "get-p99-µs-interleaved", "list-median-µs-interleaved", "list-p99-µs-interleaved",
 }
 
-// interleavedRound runs systemd-machined and berthd side by side, both
-// with the machines of leaders, and returns each one's
-// interleavedMetrics values (machined's first).
-func interleavedRound(b *testing.B, conn *dbus.Conn, leaders []uint32) [2][]float64 {
+// interleavedRound runs systemd-machined and two berthds side by side,
+// all with the machines of leaders, and returns each one's
+// interleavedMetrics values, in interleavedImpls order.
+func interleavedRound(b *testing.B, conn *dbus.Conn, leaders []uint32) [][]float64 {
 	installInterleavedPolicy(b, conn)
 	if out, err := exec.Command("systemctl", "start", "systemd-machined").CombinedOutput(); err != nil {
 		b.Fatalf("start systemd-machined: %v: %s", err, out)
 	}
 	defer func() { _ = exec.Command("systemctl", "stop", "systemd-machined").Run() }()
-	_, stop := startHostBerthd(b, conn, interleavedBusName)
-	defer stop()
-	managers := [2]dbus.BusObject{
-		conn.Object(busName, machine1.ManagerPath), conn.Object(interleavedBusName, machine1.ManagerPath),
+	managers := []dbus.BusObject{conn.Object(busName, machine1.ManagerPath)}
+	for _, name := range interleavedBusNames {
+		_, stop := startHostBerthd(b, conn, name)
+		defer stop()
+		managers = append(managers, conn.Object(name, machine1.ManagerPath))
 	}
 	for _, m := range managers {
 		for i, pid := range leaders {
@@ -62,54 +71,79 @@ func interleavedRound(b *testing.B, conn *dbus.Conn, leaders []uint32) [2][]floa
 		}
 	}
 	time.Sleep(time.Second)
-	get := interleavedLatencies(getCalls, getBlock, func(impl, i int) {
+	// The client collects its garbage between turns, untimed (see
+	// clientGCTurns).
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	get := interleavedLatencies(len(managers), getCalls, func(impl, i int) {
 		mcall(b, managers[impl], "GetMachine", fmt.Sprintf("bench-%d", i%len(leaders)))
 	})
-	list := interleavedLatencies(listCalls, listBlock, func(impl, _ int) { mcall(b, managers[impl], "ListMachines") })
-	var v [2][]float64
+	list := interleavedLatencies(len(managers), listCalls, func(impl, _ int) { mcall(b, managers[impl], "ListMachines") })
+	v := make([][]float64, len(managers))
 	for impl := range v {
-		v[impl] = []float64{get[impl][0], get[impl][1], list[impl][0], list[impl][1]}
+		v[impl] = append(get[impl][:], list[impl][:]...)
 	}
 	return v
 }
 
-// installInterleavedPolicy gives interleavedBusName the bus policy of
-// systemd-machined's name and has the bus load it.
+// installInterleavedPolicy gives the berthds' bus names the bus policy
+// of systemd-machined's name and has the bus load it.
 func installInterleavedPolicy(b *testing.B, conn *dbus.Conn) {
 	data, err := os.ReadFile(machinedPolicy)
 	if err != nil {
 		b.Fatal(err)
 	}
-	policy := strings.ReplaceAll(string(data), busName, interleavedBusName)
-	dst := filepath.Join("/etc/dbus-1/system.d", interleavedBusName+".conf")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(dst, []byte(policy), 0o644); err != nil {
-		b.Fatal(err)
+	for _, name := range interleavedBusNames {
+		dst := filepath.Join("/etc/dbus-1/system.d", name+".conf")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(dst, []byte(strings.ReplaceAll(string(data), busName, name)), 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	if err := conn.BusObject().Call("org.freedesktop.DBus.ReloadConfig", 0).Err; err != nil {
 		b.Fatalf("reload the bus configuration: %v", err)
 	}
 }
 
-// interleavedLatencies makes n calls to each of the two implementations
-// (fn(impl, i), impl 0 or 1, i counting each one's calls), in blocks of
-// block calls, alternately, and returns each one's median and p99 in µs.
-func interleavedLatencies(n, block int, fn func(impl, i int)) [2][2]float64 {
-	var d [2][]time.Duration
-	for pair := 0; len(d[1]) < n; pair++ {
-		for k := range 2 {
-			impl := (pair + k) % 2
-			for j := 0; j < block && len(d[impl]) < n; j++ {
-				i := len(d[impl])
-				start := time.Now()
-				fn(impl, i)
-				d[impl] = append(d[impl], time.Since(start))
-			}
+// interleavedLatencies makes n calls to each of k daemons (fn(impl, i),
+// i counting that daemon's calls), one call to each in turn, the turns
+// going through all orders of the k, and returns each one's median and
+// p99 in µs. The caller turns the client's collector off: it collects
+// every clientGCTurns turns, between them.
+func interleavedLatencies(k, n int, fn func(impl, i int)) [][2]float64 {
+	d := make([][]time.Duration, k)
+	orders := permutations(k)
+	for turn := 0; len(d[0]) < n; turn++ {
+		for _, impl := range orders[turn%len(orders)] {
+			start := time.Now()
+			fn(impl, len(d[impl]))
+			d[impl] = append(d[impl], time.Since(start))
+		}
+		if turn%clientGCTurns == clientGCTurns-1 {
+			runtime.GC()
 		}
 	}
-	return [2][2]float64{medianP99(d[0]), medianP99(d[1])}
+	v := make([][2]float64, k)
+	for impl := range v {
+		v[impl] = medianP99(d[impl])
+	}
+	return v
+}
+
+// permutations returns all orders of 0, ..., k-1.
+func permutations(k int) [][]int {
+	if k == 0 {
+		return [][]int{{}}
+	}
+	var out [][]int
+	for _, p := range permutations(k - 1) {
+		for at := 0; at <= len(p); at++ {
+			q := append(append(append([]int{}, p[:at]...), k-1), p[at:]...)
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // medianP99 returns the median and the 99th percentile of d, in µs; it
